@@ -1,0 +1,189 @@
+"""The `chat` command: flags -> Settings -> one-shot mode, or the TUI."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from chatbot import __version__
+
+if TYPE_CHECKING:
+    from chatbot.core.session import Session
+    from chatbot.core.settings import Settings
+
+EXIT_CODES_HELP = """exit codes:
+  0  success          2  bad usage, config, model or request     3  authentication
+  4  rate limit, quota or spend limit     5  context too long     6  network or server
+  130 interrupted"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chat",
+        description="A terminal chat client for the OpenAI chat-completions API. "
+        "With no prompt it opens the chat app; with -p or piped input it answers once and exits.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-p", "--prompt", help="send one prompt, stream the answer to stdout, and exit; "
+                        "piped stdin is appended to it")
+    parser.add_argument("--usage", action="store_true", help="after the answer, print tokens and cost to stderr")
+    parser.add_argument("--json", action="store_true", help="print the reply, usage and cost as one JSON object")
+    parser.add_argument("-m", "--model", help="model to use (see --list-models)")
+    parser.add_argument("--preset", help="parameter preset: balanced, support, writing, extraction, or your own")
+    parser.add_argument("-s", "--system", dest="system_prompt", help="system prompt")
+    parser.add_argument("--temperature", type=float, help="sampling temperature, 0..2 (overrides the preset)")
+    parser.add_argument("--top-p", type=float, help="nucleus sampling, 0..1 (overrides the preset)")
+    parser.add_argument("--max-tokens", type=int, help="longest reply in tokens (overrides the preset)")
+    parser.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:11434/v1")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: $XDG_CONFIG_HOME/chatbot/config.toml)")
+    parser.add_argument("--list-models", action="store_true", help="list known models with context window and prices")
+    parser.add_argument("--version", action="version", version=f"chat {__version__}")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Imported after parsing so --version and --help stay instant.
+    from chatbot.core.errors import EXIT_INTERRUPTED, ChatError
+
+    try:
+        settings = _load(args)
+        if args.list_models:
+            _list_models(settings, sys.stdout)
+            return 0
+        piped = _read_stdin()
+        if args.prompt is None and piped is None:
+            return _run_tui(settings)
+        return _one_shot(settings, args, _compose(args.prompt, piped))
+    except ChatError as exc:
+        print(f"chat: {exc.title}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\nchat: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    from chatbot.core.settings import load_settings
+
+    settings, warnings = load_settings(
+        args.config, model=args.model, preset=args.preset, system_prompt=args.system_prompt,
+        temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, base_url=args.base_url,
+    )
+    for warning in warnings:
+        print(f"chat: warning: {warning}", file=sys.stderr)
+    return settings
+
+
+def _read_stdin() -> str | None:
+    if sys.stdin is None or sys.stdin.isatty():
+        return None
+    # Bytes that are not UTF-8 become U+FFFD rather than stopping the request.
+    return sys.stdin.buffer.read().decode("utf-8", errors="replace")
+
+
+def _compose(prompt: str | None, piped: str | None) -> str:
+    from chatbot.core.errors import UsageError
+    from chatbot.core.terminal import neutralize
+
+    text = "\n\n".join(part for part in (prompt, piped) if part and part.strip())
+    if not text.strip():
+        raise UsageError("nothing to send: the prompt is empty", 'give a prompt with -p "..." or pipe text in')
+    return neutralize(text.replace("\x00", ""))
+
+
+def _run_tui(settings: Settings) -> int:
+    try:
+        from chatbot.ui.app import run
+    except ImportError:
+        from chatbot.core.errors import UsageError
+
+        raise UsageError("the chat app is not available in this build", 'use one-shot mode: chat -p "question"') from None
+    return run(settings)
+
+
+def _one_shot(settings: Settings, args: argparse.Namespace, prompt: str) -> int:
+    import asyncio
+
+    from chatbot.core.client import ChatClient
+    from chatbot.core.session import Session
+
+    session = Session(settings, ChatClient.from_settings(settings))
+    return asyncio.run(_stream_answer(session, prompt, args, sys.stdout, sys.stderr))
+
+
+async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from chatbot.core.events import Finished, Retrying, TextDelta
+    from chatbot.core.terminal import neutralize
+
+    clean = neutralize if out.isatty() else (lambda text: text)
+    finish = None
+    try:
+        async for event in session.send(prompt):
+            if isinstance(event, TextDelta) and not args.json:
+                out.write(clean(event.text))
+                out.flush()
+            elif isinstance(event, Retrying):
+                print(f"chat: {event.error.message}; retrying in {event.delay:.0f}s "
+                      f"({event.attempt}/{session.client.max_retries})", file=err)
+            elif isinstance(event, Finished):
+                finish = event
+    finally:
+        await session.client.aclose()
+    reply = session.conversation.last_reply()
+    if args.json:
+        out.write(_json_result(session) + "\n")
+    elif reply and reply.content and not reply.content.endswith("\n"):
+        out.write("\n")
+    out.flush()
+    if finish and finish.note:
+        print(f"chat: note: {finish.note}", file=err)
+    if args.usage:
+        print(_usage_line(session), file=err)
+    return 0
+
+
+def _usage_line(session: Session) -> str:
+    from chatbot.core.pricing import format_cost
+
+    usage = session.last_usage
+    if usage is None:
+        return "usage: none"
+    mark = "~" if usage.estimated else ""
+    return (f"usage: prompt {mark}{usage.prompt_tokens} (cached {usage.cached_tokens}), "
+            f"completion {mark}{usage.completion_tokens}, cost {format_cost(session.last_cost)}"
+            f"{' (estimated)' if usage.estimated else ''}")
+
+
+def _json_result(session: Session) -> str:
+    import json
+
+    reply = session.conversation.last_reply()
+    usage = session.last_usage
+    return json.dumps({
+        "model": session.model,
+        "reply": reply.content if reply else "",
+        "finish_reason": reply.finish_reason if reply else None,
+        "usage": None if usage is None else {
+            "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "cached_tokens": usage.cached_tokens, "estimated": usage.estimated,
+        },
+        "cost_usd": None if session.last_cost is None else str(session.last_cost),
+    }, ensure_ascii=False)
+
+
+def _list_models(settings: Settings, out: TextIO) -> None:
+    from chatbot.core.models import PRICES_AS_OF
+
+    rows = [("model", "context", "max out", "input $/1M", "cached $/1M", "output $/1M")]
+    for spec in settings.all_models().values():
+        p = spec.price
+        rows.append((spec.name, f"{spec.context_window:,}", f"{spec.max_output:,}",
+                     *(("?", "?", "?") if p is None else
+                       (f"{p.input}", f"{p.cached_input if p.cached_input is not None else p.input}", f"{p.output}"))))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.write("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip() + "\n")
+    out.write(f"\nprices as of {PRICES_AS_OF}; override them under [models.NAME] in config.toml\n")

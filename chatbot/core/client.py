@@ -1,0 +1,268 @@
+"""ChatClient: streams chat completions over openai.AsyncOpenAI and yields typed events.
+
+The SDK's own retries are off: retrying here lets the caller show each wait ("retrying in 4s") and stop it,
+and guarantees a request is never retried once its reply has started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from chatbot.core import errors
+from chatbot.core.conversation import Message, to_api_messages
+from chatbot.core.events import Event, Finished, Retrying, TextDelta, Usage, UsageReport
+from chatbot.core.models import ModelSpec
+from chatbot.core.presets import Preset
+
+if TYPE_CHECKING:
+    import openai
+
+    from chatbot.core.settings import Settings
+    from chatbot.core.tokens import TokenCounter
+
+OPENAI_URL = "https://api.openai.com/v1"
+# Local servers (Ollama, llama.cpp, vLLM) ignore the key, but the SDK insists on one.
+PLACEHOLDER_KEY = "not-needed"
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 20.0
+
+
+def build_params(messages: list[Message], spec: ModelSpec, preset: Preset) -> dict[str, Any]:
+    """The request body for `spec`: only the parameters that model accepts."""
+    params: dict[str, Any] = {
+        "model": spec.name,
+        "messages": to_api_messages(messages, spec.system_role),
+        spec.max_tokens_param: reply_reserve(spec, preset),
+    }
+    if spec.accepts_sampling:
+        if preset.temperature is not None:
+            params["temperature"] = preset.temperature
+        if preset.top_p is not None:
+            params["top_p"] = preset.top_p
+    if preset.response_format == "json_object":
+        params["response_format"] = {"type": "json_object"}
+    return params
+
+
+def reply_reserve(spec: ModelSpec, preset: Preset) -> int:
+    """max_tokens as sent: the preset's, capped by what the model can write."""
+    return min(preset.max_tokens, spec.max_output)
+
+
+def backoff_delay(attempt: int, retry_after: float | None) -> float:
+    """Seconds before retry number `attempt` (1-based): the server's Retry-After, else exponential with jitter."""
+    if retry_after is not None:
+        return max(retry_after, 0.0)
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)) * random.uniform(0.75, 1.25)
+
+
+class ChatClient:
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        retry_max_wait: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.base_url = (base_url or OPENAI_URL).rstrip("/")
+        self.has_key = bool(api_key)
+        self._api_key = api_key
+        self._organization = organization
+        self._project = project
+        self._timeout = timeout
+        self.max_retries = max_retries
+        self.retry_max_wait = retry_max_wait
+        self._sleep = sleep
+        self._sdk: openai.AsyncOpenAI | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ChatClient:
+        """Raises ConfigError if api_key_cmd fails."""
+        return cls(
+            api_key=settings.resolve_api_key(),
+            base_url=settings.base_url,
+            organization=settings.organization,
+            project=settings.project,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            retry_max_wait=settings.retry_max_wait,
+        )
+
+    @property
+    def is_openai(self) -> bool:
+        return self.base_url == OPENAI_URL
+
+    def check_ready(self) -> None:
+        """Raise AuthError when no request can succeed: OpenAI itself and no key."""
+        if self.is_openai and not self.has_key:
+            raise errors.AuthError(
+                "no API key",
+                "set OPENAI_API_KEY (or api_key_cmd in the config), or point base_url at a local server "
+                "such as Ollama (http://localhost:11434/v1)",
+            )
+
+    @property
+    def sdk(self) -> openai.AsyncOpenAI:
+        if self._sdk is None:
+            import openai  # imported on first use: it costs start-up time the first paint should not pay
+
+            self._sdk = openai.AsyncOpenAI(
+                api_key=self._api_key or PLACEHOLDER_KEY,
+                base_url=self.base_url,
+                organization=self._organization,
+                project=self._project,
+                timeout=self._timeout,
+                max_retries=0,
+            )
+        return self._sdk
+
+    def _secrets(self) -> tuple[str, ...]:
+        return (self._api_key,) if self._api_key else ()
+
+    async def aclose(self) -> None:
+        if self._sdk is not None:
+            await self._sdk.close()
+
+    async def list_models(self) -> list[str]:
+        """Model ids the server offers (/v1/models)."""
+        self.check_ready()
+        try:
+            page = await self.sdk.models.list()
+            return sorted(m.id for m in page.data)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a ChatError with the key removed
+            raise self.map_error(exc, None) from None
+
+    async def stream(
+        self,
+        messages: list[Message],
+        spec: ModelSpec,
+        preset: Preset,
+        *,
+        prompt_tokens: int,
+        counter: TokenCounter,
+    ) -> AsyncIterator[Event]:
+        """Stream one reply. `prompt_tokens` and `counter` make the usage estimate for servers that send none.
+
+        Raises a ChatError; StreamDroppedError when the reply had started (the caller keeps what arrived).
+        """
+        self.check_ready()
+        params = build_params(messages, spec, preset)
+        attempt = 0
+        while True:
+            parts: list[str] = []
+            try:
+                async for event in self._stream_once(params, parts, prompt_tokens, counter):
+                    yield event
+                return
+            except Exception as exc:  # noqa: BLE001 - mapped below; CancelledError is not an Exception
+                error = self.map_error(exc, spec.name)
+                if parts:
+                    raise errors.StreamDroppedError(
+                        f"the reply broke off: {error.message}", "what arrived is kept; regenerate to try again",
+                        request_id=error.request_id,
+                    ).with_secrets_removed(self._secrets()) from None
+                wait = backoff_delay(attempt + 1, error.retry_after)
+                if not error.retryable or attempt >= self.max_retries or wait > self.retry_max_wait:
+                    raise error from None
+                attempt += 1
+                yield Retrying(attempt, wait, error)
+                await self._sleep(wait)
+
+    async def _stream_once(
+        self, params: dict[str, Any], parts: list[str], prompt_tokens: int, counter: TokenCounter
+    ) -> AsyncIterator[Event]:
+        usage: Usage | None = None
+        finish: str | None = None
+        stream = await self.sdk.chat.completions.create(
+            **params, stream=True, stream_options={"include_usage": True}
+        )
+        async with stream:
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    details = chunk.usage.prompt_tokens_details
+                    usage = Usage(
+                        prompt_tokens=chunk.usage.prompt_tokens or 0,
+                        completion_tokens=chunk.usage.completion_tokens or 0,
+                        cached_tokens=(details.cached_tokens or 0) if details else 0,
+                    )
+                for choice in chunk.choices:
+                    if choice.delta is not None and choice.delta.content:
+                        parts.append(choice.delta.content)
+                        yield TextDelta(choice.delta.content)
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
+        if usage is None:
+            usage = Usage(prompt_tokens, counter.count_text("".join(parts)), 0, estimated=True)
+        yield UsageReport(usage)
+        yield Finished(finish)
+
+    def map_error(self, exc: BaseException, model: str | None) -> errors.ChatError:
+        return _map_error(exc, model, self.base_url).with_secrets_removed(self._secrets())
+
+
+def _map_error(exc: BaseException, model: str | None, base_url: str) -> errors.ChatError:  # noqa: C901, PLR0911
+    import openai
+
+    if isinstance(exc, errors.ChatError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        return errors.TimeoutError_(f"no answer from {base_url} in time", "the server may be busy: try again, or raise timeout")
+    if isinstance(exc, openai.APIConnectionError):
+        return errors.ConnectionError_(f"cannot reach {base_url}", "check your network, that the server is running and base_url")
+    if not isinstance(exc, openai.APIError):
+        # Malformed JSON or chunks the SDK cannot parse.
+        return errors.ServerError(f"the server sent a malformed reply ({type(exc).__name__})", "try again; if it persists, the server is at fault")
+    detail = exc.message
+    if isinstance(exc.body, dict) and isinstance(exc.body.get("message"), str):
+        detail = exc.body["message"]
+    request_id = getattr(exc, "request_id", None)
+    if not isinstance(exc, openai.APIStatusError):
+        return errors.ServerError(f"the server reported an error: {detail}", "try again", request_id=request_id)
+    status = exc.status_code
+    code = exc.code or ""
+    if isinstance(exc, openai.AuthenticationError):
+        return errors.AuthError(f"the server rejected the API key (401): {detail}", "check OPENAI_API_KEY or api_key_cmd", request_id=request_id)
+    if isinstance(exc, openai.PermissionDeniedError):
+        return errors.PermissionError_(f"permission denied (403): {detail}", "your key or project has no access to this model or region", request_id=request_id)
+    if isinstance(exc, openai.NotFoundError):
+        what = f"model {model!r}" if model else "the endpoint"
+        return errors.ModelNotFoundError(f"{what} not found at {base_url} (404): {detail}", "pick another model (chat --list-models, or F2 in the app)", request_id=request_id)
+    if isinstance(exc, openai.RateLimitError):
+        if code == "insufficient_quota" or "quota" in detail.lower():
+            return errors.QuotaError(f"quota exceeded (429): {detail}", "check your plan and billing", request_id=request_id)
+        return errors.RateLimitError(f"rate limited (429): {detail}", "wait a moment and try again", retry_after=_retry_after(exc), request_id=request_id)
+    if status == 400 and (code == "context_length_exceeded" or "context length" in detail.lower() or "too long" in detail.lower()):
+        return errors.ContextTooLongError(f"the prompt is too long for the model (400): {detail}", "lower budget.max_prompt_tokens or max_tokens, or start a new conversation", request_id=request_id)
+    if status >= 500:
+        return errors.ServerError(f"server error ({status}): {detail}", "the server is having trouble: try again shortly", retry_after=_retry_after(exc), request_id=request_id)
+    return errors.BadRequestError(f"the server refused the request ({status}): {detail}", "check the model's parameters and the preset", request_id=request_id)
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    headers = exc.response.headers
+    if ms := headers.get("retry-after-ms"):
+        try:
+            return float(ms) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,65 @@
+"""Typed events that a streaming reply yields, so callers never see SDK objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chatbot.core.errors import ChatError
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens of one request. `estimated` is True when we counted them ourselves."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the assistant's reply."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """Usage of the request: from the API, or estimated when the server sent none."""
+
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """The request failed before its first token and will be tried again after `delay` seconds."""
+
+    attempt: int
+    delay: float
+    error: ChatError
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The reply is complete. `reason` is the API's finish_reason (None if the server sent none)."""
+
+    reason: str | None
+
+    @property
+    def note(self) -> str | None:
+        """What the user should know about how the reply ended, if anything."""
+        if self.reason == "length":
+            return "cut off at max_tokens: raise max_tokens or ask the model to continue"
+        if self.reason == "content_filter":
+            return "stopped by the provider's content filter"
+        return None
+
+
+Event = TextDelta | UsageReport | Retrying | Finished

@@ -1,0 +1,214 @@
+"""One conversation with a model: the window, the request, the reply, and the running totals.
+
+Whatever happens to a request, the conversation stays consistent: a stopped or broken reply is kept with
+what arrived (marked), and a message that got no reply at all is taken back out so it can be resent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from chatbot.core.budget import Window, build_window, prompt_budget
+from chatbot.core.client import ChatClient, reply_reserve
+from chatbot.core.conversation import Conversation, Message
+from chatbot.core.errors import ChatError, SpendLimitError
+from chatbot.core.events import Event, Finished, TextDelta, Usage, UsageReport
+from chatbot.core.models import ModelSpec
+from chatbot.core.presets import Preset
+from chatbot.core.pricing import cost_of, format_cost
+from chatbot.core.settings import Settings
+from chatbot.core.tokens import TokenCounter
+
+
+@dataclass
+class Totals:
+    """What the session has used so far. `cost_complete` is False once any reply had an unknown price."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    cost_complete: bool = True
+
+    def add(self, usage: Usage, cost: Decimal | None) -> None:
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        self.cached_tokens += usage.cached_tokens
+        if cost is None:
+            self.cost_complete = False
+        else:
+            self.cost += cost
+
+    @property
+    def known_cost(self) -> Decimal | None:
+        return self.cost if self.cost_complete else None
+
+
+@dataclass
+class InFlight:
+    """The reply being streamed, for live counters. Completion tokens are counted per delta as they arrive."""
+
+    window: Window
+    started: float = field(default_factory=time.monotonic)
+    first_token_at: float | None = None
+    parts: list[str] = field(default_factory=list)
+    completion_tokens: int = 0
+    usage: Usage | None = None
+    retry_until: float | None = None
+    retry_note: str = ""
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def tokens_per_second(self) -> float | None:
+        if self.first_token_at is None or self.completion_tokens < 2:
+            return None
+        elapsed = time.monotonic() - self.first_token_at
+        return self.completion_tokens / elapsed if elapsed > 0 else None
+
+    def live_usage(self) -> Usage:
+        return self.usage or Usage(self.window.prompt_tokens, self.completion_tokens, 0, estimated=True)
+
+
+class Session:
+    def __init__(self, settings: Settings, client: ChatClient, conversation: Conversation | None = None) -> None:
+        self.settings = settings
+        self.client = client
+        self.conversation = conversation or Conversation(system_prompt=settings.system_prompt)
+        self.model = settings.model
+        self.preset_name = settings.preset
+        self.totals = Totals()
+        self.in_flight: InFlight | None = None
+        self.last_usage: Usage | None = None
+        self.last_cost: Decimal | None = None
+        self.last_window: Window | None = None
+        self._counters: dict[str, TokenCounter] = {}
+
+    # -- what the next request will use --
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.settings.model_spec(self.model)
+
+    @property
+    def preset(self) -> Preset:
+        return self.settings.active_preset(self.preset_name)
+
+    @property
+    def counter(self) -> TokenCounter:
+        encoding = self.spec.encoding
+        if encoding not in self._counters:
+            self._counters[encoding] = TokenCounter(encoding)
+        return self._counters[encoding]
+
+    def set_model(self, name: str) -> None:
+        self.model = name
+
+    def set_preset(self, name: str) -> None:
+        self.settings.active_preset(name)  # raises ConfigError for an unknown name
+        self.preset_name = name
+
+    def budget(self) -> int:
+        return prompt_budget(self.spec.context_window, reply_reserve(self.spec, self.preset),
+                             self.settings.budget.max_prompt_tokens)
+
+    def window(self) -> Window:
+        """The messages the next request would send. Raises ContextTooLongError if the newest cannot fit."""
+        return build_window(self.conversation.all_messages(), self.counter, self.budget())
+
+    def dropped(self) -> list[Message]:
+        """Messages the sliding window leaves out of the next request (none if the conversation is empty)."""
+        try:
+            return self.window().dropped if self.conversation.messages else []
+        except ChatError:
+            return []
+
+    def new_conversation(self) -> None:
+        self.conversation = Conversation(system_prompt=self.conversation.system_prompt)
+        self.last_window = None
+
+    # -- one turn --
+
+    async def send(self, text: str) -> AsyncIterator[Event]:
+        """Add the user's message and stream the reply. If the request fails or is stopped before the first
+        token, the message is removed again, so the caller can hand the text back to the user."""
+        user = self.conversation.add_user(text)
+        try:
+            async for event in self.reply():
+                yield event
+        except (ChatError, asyncio.CancelledError, GeneratorExit):
+            if self.conversation.messages and self.conversation.messages[-1] is user:
+                self.conversation.messages.pop()
+            raise
+
+    async def regenerate(self) -> AsyncIterator[Event]:
+        """Replace the last reply with a new one."""
+        self.conversation.pop_last_reply()
+        async for event in self.reply():
+            yield event
+
+    async def reply(self) -> AsyncIterator[Event]:
+        """Stream a reply to the conversation as it stands. A stopped or broken reply keeps its text."""
+        spec, preset = self.spec, self.preset
+        window = self.window()
+        self._check_spend(window, spec, preset)
+        self.last_window = window
+        flight = self.in_flight = InFlight(window)
+        finish: str | None = None
+        error: ChatError | None = None
+        stopped = True  # until the stream ends normally or with an error: cancellation leaves it True
+        try:
+            async for event in self.client.stream(window.kept, spec, preset, prompt_tokens=window.prompt_tokens,
+                                                  counter=self.counter):
+                if isinstance(event, TextDelta):
+                    if flight.first_token_at is None:
+                        flight.first_token_at = time.monotonic()
+                        flight.retry_until = None
+                    flight.parts.append(event.text)
+                    flight.completion_tokens += self.counter.count_text(event.text)
+                elif isinstance(event, UsageReport):
+                    flight.usage = event.usage
+                elif isinstance(event, Finished):
+                    finish = event.reason
+                else:
+                    flight.retry_until = time.monotonic() + event.delay
+                    flight.retry_note = event.error.message
+                yield event
+            stopped = False
+        except ChatError as exc:
+            stopped, error = False, exc
+            raise
+        finally:
+            self._settle(flight, spec, finish, stopped, error)
+
+    def _settle(self, flight: InFlight, spec: ModelSpec, finish: str | None, stopped: bool,
+                error: ChatError | None) -> None:
+        """Record the reply and what it cost; runs on success, stop and failure alike."""
+        self.in_flight = None
+        if flight.first_token_at is None and flight.usage is None:
+            return  # nothing was generated, so nothing was billed
+        usage = flight.live_usage()
+        cost = cost_of(usage, spec.price)
+        self.last_usage, self.last_cost = usage, cost
+        self.totals.add(usage, cost)
+        self.conversation.add(Message(
+            "assistant", flight.text, model=spec.name, usage=usage, cost=cost, finish_reason=finish,
+            stopped=stopped, error=error.message if error else None,
+        ))
+
+    def _check_spend(self, window: Window, spec: ModelSpec, preset: Preset) -> None:
+        limit = self.settings.max_session_cost
+        if limit is None or spec.price is None:
+            return
+        worst = spec.price.worst_case(window.prompt_tokens, reply_reserve(spec, preset))
+        if self.totals.cost + worst > limit:
+            raise SpendLimitError(
+                f"this request could cost up to {format_cost(worst)}, taking the session past its "
+                f"{format_cost(limit)} limit (spent {format_cost(self.totals.cost)})",
+                "raise max_session_cost, lower max_tokens, or start a new session",
+            )

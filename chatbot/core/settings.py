@@ -1,0 +1,308 @@
+"""Settings: built-in defaults < config.toml < .env < environment < command-line flags.
+
+Every model forbids unknown keys, and every failure becomes a ConfigError naming where the bad value came
+from (the file, an environment variable or a flag), the key, and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import tomllib
+from contextvars import ContextVar
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from chatbot.core import paths
+from chatbot.core.errors import ConfigError, redact
+from chatbot.core.models import CATALOGUE, ModelSpec, match_catalogue, unknown_model
+from chatbot.core.presets import BUILTIN_PRESETS, Preset
+from chatbot.core.pricing import Price
+
+ENV_PREFIX = "CHAT_"
+# The variables the official SDK reads, so an existing OpenAI setup works as it is.
+OPENAI_ENV = {
+    "OPENAI_API_KEY": "api_key",
+    "OPENAI_BASE_URL": "base_url",
+    "OPENAI_ORG_ID": "organization",
+    "OPENAI_PROJECT_ID": "project",
+}
+
+_file_data: ContextVar[dict[str, Any]] = ContextVar("_file_data", default={})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class ModelConfig(_Strict):
+    """Overrides for a catalogue model, or the description of a model the catalogue lacks."""
+
+    context_window: int | None = Field(None, ge=256)
+    """Tokens the model accepts, prompt and reply together."""
+    max_output: int | None = Field(None, ge=1)
+    """Most tokens the model can write in one reply."""
+    encoding: Literal["o200k_base", "cl100k_base"] | None = None
+    """Tokenizer used for counting."""
+    input_price: Decimal | None = Field(None, ge=0)
+    """Dollars per 1M prompt tokens."""
+    cached_input_price: Decimal | None = Field(None, ge=0)
+    """Dollars per 1M cached prompt tokens."""
+    output_price: Decimal | None = Field(None, ge=0)
+    """Dollars per 1M completion tokens."""
+    reasoning: bool | None = None
+    """A reasoning model: no temperature/top_p, max_completion_tokens, developer role."""
+
+
+class PresetConfig(_Strict):
+    """A parameter preset; fields left out keep the built-in preset's (or `balanced`'s) values."""
+
+    temperature: float | None = Field(None, ge=0, le=2)
+    """Sampling temperature, 0..2."""
+    top_p: float | None = Field(None, ge=0, le=1)
+    """Nucleus sampling, 0..1."""
+    max_tokens: int | None = Field(None, ge=1)
+    """Most tokens of one reply; always sent."""
+    response_format: Literal["text", "json_object"] | None = None
+    """`json_object` asks the model for a JSON reply."""
+    description: str | None = None
+    """Shown in the preset menu."""
+
+
+class BudgetConfig(_Strict):
+    max_prompt_tokens: int | None = Field(None, ge=1)
+    """Cap on prompt tokens below the model's window (unset: the whole window less the reply reserve)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        # Only CHAT_* lines of .env are ours; a shared .env may hold anything else.
+        dotenv_filtering="match_prefix",
+        extra="forbid",
+        use_attribute_docstrings=True,
+    )
+
+    model: str = Field("gpt-4o-mini", min_length=1)
+    """The model of new conversations."""
+    preset: str = "balanced"
+    """The parameter preset of new conversations."""
+    system_prompt: str = "You are a helpful assistant."
+    """Sent first in every request; never dropped by the sliding window."""
+    temperature: float | None = Field(None, ge=0, le=2)
+    """Overrides the preset's temperature."""
+    top_p: float | None = Field(None, ge=0, le=1)
+    """Overrides the preset's top_p."""
+    max_tokens: int | None = Field(None, ge=1)
+    """Overrides the preset's max_tokens."""
+
+    api_key: SecretStr | None = None
+    """The API key. Prefer OPENAI_API_KEY or api_key_cmd to keeping it in a file."""
+    api_key_cmd: str | None = None
+    """A shell command whose stdout is the API key, e.g. a password manager."""
+    base_url: str | None = None
+    """An OpenAI-compatible server, e.g. http://localhost:11434/v1 for Ollama."""
+    organization: str | None = None
+    """OpenAI organization id."""
+    project: str | None = None
+    """OpenAI project id."""
+    timeout: float = Field(60.0, gt=0)
+    """Seconds to wait for the server to answer, and between streamed chunks."""
+    max_retries: int = Field(2, ge=0, le=10)
+    """Retries of a request that failed before its first token (429, 5xx, connection, timeout)."""
+    retry_max_wait: float = Field(60.0, ge=0)
+    """Longest wait before one retry, in seconds; a longer Retry-After fails at once."""
+
+    default_context_window: int = Field(8192, ge=256)
+    """Context window assumed for models the catalogue does not know."""
+    max_session_cost: Decimal | None = Field(None, gt=0)
+    """Refuse a request whose worst-case cost would take the session past this many dollars."""
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    presets: dict[str, PresetConfig] = Field(default_factory=dict)
+    theme: str = "chatbot-dark"
+    """The TUI's theme: a name from themes/ or the user's theme folder."""
+    keymap: dict[str, str] = Field(default_factory=dict)
+    """Binding id -> keys, e.g. send = "ctrl+s"."""
+
+    @model_validator(mode="after")
+    def _preset_exists(self) -> Settings:
+        if self.preset not in self.all_presets():
+            raise ValueError(f"unknown preset {self.preset!r} (known: {', '.join(self.all_presets())})")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _OpenAIEnvSource(settings_cls), dotenv_settings,
+                _FileSource(settings_cls))
+
+    # -- what the rest of the app asks of the settings --
+
+    def all_presets(self) -> dict[str, Preset]:
+        presets = dict(BUILTIN_PRESETS)
+        for name, conf in self.presets.items():
+            base = presets.get(name, BUILTIN_PRESETS["balanced"])
+            values = {k: v for k, v in conf.model_dump().items() if v is not None}
+            presets[name] = Preset(**{**_preset_fields(base), **values, "name": name})
+        return presets
+
+    def active_preset(self, name: str | None = None) -> Preset:
+        """The named preset (default: the configured one) with the temperature/top_p/max_tokens overrides."""
+        presets = self.all_presets()
+        name = name or self.preset
+        if name not in presets:
+            raise ConfigError(f"unknown preset {name!r}", f"known presets: {', '.join(presets)}")
+        base = presets[name]
+        overrides = {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
+        return Preset(**{**_preset_fields(base), **{k: v for k, v in overrides.items() if v is not None}})
+
+    def all_models(self) -> dict[str, ModelSpec]:
+        models = dict(CATALOGUE)
+        for name in self.models:
+            models[name] = self.model_spec(name)
+        return models
+
+    def model_spec(self, name: str | None = None) -> ModelSpec:
+        name = name or self.model
+        spec = match_catalogue(name, CATALOGUE) or unknown_model(name, self.default_context_window)
+        conf = self.models.get(name)
+        if conf is None:
+            return spec
+        price = spec.price
+        if conf.input_price is not None and conf.output_price is not None:
+            price = Price(conf.input_price, conf.output_price, conf.cached_input_price)
+        elif price and (conf.input_price or conf.output_price or conf.cached_input_price) is not None:
+            price = Price(conf.input_price if conf.input_price is not None else price.input,
+                          conf.output_price if conf.output_price is not None else price.output,
+                          conf.cached_input_price if conf.cached_input_price is not None else price.cached_input)
+        return spec.with_overrides(context_window=conf.context_window, max_output=conf.max_output,
+                                   encoding=conf.encoding, reasoning=conf.reasoning, price=price)
+
+    def resolve_api_key(self) -> str | None:
+        """The key from the settings, or from running api_key_cmd. Never logged or shown."""
+        if self.api_key is not None and self.api_key.get_secret_value():
+            return self.api_key.get_secret_value()
+        if not self.api_key_cmd:
+            return None
+        try:
+            done = subprocess.run(self.api_key_cmd, shell=True, capture_output=True, text=True, timeout=30,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise ConfigError("api_key_cmd took longer than 30 s", "check the command in your config") from None
+        if done.returncode != 0:
+            detail = redact(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "")
+            reason = "command not found" if done.returncode == 127 else f"exit status {done.returncode}"
+            raise ConfigError(f"api_key_cmd failed ({reason}){': ' + detail if detail else ''}",
+                              "check the command in your config")
+        key = done.stdout.strip()
+        if not key:
+            raise ConfigError("api_key_cmd printed nothing", "the command must print the API key on stdout")
+        return key
+
+
+def _preset_fields(preset: Preset) -> dict[str, Any]:
+    return {f: getattr(preset, f) for f in preset.__slots__}  # type: ignore[attr-defined]
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The parsed config.toml of the current load (see load_settings)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_file_data.get())
+
+
+class _OpenAIEnvSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {key: os.environ[var] for var, key in OPENAI_ENV.items() if os.environ.get(var)}
+
+
+def config_path(explicit: Path | str | None = None) -> tuple[Path, bool]:
+    """The config file to read, and whether the user named it (then it must exist)."""
+    if explicit:
+        return Path(explicit).expanduser(), True
+    if os.environ.get("CHAT_CONFIG"):
+        return Path(os.environ["CHAT_CONFIG"]).expanduser(), True
+    return paths.default_config_file(), False
+
+
+def read_config_file(path: Path, required: bool) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"{path}: no such file", "check --config or CHAT_CONFIG") from None
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})", "check the file's permissions") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})", "save the file as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}", "fix the syntax; see config.example.toml") from None
+
+
+def load_settings(config: Path | str | None = None, **flags: Any) -> tuple[Settings, list[str]]:
+    """Settings from every source, and warnings for the user. Raises ConfigError, never ValidationError."""
+    path, required = config_path(config)
+    data = read_config_file(path, required)
+    warnings = []
+    if "api_key" in data and _readable_by_others(path):
+        warnings.append(f"{path} holds api_key and other users can read it: chmod 600 {path}")
+    flags = {k: v for k, v in flags.items() if v is not None}
+    token = _file_data.set(data)
+    try:
+        return Settings(**flags), warnings
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path, data, flags), "see config.example.toml for every key") from None
+    finally:
+        _file_data.reset(token)
+
+
+def _readable_by_others(path: Path) -> bool:
+    try:
+        return bool(path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))
+    except OSError:
+        return False
+
+
+def _describe(exc: ValidationError, path: Path, data: dict[str, Any], flags: dict[str, Any]) -> str:
+    problems = []
+    for error in exc.errors()[:3]:
+        loc = [str(part) for part in error["loc"]]
+        key = ".".join(loc) or "(settings)"
+        top = loc[0] if loc else ""
+        if top in flags:
+            origin = f"--{top.replace('_', '-')}"
+        elif f"{ENV_PREFIX}{top}".upper() in {k.upper() for k in os.environ}:
+            origin = f"environment {ENV_PREFIX}{top.upper()}"
+        elif top in data or not loc:
+            origin = str(path)
+        else:
+            origin = "environment or .env"
+        reason = "unknown key" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
+        problems.append(f"{origin}: {key}: {reason}")
+    more = len(exc.errors()) - len(problems)
+    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")

@@ -1,0 +1,117 @@
+"""Token counting with tiktoken, from encoding files shipped inside the package (never the network).
+
+Counts follow the chat format's billing: each message costs its role and content tokens plus a fixed
+overhead, and every request adds the tokens that prime the reply. Each message's count is cached on the
+message, so a long conversation is tokenized once, not on every turn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from importlib import resources
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tiktoken
+
+    from chatbot.core.conversation import Message
+
+TOKENS_PER_MESSAGE = 3
+REPLY_PRIMING = 3
+
+_ENDOFTEXT = "<|endoftext|>"
+_ENDOFPROMPT = "<|endofprompt|>"
+
+# The split patterns and special tokens that define each encoding (tiktoken_ext.openai_public);
+# tests/test_tokens.py checks they match the installed tiktoken's definitions.
+_O200K_PAT = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+_CL100K_PAT = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+
+ENCODINGS: dict[str, tuple[str, str, dict[str, int]]] = {
+    # name: (sha256 of the packaged file, split pattern, special tokens)
+    "o200k_base": (
+        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+        _O200K_PAT,
+        {_ENDOFTEXT: 199999, _ENDOFPROMPT: 200018},
+    ),
+    "cl100k_base": (
+        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+        _CL100K_PAT,
+        {_ENDOFTEXT: 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259,
+         "<|fim_suffix|>": 100260, _ENDOFPROMPT: 100276},
+    ),
+}
+FALLBACK_ENCODING = "o200k_base"
+
+_loaded: dict[str, tiktoken.Encoding] = {}
+_lock = threading.Lock()
+
+
+class EncodingFileError(RuntimeError):
+    """A packaged encoding file is missing or does not match its checksum."""
+
+
+def load_encoding(name: str) -> tiktoken.Encoding:
+    """The named encoding, loaded once per process from package data and checked by sha256."""
+    if name not in ENCODINGS:
+        name = FALLBACK_ENCODING
+    with _lock:
+        if name not in _loaded:
+            _loaded[name] = _build(name)
+        return _loaded[name]
+
+
+def _build(name: str) -> tiktoken.Encoding:
+    import base64
+
+    import tiktoken
+
+    sha256, pattern, special = ENCODINGS[name]
+    # Parsed here rather than by tiktoken.load, which would copy the file into a temp-dir cache first.
+    data = (resources.files("chatbot.core") / "data" / f"{name}.tiktoken").read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise EncodingFileError(f"the packaged {name}.tiktoken is corrupt (sha256 mismatch): reinstall chatbot")
+    ranks = {base64.b64decode(token): int(rank) for token, rank in (line.split() for line in data.splitlines() if line)}
+    return tiktoken.Encoding(name, pat_str=pattern, mergeable_ranks=ranks, special_tokens=special)
+
+
+class TokenCounter:
+    """Counts tokens for one encoding; message counts are cached on the messages themselves."""
+
+    def __init__(self, encoding: str = FALLBACK_ENCODING) -> None:
+        self.encoding_name = encoding if encoding in ENCODINGS else FALLBACK_ENCODING
+        self._encoding: tiktoken.Encoding | None = None
+
+    @property
+    def encoding(self) -> tiktoken.Encoding:
+        if self._encoding is None:
+            self._encoding = load_encoding(self.encoding_name)
+        return self._encoding
+
+    def count_text(self, text: str) -> int:
+        # Model text may contain "<|endoftext|>" literally; it is billed as ordinary text, not a special token.
+        return len(self.encoding.encode_ordinary(text))
+
+    def count_message(self, message: Message) -> int:
+        cached = message.token_counts.get(self.encoding_name)
+        if cached is None:
+            cached = TOKENS_PER_MESSAGE + self.count_text(message.role) + self.count_text(message.content)
+            message.token_counts[self.encoding_name] = cached
+        return cached
+
+    def count_prompt(self, messages: list[Message]) -> int:
+        """Tokens the API bills as prompt_tokens for these messages."""
+        return sum(self.count_message(m) for m in messages) + REPLY_PRIMING

@@ -1,0 +1,1 @@
+"""The Textual layer: it calls chatbot.core and renders what it returns."""

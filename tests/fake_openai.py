@@ -211,10 +211,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "FakeOpenAI/1.0"
-    sys_version = ""
     # Small SSE writes would otherwise wait for the client's delayed ACK (~40 ms each).
     disable_nagle_algorithm = True
     server: _Server
+    request_id: str = ""
 
     def setup(self) -> None:
         super().setup()
@@ -231,6 +231,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature is inherited
         pass
+
+    def version_string(self) -> str:
+        # The default appends the Python version, which no real API server reports.
+        return self.server_version
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -317,7 +321,8 @@ class _Handler(BaseHTTPRequestHandler):
         if error.retry_after is not None:
             # Whole seconds are written without a fraction, as real servers do.
             value = error.retry_after
-            headers.setdefault("Retry-After", str(int(value)) if float(value).is_integer() else str(value))
+            if not any(name.lower() == "retry-after" for name in headers):
+                headers["Retry-After"] = str(int(value)) if float(value).is_integer() else str(value)
         self._send_json(error.status, error.body(), headers)
 
     def _chat(self, body: dict[str, Any] | None) -> None:

@@ -100,7 +100,7 @@ async def test_send_usage_false_suppresses_usage_even_when_asked(fake: FakeOpenA
 
 
 async def test_deltas_are_delivered_incrementally(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
-    fake.queue(Reply(["one", " two", " three"], chunk_delay=0.25))
+    fake.queue(Reply(["one", " two", " three"], chunk_delay=0.15))
 
     stream = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
     arrivals = []
@@ -108,8 +108,8 @@ async def test_deltas_are_delivered_incrementally(fake: FakeOpenAI, client: open
         if chunk.choices and chunk.choices[0].delta.content:
             arrivals.append(time.monotonic())
 
-    # Buffered delivery would hand all three over at once; the server sleeps 0.25 s between them.
-    assert arrivals[-1] - arrivals[0] >= 0.4
+    # Buffered delivery would hand all three over at once; the server sleeps 0.15 s between them.
+    assert arrivals[-1] - arrivals[0] >= 0.25
 
 
 async def test_non_streamed_completion(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:

@@ -49,13 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     from chatbot.core.errors import EXIT_INTERRUPTED, ChatError
 
     try:
-        settings = _load(args)
+        settings, warnings = _load(args)
         if args.list_models:
             _list_models(settings, sys.stdout)
             return 0
         piped = _read_stdin()
         if args.prompt is None and piped is None:
-            return _run_tui(settings)
+            return _run_tui(settings, warnings)
+        for warning in warnings:
+            print(f"chat: warning: {warning}", file=sys.stderr)
         return _one_shot(settings, args, _compose(args.prompt, piped))
     except ChatError as exc:
         print(f"chat: {exc.title}: {exc}", file=sys.stderr)
@@ -65,16 +67,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _load(args: argparse.Namespace) -> Settings:
+def _load(args: argparse.Namespace) -> tuple[Settings, list[str]]:
     from chatbot.core.settings import load_settings
 
-    settings, warnings = load_settings(
+    return load_settings(
         args.config, model=args.model, preset=args.preset, system_prompt=args.system_prompt,
         temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, base_url=args.base_url,
     )
-    for warning in warnings:
-        print(f"chat: warning: {warning}", file=sys.stderr)
-    return settings
 
 
 def _read_stdin() -> str | None:
@@ -94,14 +93,14 @@ def _compose(prompt: str | None, piped: str | None) -> str:
     return neutralize(text.replace("\x00", ""))
 
 
-def _run_tui(settings: Settings) -> int:
+def _run_tui(settings: Settings, warnings: list[str]) -> int:
     try:
         from chatbot.ui.app import run
     except ImportError:
         from chatbot.core.errors import UsageError
 
         raise UsageError("the chat app is not available in this build", 'use one-shot mode: chat -p "question"') from None
-    return run(settings)
+    return run(settings, warnings)
 
 
 def _one_shot(settings: Settings, args: argparse.Namespace, prompt: str) -> int:

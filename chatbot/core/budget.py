@@ -19,6 +19,7 @@ class Window:
     dropped: list[Message]
     prompt_tokens: int
     budget: int
+    dropped_turns: int = 0
 
 
 def prompt_budget(context_window: int, max_tokens: int, limit: int | None = None) -> int:
@@ -62,4 +63,4 @@ def build_window(messages: list[Message], counter: TokenCounter, budget: int) ->
     # Keep the conversation's order: system messages where they stood relative to kept turns.
     kept_ids = {id(m) for m in kept_turns} | {id(m) for m in system}
     kept = [m for m in messages if id(m) in kept_ids]
-    return Window(kept=kept, dropped=dropped, prompt_tokens=total, budget=budget)
+    return Window(kept=kept, dropped=dropped, prompt_tokens=total, budget=budget, dropped_turns=first)

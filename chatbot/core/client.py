@@ -86,10 +86,11 @@ class ChatClient:
         self._sdk: openai.AsyncOpenAI | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ChatClient:
-        """Raises ConfigError if api_key_cmd fails."""
+    def from_settings(cls, settings: Settings, *, run_key_cmd: bool = True) -> ChatClient:
+        """Raises ConfigError if api_key_cmd fails. Without `run_key_cmd`, set the key later with set_api_key."""
+        key = settings.api_key.get_secret_value() if settings.api_key else None
         return cls(
-            api_key=settings.resolve_api_key(),
+            api_key=settings.resolve_api_key() if run_key_cmd else key,
             base_url=settings.base_url,
             organization=settings.organization,
             project=settings.project,
@@ -97,6 +98,11 @@ class ChatClient:
             max_retries=settings.max_retries,
             retry_max_wait=settings.retry_max_wait,
         )
+
+    def set_api_key(self, key: str | None) -> None:
+        self._api_key = key
+        self.has_key = bool(key)
+        self._sdk = None
 
     @property
     def is_openai(self) -> bool:

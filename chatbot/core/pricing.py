@@ -45,6 +45,10 @@ def format_cost(cost: Decimal | None) -> str:
         return "$?"
     if cost == 0:
         return "$0"
+    if cost < Decimal("0.000001"):
+        return "<$0.000001"
     if cost < Decimal("0.01"):
-        return f"${cost:.4f}"
+        # Small replies cost fractions of a cent; show them to the micro-dollar rather than as $0.0000.
+        digits = f"{cost:.6f}".rstrip("0")
+        return "$" + digits.ljust(6, "0") if len(digits) < 6 else "$" + digits
     return f"${cost:.2f}" if cost >= 1 else f"${cost:.3f}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -53,13 +53,17 @@ class InFlight:
     """The reply being streamed, for live counters. Completion tokens are counted per delta as they arrive."""
 
     window: Window
-    started: float = field(default_factory=time.monotonic)
+    clock: Callable[[], float] = time.monotonic
+    started: float = 0.0
     first_token_at: float | None = None
     parts: list[str] = field(default_factory=list)
     completion_tokens: int = 0
     usage: Usage | None = None
     retry_until: float | None = None
     retry_note: str = ""
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
 
     @property
     def text(self) -> str:
@@ -68,7 +72,7 @@ class InFlight:
     def tokens_per_second(self) -> float | None:
         if self.first_token_at is None or self.completion_tokens < 2:
             return None
-        elapsed = time.monotonic() - self.first_token_at
+        elapsed = self.clock() - self.first_token_at
         return self.completion_tokens / elapsed if elapsed > 0 else None
 
     def live_usage(self) -> Usage:
@@ -76,8 +80,10 @@ class InFlight:
 
 
 class Session:
-    def __init__(self, settings: Settings, client: ChatClient, conversation: Conversation | None = None) -> None:
+    def __init__(self, settings: Settings, client: ChatClient, conversation: Conversation | None = None,
+                 *, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
+        self.clock = clock
         self.client = client
         self.conversation = conversation or Conversation(system_prompt=settings.system_prompt)
         self.model = settings.model
@@ -128,6 +134,10 @@ class Session:
         except ChatError:
             return []
 
+    def reply_cost(self, usage: Usage) -> Decimal | None:
+        """What `usage` costs at the current model's price (None if the price is unknown)."""
+        return cost_of(usage, self.spec.price)
+
     def new_conversation(self) -> None:
         self.conversation = Conversation(system_prompt=self.conversation.system_prompt)
         self.last_window = None
@@ -158,7 +168,7 @@ class Session:
         window = self.window()
         self._check_spend(window, spec, preset)
         self.last_window = window
-        flight = self.in_flight = InFlight(window)
+        flight = self.in_flight = InFlight(window, self.clock)
         finish: str | None = None
         error: ChatError | None = None
         stopped = True  # until the stream ends normally or with an error: cancellation leaves it True
@@ -167,7 +177,7 @@ class Session:
                                                   counter=self.counter):
                 if isinstance(event, TextDelta):
                     if flight.first_token_at is None:
-                        flight.first_token_at = time.monotonic()
+                        flight.first_token_at = self.clock()
                         flight.retry_until = None
                     flight.parts.append(event.text)
                     flight.completion_tokens += self.counter.count_text(event.text)
@@ -176,7 +186,7 @@ class Session:
                 elif isinstance(event, Finished):
                     finish = event.reason
                 else:
-                    flight.retry_until = time.monotonic() + event.delay
+                    flight.retry_until = self.clock() + event.delay
                     flight.retry_note = event.error.message
                 yield event
             stopped = False

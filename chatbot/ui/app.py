@@ -1,0 +1,176 @@
+"""ChatApp and make_app(): the factory that the CLI and the tests both use.
+
+The first paint comes before anything slow: the tokenizer, the openai SDK and an api_key_cmd all load in a
+thread afterwards, and a send waits for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from chatbot.core.client import ChatClient
+from chatbot.core.errors import ChatError
+from chatbot.core.session import Session
+from chatbot.core.settings import Settings
+from chatbot.ui import themes
+from chatbot.ui.screens.chat import ChatScreen
+from chatbot.ui.screens.picker import Picker, PickerItem
+from chatbot.ui.widgets.prompt_input import PromptInput
+
+HERE = Path(__file__).parent
+
+
+class ChatApp(App[None]):
+    TITLE = "chat"
+    CSS_PATH: ClassVar[list[str | Path]] = [  # type: ignore[misc]
+        HERE / "app.tcss",
+        *(HERE / "widgets" / f"{name}.tcss" for name in ("transcript", "message_view", "prompt_input", "status_bar")),
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    def __init__(self, settings: Settings, client: ChatClient | None = None, *, warnings: list[str] | None = None,
+                 session: Session | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self._client_given = client is not None
+        # The key from api_key_cmd is resolved in warm_up, off the UI thread.
+        client = client or ChatClient.from_settings(settings, run_key_cmd=False)
+        self.session = session or Session(settings, client)
+        self.ready = asyncio.Event()
+        self.startup_warnings = list(warnings or [])
+        self.server_models: list[str] = []
+        self.server_models_fetched = False
+        loaded, problems = themes.load_themes()
+        for theme in loaded:
+            self.register_theme(theme)
+        self.startup_warnings += problems
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
+        else:
+            self.startup_warnings.append(f"theme {settings.theme!r} not found; using chatbot-dark")
+            self.theme = "chatbot-dark"
+        self._apply_keymap(settings.keymap)
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(themes.APP_VARIABLES)
+
+    def get_default_screen(self) -> Screen[None]:
+        return ChatScreen()
+
+    def on_mount(self) -> None:
+        for warning in self.startup_warnings:
+            self.notify(warning, title="Warning", severity="warning", timeout=10, markup=False)
+        self.call_after_refresh(self.warm_up)
+
+    @work(thread=True, exit_on_error=False)
+    def warm_up(self) -> None:
+        """Load what the first request needs, after the first paint."""
+        try:
+            if not self._client_given and self.settings.api_key_cmd and not self.session.client.has_key:
+                self.session.client.set_api_key(self.settings.resolve_api_key())
+            self.session.counter.encoding  # noqa: B018 - loads the tokenizer
+            import openai  # noqa: F401
+        except ChatError as exc:
+            self.call_from_thread(self.notify, f"{exc}", title=exc.title, severity="error", timeout=15, markup=False)
+        finally:
+            self.call_from_thread(self.ready.set)
+
+    def first_run_message(self) -> str | None:
+        """What a user without a key or a server needs to read first, or None."""
+        client = self.session.client
+        if client.is_openai and not client.has_key and not self.settings.api_key_cmd:
+            return (
+                "Welcome to chat. No API key is set, so nothing can be sent yet.\n"
+                "- For OpenAI: quit (ctrl+q), `export OPENAI_API_KEY=sk-...`, and start chat again.\n"
+                "- For a local server (Ollama, llama.cpp, vLLM): `chat --base-url http://localhost:11434/v1`\n"
+                "  or set base_url in ~/.config/chatbot/config.toml (see config.example.toml).\n"
+                "F1 lists every key."
+            )
+        return None
+
+    @work(group="models", exclusive=True, exit_on_error=False)
+    async def fetch_server_models(self, picker: Picker | None = None) -> None:
+        """The server's own models (so Ollama's or llama.cpp's appear in the menu)."""
+        await self.ready.wait()
+        try:
+            self.server_models = await self.session.client.list_models()
+        except ChatError:
+            return
+        self.server_models_fetched = True
+        if picker is not None and picker.is_attached:
+            known = self.settings.all_models()
+            picker.add_items([PickerItem(name, "from the server") for name in self.server_models if name not in known])
+
+    def _apply_keymap(self, keymap: dict[str, str]) -> None:
+        ids = {b.id for _, b in self._all_bindings() if b.id}
+        unknown = sorted(set(keymap) - ids)
+        if unknown:
+            self.startup_warnings.append(f"keymap: unknown binding id {', '.join(unknown)} (known: {', '.join(sorted(ids))})")
+        self.set_keymap({k: v for k, v in keymap.items() if k in ids})
+
+    def _all_bindings(self) -> list[tuple[str, Binding]]:
+        sources: list[tuple[str, list[BindingType]]] = [
+            ("app", ChatApp.BINDINGS), ("chat", ChatScreen.BINDINGS), ("prompt", PromptInput.BINDINGS),
+        ]
+        return [(where, b) for where, bindings in sources for b in bindings if isinstance(b, Binding)]
+
+    def binding_rows(self) -> list[str]:
+        """Every binding with its id and current keys, for the help screen."""
+        rows = []
+        keymap = self._keymap
+        for _, binding in self._all_bindings():
+            keys = keymap.get(binding.id or "", binding.key)
+            rows.append(f"{keys:<22} {binding.description or binding.action:<16} id: {binding.id}")
+        rows += [f"{'ctrl+p':<22} {'Commands':<16} the command palette",
+                 f"{'up (empty prompt)':<22} {'Recall':<16} the previous message, to edit and resend"]
+        rows.append("")
+        rows.append("Remap any id under [keymap] in config.toml, e.g.  send = \"ctrl+s\"")
+        return rows
+
+    def get_system_commands(self, screen: Screen[object]):  # type: ignore[override]
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, ChatScreen):
+            yield SystemCommand("Switch model", "Pick the model of the next request (F2)", screen.action_model_menu)
+            yield SystemCommand("Switch preset", "Pick the parameter preset (F3)", screen.action_preset_menu)
+            yield SystemCommand("Edit system prompt", "Change the system prompt of this conversation",
+                                screen.action_edit_system_prompt)
+            yield SystemCommand("New conversation", "Start over (ctrl+n)", screen.action_new_conversation)
+            yield SystemCommand("Regenerate", "Replace the last reply (ctrl+r)", screen.action_regenerate)
+            yield SystemCommand("Copy last reply", "To the clipboard, also over ssh (ctrl+y)", screen.action_copy_reply)
+            yield SystemCommand("Show dropped turns", "What the sliding window leaves out", screen.action_dropped)
+            yield SystemCommand("Save theme to config", f"Keep the current theme in {self.config_file_label()}",
+                                self.action_save_theme)
+
+    def config_file_label(self) -> str:
+        from chatbot.core.settings import config_path
+
+        return str(config_path()[0])
+
+    def action_save_theme(self) -> None:
+        from chatbot.core.settings import config_path, save_top_level_key
+
+        path = config_path()[0]
+        try:
+            save_top_level_key(path, "theme", self.theme)
+        except OSError as exc:
+            self.notify(f"Cannot write {path}: {exc.strerror}", severity="error", markup=False)
+            return
+        self.notify(f"Theme {self.theme} saved to {path}", markup=False)
+
+
+def make_app(settings: Settings, client: ChatClient | None = None, *, warnings: list[str] | None = None) -> ChatApp:
+    return ChatApp(settings, client, warnings=warnings)
+
+
+def run(settings: Settings, warnings: list[str] | None = None) -> int:
+    make_app(settings, warnings=warnings).run()
+    return 0

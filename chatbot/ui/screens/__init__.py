@@ -1,0 +1,1 @@
+"""Screens of the app, one per file, each with its stylesheet beside it."""

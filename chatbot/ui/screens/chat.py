@@ -1,0 +1,283 @@
+"""The chat screen: transcript, prompt and status bar, and the worker that streams one turn.
+
+The worker only talks to the session and to its own reply view; everything else reacts when it ends.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from chatbot.core.errors import ChatError
+from chatbot.core.events import Finished, TextDelta
+from chatbot.core.pricing import format_cost
+from chatbot.ui.screens.info import InfoScreen
+from chatbot.ui.screens.picker import Picker, PickerItem
+from chatbot.ui.screens.system_prompt import SystemPromptScreen
+from chatbot.ui.widgets.message_view import MessageView
+from chatbot.ui.widgets.prompt_input import PromptInput
+from chatbot.ui.widgets.status_bar import StatusBar, compact
+from chatbot.ui.widgets.transcript import Transcript
+
+if TYPE_CHECKING:
+    from chatbot.core.session import Session
+    from chatbot.ui.app import ChatApp
+
+TICK = 0.25
+
+
+class ChatScreen(Screen[None]):
+    CSS_PATH = Path(__file__).with_suffix(".tcss")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "stop", "Stop", id="stop"),
+        Binding("f1", "help", "Help", id="help"),
+        Binding("f2", "model_menu", "Model", id="model_menu"),
+        Binding("f3", "preset_menu", "Preset", id="preset_menu"),
+        Binding("ctrl+n", "new_conversation", "New", id="new_conversation"),
+        Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate"),
+        # TextArea takes ctrl+y for redo; priority keeps it for copying the reply.
+        Binding("ctrl+y", "copy_reply", "Copy reply", id="copy_reply", priority=True),
+        Binding("ctrl+o", "dropped", "Dropped turns", id="dropped_turns", show=False),
+    ]
+
+    app: ChatApp
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queued: list[str] = []
+        self.reply_view: MessageView | None = None
+        self.turn_worker: Worker[None] | None = None
+        self.clear_after_turn = False
+
+    @property
+    def session(self) -> Session:
+        return self.app.session
+
+    def compose(self) -> ComposeResult:
+        yield Transcript(id="transcript")
+        yield PromptInput(id="prompt", placeholder="Message (enter sends, ctrl+j newline, f1 help)")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.query_one(PromptInput).focus()
+        self.refresh_status()
+        self.set_interval(TICK, self.tick)
+        if welcome := self.app.first_run_message():
+            await self.add_note("info", welcome)
+
+    @property
+    def transcript(self) -> Transcript:
+        return self.query_one(Transcript)
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one(PromptInput)
+
+    @property
+    def busy(self) -> bool:
+        return self.turn_worker is not None and self.turn_worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+
+    def refresh_status(self) -> None:
+        self.query_one(StatusBar).refresh_from(self.session)
+
+    def tick(self) -> None:
+        """Live figures while a reply is in flight: waiting time, retry countdown, tokens, speed."""
+        flight = self.session.in_flight
+        if flight is None:
+            return
+        if self.reply_view is not None:
+            now = self.session.clock()
+            if flight.retry_until is not None and flight.first_token_at is None:
+                self.reply_view.set_note(f"{flight.retry_note}; retrying in {max(0, flight.retry_until - now):.0f}s"
+                                         " (escape stops)")
+            elif flight.first_token_at is None:
+                self.reply_view.set_note(f"waiting {now - flight.started:.0f}s")
+            else:
+                self.reply_view.set_note("streaming")
+        self.refresh_status()
+
+    async def add_note(self, role: str, text: str) -> MessageView:
+        return await self.transcript.add(MessageView(role, text))
+
+    # -- sending --
+
+    def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
+        self.prompt.clear()
+        if self.busy:
+            self.queued.append(event.text)
+            self.notify("Sends when the current reply finishes.", title="Queued")
+            return
+        self.start_turn(event.text)
+
+    def on_prompt_input_recall(self, _: PromptInput.Recall) -> None:
+        previous = next((v.text for v in reversed(self.transcript.views()) if v.role == "user"), None)
+        if previous is not None:
+            self.prompt.set_text(previous)
+
+    def start_turn(self, text: str | None) -> None:
+        self.turn_worker = self.run_turn(text)
+
+    @work(exclusive=True, group="reply", exit_on_error=False)
+    async def run_turn(self, text: str | None) -> None:
+        """Send `text` (or regenerate the last reply when None) and stream the reply into its view."""
+        session = self.session
+        before = session.conversation.last_reply()
+        user_view = await self.transcript.add(MessageView("user", text)) if text is not None else None
+        if text is None:
+            await self._remove_view_of(before)
+        view = self.reply_view = await self.transcript.add(MessageView("assistant", model=session.model))
+        view.set_note("waiting")
+        error: ChatError | None = None
+        finish: Finished | None = None
+        try:
+            await self.app.ready.wait()
+            events = session.send(text) if text is not None else session.regenerate()
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    await view.write(event.text)
+                elif isinstance(event, Finished):
+                    finish = event
+        except ChatError as exc:
+            error = exc
+        finally:
+            self.reply_view = None
+            await self._settle(view, user_view, text, before, finish, error)
+
+    async def _settle(self, view: MessageView, user_view: MessageView | None, text: str | None,
+                      before: object, finish: Finished | None, error: ChatError | None) -> None:
+        session = self.session
+        reply = session.conversation.last_reply()
+        if reply is not None and reply is not before:
+            view.message = reply
+            if user_view is not None:
+                user_view.message = session.conversation.last_user()
+            await view.finish(reply.content)
+            usage = reply.usage
+            tokens = f"{'~' if usage and usage.estimated else ''}{usage.completion_tokens if usage else 0} tokens"
+            state = "stopped" if reply.stopped else "broke off" if reply.error else (finish.note if finish else None)
+            view.set_note(" · ".join(x for x in (tokens, format_cost(reply.cost), state) if x))
+        else:
+            await view.finish()
+            await view.remove()
+            if user_view is not None:
+                user_view.set_note("not sent: back in the prompt" if not self.prompt.text else "not sent")
+                if not self.prompt.text and text is not None:
+                    self.prompt.set_text(text)
+        if error is not None:
+            await self.add_note("error", f"{error.title}: {error.message}\n{error.hint}".rstrip())
+        self.transcript.mark_dropped(session.dropped())
+        self.refresh_status()
+
+    async def _remove_view_of(self, message: object) -> None:
+        for view in self.transcript.views():
+            if message is not None and view.message is message:
+                await view.remove()
+
+    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self.turn_worker and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
+                                                                  WorkerState.CANCELLED):
+            if event.state == WorkerState.ERROR:
+                self.notify(f"{event.worker.error}", title="Unexpected error", severity="error", markup=False)
+            if self.clear_after_turn:
+                await self._clear()
+            elif self.queued:
+                self.start_turn(self.queued.pop(0))
+
+    # -- actions --
+
+    def action_stop(self) -> None:
+        if self.busy and self.turn_worker is not None:
+            self.turn_worker.cancel()
+
+    def action_regenerate(self) -> None:
+        if self.busy:
+            self.notify("Wait for the reply to finish, or stop it with escape.")
+        elif self.session.conversation.last_reply() is None:
+            self.notify("There is no reply to regenerate yet.")
+        else:
+            self.start_turn(None)
+
+    async def action_new_conversation(self) -> None:
+        self.queued.clear()
+        if self.busy and self.turn_worker is not None:
+            # The turn settles first (its partial reply is counted), then the screen clears.
+            self.clear_after_turn = True
+            self.turn_worker.cancel()
+            return
+        await self._clear()
+
+    async def _clear(self) -> None:
+        self.clear_after_turn = False
+        self.session.new_conversation()
+        await self.transcript.clear()
+        self.refresh_status()
+
+    def action_copy_reply(self) -> None:
+        reply = self.session.conversation.last_reply()
+        if reply is None or not reply.content:
+            self.notify("There is no reply to copy yet.")
+            return
+        self.app.copy_to_clipboard(reply.content)
+        self.notify(f"Copied the last reply ({len(reply.content):,} characters).")
+
+    def action_help(self) -> None:
+        self.app.push_screen(InfoScreen("Keys", self.app.binding_rows()))
+
+    def action_dropped(self) -> None:
+        dropped = self.session.dropped()
+        rows = [f"{m.role:>9}: {m.content[:200].replace(chr(10), ' ')}" for m in dropped]
+        self.app.push_screen(InfoScreen(f"Left out of the next request by the sliding window ({len(dropped)} messages)",
+                                        rows))
+
+    def action_model_menu(self) -> None:
+        models = self.session.settings.all_models()
+        items = [PickerItem(name, _model_detail(spec)) for name, spec in models.items()]
+        items += [PickerItem(name, "from the server") for name in self.app.server_models if name not in models]
+        picker = Picker("Model (applies from the next request)", items, current=self.session.model)
+        self.app.push_screen(picker, self._model_chosen)
+        if not self.app.server_models_fetched:
+            self.app.fetch_server_models(picker)
+
+    def _model_chosen(self, name: str | None) -> None:
+        if name and name != self.session.model:
+            self.session.set_model(name)
+            self.refresh_status()
+            self.notify(f"Model: {name}")
+
+    def action_preset_menu(self) -> None:
+        presets = self.session.settings.all_presets()
+        items = [PickerItem(name, f"{p.summary()}  {p.description}".rstrip()) for name, p in presets.items()]
+        self.app.push_screen(Picker("Preset (applies from the next request)", items, current=self.session.preset_name),
+                             self._preset_chosen)
+
+    def _preset_chosen(self, name: str | None) -> None:
+        if name and name != self.session.preset_name:
+            self.session.set_preset(name)
+            self.refresh_status()
+            self.notify(f"Preset: {name} ({self.session.preset.summary()})")
+
+    def action_edit_system_prompt(self) -> None:
+        self.app.push_screen(SystemPromptScreen(self.session.conversation.system_prompt), self._system_prompt_saved)
+
+    def _system_prompt_saved(self, text: str | None) -> None:
+        if text is not None:
+            self.session.conversation.set_system_prompt(text)
+            self.notify("System prompt updated; it applies from the next request.")
+
+
+def _model_detail(spec: object) -> str:
+    from chatbot.core.models import ModelSpec
+
+    assert isinstance(spec, ModelSpec)
+    price = "price unknown" if spec.price is None else (
+        f"${spec.price.input}/{spec.price.output} per 1M in/out")
+    kind = " · reasoning" if spec.reasoning else ""
+    return f"{compact(spec.context_window)} ctx · {compact(spec.max_output)} out · {price}{kind}"

@@ -1,0 +1,33 @@
+"""A modal page of text rows: help (every binding) and the turns the sliding window dropped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class InfoScreen(ModalScreen[None]):
+    CSS_PATH = Path(__file__).with_suffix(".tcss")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,f1", "dismiss(None)", "Close", show=False),
+    ]
+
+    def __init__(self, title: str, rows: list[str], footer: str = "escape closes") -> None:
+        super().__init__()
+        self.title_text = title
+        self.rows = rows
+        self.footer = footer
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="info"):
+            yield Static(Content(self.title_text), id="info-title")
+            with VerticalScroll(id="info-body"):
+                yield Static(Content("\n".join(self.rows) or "(nothing)"))
+            yield Static(Content(self.footer), id="info-footer")

@@ -1,0 +1,82 @@
+"""A modal list that filters as you type: the model and preset menus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+
+@dataclass(frozen=True)
+class PickerItem:
+    value: str
+    detail: str = ""
+
+
+class Picker(ModalScreen[str | None]):
+    CSS_PATH = Path(__file__).with_suffix(".tcss")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Close", show=False),
+        Binding("down", "move(1)", show=False),
+        Binding("up", "move(-1)", show=False),
+    ]
+
+    def __init__(self, title: str, items: list[PickerItem], current: str | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.items = items
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker"):
+            yield Static(Content(self.title_text), id="picker-title")
+            yield Input(placeholder="type to filter", id="picker-filter")
+            yield OptionList(id="picker-options")
+
+    def on_mount(self) -> None:
+        self._fill("")
+
+    def add_items(self, items: list[PickerItem]) -> None:
+        """Add items that arrived later (e.g. the server's own models), keeping the filter."""
+        known = {item.value for item in self.items}
+        self.items += [item for item in items if item.value not in known]
+        self._fill(self.query_one(Input).value)
+
+    def _fill(self, query: str) -> None:
+        options = self.query_one(OptionList)
+        highlighted = options.highlighted_option.id if options.highlighted_option else self.current
+        needle = query.strip().lower()
+        matches = [i for i in self.items if needle in i.value.lower() or needle in i.detail.lower()]
+        options.clear_options()
+        width = max((len(i.value) for i in matches), default=0)
+        options.add_options(
+            Option(Content(f"{'●' if i.value == self.current else ' '} {i.value.ljust(width)}  {i.detail}"), id=i.value)
+            for i in matches
+        )
+        ids = [i.value for i in matches]
+        if ids:
+            options.highlighted = ids.index(highlighted) if highlighted in ids else 0
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        options = self.query_one(OptionList)
+        if options.highlighted_option is not None:
+            self.dismiss(options.highlighted_option.id)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one(OptionList)
+        if options.option_count:
+            options.highlighted = ((options.highlighted or 0) + step) % options.option_count

@@ -1,0 +1,34 @@
+"""Edit the system prompt: ctrl+s keeps the change, escape drops it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static, TextArea
+
+
+class SystemPromptScreen(ModalScreen[str | None]):
+    CSS_PATH = Path(__file__).with_suffix(".tcss")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("escape", "dismiss(None)", "Cancel"),
+    ]
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="system-prompt"):
+            yield Static(Content("System prompt"), id="system-title")
+            yield TextArea(self.text, soft_wrap=True, id="system-text")
+            yield Static(Content("ctrl+s saves (applies to the next request) · escape cancels"), id="system-footer")
+
+    def action_save(self) -> None:
+        self.dismiss(self.query_one(TextArea).text)

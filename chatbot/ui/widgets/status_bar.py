@@ -1,0 +1,52 @@
+"""The status bar: model, preset, tokens, context, dropped turns, cost and speed, from the session's figures."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+from chatbot.core.pricing import format_cost
+from chatbot.core.session import Session
+
+
+def compact(n: int) -> str:
+    """1234 -> 1.2k, 128000 -> 128k, 1047576 -> 1M."""
+    if n < 1000:
+        return str(n)
+    if n < 1_000_000:
+        value, unit = n / 1000, "k"
+    else:
+        value, unit = n / 1_000_000, "M"
+    return f"{value:.1f}".rstrip("0").rstrip(".") + unit if value < 10 else f"{value:.0f}{unit}"
+
+
+def status_text(session: Session) -> str:
+    spec = session.spec
+    flight = session.in_flight
+    usage = flight.live_usage() if flight else session.last_usage
+    parts = [f"{spec.name} · {session.preset_name}"]
+    if usage is None:
+        parts.append("prompt 0 cached 0 completion 0")
+    else:
+        mark = "~" if usage.estimated else ""
+        parts.append(f"prompt {mark}{usage.prompt_tokens:,} cached {usage.cached_tokens:,} "
+                     f"completion {mark}{usage.completion_tokens:,}")
+    window = flight.window if flight else session.last_window
+    used = (window.prompt_tokens if window else 0) + (usage.completion_tokens if usage and window else 0)
+    parts.append(f"ctx {compact(used)}/{compact(spec.context_window)}")
+    dropped = window.dropped_turns if window else 0
+    if dropped:
+        parts.append(f"dropped {dropped}")
+    last = session.last_cost
+    if flight:
+        last = session.reply_cost(flight.live_usage())
+    parts.append(f"last {format_cost(last) if usage else '-'}")
+    parts.append(f"session {format_cost(session.totals.known_cost)}")
+    if flight and (rate := flight.tokens_per_second()) is not None:
+        parts.append(f"{rate:.0f} tok/s")
+    return " │ ".join(parts)
+
+
+class StatusBar(Static):
+    def refresh_from(self, session: Session) -> None:
+        self.update(Content(status_text(session)))

@@ -1,0 +1,288 @@
+"""The chat app driven through Textual's pilot against the fake OpenAI server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fake_openai import Error, FakeOpenAI, Reply
+from chatbot.core.settings import load_settings
+from chatbot.ui.app import ChatApp, make_app
+from chatbot.ui.screens.chat import ChatScreen
+from chatbot.ui.widgets.prompt_input import PromptInput
+from chatbot.ui.widgets.status_bar import StatusBar
+
+SIZE = (100, 30)
+
+
+def app_for(make_settings: Any, **flags: Any) -> ChatApp:
+    return make_app(make_settings(**flags))
+
+
+async def send(pilot: Any, text: str) -> ChatScreen:
+    """Type `text`, press enter, and wait until the reply has settled."""
+    screen = pilot.app.screen
+    assert isinstance(screen, ChatScreen)
+    pilot.app.query_one(PromptInput).insert(text)
+    await pilot.press("enter")
+    await wait_turn(pilot)
+    return screen
+
+
+async def wait_turn(pilot: Any) -> None:
+    screen = pilot.app.screen
+    if screen.turn_worker is not None:
+        try:
+            await screen.turn_worker.wait()
+        except Exception:  # noqa: BLE001 - a cancelled or failed worker has settled too
+            pass
+    await pilot.pause()
+
+
+async def until(pilot: Any, condition: Any, limit: int = 400) -> None:
+    """Let the app run until `condition()` holds (bounded by a number of steps, not by time)."""
+    for _ in range(limit):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("condition never held")
+
+
+def views(app: ChatApp) -> list[tuple[str, str]]:
+    return [(v.role, v.text) for v in app.screen.transcript.views()]
+
+
+def screen_text(app: ChatApp) -> str:
+    """The plain text of every widget on screen, as rendered."""
+    texts = []
+    for widget in app.screen.query("*"):
+        plain = getattr(widget.render(), "plain", None)
+        if isinstance(plain, str):
+            texts.append(plain)
+    return "\n".join(texts)
+
+
+def status(app: ChatApp) -> str:
+    return str(app.query_one(StatusBar).render())
+
+
+async def test_send_streams_reply_and_updates_status(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("Hello **world**, here is `code`.", prompt_tokens=21, completion_tokens=9, cached_tokens=5))
+    app = app_for(make_settings, model="gpt-4o")
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "hi there")
+        assert views(app) == [("user", "hi there"), ("assistant", "Hello **world**, here is `code`.")]
+        body = fake.last_body
+        assert body["model"] == "gpt-4o"
+        assert body["messages"][-1] == {"role": "user", "content": "hi there"}
+        assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+        text = status(app)
+        assert "prompt 21 cached 5 completion 9" in text
+        assert "gpt-4o · balanced" in text
+        # 16 uncached at $2.50, 5 cached at $1.25, 9 out at $10 per 1M
+        assert "$0.000136" in text
+        assert app.query_one(PromptInput).text == ""
+
+
+async def test_stop_keeps_partial_reply_and_counts_it(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply(["one ", "two ", "three ", "four ", "five ", "six "], chunk_delay=0.3))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(PromptInput).insert("count")
+        await pilot.press("enter")
+        screen = app.screen
+        await until(pilot, lambda: screen.session.in_flight is not None and screen.session.in_flight.parts)
+        await pilot.press("escape")
+        await wait_turn(pilot)
+        reply = screen.session.conversation.last_reply()
+        assert reply is not None and reply.stopped
+        assert reply.content.startswith("one ") and len(reply.content) < len("one two three four five six ")
+        assert screen.session.totals.completion_tokens > 0
+        assistant = [v for v in screen.transcript.views() if v.role == "assistant"][0]
+        assert "stopped" in assistant._note
+        assert assistant.text == reply.content
+
+
+async def test_regenerate_replaces_last_reply(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("first answer"), Reply("second answer"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "question")
+        await pilot.press("ctrl+r")
+        await wait_turn(pilot)
+        assert views(app) == [("user", "question"), ("assistant", "second answer")]
+        assert [m.content for m in app.session.conversation.messages] == ["question", "second answer"]
+        # The regenerated request does not carry the replaced reply.
+        assert [m["role"] for m in fake.last_body["messages"]] == ["system", "user"]
+
+
+async def test_switch_model_and_preset_mid_conversation(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("a"), Reply("b"))
+    app = app_for(make_settings, model="gpt-4o-mini")
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "first")
+        assert fake.last_body["model"] == "gpt-4o-mini" and fake.last_body["temperature"] == 1.0
+        await pilot.press("f2")
+        await pilot.press(*"gpt-4.1-nano")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "gpt-4.1-nano" in status(app)
+        await pilot.press("f3")
+        await pilot.press(*"writing")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "writing" in status(app)
+        await send(pilot, "second")
+        body = fake.last_body
+        assert body["model"] == "gpt-4.1-nano"
+        assert (body["temperature"], body["top_p"], body["max_tokens"]) == (0.7, 0.9, 2000)
+        assert [m["content"] for m in body["messages"][1:]] == ["first", "a", "second"]
+
+
+async def test_reasoning_model_from_menu_gets_only_what_it_accepts(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("ok"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2", *"o4-mini", "enter")
+        await send(pilot, "think")
+        body = fake.last_body
+        assert body["model"] == "o4-mini"
+        assert "temperature" not in body and "top_p" not in body and "max_tokens" not in body
+        assert body["max_completion_tokens"] == 4096
+        assert body["messages"][0]["role"] == "developer"
+
+
+async def test_dropped_turns_are_dimmed_and_left_out(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("alpha " * 20), Reply("beta " * 20), Reply("gamma"))
+    app = app_for(make_settings, max_tokens=10, budget={"max_prompt_tokens": 90})
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "one " * 10)
+        await send(pilot, "two " * 10)
+        await send(pilot, "three")
+        sent = [m["content"] for m in fake.last_body["messages"]]
+        assert sent[0] == app.settings.system_prompt
+        assert sent[-1] == "three"
+        assert "one " * 10 not in sent
+        window = app.session.last_window
+        assert window is not None and window.dropped_turns >= 1
+        assert "dropped" in status(app)
+        dimmed = [v.text for v in app.screen.transcript.views() if v.has_class("dropped")]
+        assert "one " * 10 in dimmed
+        assert all(m.content in dimmed for m in app.session.dropped())
+
+
+async def test_error_keeps_the_message_and_the_app_keeps_working(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Error(401, "Incorrect API key provided: sk-test-SECRETSECRET1234", type="invalid_request_error",
+                     code="invalid_api_key"), Reply("works now"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "my precious words")
+        roles = [role for role, _ in views(app)]
+        assert roles == ["user", "error"]
+        error_text = views(app)[1][1]
+        assert "API key" in error_text and "SECRETSECRET" not in error_text
+        assert app.query_one(PromptInput).text == "my precious words"
+        assert app.session.conversation.messages == []
+        await pilot.press("enter")
+        await wait_turn(pilot)
+        assert app.session.conversation.messages[-1].content == "works now"
+
+
+async def test_rate_limit_retries_then_succeeds(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Error(429, "slow down", type="requests", retry_after=0.05), Reply("after the wait"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "hello")
+        assert views(app)[-1] == ("assistant", "after the wait")
+        assert len(fake.chat_requests) == 2
+
+
+async def test_first_run_without_key_explains_and_does_not_crash(make_settings: Any) -> None:
+    settings, _ = load_settings(None)  # no key, no base_url: OpenAI itself
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        info = views(app)
+        assert info[0][0] == "info" and "OPENAI_API_KEY" in info[0][1] and "base-url" in info[0][1]
+        await send(pilot, "hello?")
+        assert views(app)[-1][0] == "error"
+        assert "no API key" in views(app)[-1][1]
+        assert app.query_one(PromptInput).text == "hello?"
+        assert app.is_running
+
+
+async def test_message_sent_while_streaming_waits_for_the_reply(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply(["slow ", "reply "], chunk_delay=0.2), Reply("second reply"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(PromptInput).insert("first")
+        await pilot.press("enter")
+        app.query_one(PromptInput).insert("next one")
+        await pilot.press("enter")
+        screen = app.screen
+        await until(pilot, lambda: len(fake.chat_requests) == 2 and not screen.busy)
+        await wait_turn(pilot)
+        assert [m.content for m in app.session.conversation.messages] == ["first", "slow reply ", "next one",
+                                                                          "second reply"]
+
+
+async def test_up_recalls_previous_message(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("ok"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "say it again")
+        await pilot.press("up")
+        assert app.query_one(PromptInput).text == "say it again"
+
+
+async def test_copy_last_reply(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("copy me"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "hi")
+        await pilot.press("ctrl+y")
+        assert app.clipboard == "copy me"
+
+
+async def test_keymap_from_config_remaps_send(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("remapped"))
+    app = app_for(make_settings, keymap={"send": "ctrl+s"})
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(PromptInput).insert("via ctrl+s")
+        await pilot.press("ctrl+s")
+        await wait_turn(pilot)
+        assert views(app)[-1] == ("assistant", "remapped")
+
+
+async def test_newline_keys_do_not_send(fake: FakeOpenAI, make_settings: Any) -> None:
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a", "ctrl+j", "b")
+        assert app.query_one(PromptInput).text == "a\nb"
+        assert fake.chat_requests == []
+
+
+async def test_new_conversation_clears(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("x"), Reply("y"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "old")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert views(app) == []
+        await send(pilot, "new")
+        assert [m["content"] for m in fake.last_body["messages"][1:]] == ["new"]
+
+
+async def test_model_text_is_never_markup(fake: FakeOpenAI, make_settings: Any) -> None:
+    hostile = "[bold red]loud[/] [@click=app.quit]quit[/] [link=https://example.invalid]x[/link]"
+    fake.queue(Reply(hostile))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "[b]user markup[/b]")
+        await pilot.pause()
+        assert app.is_running
+        rendered = screen_text(app)
+        assert "[bold red]loud[/]" in rendered
+        assert "[b]user markup[/b]" in rendered

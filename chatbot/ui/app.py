@@ -60,8 +60,12 @@ class ChatApp(App[None]):
             self.theme = "chatbot-dark"
         self._apply_keymap(settings.keymap)
 
-    def get_theme_variable_defaults(self) -> dict[str, str]:
-        return dict(themes.APP_VARIABLES)
+    def get_css_variables(self) -> dict[str, str]:
+        variables = super().get_css_variables()
+        # Themes that do not define the app's own colours (Textual's built-in ones) borrow theirs.
+        for name, source in themes.APP_VARIABLES.items():
+            variables.setdefault(name, variables[source])
+        return variables
 
     def get_default_screen(self) -> Screen[None]:
         return ChatScreen()

@@ -12,8 +12,8 @@ from textual.theme import Theme
 
 from chatbot.core import paths
 
-# Used when a theme (e.g. one of Textual's own) does not define the app's variables.
-APP_VARIABLES = {"chat-user": "$secondary", "chat-assistant": "$success"}
+# The app's own colour variables, and the theme colour each falls back to when a theme lacks it.
+APP_VARIABLES = {"chat-user": "secondary", "chat-assistant": "success"}
 _COLOR_FIELDS = ("primary", "secondary", "warning", "error", "success", "accent", "foreground", "background",
                  "surface", "panel", "boost")
 _FIELDS = {f.name for f in dataclasses.fields(Theme)}

@@ -6,9 +6,9 @@ what arrived (marked), and a message that got no reply at all is taken back out 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -149,9 +149,11 @@ class Session:
         token, the message is removed again, so the caller can hand the text back to the user."""
         user = self.conversation.add_user(text)
         try:
-            async for event in self.reply():
-                yield event
-        except (ChatError, asyncio.CancelledError, GeneratorExit):
+            async with aclosing(self.reply()) as replies:
+                async for event in replies:
+                    yield event
+        except BaseException:
+            # aclosing has settled any partial reply by now, so the user message is last only if none came.
             if self.conversation.messages and self.conversation.messages[-1] is user:
                 self.conversation.messages.pop()
             raise
@@ -159,8 +161,9 @@ class Session:
     async def regenerate(self) -> AsyncIterator[Event]:
         """Replace the last reply with a new one."""
         self.conversation.pop_last_reply()
-        async for event in self.reply():
-            yield event
+        async with aclosing(self.reply()) as replies:
+            async for event in replies:
+                yield event
 
     async def reply(self) -> AsyncIterator[Event]:
         """Stream a reply to the conversation as it stands. A stopped or broken reply keeps its text."""

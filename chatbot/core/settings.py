@@ -185,14 +185,15 @@ class Settings(BaseSettings):
         if conf is None:
             return spec
         price = spec.price
-        if conf.input_price is not None and conf.output_price is not None:
+        if price is not None:
+            price = Price(_first(conf.input_price, price.input), _first(conf.output_price, price.output),
+                          _first(conf.cached_input_price, price.cached_input))
+        elif conf.input_price is not None and conf.output_price is not None:
             price = Price(conf.input_price, conf.output_price, conf.cached_input_price)
-        elif price and (conf.input_price or conf.output_price or conf.cached_input_price) is not None:
-            price = Price(conf.input_price if conf.input_price is not None else price.input,
-                          conf.output_price if conf.output_price is not None else price.output,
-                          conf.cached_input_price if conf.cached_input_price is not None else price.cached_input)
-        return spec.with_overrides(context_window=conf.context_window, max_output=conf.max_output,
+        spec = spec.with_overrides(context_window=conf.context_window, max_output=conf.max_output,
                                    encoding=conf.encoding, reasoning=conf.reasoning, price=price)
+        # A reply can never be longer than the window it shares with the prompt.
+        return spec.with_overrides(max_output=min(spec.max_output, spec.context_window))
 
     def resolve_api_key(self) -> str | None:
         """The key from the settings, or from running api_key_cmd. Never logged or shown."""
@@ -214,6 +215,10 @@ class Settings(BaseSettings):
         if not key:
             raise ConfigError("api_key_cmd printed nothing", "the command must print the API key on stdout")
         return key
+
+
+def _first(value: Decimal | None, fallback: Decimal | None) -> Decimal | None:
+    return fallback if value is None else value
 
 
 def _preset_fields(preset: Preset) -> dict[str, Any]:
@@ -272,6 +277,9 @@ def load_settings(config: Path | str | None = None, **flags: Any) -> tuple[Setti
     if "api_key" in data and _readable_by_others(path):
         warnings.append(f"{path} holds api_key and other users can read it: chmod 600 {path}")
     flags = {k: v for k, v in flags.items() if v is not None}
+    if unknown := _unknown_environment():
+        raise ConfigError(f"environment {unknown[0]}: unknown key",
+                          "unset it, or fix its name; see config.example.toml for every key")
     token = _file_data.set(data)
     try:
         return Settings(**flags), warnings
@@ -313,18 +321,34 @@ def _readable_by_others(path: Path) -> bool:
 def _describe(exc: ValidationError, path: Path, data: dict[str, Any], flags: dict[str, Any]) -> str:
     problems = []
     for error in exc.errors()[:3]:
-        loc = [str(part) for part in error["loc"]]
-        key = ".".join(loc) or "(settings)"
-        top = loc[0] if loc else ""
-        if top in flags:
-            origin = f"--{top.replace('_', '-')}"
-        elif f"{ENV_PREFIX}{top}".upper() in {k.upper() for k in os.environ}:
-            origin = f"environment {ENV_PREFIX}{top.upper()}"
-        elif top in data or not loc:
-            origin = str(path)
-        else:
-            origin = "environment or .env"
         reason = "unknown key" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
-        problems.append(f"{origin}: {key}: {reason}")
+        loc = [str(part) for part in error["loc"]]
+        if not loc and reason.startswith("unknown preset"):
+            loc = ["preset"]  # raised by the model validator, which has no location of its own
+        problems.append(f"{_origin(loc, path, data, flags)}: {'.'.join(loc) or '(settings)'}: {reason}")
     more = len(exc.errors()) - len(problems)
     return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _origin(loc: list[str], path: Path, data: dict[str, Any], flags: dict[str, Any]) -> str:
+    """Where the value at `loc` came from, the highest-precedence source first."""
+    top = loc[0] if loc else ""
+    if top in flags:
+        return f"--{top.replace('_', '-')}"
+    environ = {k.upper() for k in os.environ}
+    for depth in range(len(loc), 0, -1):
+        name = (ENV_PREFIX + "__".join(loc[:depth])).upper()
+        if name in environ:
+            return f"environment {name}"
+    if top in data or not loc:
+        return str(path)
+    return "environment or .env"
+
+
+def _unknown_environment() -> list[str]:
+    """CHAT_* variables that name no setting: pydantic-settings skips them silently, we do not."""
+    known = {name.upper() for name in Settings.model_fields} | {"CONFIG"}
+    return sorted(
+        var for var in os.environ
+        if var.upper().startswith(ENV_PREFIX) and var.upper()[len(ENV_PREFIX):].split("__")[0] not in known
+    )

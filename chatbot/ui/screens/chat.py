@@ -250,7 +250,7 @@ class ChatScreen(Screen[None]):
         if name and name != self.session.model:
             self.session.set_model(name)
             self.refresh_status()
-            self.notify(f"Model: {name}")
+            self.notify(f"Model: {name}", markup=False)
 
     def action_preset_menu(self) -> None:
         presets = self.session.settings.all_presets()
@@ -262,7 +262,7 @@ class ChatScreen(Screen[None]):
         if name and name != self.session.preset_name:
             self.session.set_preset(name)
             self.refresh_status()
-            self.notify(f"Preset: {name} ({self.session.preset.summary()})")
+            self.notify(f"Preset: {name} ({self.session.preset.summary()})", markup=False)
 
     def action_edit_system_prompt(self) -> None:
         self.app.push_screen(SystemPromptScreen(self.session.conversation.system_prompt), self._system_prompt_saved)

@@ -75,6 +75,9 @@ class ChatApp(App[None]):
             self.notify(warning, title="Warning", severity="warning", timeout=10, markup=False)
         self.call_after_refresh(self.warm_up)
 
+    async def on_unmount(self) -> None:
+        await self.session.client.aclose()
+
     @work(thread=True, exit_on_error=False)
     def warm_up(self) -> None:
         """Load what the first request needs, after the first paint."""

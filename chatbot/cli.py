@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TextIO
 from chatbot import __version__
 
 if TYPE_CHECKING:
+    from chatbot.core.errors import ChatError
     from chatbot.core.session import Session
     from chatbot.core.settings import Settings
 
@@ -60,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"chat: warning: {warning}", file=sys.stderr)
         return _one_shot(settings, args, _compose(args.prompt, piped))
     except ChatError as exc:
-        print(f"chat: {exc.title}: {exc}", file=sys.stderr)
+        from chatbot.core.terminal import neutralize
+
+        hint = f" ({exc.hint})" if exc.hint else ""
+        print(f"chat: {neutralize(exc.headline() + hint)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("\nchat: interrupted", file=sys.stderr)
@@ -114,26 +118,32 @@ def _one_shot(settings: Settings, args: argparse.Namespace, prompt: str) -> int:
 
 
 async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from chatbot.core.errors import ChatError
     from chatbot.core.events import Finished, Retrying, TextDelta
     from chatbot.core.terminal import neutralize
 
     clean = neutralize if out.isatty() else (lambda text: text)
     finish = None
+    failure: ChatError | None = None
     try:
         async for event in session.send(prompt):
             if isinstance(event, TextDelta) and not args.json:
                 out.write(clean(event.text))
                 out.flush()
             elif isinstance(event, Retrying):
-                print(f"chat: {event.error.message}; retrying in {event.delay:.0f}s "
+                print(f"chat: {event.error.message}; retrying in {event.delay:.1f}s "
                       f"({event.attempt}/{session.client.max_retries})", file=err)
             elif isinstance(event, Finished):
                 finish = event
+    except ChatError as exc:
+        failure = exc
     finally:
         await session.client.aclose()
     reply = session.conversation.last_reply()
+    if failure is not None and reply is None:
+        raise failure
     if args.json:
-        out.write(_json_result(session) + "\n")
+        out.write(_json_result(session, failure) + "\n")
     elif reply and reply.content and not reply.content.endswith("\n"):
         out.write("\n")
     out.flush()
@@ -141,6 +151,8 @@ async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace
         print(f"chat: note: {finish.note}", file=err)
     if args.usage:
         print(_usage_line(session), file=err)
+    if failure is not None:
+        raise failure  # after the partial reply and its usage are out
     return 0
 
 
@@ -156,7 +168,7 @@ def _usage_line(session: Session) -> str:
             f"{' (estimated)' if usage.estimated else ''}")
 
 
-def _json_result(session: Session) -> str:
+def _json_result(session: Session, failure: ChatError | None = None) -> str:
     import json
 
     reply = session.conversation.last_reply()
@@ -170,6 +182,7 @@ def _json_result(session: Session) -> str:
             "cached_tokens": usage.cached_tokens, "estimated": usage.estimated,
         },
         "cost_usd": None if session.last_cost is None else str(session.last_cost),
+        "error": None if failure is None else failure.headline(),
     }, ensure_ascii=False)
 
 

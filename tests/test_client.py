@@ -307,6 +307,17 @@ async def test_timeout(fake: FakeOpenAI, make_client, make_settings) -> None:
     assert len(fake.chat_requests) == 1
 
 
+async def test_timeout_waiting_for_the_first_chunk(fake: FakeOpenAI, make_client, make_settings) -> None:
+    fake.queue(Reply("late", first_chunk_delay=30))
+    client = make_client(timeout=0.3, max_retries=0)
+    events: list[Any] = []
+
+    with pytest.raises(errors.TimeoutError_):
+        await collect(client, make_settings(), into=events)
+
+    assert events == []
+
+
 async def test_connection_refused(make_client, make_settings) -> None:
     url = f"http://127.0.0.1:{closed_port()}/v1"
     client = make_client(base_url=url, max_retries=0)

@@ -138,3 +138,16 @@ async def test_huge_paste_and_empty_messages(fake: FakeOpenAI, make_settings: An
         await send(pilot, big)
         assert fake.last_body["messages"][-1]["content"] == big
         assert views(app)[-1] == ("assistant", "got it")
+
+
+async def test_failed_regenerate_keeps_the_old_reply_on_screen(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("the old answer"), Error(503, "Overloaded", type="server_error"))
+    app = make_app(make_settings(max_retries=0))
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "question")
+        await pilot.press("ctrl+r")
+        await wait_turn(pilot)
+        shown = [(v.role, v.text) for v in app.screen.transcript.views() if v.display]
+        assert shown[:2] == [("user", "question"), ("assistant", "the old answer")]
+        assert shown[2][0] == "error"
+        assert [m.content for m in app.session.conversation.messages] == ["question", "the old answer"]

@@ -146,7 +146,8 @@ class ChatClient:
             page = await self.sdk.models.list()
             return sorted(m.id for m in page.data)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a ChatError with the key removed
-            raise self.map_error(exc, None) from None
+            error = self.map_error(exc, None)
+        raise error
 
     async def stream(
         self,
@@ -172,17 +173,15 @@ class ChatClient:
                 return
             except Exception as exc:  # noqa: BLE001 - mapped below; CancelledError is not an Exception
                 error = self.map_error(exc, spec.name)
-                if parts:
-                    raise errors.StreamDroppedError(
-                        f"the reply broke off: {error.message}", "what arrived is kept; regenerate to try again",
-                        request_id=error.request_id,
-                    ).with_secrets_removed(self._secrets()) from None
-                wait = backoff_delay(attempt + 1, error.retry_after)
-                if not error.retryable or attempt >= self.max_retries or wait > self.retry_max_wait:
-                    raise error from None
-                attempt += 1
-                yield Retrying(attempt, wait, error)
-                await self._sleep(wait)
+            # Raised outside the except block so no traceback chains back to the SDK's error and its request.
+            if parts:
+                raise _dropped(error)
+            wait = backoff_delay(attempt + 1, error.retry_after)
+            if not error.retryable or attempt >= self.max_retries or wait > self.retry_max_wait:
+                raise error
+            attempt += 1
+            yield Retrying(attempt, wait, error)
+            await self._sleep(wait)
 
     async def _stream_once(
         self, params: dict[str, Any], parts: list[str], prompt_tokens: int, counter: TokenCounter
@@ -214,6 +213,18 @@ class ChatClient:
 
     def map_error(self, exc: BaseException, model: str | None) -> errors.ChatError:
         return _map_error(exc, model, self.base_url).with_secrets_removed(self._secrets())
+
+
+def _dropped(error: errors.ChatError) -> errors.StreamDroppedError:
+    """The reply had started when `error` struck: say what broke, and that the text so far is kept."""
+    if isinstance(error, errors.ConnectionError_):
+        what = "the connection broke mid-reply"
+    elif isinstance(error, errors.TimeoutError_):
+        what = "the server stopped sending mid-reply"
+    else:
+        what = f"the reply broke off: {error.message}"
+    return errors.StreamDroppedError(what, "what arrived is kept; regenerate to try again",
+                                     request_id=error.request_id)
 
 
 def _map_error(exc: BaseException, model: str | None, base_url: str) -> errors.ChatError:  # noqa: C901, PLR0911

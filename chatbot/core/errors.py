@@ -45,6 +45,12 @@ class ChatError(Exception):
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
+    def headline(self) -> str:
+        """The title and the message, without saying the title twice."""
+        if self.message.lower().startswith(self.title):
+            return self.message
+        return f"{self.title}: {self.message}"
+
     def with_secrets_removed(self, secrets: tuple[str, ...]) -> ChatError:
         self.message = redact(self.message, secrets)
         self.hint = redact(self.hint, secrets)

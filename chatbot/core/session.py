@@ -159,11 +159,16 @@ class Session:
             raise
 
     async def regenerate(self) -> AsyncIterator[Event]:
-        """Replace the last reply with a new one."""
-        self.conversation.pop_last_reply()
-        async with aclosing(self.reply()) as replies:
-            async for event in replies:
-                yield event
+        """Replace the last reply with a new one. If no new reply comes, the old one is put back."""
+        old = self.conversation.pop_last_reply()
+        try:
+            async with aclosing(self.reply()) as replies:
+                async for event in replies:
+                    yield event
+        except BaseException:
+            if old is not None and self.conversation.messages and self.conversation.messages[-1].role != "assistant":
+                self.conversation.add(old)
+            raise
 
     async def reply(self) -> AsyncIterator[Event]:
         """Stream a reply to the conversation as it stands. A stopped or broken reply keeps its text."""

@@ -131,8 +131,9 @@ class ChatScreen(Screen[None]):
         session = self.session
         before = session.conversation.last_reply()
         user_view = await self.transcript.add(MessageView("user", text)) if text is not None else None
-        if text is None:
-            await self._remove_view_of(before)
+        old_view = self._view_of(before) if text is None else None
+        if old_view is not None:
+            old_view.display = False  # shown again if no new reply replaces it
         view = self.reply_view = await self.transcript.add(MessageView("assistant", model=session.model))
         view.set_note("waiting")
         error: ChatError | None = None
@@ -149,12 +150,17 @@ class ChatScreen(Screen[None]):
             error = exc
         finally:
             self.reply_view = None
-            await self._settle(view, user_view, text, before, finish, error)
+            await self._settle(view, user_view, old_view, text, before, finish, error)
 
-    async def _settle(self, view: MessageView, user_view: MessageView | None, text: str | None,
-                      before: object, finish: Finished | None, error: ChatError | None) -> None:
+    async def _settle(self, view: MessageView, user_view: MessageView | None, old_view: MessageView | None,
+                      text: str | None, before: object, finish: Finished | None, error: ChatError | None) -> None:
         session = self.session
         reply = session.conversation.last_reply()
+        if old_view is not None:
+            if reply is before:
+                old_view.display = True
+            else:
+                await old_view.remove()
         if reply is not None and reply is not before:
             view.message = reply
             if user_view is not None:
@@ -172,14 +178,12 @@ class ChatScreen(Screen[None]):
                 if not self.prompt.text and text is not None:
                     self.prompt.set_text(text)
         if error is not None:
-            await self.add_note("error", f"{error.title}: {error.message}\n{error.hint}".rstrip())
+            await self.add_note("error", f"{error.headline()}\n{error.hint}".rstrip())
         self.transcript.mark_dropped(session.dropped())
         self.refresh_status()
 
-    async def _remove_view_of(self, message: object) -> None:
-        for view in self.transcript.views():
-            if message is not None and view.message is message:
-                await view.remove()
+    def _view_of(self, message: object) -> MessageView | None:
+        return next((v for v in self.transcript.views() if message is not None and v.message is message), None)
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self.turn_worker and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,

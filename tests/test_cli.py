@@ -1,0 +1,418 @@
+"""`chat` run as a subprocess against the fake OpenAI server (which runs in this pytest process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+try:
+    from fake_openai import Error, FakeOpenAI, Reply
+except ImportError:  # tests/ became a package
+    from tests.fake_openai import Error, FakeOpenAI, Reply
+
+import chatbot
+
+PROJECT = Path(__file__).resolve().parents[1]
+KEY = "sk-test-SECRETSECRET1234"
+ECHO = f"Incorrect API key provided: {KEY}"
+
+
+def closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def chat_env(tmp_path: Path) -> dict[str, str]:
+    """A clean environment: no OPENAI_*/CHAT_* variables, XDG dirs in tmp, the package importable."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("CHAT_", "OPENAI_"))}
+    for var, sub in (("XDG_CONFIG_HOME", "xdg-config"), ("XDG_DATA_HOME", "xdg-data"),
+                     ("XDG_STATE_HOME", "xdg-state")):
+        (tmp_path / sub).mkdir()
+        env[var] = str(tmp_path / sub)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT), env.get("PYTHONPATH", "")]))
+    # Anything that tries to leave this machine goes to a closed local port instead.
+    guard = f"http://127.0.0.1:{closed_port()}"
+    for var in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
+        env[var] = guard
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+@pytest.fixture
+def run_chat(fake: FakeOpenAI, chat_env: dict[str, str], tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """run_chat(*args, input=b"" or str, env={...}, key=True, base_url=True) -> CompletedProcess (bytes decoded)."""
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+
+    def run(*args: str, input: bytes | str | None = b"", env: dict[str, str | None] | None = None,
+            key: bool = True, base_url: bool = True) -> subprocess.CompletedProcess:
+        full_env = dict(chat_env)
+        if key:
+            full_env["OPENAI_API_KEY"] = KEY
+        if base_url:
+            full_env["OPENAI_BASE_URL"] = fake.base_url
+        for name, value in (env or {}).items():
+            if value is None:
+                full_env.pop(name, None)
+            else:
+                full_env[name] = value
+        data = input.encode() if isinstance(input, str) else input
+        done = subprocess.run([sys.executable, "-m", "chatbot", *args], input=data, capture_output=True,
+                              env=full_env, cwd=workdir, timeout=120,
+                              stdin=subprocess.DEVNULL if data is None else None)
+        return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode("utf-8", "replace"),
+                                           done.stderr.decode("utf-8", "replace"))
+
+    return run
+
+
+def last_user(fake: FakeOpenAI) -> str:
+    messages = fake.last_body["messages"]
+    assert messages[-1]["role"] == "user"
+    return messages[-1]["content"]
+
+
+def assert_clean(done: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in done.stderr, done.stderr
+    assert KEY not in done.stdout + done.stderr
+    assert "SECRETSECRET" not in done.stdout + done.stderr
+
+
+# -- one-shot replies ------------------------------------------------------------------------
+
+
+def test_prompt_streams_reply_to_stdout(fake: FakeOpenAI, run_chat) -> None:
+    fake.queue(Reply("Paris is the capital of France."))
+
+    done = run_chat("-p", "Capital of France?")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Paris is the capital of France.\n"
+    assert last_user(fake) == "Capital of France?"
+    assert fake.last_body["stream"] is True
+    assert fake.chat_requests[-1].headers["authorization"] == f"Bearer {KEY}"
+    assert_clean(done)
+
+
+def test_piped_stdin_is_appended_to_the_prompt(fake: FakeOpenAI, run_chat) -> None:
+    fake.queue(Reply("It sums numbers."))
+
+    done = run_chat("-p", "Explain this code:", input="def f(xs):\n    return sum(xs)\n")
+
+    assert done.returncode == 0, done.stderr
+    sent = last_user(fake)
+    assert sent.startswith("Explain this code:")
+    assert "def f(xs):\n    return sum(xs)" in sent
+    assert sent.index("Explain this code:") < sent.index("def f(xs)")
+    assert done.stdout == "It sums numbers.\n"
+
+
+def test_stdin_alone_is_the_prompt(fake: FakeOpenAI, run_chat) -> None:
+    fake.queue(Reply("Hello!"))
+
+    done = run_chat(input="hello from a pipe")
+
+    assert done.returncode == 0, done.stderr
+    assert last_user(fake) == "hello from a pipe"
+    assert done.stdout == "Hello!\n"
+
+
+def test_reply_ending_in_newline_gets_no_extra_newline(fake: FakeOpenAI, run_chat) -> None:
+    fake.queue(Reply(["line one\n", "line two\n"]))
+
+    done = run_chat("-p", "two lines")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "line one\nline two\n"
+
+
+def test_usage_prints_one_line_to_stderr(fake: FakeOpenAI, run_chat) -> None:
+    fake.queue(Reply("ok", prompt_tokens=1000, completion_tokens=500, cached_tokens=200))
+
+    done = run_chat("-p", "hi", "--usage", "--model", "gpt-4o")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok\n"
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    line = lines[0]
+    assert "1000" in line and "500" in line and "200" in line
+    # (800 * 2.50 + 200 * 1.25 + 500 * 10.00) / 1M = $0.00725
+    assert "$0.00725" in line
+
+
+def test_json_prints_one_object(fake: FakeOpenAI, run_chat) -> None:
+    fake.queue(Reply("The answer.", prompt_tokens=1000, completion_tokens=500))
+
+    done = run_chat("-p", "hi", "--json", "--model", "gpt-4o")
+
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.strip().splitlines()) == 1
+    result = json.loads(done.stdout)
+    assert result["reply"] == "The answer."
+    assert result["model"] == "gpt-4o"
+    assert result["finish_reason"] == "stop"
+    assert result["usage"] == {"prompt_tokens": 1000, "completion_tokens": 500, "cached_tokens": 0,
+                               "estimated": False}
+    assert Decimal(result["cost_usd"]) == Decimal("0.0075")
+
+
+def test_json_with_unknown_price_has_null_cost(fake: FakeOpenAI, run_chat) -> None:
+    fake.queue(Reply("local"))
+
+    done = run_chat("-p", "hi", "--json", "--model", "my-local-llama")
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["cost_usd"] is None
+
+
+def test_length_finish_prints_a_note(fake: FakeOpenAI, run_chat) -> None:
+    fake.queue(Reply("cut o", finish_reason="length"))
+
+    done = run_chat("-p", "hi")
+
+    assert done.returncode == 0, done.stderr
+    assert "max_tokens" in done.stderr
+
+
+@pytest.mark.parametrize(("flags", "check"), [
+    (["--model", "gpt-4o"], lambda b: b["model"] == "gpt-4o"),
+    (["--model", "gpt-5"], lambda b: b["model"] == "gpt-5" and "temperature" not in b
+     and b["messages"][0]["role"] == "developer" and "max_completion_tokens" in b),
+    (["--temperature", "0.2"], lambda b: b["temperature"] == 0.2),
+    (["--top-p", "0.5"], lambda b: b["top_p"] == 0.5),
+    (["--max-tokens", "123"], lambda b: b["max_tokens"] == 123),
+    (["--system", "Answer in French."], lambda b: b["messages"][0] == {"role": "system",
+                                                                      "content": "Answer in French."}),
+    (["--preset", "extraction"], lambda b: b["response_format"] == {"type": "json_object"}
+     and b["temperature"] == 0.0 and b["max_tokens"] == 2000),
+])
+def test_flags_reach_the_request_body(fake: FakeOpenAI, run_chat, flags: list[str],
+                                      check: Callable[[dict[str, Any]], bool]) -> None:
+    fake.queue(Reply("{}"))
+
+    done = run_chat("-p", "hi", *flags)
+
+    assert done.returncode == 0, done.stderr
+    assert check(fake.last_body), fake.last_body
+
+
+def test_base_url_flag_overrides_the_environment(fake: FakeOpenAI, run_chat) -> None:
+    fake.queue(Reply("via flag"))
+
+    done = run_chat("-p", "hi", "--base-url", fake.base_url,
+                    env={"OPENAI_BASE_URL": f"http://127.0.0.1:{closed_port()}/v1"})
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "via flag\n"
+
+
+def test_invalid_utf8_on_stdin_is_replaced_not_fatal(fake: FakeOpenAI, run_chat) -> None:
+    fake.queue(Reply("ok"))
+
+    done = run_chat(input=b"caf\xe9 and \xff\xfe bytes")
+
+    assert done.returncode == 0, done.stderr
+    assert_clean(done)
+    sent = last_user(fake)
+    assert sent.startswith("caf\ufffd and ")
+    assert sent.endswith(" bytes")
+    assert "\ufffd" in sent.split(" and ")[1]
+
+
+@pytest.mark.parametrize("stdin", [b"", b"   \n\t\n  "])
+def test_empty_stdin_is_a_usage_error(fake: FakeOpenAI, run_chat, stdin: bytes) -> None:
+    done = run_chat(input=stdin)
+
+    assert done.returncode == 2
+    assert "empty" in done.stderr
+    assert fake.requests == []
+    assert_clean(done)
+
+
+def test_whitespace_prompt_with_empty_stdin_is_a_usage_error(fake: FakeOpenAI, run_chat) -> None:
+    done = run_chat("-p", "   ")
+
+    assert done.returncode == 2
+    assert fake.requests == []
+    assert_clean(done)
+
+
+# -- exit codes ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("scripted", "code"), [
+    (Error(401, ECHO, code="invalid_api_key"), 3),
+    (Error(403, ECHO), 3),
+    (Error(404, f"The model does not exist ({KEY})", code="model_not_found"), 2),
+    (Error(400, f"bad parameter, key {KEY}", code="invalid_value"), 2),
+    (Error(429, f"Rate limit reached for {KEY}", code="rate_limit_exceeded"), 4),
+    (Error(429, f"You exceeded your current quota, {KEY}", code="insufficient_quota"), 4),
+    (Error(400, f"maximum context length exceeded ({KEY})", code="context_length_exceeded"), 5),
+    (Error(500, ECHO, type="server_error"), 6),
+    (Error(503, ECHO, type="server_error"), 6),
+    (Reply("partial", error_in_stream={"message": ECHO, "type": "server_error"}), 6),
+    (Reply("one two three", drop_after=1), 6),
+])
+def test_errors_give_exit_codes_without_traceback_or_key(fake: FakeOpenAI, run_chat, scripted: Any,
+                                                         code: int) -> None:
+    fake.queue(scripted)
+
+    done = run_chat("-p", "hi", env={"CHAT_MAX_RETRIES": "0"})
+
+    assert done.returncode == code, done.stderr
+    assert done.stderr.startswith("chat: ")
+    assert_clean(done)
+    assert len(fake.chat_requests) == 1
+
+
+def test_dropped_stream_keeps_what_arrived_on_stdout(fake: FakeOpenAI, run_chat) -> None:
+    fake.queue(Reply("one two three", drop_after=2))
+
+    done = run_chat("-p", "hi")
+
+    assert done.returncode == 6
+    assert done.stdout.startswith("one two")
+    assert "stream dropped" in done.stderr
+    assert len(fake.chat_requests) == 1
+
+
+def test_retries_are_announced_then_succeed(fake: FakeOpenAI, run_chat) -> None:
+    fake.queue(Error(429, "Rate limit reached", retry_after=0), Reply("made it"))
+
+    done = run_chat("-p", "hi")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "made it\n"
+    assert "retrying" in done.stderr
+    assert len(fake.chat_requests) == 2
+
+
+def test_connection_refused_exits_6(run_chat) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+
+    done = run_chat("-p", "hi", "--base-url", url, env={"CHAT_MAX_RETRIES": "0"})
+
+    assert done.returncode == 6
+    assert url in done.stderr
+    assert_clean(done)
+
+
+def test_unknown_flag_exits_2(run_chat) -> None:
+    done = run_chat("--no-such-flag")
+
+    assert done.returncode == 2
+    assert "--no-such-flag" in done.stderr
+    assert_clean(done)
+
+
+def test_bad_config_file_exits_2_naming_it(fake: FakeOpenAI, run_chat, tmp_path: Path) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text('model = "gpt-4o"\ntemperature = = 3\n', encoding="utf-8")
+
+    done = run_chat("-p", "hi", "--config", str(config))
+
+    assert done.returncode == 2
+    assert str(config) in done.stderr
+    assert fake.requests == []
+    assert_clean(done)
+
+
+def test_unknown_key_in_config_exits_2_naming_file_and_key(fake: FakeOpenAI, run_chat, tmp_path: Path) -> None:
+    config = tmp_path / "typo.toml"
+    config.write_text('modle = "gpt-4o"\n', encoding="utf-8")
+
+    done = run_chat("-p", "hi", "--config", str(config))
+
+    assert done.returncode == 2
+    assert str(config) in done.stderr and "modle" in done.stderr
+    assert fake.requests == []
+    assert_clean(done)
+
+
+def test_out_of_range_temperature_exits_2_naming_the_flag(fake: FakeOpenAI, run_chat) -> None:
+    done = run_chat("-p", "hi", "--temperature", "5")
+
+    assert done.returncode == 2
+    assert "--temperature" in done.stderr
+    assert fake.requests == []
+    assert_clean(done)
+
+
+def test_no_key_and_no_base_url_exits_3(fake: FakeOpenAI, run_chat) -> None:
+    done = run_chat("-p", "hi", key=False, base_url=False)
+
+    assert done.returncode == 3
+    assert "OPENAI_API_KEY" in done.stderr
+    assert_clean(done)
+
+
+def test_no_key_with_a_local_base_url_is_fine(fake: FakeOpenAI, run_chat) -> None:
+    fake.queue(Reply("local answer"))
+
+    done = run_chat("-p", "hi", key=False)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "local answer\n"
+    assert fake.chat_requests[-1].headers["authorization"] == "Bearer not-needed"
+
+
+def test_spend_limit_exits_4_before_any_request(fake: FakeOpenAI, run_chat) -> None:
+    done = run_chat("-p", "hi", "--model", "gpt-4o", env={"CHAT_MAX_SESSION_COST": "0.001"})
+
+    assert done.returncode == 4
+    assert fake.requests == []
+    assert_clean(done)
+
+
+# -- information -----------------------------------------------------------------------------
+
+
+def test_version(run_chat) -> None:
+    done = run_chat("--version")
+
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"chat {chatbot.__version__}"
+
+
+def test_list_models(fake: FakeOpenAI, run_chat) -> None:
+    done = run_chat("--list-models")
+
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
+    assert "128,000" in rows["gpt-4o"]
+    assert "400,000" in rows["gpt-5"]
+    assert "128,000" in rows["gpt-4o-mini"]
+    assert fake.requests == []
+    assert_clean(done)
+
+
+def test_help_lists_exit_codes(run_chat) -> None:
+    done = run_chat("--help")
+
+    assert done.returncode == 0
+    assert "exit codes" in done.stdout
+    assert "--list-models" in done.stdout
+
+
+def test_unknown_preset_flag_is_blamed_on_the_flag(fake: FakeOpenAI, run_chat) -> None:
+    # Regression: the error used to name the (absent) config file instead of --preset.
+    done = run_chat("-p", "hi", "--preset", "no-such-preset")
+
+    assert done.returncode == 2
+    assert "no-such-preset" in done.stderr
+    assert "--preset" in done.stderr
+    assert "config.toml" not in done.stderr, done.stderr
+    assert_clean(done)

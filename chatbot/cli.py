@@ -10,13 +10,24 @@ from chatbot import __version__
 
 if TYPE_CHECKING:
     from chatbot.core.errors import ChatError
+    from chatbot.core.history import HistoryStore
     from chatbot.core.session import Session
     from chatbot.core.settings import Settings
 
-EXIT_CODES_HELP = """exit codes:
+SUBCOMMANDS_HELP = """more commands:
+  chat history [--search TEXT] [--json] [--clear]   list, search or delete stored conversations
+  chat export ID [--format md|json] [-o FILE]       export a conversation
+  chat import FILE                                  import a conversation exported as JSON
+  chat usage [--json]                               tokens and cost per day and model
+
+"""
+EXIT_CODES_HELP = SUBCOMMANDS_HELP + """exit codes:
   0  success          2  bad usage, config, model or request     3  authentication
   4  rate limit, quota or spend limit     5  context too long     6  network or server
   130 interrupted"""
+
+
+STORE_COMMANDS = ("history", "export", "import", "usage")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,12 +50,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-tokens", type=int, help="longest reply in tokens (overrides the preset)")
     parser.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:11434/v1")
     parser.add_argument("--config", metavar="PATH", help="config file (default: $XDG_CONFIG_HOME/chatbot/config.toml)")
+    parser.add_argument("-c", "--continue", dest="resume_last", action="store_true",
+                        help="continue the last conversation (in the app, or with -p)")
+    parser.add_argument("--resume", metavar="ID", type=int, help="continue conversation ID (see `chat history`)")
+    parser.add_argument("--no-history", action="store_true", help="keep nothing of this run in the history")
+    parser.add_argument("--save", action="store_true", help="keep a one-shot exchange in the history")
     parser.add_argument("--list-models", action="store_true", help="list known models with context window and prices")
     parser.add_argument("--version", action="version", version=f"chat {__version__}")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in STORE_COMMANDS:
+        from chatbot import store_cli
+
+        return store_cli.main(argv)
     args = build_parser().parse_args(argv)
     # Imported after parsing so --version and --help stay instant.
     from chatbot.core.errors import EXIT_INTERRUPTED, ChatError
@@ -56,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         piped = _read_stdin()
         if args.prompt is None and piped is None:
-            return _run_tui(settings, warnings)
+            return _run_tui(settings, warnings, args)
         for warning in warnings:
             print(f"chat: warning: {warning}", file=sys.stderr)
         return _one_shot(settings, args, _compose(args.prompt, piped))
@@ -97,24 +118,68 @@ def _compose(prompt: str | None, piped: str | None) -> str:
     return neutralize(text.replace("\x00", ""))
 
 
-def _run_tui(settings: Settings, warnings: list[str]) -> int:
-    try:
-        from chatbot.ui.app import run
-    except ImportError:
-        from chatbot.core.errors import UsageError
+def _run_tui(settings: Settings, warnings: list[str], args: argparse.Namespace) -> int:
+    from chatbot.ui.app import run
 
-        raise UsageError("the chat app is not available in this build", 'use one-shot mode: chat -p "question"') from None
-    return run(settings, warnings)
+    store = _open_store(settings, args, one_shot=False)
+    return run(settings, warnings, store=store, resume_id=_resume_id(store, args))
+
+
+def _open_store(settings: Settings, args: argparse.Namespace, *, one_shot: bool) -> HistoryStore | None:
+    """The history store, if this run keeps history: the app by default, one-shot with --save or -c/--resume."""
+    from chatbot.core.errors import UsageError
+
+    wanted = args.save or args.resume_last or args.resume is not None or not one_shot
+    if args.no_history or not settings.history:
+        if args.resume_last or args.resume is not None:
+            raise UsageError("-c/--resume need the history", "drop --no-history, or set history = true")
+        return None
+    if not wanted:
+        return None
+    from chatbot.store_cli import open_store
+
+    return open_store()
+
+
+def _resume_id(store: HistoryStore | None, args: argparse.Namespace) -> int | None:
+    from chatbot.core.errors import UsageError
+
+    if store is None or not (args.resume_last or args.resume is not None):
+        return None
+    conversation_id = args.resume if args.resume is not None else store.last_id()
+    if conversation_id is None:
+        raise UsageError("there is no conversation to continue yet", "start one with chat")
+    try:
+        store.load(conversation_id)
+    except KeyError:
+        raise UsageError(f"no conversation {conversation_id}", "chat history lists them") from None
+    return conversation_id
 
 
 def _one_shot(settings: Settings, args: argparse.Namespace, prompt: str) -> int:
     import asyncio
 
     from chatbot.core.client import ChatClient
+    from chatbot.core.recorder import Recorder
     from chatbot.core.session import Session
+    from chatbot.core.usage_log import UsageLog
 
-    session = Session(settings, ChatClient.from_settings(settings))
-    return asyncio.run(_stream_answer(session, prompt, args, sys.stdout, sys.stderr))
+    store = _open_store(settings, args, one_shot=True)
+    resume_id = _resume_id(store, args)
+    session = Session(settings, ChatClient.from_settings(settings), recorder=Recorder(store) if store else None,
+                      usage_log=UsageLog() if settings.usage_log else None)
+    if store is not None and resume_id is not None:
+        session.resume(store.load(resume_id))
+        # Flags given for this run win over what the conversation was stored with.
+        session.model = args.model or session.model
+        session.preset_name = args.preset or session.preset_name
+        if args.system_prompt:
+            session.conversation.set_system_prompt(args.system_prompt)
+    try:
+        return asyncio.run(_stream_answer(session, prompt, args, sys.stdout, sys.stderr))
+    finally:
+        if store is not None:
+            store.close()
 
 
 async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -104,7 +104,7 @@ async def test_deltas_usage_and_finish_arrive_in_order(fake: FakeOpenAI, client:
 
     assert events == [
         TextDelta("Hel"), TextDelta("lo"), TextDelta(" there"), TextDelta("!"),
-        UsageReport(events[4].usage), Finished("stop"),
+        UsageReport(events[4].usage, "req_1"), Finished("stop"),
     ]
     usage = events[4].usage
     assert (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens) == (21, 5, 8)

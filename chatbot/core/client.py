@@ -208,7 +208,7 @@ class ChatClient:
                         finish = choice.finish_reason
         if usage is None:
             usage = Usage(prompt_tokens, counter.count_text("".join(parts)), 0, estimated=True)
-        yield UsageReport(usage)
+        yield UsageReport(usage, stream.response.headers.get("x-request-id"))
         yield Finished(finish)
 
     def map_error(self, exc: BaseException, model: str | None) -> errors.ChatError:

@@ -35,6 +35,7 @@ class UsageReport:
     """Usage of the request: from the API, or estimated when the server sent none."""
 
     usage: Usage
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

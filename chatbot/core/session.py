@@ -17,9 +17,13 @@ from chatbot.core.client import ChatClient, reply_reserve
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.errors import ChatError, SpendLimitError
 from chatbot.core.events import Event, Finished, TextDelta, Usage, UsageReport
+from chatbot.core.history import Stored
 from chatbot.core.models import ModelSpec
 from chatbot.core.presets import Preset
 from chatbot.core.pricing import cost_of, format_cost
+from chatbot.core import usage_log
+from chatbot.core.recorder import Recorder
+from chatbot.core.usage_log import RequestRecord, UsageLog
 from chatbot.core.settings import Settings
 from chatbot.core.tokens import TokenCounter
 
@@ -61,6 +65,7 @@ class InFlight:
     usage: Usage | None = None
     retry_until: float | None = None
     retry_note: str = ""
+    request_id: str | None = None
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -81,9 +86,12 @@ class InFlight:
 
 class Session:
     def __init__(self, settings: Settings, client: ChatClient, conversation: Conversation | None = None,
-                 *, clock: Callable[[], float] = time.monotonic) -> None:
+                 *, clock: Callable[[], float] = time.monotonic, recorder: Recorder | None = None,
+                 usage_log: UsageLog | None = None) -> None:
         self.settings = settings
+        self.usage_log = usage_log
         self.clock = clock
+        self.recorder = recorder
         self.client = client
         self.conversation = conversation or Conversation(system_prompt=settings.system_prompt)
         self.model = settings.model
@@ -141,6 +149,26 @@ class Session:
     def new_conversation(self) -> None:
         self.conversation = Conversation(system_prompt=self.conversation.system_prompt)
         self.last_window = None
+        if self.recorder:
+            self.recorder.new_conversation()
+
+    def resume(self, stored: Stored) -> None:
+        """Continue a stored conversation with its model, preset and system prompt. Stored token counts are
+        reused, so nothing is re-tokenized."""
+        self.conversation = stored.conversation
+        self.model = stored.model
+        if stored.preset in self.settings.all_presets():
+            self.preset_name = stored.preset
+        self.last_window = None
+        if self.recorder:
+            self.recorder.conversation_id = stored.id
+            self.recorder.row_ids = dict(stored.row_ids)
+
+    def params(self) -> dict[str, object]:
+        """The parameters a reply was made with, as stored beside it."""
+        p = self.preset
+        return {"preset": p.name, "temperature": p.temperature, "top_p": p.top_p,
+                "max_tokens": reply_reserve(self.spec, p), "response_format": p.response_format}
 
     # -- one turn --
 
@@ -148,6 +176,9 @@ class Session:
         """Add the user's message and stream the reply. If the request fails or is stopped before the first
         token, the message is removed again, so the caller can hand the text back to the user."""
         user = self.conversation.add_user(text)
+        if self.recorder:
+            self.counter.count_message(user)  # the window needs it anyway; stored, it spares a resume the work
+            self.recorder.user(self, user)
         try:
             async with aclosing(self.reply()) as replies:
                 async for event in replies:
@@ -156,6 +187,8 @@ class Session:
             # aclosing has settled any partial reply by now, so the user message is last only if none came.
             if self.conversation.messages and self.conversation.messages[-1] is user:
                 self.conversation.messages.pop()
+                if self.recorder:
+                    self.recorder.forget(user)
             raise
 
     async def regenerate(self) -> AsyncIterator[Event]:
@@ -168,7 +201,11 @@ class Session:
         except BaseException:
             if old is not None and self.conversation.messages and self.conversation.messages[-1].role != "assistant":
                 self.conversation.add(old)
+                old = None
             raise
+        finally:
+            if old is not None and self.recorder:
+                self.recorder.forget(old)
 
     async def reply(self) -> AsyncIterator[Event]:
         """Stream a reply to the conversation as it stands. A stopped or broken reply keeps its text."""
@@ -187,10 +224,15 @@ class Session:
                     if flight.first_token_at is None:
                         flight.first_token_at = self.clock()
                         flight.retry_until = None
+                        if self.recorder:
+                            self.recorder.reply_started(self)
                     flight.parts.append(event.text)
                     flight.completion_tokens += self.counter.count_text(event.text)
+                    if self.recorder:
+                        self.recorder.reply_progress(lambda: flight.text)
                 elif isinstance(event, UsageReport):
                     flight.usage = event.usage
+                    flight.request_id = event.request_id
                 elif isinstance(event, Finished):
                     finish = event.reason
                 else:
@@ -203,6 +245,8 @@ class Session:
             raise
         finally:
             self._settle(flight, spec, finish, stopped, error)
+            if self.usage_log:
+                self._log(flight, spec, stopped, error)
 
     def _settle(self, flight: InFlight, spec: ModelSpec, finish: str | None, stopped: bool,
                 error: ChatError | None) -> None:
@@ -214,10 +258,31 @@ class Session:
         cost = cost_of(usage, spec.price)
         self.last_usage, self.last_cost = usage, cost
         self.totals.add(usage, cost)
-        self.conversation.add(Message(
+        reply = self.conversation.add(Message(
             "assistant", flight.text, model=spec.name, usage=usage, cost=cost, finish_reason=finish,
             stopped=stopped, error=error.message if error else None,
         ))
+        if self.recorder:
+            self.recorder.reply_final(self, reply, self.params())
+
+    def _log(self, flight: InFlight, spec: ModelSpec, stopped: bool, error: ChatError | None) -> None:
+        usage = flight.live_usage() if (flight.first_token_at or flight.usage) else Usage()
+        cost = cost_of(usage, spec.price)
+        record = RequestRecord(
+            timestamp=usage_log.now(), request_id=flight.request_id or (error.request_id if error else None),
+            model=spec.name, prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
+            completion_tokens=usage.completion_tokens, usage_estimated=usage.estimated,
+            cost_usd=None if cost is None else str(cost),
+            first_token_seconds=None if flight.first_token_at is None else round(flight.first_token_at - flight.started, 4),
+            total_seconds=round(self.clock() - flight.started, 4),
+            status="error" if error else "stopped" if stopped else "ok",
+            error=type(error).__name__.rstrip("_") if error else None,
+        )
+        try:
+            assert self.usage_log is not None
+            self.usage_log.write(record)
+        except OSError:
+            self.usage_log = None  # a log that cannot be written must not break the chat
 
     def _check_spend(self, window: Window, spec: ModelSpec, preset: Preset) -> None:
         limit = self.settings.max_session_cost

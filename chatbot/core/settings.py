@@ -129,6 +129,10 @@ class Settings(BaseSettings):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     presets: dict[str, PresetConfig] = Field(default_factory=dict)
+    history: bool = True
+    """Keep conversations in $XDG_DATA_HOME/chatbot/history.db (also --no-history)."""
+    usage_log: bool = False
+    """Append one JSON line of metadata per request to $XDG_STATE_HOME/chatbot/usage.jsonl (never content or keys)."""
     theme: str = "chatbot-dark"
     """The TUI's theme: a name from themes/ or the user's theme folder."""
     keymap: dict[str, str] = Field(default_factory=dict)

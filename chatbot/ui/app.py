@@ -17,7 +17,10 @@ from textual.screen import Screen
 
 from chatbot.core.client import ChatClient
 from chatbot.core.errors import ChatError
+from chatbot.core.history import HistoryStore
+from chatbot.core.recorder import Recorder
 from chatbot.core.session import Session
+from chatbot.core.usage_log import UsageLog
 from chatbot.core.settings import Settings
 from chatbot.ui import themes
 from chatbot.ui.screens.chat import ChatScreen
@@ -38,13 +41,19 @@ class ChatApp(App[None]):
     ]
 
     def __init__(self, settings: Settings, client: ChatClient | None = None, *, warnings: list[str] | None = None,
-                 session: Session | None = None) -> None:
+                 session: Session | None = None, store: HistoryStore | None = None,
+                 resume_id: int | None = None) -> None:
         super().__init__()
         self.settings = settings
+        self.store = store
         self._client_given = client is not None
         # The key from api_key_cmd is resolved in warm_up, off the UI thread.
         client = client or ChatClient.from_settings(settings, run_key_cmd=False)
-        self.session = session or Session(settings, client)
+        self.session = session or Session(
+            settings, client, recorder=Recorder(store) if store else None,
+            usage_log=UsageLog() if settings.usage_log else None)
+        if store is not None and resume_id is not None:
+            self.session.resume(store.load(resume_id))
         self.ready = asyncio.Event()
         self.startup_warnings = list(warnings or [])
         self.server_models: list[str] = []
@@ -77,6 +86,8 @@ class ChatApp(App[None]):
 
     async def on_unmount(self) -> None:
         await self.session.client.aclose()
+        if self.store is not None:
+            self.store.close()
 
     @work(thread=True, exit_on_error=False)
     def warm_up(self) -> None:
@@ -154,6 +165,12 @@ class ChatApp(App[None]):
             yield SystemCommand("Regenerate", "Replace the last reply (ctrl+r)", screen.action_regenerate)
             yield SystemCommand("Copy last reply", "To the clipboard, also over ssh (ctrl+y)", screen.action_copy_reply)
             yield SystemCommand("Show dropped turns", "What the sliding window leaves out", screen.action_dropped)
+            yield SystemCommand("History", "Open, search, rename or delete stored conversations (ctrl+h)",
+                                screen.action_history)
+            yield SystemCommand("Export conversation as Markdown", "Write it to a file in the current folder",
+                                lambda: screen.export("md"))
+            yield SystemCommand("Export conversation as JSON", "Every field, to a file in the current folder",
+                                lambda: screen.export("json"))
             yield SystemCommand("Save theme to config", f"Keep the current theme in {self.config_file_label()}",
                                 self.action_save_theme)
 
@@ -174,10 +191,12 @@ class ChatApp(App[None]):
         self.notify(f"Theme {self.theme} saved to {path}", markup=False)
 
 
-def make_app(settings: Settings, client: ChatClient | None = None, *, warnings: list[str] | None = None) -> ChatApp:
-    return ChatApp(settings, client, warnings=warnings)
+def make_app(settings: Settings, client: ChatClient | None = None, *, warnings: list[str] | None = None,
+             store: HistoryStore | None = None, resume_id: int | None = None) -> ChatApp:
+    return ChatApp(settings, client, warnings=warnings, store=store, resume_id=resume_id)
 
 
-def run(settings: Settings, warnings: list[str] | None = None) -> int:
-    make_app(settings, warnings=warnings).run()
+def run(settings: Settings, warnings: list[str] | None = None, *, store: HistoryStore | None = None,
+        resume_id: int | None = None) -> int:
+    make_app(settings, warnings=warnings, store=store, resume_id=resume_id).run()
     return 0

@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 from chatbot.core.errors import ChatError
 from chatbot.core.events import Finished, TextDelta
 from chatbot.core.pricing import format_cost
+from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen
 from chatbot.ui.screens.picker import Picker, PickerItem
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
@@ -45,6 +46,7 @@ class ChatScreen(Screen[None]):
         # TextArea takes ctrl+y for redo; priority keeps it for copying the reply.
         Binding("ctrl+y", "copy_reply", "Copy reply", id="copy_reply", priority=True),
         Binding("ctrl+o", "dropped", "Dropped turns", id="dropped_turns", show=False),
+        Binding("ctrl+h", "history", "History", id="history", show=False),
     ]
 
     app: ChatApp
@@ -55,6 +57,7 @@ class ChatScreen(Screen[None]):
         self.reply_view: MessageView | None = None
         self.turn_worker: Worker[None] | None = None
         self.clear_after_turn = False
+        self.history_error_shown = False
 
     @property
     def session(self) -> Session:
@@ -72,7 +75,23 @@ class ChatScreen(Screen[None]):
         self.set_interval(TICK, self.tick)
         if welcome := self.app.first_run_message():
             await self.add_note("info", welcome)
+        await self.show_conversation()
 
+    async def show_conversation(self, jump_to: int | None = None) -> None:
+        """Show the session's conversation (after a resume); `jump_to` is a message id to scroll to."""
+        target = None
+        for message in self.session.conversation.messages:
+            view = await self.transcript.add(MessageView(message.role, message.content, model=message.model,
+                                                         message=message))
+            if message.stopped or message.error:
+                view.set_note("stopped" if message.stopped else "broke off")
+            if message.id == jump_to:
+                target = view
+        self.transcript.mark_dropped(self.session.dropped())
+        self.refresh_status()
+        if target is not None:
+            target.add_class("found")
+            self.transcript.scroll_to_widget(target, animate=False, top=True)
     @property
     def transcript(self) -> Transcript:
         return self.query_one(Transcript)
@@ -190,6 +209,10 @@ class ChatScreen(Screen[None]):
                                                                   WorkerState.CANCELLED):
             if event.state == WorkerState.ERROR:
                 self.notify(f"{event.worker.error}", title="Unexpected error", severity="error", markup=False)
+            recorder = self.session.recorder
+            if recorder is not None and recorder.error and not self.history_error_shown:
+                self.history_error_shown = True
+                self.notify(recorder.error, title="History", severity="warning", timeout=15, markup=False)
             if self.clear_after_turn:
                 await self._clear()
             elif self.queued:
@@ -267,6 +290,49 @@ class ChatScreen(Screen[None]):
             self.session.set_preset(name)
             self.refresh_status()
             self.notify(f"Preset: {name} ({self.session.preset.summary()})", markup=False)
+
+    def action_history(self) -> None:
+        if self.app.store is None:
+            self.notify("History is off (--no-history or history = false).")
+            return
+        self.app.push_screen(HistoryScreen(self.app.store), self._history_chosen)
+
+    async def _history_chosen(self, chosen: Opened | None) -> None:
+        if chosen is None or self.app.store is None:
+            return
+        if self.busy:
+            self.notify("Wait for the reply to finish, or stop it with escape.")
+            return
+        try:
+            stored = self.app.store.load(chosen.conversation_id)
+        except KeyError:
+            self.notify("That conversation is gone.")
+            return
+        self.queued.clear()
+        self.session.resume(stored)
+        await self.transcript.clear()
+        rows = {row: message_id for message_id, row in stored.row_ids.items()}
+        await self.show_conversation(jump_to=rows.get(chosen.message_row) if chosen.message_row else None)
+        self.notify(f"Opened: {stored.title or stored.id}", markup=False)
+
+    def export(self, fmt: str) -> None:
+        import json
+
+        from chatbot.core.export import to_json, to_markdown
+
+        recorder, store = self.session.recorder, self.app.store
+        if store is None or recorder is None or recorder.conversation_id is None:
+            self.notify("Nothing to export yet (the history keeps conversations once a message is sent).")
+            return
+        stored = store.load(recorder.conversation_id)
+        path = Path.cwd() / f"chat-{stored.id}.{fmt}"
+        text = to_markdown(stored) if fmt == "md" else json.dumps(to_json(stored), ensure_ascii=False, indent=2)
+        try:
+            path.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Cannot write {path}: {exc.strerror}", severity="error", markup=False)
+            return
+        self.notify(f"Exported to {path}", markup=False)
 
     def action_edit_system_prompt(self) -> None:
         self.app.push_screen(SystemPromptScreen(self.session.conversation.system_prompt), self._system_prompt_saved)

@@ -12,6 +12,7 @@ from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from chatbot.core.conversation import Message
+from chatbot.core.terminal import neutralize
 
 
 class MessageView(Vertical):
@@ -29,14 +30,15 @@ class MessageView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(self._header(), classes="header")
         if self.role == "assistant":
-            yield Markdown(self._text, classes="body", open_links=False)
+            yield Markdown(neutralize(self._text), classes="body", open_links=False)
         else:
-            yield Static(Content(self._text), classes="body")
+            # Model and user text are data: never markup, never terminal escape sequences.
+            yield Static(Content(neutralize(self._text)), classes="body")
 
     def _header(self) -> Content:
         who = {"user": "you", "assistant": "assistant", "error": "error", "info": "chat"}.get(self.role, self.role)
         parts = [who] + ([self.model] if self.model else []) + ([self._note] if self._note else [])
-        return Content(" · ".join(parts))
+        return Content(neutralize(" · ".join(parts)))
 
     def set_note(self, note: str) -> None:
         if note != self._note:
@@ -56,7 +58,8 @@ class MessageView(Vertical):
         if self._stream is None:
             self._stream = Markdown.get_stream(self.query_one(Markdown))
         self._text += fragment
-        await self._stream.write(fragment)
+        # A sequence split across fragments loses its ESC here, so what is left of it is plain text.
+        await self._stream.write(neutralize(fragment))
 
     async def finish(self, text: str | None = None) -> None:
         """End streaming and render the whole reply once, so nothing stays half-parsed."""
@@ -66,4 +69,4 @@ class MessageView(Vertical):
         if text is not None:
             self._text = text
         if self.role == "assistant":
-            await self.query_one(Markdown).update(self._text)
+            await self.query_one(Markdown).update(neutralize(self._text))

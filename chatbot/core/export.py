@@ -1,0 +1,98 @@
+"""Conversations to Markdown (with a front-matter header) and to JSON with every field, and JSON back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+from chatbot.core.conversation import Conversation, Message
+from chatbot.core.events import Usage
+from chatbot.core.history import HistoryStore, Stored
+from chatbot.core.pricing import format_cost
+
+FORMAT = "chatbot-conversation"
+FORMAT_VERSION = 1
+
+
+def _iso(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds")
+
+
+def _totals(messages: list[Message]) -> tuple[int, int, int, Decimal | None]:
+    prompt = completion = cached = 0
+    cost: Decimal | None = Decimal(0)
+    for m in messages:
+        if m.usage:
+            prompt += m.usage.prompt_tokens
+            completion += m.usage.completion_tokens
+            cached += m.usage.cached_tokens
+        if m.role == "assistant":
+            cost = None if cost is None or (m.cost is None and m.usage) else cost + (m.cost or 0)
+    return prompt, completion, cached, cost
+
+
+def to_markdown(stored: Stored) -> str:
+    messages = stored.conversation.messages
+    prompt, completion, cached, cost = _totals(messages)
+    header = {
+        "title": stored.title, "id": stored.id, "model": stored.model, "preset": stored.preset,
+        "created": _iso(stored.created), "updated": _iso(stored.updated), "prompt_tokens": prompt,
+        "cached_tokens": cached, "completion_tokens": completion, "cost": format_cost(cost),
+    }
+    # JSON scalars are valid YAML, so the front matter needs no YAML library.
+    lines = ["---", *(f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in header.items()), "---", ""]
+    if stored.conversation.system_prompt:
+        lines += ["## System", "", stored.conversation.system_prompt, ""]
+    for m in messages:
+        title = "You" if m.role == "user" else f"Assistant ({m.model})" if m.model else m.role.title()
+        state = " (stopped)" if m.stopped else f" (broke off: {m.error})" if m.error else ""
+        lines += [f"## {title}{state}", "", m.content, ""]
+    return "\n".join(lines)
+
+
+def to_json(stored: Stored) -> dict[str, Any]:
+    return {
+        "format": FORMAT, "version": FORMAT_VERSION, "id": stored.id, "title": stored.title,
+        "model": stored.model, "preset": stored.preset, "system_prompt": stored.conversation.system_prompt,
+        "created": _iso(stored.created), "updated": _iso(stored.updated),
+        "messages": [_message_json(m) for m in stored.conversation.messages],
+    }
+
+
+def _message_json(m: Message) -> dict[str, Any]:
+    return {
+        "role": m.role, "content": m.content, "model": m.model,
+        "usage": None if m.usage is None else {
+            "prompt_tokens": m.usage.prompt_tokens, "completion_tokens": m.usage.completion_tokens,
+            "cached_tokens": m.usage.cached_tokens, "estimated": m.usage.estimated},
+        "cost_usd": None if m.cost is None else str(m.cost), "finish_reason": m.finish_reason,
+        "stopped": m.stopped, "error": m.error,
+    }
+
+
+def import_json(store: HistoryStore, data: dict[str, Any]) -> int:
+    """Store a conversation exported by to_json; returns its new id. Raises ValueError for anything else."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError(f"not a {FORMAT} export")
+    try:
+        conversation = Conversation(system_prompt=str(data.get("system_prompt", "")))
+        for raw in data["messages"]:
+            if raw.get("role") not in ("user", "assistant"):
+                raise ValueError(f"unknown role {raw.get('role')!r}")
+            usage = raw.get("usage")
+            conversation.add(Message(
+                raw["role"], str(raw["content"]), model=raw.get("model"),
+                usage=None if usage is None else Usage(int(usage["prompt_tokens"]), int(usage["completion_tokens"]),
+                                                       int(usage.get("cached_tokens", 0)), bool(usage.get("estimated"))),
+                cost=None if raw.get("cost_usd") is None else Decimal(raw["cost_usd"]),
+                finish_reason=raw.get("finish_reason"), stopped=bool(raw.get("stopped")), error=raw.get("error"),
+            ))
+        conversation_id = store.create(str(data["model"]), str(data["preset"]), conversation.system_prompt,
+                                       title=str(data.get("title", "")))
+    except (KeyError, TypeError, ArithmeticError) as exc:
+        raise ValueError(f"malformed export: {exc!r}") from None
+    for message in conversation.messages:
+        store.add(conversation_id, message)
+    return conversation_id

@@ -1,0 +1,323 @@
+"""The conversation store: SQLite in WAL mode, with a schema version and migrations.
+
+Every final message is committed at once, and a reply in flight is saved with its partial text about once a
+second, so a crash or a kill -9 loses at most that second. WAL plus a busy timeout let a TUI and a one-shot
+`chat` write at the same time. The API key is never stored: nothing here ever sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from chatbot.core import paths
+from chatbot.core.conversation import Conversation, Message
+from chatbot.core.events import Usage
+
+SCHEMA_VERSION = 2
+TITLE_LENGTH = 60
+
+# Each entry takes the schema from the version before it to its own number.
+MIGRATIONS: dict[int, str] = {
+    1: """
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',
+            created REAL NOT NULL,
+            updated REAL NOT NULL,
+            model TEXT NOT NULL,
+            preset TEXT NOT NULL,
+            system_prompt TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            model TEXT,
+            params TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            cached_tokens INTEGER,
+            usage_estimated INTEGER NOT NULL DEFAULT 0,
+            cost TEXT,
+            finish_reason TEXT,
+            stopped INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            created REAL NOT NULL
+        );
+        CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+    """,
+    2: """
+        ALTER TABLE messages ADD COLUMN streaming INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE messages ADD COLUMN token_counts TEXT;
+        CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id');
+        INSERT INTO messages_fts(rowid, content) SELECT id, content FROM messages;
+        CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+        CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+        END;
+        CREATE TRIGGER messages_au AFTER UPDATE OF content ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+    """,
+}
+
+
+def default_path() -> Path:
+    return paths.data_dir() / "history.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    id: int
+    title: str
+    created: float
+    updated: float
+    model: str
+    preset: str
+    turns: int
+    cost: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    conversation_id: int
+    message_id: int
+    title: str
+    role: str
+    snippet: str
+
+
+@dataclass
+class Stored:
+    """A conversation as stored: what `chat -c` resumes."""
+
+    id: int
+    title: str
+    model: str
+    preset: str
+    conversation: Conversation
+    row_ids: dict[int, int]  # Message.id -> row id
+    created: float = 0.0
+    updated: float = 0.0
+
+
+class HistoryStore:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), so writers queue on the busy timeout
+        # instead of failing on a lock upgrade.
+        self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        with self._write() as db:
+            current = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if current > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(
+                    f"{self.path} was written by a newer chat (schema {current} > {SCHEMA_VERSION})")
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _statements(MIGRATIONS[version]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version}")
+
+    # -- writing --
+
+    def create(self, model: str, preset: str, system_prompt: str, title: str = "") -> int:
+        now = time.time()
+        with self._write() as db:
+            cur = db.execute(
+                "INSERT INTO conversations (title, created, updated, model, preset, system_prompt)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (title, now, now, model, preset, system_prompt))
+            return int(cur.lastrowid or 0)
+
+    def update_settings(self, conversation_id: int, model: str, preset: str, system_prompt: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE conversations SET model = ?, preset = ?, system_prompt = ?, updated = ? WHERE id = ?",
+                       (model, preset, system_prompt, time.time(), conversation_id))
+
+    def add(self, conversation_id: int, message: Message, params: dict[str, object] | None = None,
+            *, streaming: bool = False) -> int:
+        """Store a message; the first user message names the conversation if it has no title yet."""
+        with self._write() as db:
+            cur = db.execute(
+                "INSERT INTO messages (conversation_id, role, content, model, params, prompt_tokens,"
+                " completion_tokens, cached_tokens, usage_estimated, cost, finish_reason, stopped, error, created,"
+                " streaming, token_counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, message.role, message.content, *_message_fields(message, params),
+                 time.time(), int(streaming), json.dumps(message.token_counts) if message.token_counts else None))
+            if message.role == "user":
+                db.execute("UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
+                           (title_from(message.content), conversation_id))
+            db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (time.time(), conversation_id))
+            return int(cur.lastrowid or 0)
+
+    def save_partial(self, row_id: int, content: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE messages SET content = ? WHERE id = ?", (content, row_id))
+
+    def finalize(self, row_id: int, message: Message, params: dict[str, object] | None = None) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE messages SET content = ?, model = ?, params = ?, prompt_tokens = ?, completion_tokens = ?,"
+                " cached_tokens = ?, usage_estimated = ?, cost = ?, finish_reason = ?, stopped = ?, error = ?,"
+                " streaming = 0, token_counts = ? WHERE id = ?",
+                (message.content, *_message_fields(message, params),
+                 json.dumps(message.token_counts) if message.token_counts else None, row_id))
+
+    def delete_message(self, row_id: int) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM messages WHERE id = ?", (row_id,))
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title.strip(), conversation_id))
+
+    def delete(self, conversation_id: int) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    def clear(self) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM conversations")
+        self.db.execute("VACUUM")
+
+    # -- reading --
+
+    def last_id(self) -> int | None:
+        row = self.db.execute("SELECT id FROM conversations ORDER BY updated DESC, id DESC LIMIT 1").fetchone()
+        return None if row is None else int(row[0])
+
+    def list(self, limit: int = 200) -> list[Summary]:
+        rows = self.db.execute(
+            "SELECT c.*, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user') AS"
+            " turns FROM conversations c ORDER BY c.updated DESC, c.id DESC LIMIT ?", (limit,)).fetchall()
+        return [Summary(r["id"], r["title"], r["created"], r["updated"], r["model"], r["preset"], r["turns"],
+                        self._cost(r["id"])) for r in rows]
+
+    def _cost(self, conversation_id: int) -> Decimal | None:
+        total = Decimal(0)
+        for (cost, completion) in self.db.execute(
+                "SELECT cost, completion_tokens FROM messages WHERE conversation_id = ? AND role = 'assistant'",
+                (conversation_id,)):
+            if cost is None:
+                if completion:
+                    return None  # a reply with an unknown price makes the total unknown
+                continue
+            total += Decimal(cost)
+        return total
+
+    def load(self, conversation_id: int) -> Stored:
+        row = self.db.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        if row is None:
+            raise KeyError(conversation_id)
+        conversation = Conversation(system_prompt=row["system_prompt"])
+        row_ids: dict[int, int] = {}
+        for m in self.db.execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)):
+            message = _message(m)
+            conversation.add(message)
+            row_ids[message.id] = m["id"]
+        return Stored(row["id"], row["title"], row["model"], row["preset"], conversation, row_ids,
+                      row["created"], row["updated"])
+
+    def search(self, query: str, limit: int = 50) -> list[Hit]:
+        """Full-text search over every message; words are matched as given, never as FTS syntax."""
+        terms = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
+        if not terms:
+            return []
+        rows = self.db.execute(
+            "SELECT m.conversation_id, m.id, c.title, m.role,"
+            " snippet(messages_fts, 0, '«', '»', '…', 12) AS snip"
+            " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+            " JOIN conversations c ON c.id = m.conversation_id"
+            " WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?", (terms, limit)).fetchall()
+        return [Hit(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def usage(self) -> list[dict[str, object]]:
+        """Token and cost totals per day (UTC) and model."""
+        rows = self.db.execute(
+            "SELECT date(created, 'unixepoch') AS day, model, COUNT(*) AS requests,"
+            " SUM(prompt_tokens) AS prompt, SUM(cached_tokens) AS cached, SUM(completion_tokens) AS completion,"
+            " GROUP_CONCAT(COALESCE(cost, '?'), ' ') AS costs"
+            " FROM messages WHERE role = 'assistant' GROUP BY day, model ORDER BY day, model").fetchall()
+        result = []
+        for r in rows:
+            costs = (r["costs"] or "").split()
+            cost = None if "?" in costs else sum((Decimal(c) for c in costs), Decimal(0))
+            result.append({"day": r["day"], "model": r["model"], "requests": r["requests"],
+                           "prompt_tokens": r["prompt"] or 0, "cached_tokens": r["cached"] or 0,
+                           "completion_tokens": r["completion"] or 0, "cost": cost})
+        return result
+
+
+def title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements, current = [], ""
+    for line in script.strip().splitlines():
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements
+
+
+def _message_fields(message: Message, params: dict[str, object] | None) -> tuple[object, ...]:
+    usage = message.usage
+    return (
+        message.model, json.dumps(params) if params else None,
+        usage.prompt_tokens if usage else None, usage.completion_tokens if usage else None,
+        usage.cached_tokens if usage else None, int(bool(usage and usage.estimated)),
+        None if message.cost is None else str(message.cost), message.finish_reason, int(message.stopped),
+        message.error,
+    )
+
+
+def _message(row: sqlite3.Row) -> Message:
+    usage = None
+    if row["prompt_tokens"] is not None:
+        usage = Usage(row["prompt_tokens"], row["completion_tokens"] or 0, row["cached_tokens"] or 0,
+                      estimated=bool(row["usage_estimated"]))
+    counts = json.loads(row["token_counts"]) if row["token_counts"] else {}
+    return Message(
+        row["role"], row["content"], model=row["model"], usage=usage,
+        cost=None if row["cost"] is None else Decimal(row["cost"]), finish_reason=row["finish_reason"],
+        # A reply still marked streaming was cut off by a crash: it is kept, as a stopped reply.
+        stopped=bool(row["stopped"]) or bool(row["streaming"]), error=row["error"], token_counts=counts,
+    )

@@ -1,0 +1,131 @@
+"""`chat history`, `chat export`, `chat import` and `chat usage`: the history store from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+from chatbot.core.errors import ChatError, ConfigError, UsageError
+from chatbot.core.history import HistoryStore, default_path
+from chatbot.core.pricing import format_cost
+
+
+def open_store(path: Path | None = None) -> HistoryStore:
+    try:
+        return HistoryStore(path)
+    except (sqlite3.Error, OSError) as exc:
+        where = path or default_path()
+        raise ConfigError(f"cannot open the history at {where}: {exc}",
+                          "move the file aside, or run with --no-history") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chat", description="The conversation history.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    history = commands.add_parser("history", help="list, search or delete stored conversations")
+    history.add_argument("--search", metavar="TEXT", help="full-text search over every message")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    history.add_argument("--clear", action="store_true", help="delete the whole history")
+    history.add_argument("--delete", metavar="ID", type=int, help="delete one conversation")
+    export = commands.add_parser("export", help="export a conversation")
+    export.add_argument("id", type=int)
+    export.add_argument("--format", choices=("md", "json"), default="md")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    imported = commands.add_parser("import", help="import a conversation exported as JSON")
+    imported.add_argument("file")
+    usage = commands.add_parser("usage", help="tokens and cost per day and model")
+    usage.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        store = open_store()
+        try:
+            return COMMANDS[args.command](store, args)
+        finally:
+            store.close()
+    except ChatError as exc:
+        print(f"chat: {exc.headline()}{f' ({exc.hint})' if exc.hint else ''}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _date(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def _history(store: HistoryStore, args: argparse.Namespace) -> int:
+    if args.clear:
+        store.clear()
+        print(f"chat: history deleted ({store.path})", file=sys.stderr)
+        return 0
+    if args.delete is not None:
+        store.delete(args.delete)
+        return 0
+    if args.search:
+        hits = store.search(args.search)
+        if args.json:
+            print(json.dumps([{"conversation": h.conversation_id, "message": h.message_id, "title": h.title,
+                               "role": h.role, "snippet": h.snippet} for h in hits], ensure_ascii=False))
+        for h in hits if not args.json else []:
+            print(f"{h.conversation_id:>5}  {h.title[:40]:<40}  {h.role:>9}: {h.snippet}")
+        return 0
+    summaries = store.list()
+    if args.json:
+        print(json.dumps([{"id": s.id, "title": s.title, "created": s.created, "updated": s.updated,
+                           "model": s.model, "preset": s.preset, "turns": s.turns,
+                           "cost_usd": None if s.cost is None else str(s.cost)} for s in summaries]))
+        return 0
+    for s in summaries:
+        print(f"{s.id:>5}  {_date(s.updated)}  {s.model:<14} {s.turns:>3} turns  {format_cost(s.cost):>10}  {s.title}")
+    return 0
+
+
+def _export(store: HistoryStore, args: argparse.Namespace) -> int:
+    from chatbot.core.export import to_json, to_markdown
+
+    try:
+        stored = store.load(args.id)
+    except KeyError:
+        raise UsageError(f"no conversation {args.id}", "chat history lists them") from None
+    text = to_markdown(stored) if args.format == "md" else json.dumps(to_json(stored), ensure_ascii=False, indent=2)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    else:
+        sys.stdout.write(text + "\n")
+    return 0
+
+
+def _import(store: HistoryStore, args: argparse.Namespace) -> int:
+    from chatbot.core.export import import_json
+
+    try:
+        data = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        conversation_id = import_json(store, data)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot import {args.file}: {exc}", "give a file written by chat export --format json") from None
+    print(conversation_id)
+    return 0
+
+
+def _usage(store: HistoryStore, args: argparse.Namespace) -> int:
+    rows = store.usage()
+    if args.json:
+        print(json.dumps([{**r, "cost": None if r["cost"] is None else str(r["cost"])} for r in rows]))
+        return 0
+    header = ("day", "model", "requests", "prompt", "cached", "completion", "cost")
+    table = [header] + [(str(r["day"]), str(r["model"]), str(r["requests"]), f"{r['prompt_tokens']:,}",
+                         f"{r['cached_tokens']:,}", f"{r['completion_tokens']:,}", format_cost(r["cost"]))  # type: ignore[arg-type]
+                        for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    return 0
+
+
+COMMANDS = {"history": _history, "export": _export, "import": _import, "usage": _usage}

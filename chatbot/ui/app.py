@@ -108,8 +108,8 @@ class ChatApp(App[None]):
         if client.is_openai and not client.has_key and not self.settings.api_key_cmd:
             return (
                 "Welcome to chat. No API key is set, so nothing can be sent yet.\n"
-                "- For OpenAI: quit (ctrl+q), `export OPENAI_API_KEY=sk-...`, and start chat again.\n"
-                "- For a local server (Ollama, llama.cpp, vLLM): `chat --base-url http://localhost:11434/v1`\n"
+                "- For OpenAI: quit (ctrl+q), export OPENAI_API_KEY=sk-... and start chat again.\n"
+                "- For a local server (Ollama, llama.cpp, vLLM): chat --base-url http://localhost:11434/v1\n"
                 "  or set base_url in ~/.config/chatbot/config.toml (see config.example.toml).\n"
                 "F1 lists every key."
             )

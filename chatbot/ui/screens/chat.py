@@ -37,16 +37,17 @@ TICK = 0.25
 class ChatScreen(Screen[None]):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "stop", "Stop", id="stop"),
         Binding("f1", "help", "Help", id="help"),
         Binding("f2", "model_menu", "Model", id="model_menu"),
         Binding("f3", "preset_menu", "Preset", id="preset_menu"),
+        # Terminals without the kitty keyboard protocol send ctrl+h as backspace: f4 works everywhere.
+        Binding("f4,ctrl+h", "history", "History", id="history"),
+        Binding("escape", "stop", "Stop", id="stop"),
         Binding("ctrl+n", "new_conversation", "New", id="new_conversation"),
-        Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate"),
+        Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate", show=False),
         # TextArea takes ctrl+y for redo; priority keeps it for copying the reply.
-        Binding("ctrl+y", "copy_reply", "Copy reply", id="copy_reply", priority=True),
+        Binding("ctrl+y", "copy_reply", "Copy reply", id="copy_reply", priority=True, show=False),
         Binding("ctrl+o", "dropped", "Dropped turns", id="dropped_turns", show=False),
-        Binding("ctrl+h", "history", "History", id="history", show=False),
     ]
 
     app: ChatApp
@@ -186,7 +187,8 @@ class ChatScreen(Screen[None]):
                 user_view.message = session.conversation.last_user()
             await view.finish(reply.content)
             usage = reply.usage
-            tokens = f"{'~' if usage and usage.estimated else ''}{usage.completion_tokens if usage else 0} tokens"
+            count = usage.completion_tokens if usage else 0
+            tokens = f"{'~' if usage and usage.estimated else ''}{count} token{'' if count == 1 else 's'}"
             state = "stopped" if reply.stopped else "broke off" if reply.error else (finish.note if finish else None)
             view.set_note(" · ".join(x for x in (tokens, format_cost(reply.cost), state) if x))
         else:

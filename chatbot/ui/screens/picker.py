@@ -58,7 +58,9 @@ class Picker(ModalScreen[str | None]):
         options.clear_options()
         width = max((len(i.value) for i in matches), default=0)
         options.add_options(
-            Option(Content(f"{'●' if i.value == self.current else ' '} {i.value.ljust(width)}  {i.detail}"), id=i.value)
+            # A no-break space keeps the column: a leading plain space would be trimmed.
+            Option(Content(f"{'●' if i.value == self.current else chr(0xA0)} {i.value.ljust(width)}  {i.detail}"),
+                   id=i.value)
             for i in matches
         )
         ids = [i.value for i in matches]

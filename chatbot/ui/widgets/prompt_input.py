@@ -12,7 +12,7 @@ from textual.widgets import TextArea
 class PromptInput(TextArea):
     BINDINGS: ClassVar[list[BindingType]] = [
         # TextArea would insert a newline on enter; priority lets send win.
-        Binding("enter", "submit", "Send", id="send", priority=True),
+        Binding("enter", "submit", "Send", id="send", priority=True, show=False),
         Binding("ctrl+j,shift+enter", "newline", "Newline", id="newline", show=False),
     ]
 

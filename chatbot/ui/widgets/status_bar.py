@@ -20,7 +20,7 @@ def compact(n: int) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".") + unit if value < 10 else f"{value:.0f}{unit}"
 
 
-def status_text(session: Session) -> str:
+def status_parts(session: Session) -> list[str]:
     spec = session.spec
     flight = session.in_flight
     usage = flight.live_usage() if flight else session.last_usage
@@ -44,9 +44,30 @@ def status_text(session: Session) -> str:
     parts.append(f"session {format_cost(session.totals.known_cost)}")
     if flight and (rate := flight.tokens_per_second()) is not None:
         parts.append(f"{rate:.0f} tok/s")
-    return " │ ".join(parts)
+    return parts
+
+
+def wrap_parts(parts: list[str], width: int, separator: str = " │ ") -> str:
+    """Lines of whole items: a narrow terminal wraps between items, never inside one."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + len(separator) + len(part) <= width:
+            lines[-1] += separator + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
 
 
 class StatusBar(Static):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.parts: list[str] = []
+
     def refresh_from(self, session: Session) -> None:
-        self.update(Content(status_text(session)))
+        parts = status_parts(session)
+        if parts != self.parts:
+            self.parts = parts
+            self.refresh(layout=True)
+
+    def render(self) -> Content:
+        return Content(wrap_parts(self.parts, max(self.size.width - 2, 20)))

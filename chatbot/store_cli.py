@@ -65,6 +65,8 @@ def _history(store: HistoryStore, args: argparse.Namespace) -> int:
         print(f"chat: history deleted ({store.path})", file=sys.stderr)
         return 0
     if args.delete is not None:
+        if not store.exists(args.delete):
+            raise UsageError(f"no conversation {args.delete}", "chat history lists them")
         store.delete(args.delete)
         return 0
     if args.search:

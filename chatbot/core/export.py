@@ -79,6 +79,8 @@ def import_json(store: HistoryStore, data: dict[str, Any]) -> int:
     try:
         conversation = Conversation(system_prompt=str(data.get("system_prompt", "")))
         for raw in data["messages"]:
+            if not isinstance(raw, dict):
+                raise ValueError(f"a message is not an object: {raw!r:.40}")
             if raw.get("role") not in ("user", "assistant"):
                 raise ValueError(f"unknown role {raw.get('role')!r}")
             usage = raw.get("usage")
@@ -91,7 +93,7 @@ def import_json(store: HistoryStore, data: dict[str, Any]) -> int:
             ))
         conversation_id = store.create(str(data["model"]), str(data["preset"]), conversation.system_prompt,
                                        title=str(data.get("title", "")))
-    except (KeyError, TypeError, ArithmeticError) as exc:
+    except (KeyError, TypeError, AttributeError, ArithmeticError) as exc:
         raise ValueError(f"malformed export: {exc!r}") from None
     for message in conversation.messages:
         store.add(conversation_id, message)

@@ -123,7 +123,11 @@ class HistoryStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.migrate()
+        try:
+            self.migrate()
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -212,7 +216,16 @@ class HistoryStore:
     def clear(self) -> None:
         with self._write() as db:
             db.execute("DELETE FROM conversations")
+            # The index keeps deleted words until told to forget them all.
+            db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('delete-all')")
         self.db.execute("VACUUM")
+
+    def exists(self, conversation_id: int) -> bool:
+        return self.db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone() is not None
+
+    def message_count(self, conversation_id: int) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM messages WHERE conversation_id = ?",
+                                   (conversation_id,)).fetchone()[0])
 
     # -- reading --
 
@@ -254,6 +267,8 @@ class HistoryStore:
 
     def search(self, query: str, limit: int = 50) -> list[Hit]:
         """Full-text search over every message; words are matched as given, never as FTS syntax."""
+        # NUL and lone surrogates cannot reach SQLite's FTS parser; they match nothing anyway.
+        query = "".join(ch for ch in query if ch != "\x00" and not 0xD800 <= ord(ch) <= 0xDFFF)
         terms = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
         if not terms:
             return []
@@ -270,7 +285,10 @@ class HistoryStore:
         rows = self.db.execute(
             "SELECT date(created, 'unixepoch') AS day, model, COUNT(*) AS requests,"
             " SUM(prompt_tokens) AS prompt, SUM(cached_tokens) AS cached, SUM(completion_tokens) AS completion,"
-            " GROUP_CONCAT(COALESCE(cost, '?'), ' ') AS costs"
+            # A reply with tokens but no price has an unknown cost; one with no usage at all (cut off by a crash)
+            # was never reported, so it adds nothing.
+            " GROUP_CONCAT(CASE WHEN cost IS NOT NULL THEN cost WHEN completion_tokens > 0 THEN '?' ELSE '0' END,"
+            " ' ') AS costs"
             " FROM messages WHERE role = 'assistant' GROUP BY day, model ORDER BY day, model").fetchall()
         result = []
         for r in rows:

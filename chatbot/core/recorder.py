@@ -61,8 +61,21 @@ class Recorder:
     def forget(self, message: Message) -> None:
         """A message left the conversation (unsent, or a reply replaced by regenerate)."""
         row = self.row_ids.pop(message.id, None)
-        if row is not None:
-            self._guard(lambda: self.store.delete_message(row))
+        if row is None:
+            return
+
+        def write() -> None:
+            self.store.delete_message(row)
+            # A conversation whose only message was never answered is not worth keeping (or titling).
+            if self.conversation_id is not None and self.store.message_count(self.conversation_id) == 0:
+                self.store.delete(self.conversation_id)
+                self.conversation_id = None
+        self._guard(write)
+
+    def deleted(self, conversation_id: int) -> None:
+        """The user deleted a stored conversation; if it is this one, the next message starts a new one."""
+        if conversation_id == self.conversation_id:
+            self.new_conversation()
 
     def reply_started(self, session: Session) -> None:
         def write() -> None:

@@ -153,8 +153,8 @@ class Session:
             self.recorder.new_conversation()
 
     def resume(self, stored: Stored) -> None:
-        """Continue a stored conversation with its model, preset and system prompt. Stored token counts are
-        reused, so nothing is re-tokenized."""
+        """Continue a stored conversation with its model, preset and system prompt. The messages' stored token
+        counts are reused, so only the system prompt is counted again."""
         self.conversation = stored.conversation
         self.model = stored.model
         if stored.preset in self.settings.all_presets():
@@ -263,6 +263,7 @@ class Session:
             stopped=stopped, error=error.message if error else None,
         ))
         if self.recorder:
+            self.counter.count_message(reply)  # stored with the reply, so a resume never re-tokenizes it
             self.recorder.reply_final(self, reply, self.params())
 
     def _log(self, flight: InFlight, spec: ModelSpec, stopped: bool, error: ChatError | None) -> None:

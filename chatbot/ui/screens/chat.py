@@ -297,7 +297,9 @@ class ChatScreen(Screen[None]):
         if self.app.store is None:
             self.notify("History is off (--no-history or history = false).")
             return
-        self.app.push_screen(HistoryScreen(self.app.store), self._history_chosen)
+        recorder = self.session.recorder
+        self.app.push_screen(HistoryScreen(self.app.store, recorder.deleted if recorder else None),
+                             self._history_chosen)
 
     async def _history_chosen(self, chosen: Opened | None) -> None:
         if chosen is None or self.app.store is None:

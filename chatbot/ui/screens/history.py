@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -33,13 +34,15 @@ class HistoryScreen(ModalScreen[Opened | None]):
         Binding("escape", "dismiss(None)", "Close"),
         Binding("down", "move(1)", show=False),
         Binding("up", "move(-1)", show=False),
-        Binding("ctrl+d", "delete", "Delete"),
-        Binding("ctrl+t", "rename", "Rename"),
+        # Priority: the search box would take ctrl+d as delete-right.
+        Binding("ctrl+d", "delete", "Delete", priority=True),
+        Binding("ctrl+t", "rename", "Rename", priority=True),
     ]
 
-    def __init__(self, store: HistoryStore) -> None:
+    def __init__(self, store: HistoryStore, on_delete: Callable[[int], None] | None = None) -> None:
         super().__init__()
         self.store = store
+        self.on_delete = on_delete
         self.renaming: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -101,6 +104,8 @@ class HistoryScreen(ModalScreen[Opened | None]):
     def action_delete(self) -> None:
         if (chosen := self._highlighted()) is not None:
             self.store.delete(chosen.conversation_id)
+            if self.on_delete is not None:
+                self.on_delete(chosen.conversation_id)
             self.notify("Conversation deleted.")
             self._fill(self.query_one(Input).value)
 

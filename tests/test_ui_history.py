@@ -1,0 +1,485 @@
+"""The history in the chat app: saving as you chat, the history screen (ctrl+h), resume and export.
+
+The app closes its store when it exits, so each app gets its own HistoryStore on the same file, and the checks
+afterwards open another one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+try:
+    from fake_openai import FakeOpenAI, Reply
+except ImportError:  # tests/ became a package
+    from tests.fake_openai import FakeOpenAI, Reply
+
+from textual.command import CommandList, CommandPalette
+from textual.widgets import Input, OptionList
+
+from chatbot.core.conversation import Message
+from chatbot.core.events import Usage
+from chatbot.core.export import to_json
+from chatbot.core.history import HistoryStore
+from chatbot.ui.app import ChatApp, make_app
+from chatbot.ui.screens.chat import ChatScreen
+from chatbot.ui.screens.history import HistoryScreen
+from chatbot.ui.widgets.prompt_input import PromptInput
+from chatbot.ui.widgets.status_bar import StatusBar
+
+SIZE = (110, 36)
+
+
+# -- helpers (the pilot helpers follow tests/test_ui.py) -------------------------------------------------------
+
+
+async def until(pilot: Any, condition: Any, limit: int = 400) -> None:
+    """Let the app run until `condition()` holds (bounded by a number of steps, not by time)."""
+    for _ in range(limit):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("condition never held")
+
+
+async def wait_turn(pilot: Any) -> None:
+    screen = pilot.app.screen
+    if screen.turn_worker is not None:
+        try:
+            await screen.turn_worker.wait()
+        except Exception:  # noqa: BLE001 - a cancelled or failed worker has settled too
+            pass
+    await pilot.pause()
+
+
+async def send(pilot: Any, text: str) -> ChatScreen:
+    screen = pilot.app.screen
+    assert isinstance(screen, ChatScreen)
+    pilot.app.query_one(PromptInput).insert(text)
+    await pilot.press("enter")
+    await wait_turn(pilot)
+    return screen
+
+
+def views(app: ChatApp) -> list[tuple[str, str]]:
+    return [(v.role, v.text) for v in chat_screen(app).transcript.views()]
+
+
+def chat_screen(app: ChatApp) -> ChatScreen:
+    screen = app.screen_stack[0] if not isinstance(app.screen, ChatScreen) else app.screen
+    assert isinstance(screen, ChatScreen)
+    return screen
+
+
+def options(app: ChatApp) -> list[tuple[str | None, str]]:
+    """The history screen's options: (id, text)."""
+    option_list = app.screen.query_one(OptionList)
+    found = []
+    for i in range(option_list.option_count):
+        option = option_list.get_option_at_index(i)
+        found.append((option.id, str(option.prompt)))
+    return found
+
+
+async def open_history(pilot: Any) -> HistoryScreen:
+    await pilot.press("ctrl+h")
+    await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, HistoryScreen)
+    return screen
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "history.db"
+
+
+@pytest.fixture
+def reader(db: Path) -> Iterator[Any]:
+    """reader() -> a fresh HistoryStore on the test's file, closed after the test."""
+    opened: list[HistoryStore] = []
+
+    def open_() -> HistoryStore:
+        store = HistoryStore(db)
+        opened.append(store)
+        return store
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+def seed(db: Path, title: str, model: str, turns: list[tuple[str, str]], *, updated: float,
+         preset: str = "balanced", system_prompt: str = "You are a helpful assistant.") -> int:
+    """A stored conversation with these (question, answer) turns, last touched at `updated`."""
+    store = HistoryStore(db)
+    try:
+        conversation_id = store.create(model, preset, system_prompt, title=title)
+        for question, answer in turns:
+            store.add(conversation_id, Message("user", question))
+            store.add(conversation_id, Message("assistant", answer, model=model, usage=Usage(10, 2, 0),
+                                               cost=Decimal("0.00001"), finish_reason="stop"))
+        store.db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (updated, conversation_id))
+        return conversation_id
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def three(db: Path) -> dict[str, int]:
+    """Three stored conversations: penguins (oldest), volcanoes (newest), teapots (in between)."""
+    return {
+        "penguins": seed(db, "Penguins", "gpt-4.1-nano", [("How do penguins keep warm?", "They huddle."),
+                                                          ("And emperor penguins?", "Even closer.")],
+                         updated=1_700_000_000.0, preset="support", system_prompt="Talk like a zoologist."),
+        "volcanoes": seed(db, "Volcanoes", "gpt-4o", [("Why do volcanoes erupt?", "Pressure builds.")],
+                          updated=1_700_000_300.0),
+        "teapots": seed(db, "Teapots", "gpt-4o-mini", [("Best teapot?", "A brown betty.")],
+                        updated=1_700_000_200.0),
+    }
+
+
+def app_with(make_settings: Any, db: Path, **kwargs: Any) -> ChatApp:
+    return make_app(make_settings(), store=HistoryStore(db), **kwargs)
+
+
+# -- saving while chatting -------------------------------------------------------------------------------------
+
+
+async def test_a_sent_exchange_is_saved(fake: FakeOpenAI, make_settings: Any, db: Path, reader: Any) -> None:
+    fake.queue(Reply("Hello from the fake.", prompt_tokens=21, completion_tokens=5), Reply("Again."))
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "first words")
+        await send(pilot, "second words")
+        conversation_id = app.session.recorder.conversation_id
+        assert conversation_id is not None and app.session.recorder.error is None
+        # Saved while the app runs, not on exit.
+        stored = reader().load(conversation_id)
+        assert [(m.role, m.content) for m in stored.conversation.messages] == [
+            ("user", "first words"), ("assistant", "Hello from the fake."), ("user", "second words"),
+            ("assistant", "Again.")]
+        assert stored.conversation.messages[1].usage == Usage(21, 5, 0)
+        assert stored.title == "first words" and stored.model == "gpt-4o-mini"
+    assert not app.is_running
+    store = reader()
+    assert [s.id for s in store.list()] == [conversation_id]
+    assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(f"{db}{suffix}")
+        assert not path.exists() or b"SECRETSECRET" not in path.read_bytes()
+
+
+async def test_new_conversation_starts_a_new_stored_one(fake: FakeOpenAI, make_settings: Any, db: Path,
+                                                        reader: Any) -> None:
+    fake.queue(Reply("one"), Reply("two"))
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "old topic")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await send(pilot, "new topic")
+    assert [s.title for s in reader().list()] == ["new topic", "old topic"]
+
+
+async def test_a_stopped_reply_is_saved_as_stopped(fake: FakeOpenAI, make_settings: Any, db: Path,
+                                                   reader: Any) -> None:
+    fake.queue(Reply(["one ", "two ", "three ", "four ", "five ", "six "], chunk_delay=0.3))
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(PromptInput).insert("count")
+        await pilot.press("enter")
+        screen = app.screen
+        await until(pilot, lambda: screen.session.in_flight is not None and screen.session.in_flight.parts)
+        await pilot.press("escape")
+        await wait_turn(pilot)
+        conversation_id = app.session.recorder.conversation_id
+    reply = reader().load(conversation_id).conversation.messages[-1]
+    assert reply.stopped and reply.content.startswith("one ")
+    assert len(reply.content) < len("one two three four five six ")
+
+
+# -- the history screen ----------------------------------------------------------------------------------------
+
+
+async def test_ctrl_h_lists_conversations_newest_first(fake: FakeOpenAI, make_settings: Any, db: Path,
+                                                       three: dict[str, int]) -> None:
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_history(pilot)
+        listed = options(app)
+        assert [option_id for option_id, _ in listed] == [
+            f"{three['volcanoes']}:", f"{three['teapots']}:", f"{three['penguins']}:"]
+        assert "Volcanoes" in listed[0][1] and "gpt-4o" in listed[0][1] and "1 turns" in listed[0][1]
+        assert "Penguins" in listed[2][1] and "2 turns" in listed[2][1] and "$0.00002" in listed[2][1]
+        assert screen.query_one(OptionList).highlighted == 0
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ChatScreen))
+        assert views(app) == []  # closing changes nothing
+
+
+async def test_typing_a_query_shows_the_hits(fake: FakeOpenAI, make_settings: Any, db: Path,
+                                             three: dict[str, int]) -> None:
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_history(pilot)
+        assert screen.focused is screen.query_one(Input)
+        await pilot.press(*"penguins")
+        await until(pilot, lambda: len(options(app)) == 2)
+        hits = options(app)
+        assert all(option_id.startswith(f"{three['penguins']}:") for option_id, _ in hits)
+        assert all("«penguins»" in text.lower() for _, text in hits)
+        await pilot.press(*" NEAR(\"")  # FTS syntax is never syntax here
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, HistoryScreen)
+        for _ in range(len(' NEAR("')):
+            await pilot.press("backspace")
+        await until(pilot, lambda: len(options(app)) == 2)
+        await pilot.press("ctrl+a", "ctrl+k")  # an empty query lists every conversation again
+        await until(pilot, lambda: len(options(app)) == 3)
+
+
+async def test_enter_on_a_hit_opens_that_conversation_and_the_next_request_continues_it(
+        fake: FakeOpenAI, make_settings: Any, db: Path, three: dict[str, int], reader: Any) -> None:
+    fake.queue(Reply("Their feathers overlap."))
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_history(pilot)
+        await pilot.press(*"emperor")
+        await until(pilot, lambda: len(options(app)) == 1)
+        [(option_id, _)] = options(app)
+        found_row = int(option_id.partition(":")[2])
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ChatScreen))
+        await pilot.pause()
+
+        assert views(app) == [("user", "How do penguins keep warm?"), ("assistant", "They huddle."),
+                              ("user", "And emperor penguins?"), ("assistant", "Even closer.")]
+        found = [v for v in app.screen.transcript.views() if v.has_class("found")]
+        assert [v.text for v in found] == ["And emperor penguins?"]
+        assert app.session.recorder.row_ids[found[0].message.id] == found_row
+        assert (app.session.model, app.session.preset_name) == ("gpt-4.1-nano", "support")
+        assert "gpt-4.1-nano · support" in str(app.query_one(StatusBar).render())
+
+        await send(pilot, "What about their feet?")
+
+        body = fake.last_body
+        assert body["model"] == "gpt-4.1-nano" and body["temperature"] == 0.3
+        assert body["messages"] == [
+            {"role": "system", "content": "Talk like a zoologist."},
+            {"role": "user", "content": "How do penguins keep warm?"},
+            {"role": "assistant", "content": "They huddle."},
+            {"role": "user", "content": "And emperor penguins?"},
+            {"role": "assistant", "content": "Even closer."},
+            {"role": "user", "content": "What about their feet?"},
+        ]
+    store = reader()
+    messages = store.load(three["penguins"]).conversation.messages
+    assert [m.content for m in messages[-2:]] == ["What about their feet?", "Their feathers overlap."]
+    assert len(store.list()) == 3  # continued, not copied
+    assert store.list()[0].id == three["penguins"]  # and now the newest
+
+
+async def test_arrows_and_enter_open_a_listed_conversation(fake: FakeOpenAI, make_settings: Any, db: Path,
+                                                           three: dict[str, int]) -> None:
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_history(pilot)
+        await pilot.press("down")  # volcanoes -> teapots
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ChatScreen))
+        await pilot.pause()
+        assert views(app) == [("user", "Best teapot?"), ("assistant", "A brown betty.")]
+        assert app.session.recorder.conversation_id == three["teapots"]
+        assert not [v for v in app.screen.transcript.views() if v.has_class("found")]
+
+
+async def test_ctrl_t_renames(fake: FakeOpenAI, make_settings: Any, db: Path, three: dict[str, int],
+                              reader: Any) -> None:
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_history(pilot)
+        await pilot.press("ctrl+t")  # the highlighted one: volcanoes, the newest
+        await pilot.pause()
+        search = screen.query_one(Input)
+        assert search.value == "Volcanoes" and screen.renaming == three["volcanoes"]
+        await pilot.press("ctrl+a", "ctrl+k", *"Magma and me ", "enter")
+        await until(pilot, lambda: screen.renaming is None and len(options(app)) == 3)
+        assert "Magma and me" in options(app)[0][1]
+        assert isinstance(app.screen, HistoryScreen)  # renaming does not open it
+    store = reader()
+    assert store.load(three["volcanoes"]).title == "Magma and me"
+    assert store.load(three["teapots"]).title == "Teapots"
+
+
+async def test_ctrl_d_deletes(fake: FakeOpenAI, make_settings: Any, db: Path, three: dict[str, int],
+                              reader: Any) -> None:
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_history(pilot)
+        await pilot.press("down")  # teapots
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: len(options(app)) == 2, limit=50)
+    assert {s.id for s in reader().list()} == {three["volcanoes"], three["penguins"]}
+
+
+async def test_ctrl_d_deletes_from_the_list_once_it_has_focus(fake: FakeOpenAI, make_settings: Any, db: Path,
+                                                               three: dict[str, int], reader: Any) -> None:
+    """ctrl+d works when the list, not the search box, has focus (tab): the action itself is sound."""
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_history(pilot)
+        await pilot.press("down")  # teapots
+        await pilot.press("tab")
+        await until(pilot, lambda: screen.focused is screen.query_one(OptionList))
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: len(options(app)) == 2)
+        assert [option_id for option_id, _ in options(app)] == [f"{three['volcanoes']}:", f"{three['penguins']}:"]
+        assert any("Conversation deleted" in str(n.message) for n in app._notifications)
+    assert {s.id for s in reader().list()} == {three["volcanoes"], three["penguins"]}
+    assert reader().search("teapot") == []
+
+
+async def test_deleting_the_current_conversation_keeps_recording(fake: FakeOpenAI, make_settings: Any, db: Path,
+                                                                 reader: Any) -> None:
+    fake.queue(Reply("first reply"), Reply("second reply"))
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "soon deleted")
+        screen = await open_history(pilot)
+        screen.action_delete()  # the only conversation: the current one
+        await until(pilot, lambda: len(options(app)) == 0)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ChatScreen))
+        await send(pilot, "kept?")
+        assert app.session.recorder.error is None
+    assert [s.title for s in reader().list()] == ["kept?"]
+
+
+async def test_history_is_off_without_a_store(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("hi"))
+    app = make_app(make_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "hello")
+        assert app.session.recorder is None
+        await pilot.press("ctrl+h")
+        await pilot.pause()
+        assert isinstance(app.screen, ChatScreen)
+        assert any("History is off" in str(n.message) for n in app._notifications)
+
+
+# -- resume_id -------------------------------------------------------------------------------------------------
+
+
+async def test_make_app_with_resume_id_opens_the_conversation(fake: FakeOpenAI, make_settings: Any, db: Path,
+                                                              three: dict[str, int], reader: Any) -> None:
+    fake.queue(Reply("Ice."))
+    app = app_with(make_settings, db, resume_id=three["penguins"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert views(app) == [("user", "How do penguins keep warm?"), ("assistant", "They huddle."),
+                              ("user", "And emperor penguins?"), ("assistant", "Even closer.")]
+        assert (app.session.model, app.session.preset_name) == ("gpt-4.1-nano", "support")
+        assert app.session.conversation.system_prompt == "Talk like a zoologist."
+        await send(pilot, "What do they eat?")
+        body = fake.last_body
+        assert body["model"] == "gpt-4.1-nano"
+        assert [m["content"] for m in body["messages"]] == [
+            "Talk like a zoologist.", "How do penguins keep warm?", "They huddle.", "And emperor penguins?",
+            "Even closer.", "What do they eat?"]
+    assert [m.content for m in reader().load(three["penguins"]).conversation.messages][-2:] == [
+        "What do they eat?", "Ice."]
+
+
+async def test_a_reply_cut_off_by_a_crash_is_shown_as_stopped(fake: FakeOpenAI, make_settings: Any, db: Path) -> None:
+    store = HistoryStore(db)
+    conversation_id = store.create("gpt-4o", "balanced", "")
+    store.add(conversation_id, Message("user", "tell me everything"))
+    row = store.add(conversation_id, Message("assistant", "", model="gpt-4o"), streaming=True)
+    store.save_partial(row, "Everything begins with")
+    store.close()
+    app = app_with(make_settings, db, resume_id=conversation_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert views(app) == [("user", "tell me everything"), ("assistant", "Everything begins with")]
+        reply_view = app.screen.transcript.views()[1]
+        assert reply_view._note == "stopped"
+
+
+# -- export from the palette -----------------------------------------------------------------------------------
+
+
+async def run_command(pilot: Any, name: str) -> None:
+    await pilot.press("ctrl+p")
+    await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette))
+    await pilot.press(*name)
+
+    def top_hit() -> bool:
+        commands = pilot.app.screen.query_one(CommandList)
+        if not commands.option_count:
+            return False
+        option = commands.get_option_at_index(commands.highlighted or 0)
+        return getattr(option, "hit", None) is not None and option.hit.text == name
+
+    await until(pilot, top_hit)
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
+
+
+@pytest.mark.parametrize("fmt", ["md", "json"])
+async def test_palette_export_writes_the_conversation_into_the_cwd(fake: FakeOpenAI, make_settings: Any, db: Path,
+                                                                   reader: Any, fmt: str) -> None:
+    fake.queue(Reply("An exported answer.", prompt_tokens=20, completion_tokens=4))
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "export this")
+        conversation_id = app.session.recorder.conversation_id
+        path = Path.cwd() / f"chat-{conversation_id}.{fmt}"
+        await run_command(pilot, "Export conversation as Markdown" if fmt == "md" else "Export conversation as JSON")
+        await until(pilot, path.exists)
+        await pilot.pause()
+        assert any(f"Exported to {path}" in str(n.message) for n in app._notifications)
+    text = path.read_text(encoding="utf-8")
+    if fmt == "md":
+        assert text.startswith("---\ntitle: \"export this\"\n")
+        assert 'model: "gpt-4o-mini"' in text and "completion_tokens: 4" in text
+        assert "## You\n\nexport this" in text and "An exported answer." in text
+    else:
+        assert json.loads(text) == to_json(reader().load(conversation_id))
+    assert "SECRETSECRET" not in text
+    assert sorted(p.name for p in Path.cwd().iterdir()) == [path.name]
+
+
+async def test_palette_export_before_any_message_says_there_is_nothing(fake: FakeOpenAI, make_settings: Any,
+                                                                       db: Path) -> None:
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await run_command(pilot, "Export conversation as Markdown")
+        await until(pilot, lambda: any("Nothing to export" in str(n.message) for n in app._notifications))
+    assert list(Path.cwd().iterdir()) == []
+
+
+async def test_history_write_failure_is_shown_once_and_the_chat_goes_on(fake: FakeOpenAI, make_settings: Any,
+                                                                        db: Path) -> None:
+    fake.queue(Reply("one"), Reply("two"))
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        # A store that fails every insert (as a full disk would): a trigger that aborts.
+        blocker = sqlite3.connect(db, isolation_level=None)
+        blocker.execute("DROP TRIGGER messages_ai")
+        blocker.execute("CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN SELECT RAISE(ABORT, 'disk full');"
+                        " END")
+        blocker.close()
+        await send(pilot, "first")
+        await send(pilot, "second")
+        assert [m.content for m in app.session.conversation.messages] == ["first", "one", "second", "two"]
+        assert app.session.recorder.error and "history is not being saved" in app.session.recorder.error
+        shown = [n for n in app._notifications if "history is not being saved" in str(n.message)]
+        assert len(shown) == 1 and str(db) in str(shown[0].message)

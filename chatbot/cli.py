@@ -112,10 +112,10 @@ def _compose(prompt: str | None, piped: str | None) -> str:
     from chatbot.core.errors import UsageError
     from chatbot.core.terminal import neutralize
 
-    text = "\n\n".join(part for part in (prompt, piped) if part and part.strip())
+    text = neutralize("\n\n".join(part for part in (prompt, piped) if part and part.strip()))
     if not text.strip():
         raise UsageError("nothing to send: the prompt is empty", 'give a prompt with -p "..." or pipe text in')
-    return neutralize(text.replace("\x00", ""))
+    return text
 
 
 def _run_tui(settings: Settings, warnings: list[str], args: argparse.Namespace) -> int:
@@ -185,18 +185,19 @@ def _one_shot(settings: Settings, args: argparse.Namespace, prompt: str) -> int:
 async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from chatbot.core.errors import ChatError
     from chatbot.core.events import Finished, Retrying, TextDelta
-    from chatbot.core.terminal import neutralize
+    from chatbot.core.terminal import StreamFilter, neutralize
 
-    clean = neutralize if out.isatty() else (lambda text: text)
+    # On a terminal, model text is data: escape sequences go, even when split across deltas.
+    screen = StreamFilter() if out.isatty() else None
     finish = None
     failure: ChatError | None = None
     try:
         async for event in session.send(prompt):
             if isinstance(event, TextDelta) and not args.json:
-                out.write(clean(event.text))
+                out.write(screen.feed(event.text) if screen else event.text)
                 out.flush()
             elif isinstance(event, Retrying):
-                print(f"chat: {event.error.message}; retrying in {event.delay:.1f}s "
+                print(f"chat: {neutralize(event.error.message)}; retrying in {event.delay:.1f}s "
                       f"({event.attempt}/{session.client.max_retries})", file=err)
             elif isinstance(event, Finished):
                 finish = event
@@ -204,6 +205,8 @@ async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace
         failure = exc
     finally:
         await session.client.aclose()
+        if screen:
+            out.write(screen.flush())
     reply = session.conversation.last_reply()
     if failure is not None and reply is None:
         raise failure
@@ -233,6 +236,10 @@ def _usage_line(session: Session) -> str:
             f"{' (estimated)' if usage.estimated else ''}")
 
 
+# json.dumps escapes C0 controls but not C1 (U+0080-U+009F, e.g. an 8-bit CSI); escaped, they stay valid JSON.
+_C1_ESCAPES = {code: f"\\u{code:04x}" for code in range(0x80, 0xA0)}
+
+
 def _json_result(session: Session, failure: ChatError | None = None) -> str:
     import json
 
@@ -248,7 +255,7 @@ def _json_result(session: Session, failure: ChatError | None = None) -> str:
         },
         "cost_usd": None if session.last_cost is None else str(session.last_cost),
         "error": None if failure is None else failure.headline(),
-    }, ensure_ascii=False)
+    }, ensure_ascii=False).translate(_C1_ESCAPES)
 
 
 def _list_models(settings: Settings, out: TextIO) -> None:

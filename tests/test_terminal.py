@@ -53,8 +53,9 @@ def test_hyperlink_with_params() -> None:
     assert neutralize(text) == "link"
 
 
-def test_unterminated_osc_cannot_swallow_past_the_next_escape() -> None:
-    assert neutralize(f"{ESC}]0;title{ESC}[31mred") == "red"
+def test_unterminated_osc_loses_only_its_introducer() -> None:
+    # Never swallow text: without a terminator, what followed the introducer stays, as plain text.
+    assert neutralize(f"{ESC}]0;title{ESC}[31mred") == "0;titlered"
 
 
 @pytest.mark.parametrize(

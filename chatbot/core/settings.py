@@ -6,6 +6,7 @@ from (the file, an environment variable or a flag), the key, and the reason.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -17,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from chatbot.core import paths
 from chatbot.core.errors import ConfigError, redact
@@ -38,7 +39,8 @@ _file_data: ContextVar[dict[str, Any]] = ContextVar("_file_data", default={})
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, hide_input_in_errors=True,
+                              allow_inf_nan=False)
 
 
 class ModelConfig(_Strict):
@@ -67,7 +69,7 @@ class PresetConfig(_Strict):
     """Sampling temperature, 0..2."""
     top_p: float | None = Field(None, ge=0, le=1)
     """Nucleus sampling, 0..1."""
-    max_tokens: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1, le=100_000_000)
     """Most tokens of one reply; always sent."""
     response_format: Literal["text", "json_object"] | None = None
     """`json_object` asks the model for a JSON reply."""
@@ -90,6 +92,8 @@ class Settings(BaseSettings):
         dotenv_filtering="match_prefix",
         extra="forbid",
         use_attribute_docstrings=True,
+        hide_input_in_errors=True,
+        allow_inf_nan=False,
     )
 
     model: str = Field("gpt-4o-mini", min_length=1)
@@ -102,7 +106,7 @@ class Settings(BaseSettings):
     """Overrides the preset's temperature."""
     top_p: float | None = Field(None, ge=0, le=1)
     """Overrides the preset's top_p."""
-    max_tokens: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1, le=100_000_000)
     """Overrides the preset's max_tokens."""
 
     api_key: SecretStr | None = None
@@ -211,7 +215,9 @@ class Settings(BaseSettings):
         except subprocess.TimeoutExpired:
             raise ConfigError("api_key_cmd took longer than 30 s", "check the command in your config") from None
         if done.returncode != 0:
-            detail = redact(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "")
+            # The command may have printed the key before failing; it must not reach the message.
+            secrets = tuple(line.strip() for line in done.stdout.splitlines() if line.strip())
+            detail = redact(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "", secrets)
             reason = "command not found" if done.returncode == 127 else f"exit status {done.returncode}"
             raise ConfigError(f"api_key_cmd failed ({reason}){': ' + detail if detail else ''}",
                               "check the command in your config")
@@ -247,50 +253,87 @@ class _OpenAIEnvSource(PydanticBaseSettingsSource):
         return {key: os.environ[var] for var, key in OPENAI_ENV.items() if os.environ.get(var)}
 
 
+def shown(text: object) -> str:
+    """A path or key as it can be shown in a one-line message: control characters escaped."""
+    value = str(text)
+    return value if value.isprintable() else json.dumps(value, ensure_ascii=False)[1:-1]
+
+
 def config_path(explicit: Path | str | None = None) -> tuple[Path, bool]:
     """The config file to read, and whether the user named it (then it must exist)."""
-    if explicit:
-        return Path(explicit).expanduser(), True
-    if os.environ.get("CHAT_CONFIG"):
-        return Path(os.environ["CHAT_CONFIG"]).expanduser(), True
+    named = explicit or os.environ.get("CHAT_CONFIG")
+    if named:
+        # os.path.expanduser leaves ~unknown-user as it is, where Path.expanduser raises.
+        return Path(os.path.expanduser(str(named))), True
     return paths.default_config_file(), False
 
 
 def read_config_file(path: Path, required: bool) -> dict[str, Any]:
+    # Errors are raised outside the except blocks so no traceback chains to the file's contents.
+    error: ConfigError | None = None
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        if required:
-            raise ConfigError(f"{path}: no such file", "check --config or CHAT_CONFIG") from None
-        return {}
+        if not required:
+            return {}
+        error = ConfigError(f"{shown(path)}: no such file", "check --config or CHAT_CONFIG")
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})", "check the file's permissions") from None
+        error = ConfigError(f"{shown(path)}: cannot read ({exc.strerror})", "check the file's permissions")
+    if error is not None:
+        raise error
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})", "save the file as UTF-8") from None
+        error = ConfigError(f"{shown(path)}: not UTF-8 text (byte {exc.start})", "save the file as UTF-8")
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}", "fix the syntax; see config.example.toml") from None
+        error = ConfigError(f"{shown(path)}: invalid TOML: {exc}", "fix the syntax; see config.example.toml")
+    raise error
 
 
 def load_settings(config: Path | str | None = None, **flags: Any) -> tuple[Settings, list[str]]:
-    """Settings from every source, and warnings for the user. Raises ConfigError, never ValidationError."""
+    """Settings from every source, and warnings for the user. Raises ConfigError, never anything else."""
     path, required = config_path(config)
     data = read_config_file(path, required)
     warnings = []
     if "api_key" in data and _readable_by_others(path):
-        warnings.append(f"{path} holds api_key and other users can read it: chmod 600 {path}")
+        warnings.append(f"{shown(path)} holds api_key and other users can read it: chmod 600 {shown(path)}")
     flags = {k: v for k, v in flags.items() if v is not None}
+    secrets = _secrets(data, flags)
     if unknown := _unknown_environment():
-        raise ConfigError(f"environment {unknown[0]}: unknown key",
+        raise ConfigError(f"environment {shown(unknown[0])}: unknown key",
                           "unset it, or fix its name; see config.example.toml for every key")
+    error: ConfigError | None = None
     token = _file_data.set(data)
     try:
         return Settings(**flags), warnings
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, path, data, flags), "see config.example.toml for every key") from None
+        error = ConfigError(_describe(exc, path, data, flags), "see config.example.toml for every key")
+    except SettingsError as exc:
+        error = ConfigError(_settings_error(exc), "values of table settings in the environment are JSON objects")
+    except UnicodeDecodeError:
+        error = ConfigError(".env: not UTF-8 text", "save the file as UTF-8")
     finally:
         _file_data.reset(token)
+    raise error.with_secrets_removed(secrets)
+
+
+def _secrets(data: dict[str, Any], flags: dict[str, Any]) -> tuple[str, ...]:
+    """Every API key in sight, so no config error can show one."""
+    found = [data.get("api_key"), flags.get("api_key"),
+             *(os.environ.get(v) for v in ("OPENAI_API_KEY", f"{ENV_PREFIX}API_KEY"))]
+    return tuple(str(k.get_secret_value() if isinstance(k, SecretStr) else k) for k in found if k)
+
+
+def _settings_error(exc: SettingsError) -> str:
+    """pydantic-settings names the field and the source; say it the way the user wrote it."""
+    import re
+
+    match = re.search(r'field "([^"]+)" from source "(\w+)"', str(exc))
+    if not match:
+        return f"environment or .env: {shown(exc)}"
+    field, source = match.groups()
+    where = ".env" if source.startswith("DotEnv") else "environment"
+    return f"{where} {ENV_PREFIX}{field.upper()}: not valid JSON"
 
 
 def save_top_level_key(path: Path, key: str, value: str) -> None:
@@ -329,7 +372,8 @@ def _describe(exc: ValidationError, path: Path, data: dict[str, Any], flags: dic
         loc = [str(part) for part in error["loc"]]
         if not loc and reason.startswith("unknown preset"):
             loc = ["preset"]  # raised by the model validator, which has no location of its own
-        problems.append(f"{_origin(loc, path, data, flags)}: {'.'.join(loc) or '(settings)'}: {reason}")
+        key = ".".join(shown(part) for part in loc) or "(settings)"
+        problems.append(f"{_origin(loc, path, data, flags)}: {key}: {shown(reason)}")
     more = len(exc.errors()) - len(problems)
     return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
 
@@ -345,8 +389,18 @@ def _origin(loc: list[str], path: Path, data: dict[str, Any], flags: dict[str, A
         if name in environ:
             return f"environment {name}"
     if top in data or not loc:
-        return str(path)
-    return "environment or .env"
+        return shown(path)
+    return f".env {(ENV_PREFIX + top).upper()}" if _in_dotenv(top) else "environment or .env"
+
+
+def _in_dotenv(key: str) -> bool:
+    try:
+        from dotenv import dotenv_values
+
+        names = {name.upper() for name in dotenv_values(".env")}
+    except (OSError, UnicodeDecodeError, ImportError):
+        return False
+    return (ENV_PREFIX + key).upper() in names or any(n.startswith((ENV_PREFIX + key + "__").upper()) for n in names)
 
 
 def _unknown_environment() -> list[str]:

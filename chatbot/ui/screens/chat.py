@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 from chatbot.core.errors import ChatError
 from chatbot.core.events import Finished, TextDelta
 from chatbot.core.pricing import format_cost
+from chatbot.core.terminal import neutralize
 from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen
 from chatbot.ui.screens.picker import Picker, PickerItem
@@ -279,7 +280,7 @@ class ChatScreen(Screen[None]):
         if name and name != self.session.model:
             self.session.set_model(name)
             self.refresh_status()
-            self.notify(f"Model: {name}", markup=False)
+            self.notify(neutralize(f"Model: {name}"), markup=False)
 
     def action_preset_menu(self) -> None:
         presets = self.session.settings.all_presets()

@@ -14,6 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from chatbot.core.terminal import neutralize
+
 
 @dataclass(frozen=True)
 class PickerItem:
@@ -59,7 +61,7 @@ class Picker(ModalScreen[str | None]):
         width = max((len(i.value) for i in matches), default=0)
         options.add_options(
             # A no-break space keeps the column: a leading plain space would be trimmed.
-            Option(Content(f"{'●' if i.value == self.current else chr(0xA0)} {i.value.ljust(width)}  {i.detail}"),
+            Option(Content(neutralize(f"{'●' if i.value == self.current else chr(0xA0)} {i.value.ljust(width)}  {i.detail}")),
                    id=i.value)
             for i in matches
         )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import TextArea
+
+from chatbot.core.terminal import neutralize
 
 
 class PromptInput(TextArea):
@@ -29,6 +32,13 @@ class PromptInput(TextArea):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)  # type: ignore[arg-type]
 
+    async def _on_paste(self, event: events.Paste) -> None:
+        # Pasted text is drawn as it is: terminal controls in it would reach the terminal.
+        event.prevent_default()
+        event.stop()
+        if not self.read_only:
+            self.replace(neutralize(event.text), *self.selection)
+
     def action_submit(self) -> None:
         if self.text.strip():
             self.post_message(self.Submitted(self.text))
@@ -44,5 +54,5 @@ class PromptInput(TextArea):
 
     def set_text(self, text: str) -> None:
         """Replace the prompt's text and put the cursor at its end."""
-        self.load_text(text)
+        self.load_text(neutralize(text))
         self.move_cursor(self.document.end)

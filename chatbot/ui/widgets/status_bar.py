@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from chatbot.core.pricing import format_cost
 from chatbot.core.session import Session
+from chatbot.core.terminal import neutralize
 
 
 def compact(n: int) -> str:
@@ -70,4 +71,5 @@ class StatusBar(Static):
             self.refresh(layout=True)
 
     def render(self) -> Content:
-        return Content(wrap_parts(self.parts, max(self.size.width - 2, 20)))
+        # Model names may come from a server: never let them carry terminal controls.
+        return Content(neutralize(wrap_parts(self.parts, max(self.size.width - 2, 20))))

@@ -155,7 +155,7 @@ async def test_sliding_window_drops_oldest_turns(fake: FakeOpenAI, make_session)
     assert fixed + cost[0] + cost[1] + user_only > budget
     max_tokens = 50
     session = make_session(model="gpt-4o-mini", system_prompt=system, max_tokens=max_tokens,
-                           budget={"max_prompt_tokens": budget + max_tokens})
+                           budget={"max_context_tokens": budget + max_tokens})
     assert session.budget() == budget
     fake.queue(*(Reply(r) for r in replies))
 
@@ -197,7 +197,7 @@ async def test_system_prompt_first_in_every_request(fake: FakeOpenAI, make_sessi
 
 
 async def test_newest_message_too_long_fails_before_any_request(fake: FakeOpenAI, make_session) -> None:
-    session = make_session(max_tokens=50, budget={"max_prompt_tokens": 100})
+    session = make_session(max_tokens=50, budget={"max_context_tokens": 100})
 
     with pytest.raises(errors.ContextTooLongError):
         await send(session, "word " * 500)

@@ -67,7 +67,7 @@ def test_defaults_without_any_source() -> None:
     assert settings.model == "gpt-4o-mini"
     assert settings.preset == "balanced"
     assert settings.api_key is None
-    assert settings.budget.max_prompt_tokens is None
+    assert settings.budget.max_context_tokens is None
     assert settings.timeout == 60.0
 
 
@@ -192,16 +192,16 @@ def test_empty_openai_api_key_variable_is_ignored(cfg: Path, monkeypatch: pytest
 
 
 def test_nested_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CHAT_BUDGET__MAX_PROMPT_TOKENS", "16000")
-    assert load_settings(None)[0].budget.max_prompt_tokens == 16000
+    monkeypatch.setenv("CHAT_BUDGET__MAX_CONTEXT_TOKENS", "16000")
+    assert load_settings(None)[0].budget.max_context_tokens == 16000
 
 
 def test_nested_environment_beats_file_and_merges_with_it(cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(cfg, "[budget]\nmax_prompt_tokens = 100\n[presets.writing]\ntemperature = 0.5\n")
-    monkeypatch.setenv("CHAT_BUDGET__MAX_PROMPT_TOKENS", "200")
+    write(cfg, "[budget]\nmax_context_tokens = 100\n[presets.writing]\ntemperature = 0.5\n")
+    monkeypatch.setenv("CHAT_BUDGET__MAX_CONTEXT_TOKENS", "200")
     monkeypatch.setenv("CHAT_PRESETS__WRITING__TOP_P", "0.4")
     settings, _ = load_settings(cfg)
-    assert settings.budget.max_prompt_tokens == 200
+    assert settings.budget.max_context_tokens == 200
     writing = settings.active_preset("writing")
     assert (writing.temperature, writing.top_p, writing.max_tokens) == (0.5, 0.4, 2000)
 
@@ -276,9 +276,9 @@ def test_wrong_type_in_file(cfg: Path) -> None:
 
 
 def test_wrong_type_in_table(cfg: Path) -> None:
-    write(cfg, '[budget]\nmax_prompt_tokens = "lots"\n')
+    write(cfg, '[budget]\nmax_context_tokens = "lots"\n')
     message = load_error(cfg)
-    assert "budget.max_prompt_tokens" in message and "integer" in message
+    assert "budget.max_context_tokens" in message and "integer" in message
 
 
 def test_nested_preset_temperature_out_of_range_in_file(cfg: Path) -> None:
@@ -350,16 +350,16 @@ def test_bad_environment_names_the_variable(
 
 
 def test_bad_nested_environment_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CHAT_BUDGET__MAX_PROMPT_TOKENS", "0")
+    monkeypatch.setenv("CHAT_BUDGET__MAX_CONTEXT_TOKENS", "0")
     message = load_error(None)
-    assert "budget.max_prompt_tokens" in message
-    assert "CHAT_BUDGET__MAX_PROMPT_TOKENS" in message
+    assert "budget.max_context_tokens" in message
+    assert "CHAT_BUDGET__MAX_CONTEXT_TOKENS" in message
 
 
 def test_bad_nested_environment_names_key_and_reason(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CHAT_BUDGET__MAX_PROMPT_TOKENS", "0")
+    monkeypatch.setenv("CHAT_BUDGET__MAX_CONTEXT_TOKENS", "0")
     message = load_error(None)
-    assert "budget.max_prompt_tokens" in message
+    assert "budget.max_context_tokens" in message
     assert "greater than or equal to 1" in message
 
 

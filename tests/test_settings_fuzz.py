@@ -339,7 +339,7 @@ def test_every_source_at_once(doc: dict[str, Any], env: dict[str, str], flags: d
 
 
 @FUZZ
-@given(lines=st.lists(st.tuples(st.sampled_from(FIELDS + ["bogus", "budget__max_prompt_tokens", "models__x__encoding"]),
+@given(lines=st.lists(st.tuples(st.sampled_from(FIELDS + ["bogus", "budget__max_context_tokens", "models__x__encoding"]),
                                 plausible_env.filter(lambda v: not any(ch in v for ch in LINE_BREAKS + "'\"#\\"))),
                       max_size=5))
 def test_arbitrary_dotenv_values(lines: list[tuple[str, str]]) -> None:
@@ -359,7 +359,7 @@ def test_the_generator_covers_every_toml_type() -> None:
         "top_p": 0.5, "history": True, "theme": [[1, [2.5, "x"]], {"k": dt.date(2024, 2, 29)}],
         "retry_max_wait": dt.datetime(1979, 5, 27, 7, 32, tzinfo=dt.timezone(dt.timedelta(hours=-7))),
         "project": dt.datetime(2000, 1, 1, 0, 0, 0, 999), "organization": dt.time(23, 59, 59, 1),
-        "budget": {"max_prompt_tokens": "x"}, "models": {"m\u00e9": {"context_window": 1}, "flat": 3},
+        "budget": {"max_context_tokens": "x"}, "models": {"m\u00e9": {"context_window": 1}, "flat": 3},
         "presets": {"p": {"temperature": math.nan}}, "keymap": {"send": "ctrl+s"},
     }
     parsed = tomllib.loads(dump_toml(doc))

@@ -300,7 +300,7 @@ def test_first_run_without_key(snap_compare: Any) -> None:
 def test_dropped_turns(snap_compare: Any, fake: FakeOpenAI, settings_for: Callable[..., Settings]) -> None:
     """A small prompt budget after three exchanges: the oldest turn is dimmed and the status bar says dropped."""
     fake.queue(Reply("alpha " * 20), Reply("beta " * 20), Reply("gamma"))
-    app = make_app(settings_for(max_tokens=10, budget={"max_prompt_tokens": 90}))
+    app = make_app(settings_for(max_tokens=10, budget={"max_context_tokens": 90}))
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await exchanges("one " * 10, "two " * 10, "three")(pilot)

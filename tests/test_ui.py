@@ -155,7 +155,7 @@ async def test_reasoning_model_from_menu_gets_only_what_it_accepts(fake: FakeOpe
 
 async def test_dropped_turns_are_dimmed_and_left_out(fake: FakeOpenAI, make_settings: Any) -> None:
     fake.queue(Reply("alpha " * 20), Reply("beta " * 20), Reply("gamma"))
-    app = app_for(make_settings, max_tokens=10, budget={"max_prompt_tokens": 90})
+    app = app_for(make_settings, max_tokens=10, budget={"max_context_tokens": 90})
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "one " * 10)
         await send(pilot, "two " * 10)

@@ -259,7 +259,7 @@ def _map_error(exc: BaseException, model: str | None, base_url: str) -> errors.C
             return errors.QuotaError(f"quota exceeded (429): {detail}", "check your plan and billing", request_id=request_id)
         return errors.RateLimitError(f"rate limited (429): {detail}", "wait a moment and try again", retry_after=_retry_after(exc), request_id=request_id)
     if status == 400 and (code == "context_length_exceeded" or "context length" in detail.lower() or "too long" in detail.lower()):
-        return errors.ContextTooLongError(f"the prompt is too long for the model (400): {detail}", "lower budget.max_prompt_tokens or max_tokens, or start a new conversation", request_id=request_id)
+        return errors.ContextTooLongError(f"the prompt is too long for the model (400): {detail}", "lower budget.max_context_tokens or max_tokens, or start a new conversation", request_id=request_id)
     if status >= 500:
         return errors.ServerError(f"server error ({status}): {detail}", "the server is having trouble: try again shortly", retry_after=_retry_after(exc), request_id=request_id)
     return errors.BadRequestError(f"the server refused the request ({status}): {detail}", "check the model's parameters and the preset", request_id=request_id)

@@ -129,7 +129,7 @@ class Session:
 
     def budget(self) -> int:
         return prompt_budget(self.spec.context_window, reply_reserve(self.spec, self.preset),
-                             self.settings.budget.max_prompt_tokens)
+                             self.settings.budget.max_context_tokens)
 
     def window(self) -> Window:
         """The messages the next request would send. Raises ContextTooLongError if the newest cannot fit."""

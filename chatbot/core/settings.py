@@ -78,8 +78,8 @@ class PresetConfig(_Strict):
 
 
 class BudgetConfig(_Strict):
-    max_prompt_tokens: int | None = Field(None, ge=1)
-    """Cap on prompt tokens below the model's window (unset: the whole window less the reply reserve)."""
+    max_context_tokens: int | None = Field(None, ge=1)
+    """The most context a request may use (prompt plus max_tokens), below the model's window; unset: the window."""
 
 
 class Settings(BaseSettings):

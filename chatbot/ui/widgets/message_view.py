@@ -9,10 +9,14 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Markdown, Static
+from textual.timer import Timer
 from textual.widgets.markdown import MarkdownStream
 
 from chatbot.core.conversation import Message
 from chatbot.core.terminal import neutralize
+
+
+FRAME = 1 / 30  # seconds between two updates of a streaming reply
 
 
 class MessageView(Vertical):
@@ -26,6 +30,8 @@ class MessageView(Vertical):
         self._text = text
         self._note = ""
         self._stream: MarkdownStream | None = None
+        self._pending: list[str] = []
+        self._flush_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self._header(), classes="header")
@@ -54,15 +60,31 @@ class MessageView(Vertical):
         return self._text
 
     async def write(self, fragment: str) -> None:
-        """Append streamed text; Markdown.get_stream batches fragments when the screen falls behind."""
+        """Append streamed text. The Markdown widget gets it at most once a frame: a server can send thousands
+        of deltas a second, and re-parsing the reply's last block for each one would make the UI the
+        bottleneck."""
+        self._text += fragment
+        self._pending.append(fragment)
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(FRAME, self._flush)
+
+    async def _flush(self) -> None:
+        self._flush_timer = None
+        if not self._pending:
+            return
+        # Joined before cleaning, so a sequence split across deltas is removed whole.
+        text = neutralize("".join(self._pending))
+        self._pending.clear()
         if self._stream is None:
             self._stream = Markdown.get_stream(self.query_one(Markdown))
-        self._text += fragment
-        # A sequence split across fragments loses its ESC here, so what is left of it is plain text.
-        await self._stream.write(neutralize(fragment))
+        await self._stream.write(text)
 
     async def finish(self, text: str | None = None) -> None:
         """End streaming and render the whole reply once, so nothing stays half-parsed."""
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+            self._flush_timer = None
+        self._pending.clear()
         if self._stream is not None:
             stream, self._stream = self._stream, None
             await stream.stop()

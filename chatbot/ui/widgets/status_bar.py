@@ -63,13 +63,18 @@ class StatusBar(Static):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.parts: list[str] = []
+        self._shown = ""
 
     def refresh_from(self, session: Session) -> None:
-        parts = status_parts(session)
-        if parts != self.parts:
-            self.parts = parts
-            self.refresh(layout=True)
+        self.parts = status_parts(session)
+        self._show()
 
-    def render(self) -> Content:
+    def on_resize(self) -> None:
+        self._show()
+
+    def _show(self) -> None:
         # Model names may come from a server: never let them carry terminal controls.
-        return Content(neutralize(wrap_parts(self.parts, max(self.size.width - 2, 20))))
+        text = neutralize(wrap_parts(self.parts, max(self.size.width, 20)))
+        if text != self._shown:
+            self._shown = text
+            self.update(Content(text))

@@ -286,3 +286,25 @@ async def test_model_text_is_never_markup(fake: FakeOpenAI, make_settings: Any) 
         rendered = screen_text(app)
         assert "[bold red]loud[/]" in rendered
         assert "[b]user markup[/b]" in rendered
+
+
+async def test_long_conversation_keeps_only_the_newest_messages_mounted(make_settings: Any, tmp_path: Any) -> None:
+    from chatbot.core.conversation import Message
+    from chatbot.core.history import HistoryStore
+    from chatbot.ui.widgets.transcript import MAX_VIEWS
+
+    store = HistoryStore(tmp_path / "history.db")
+    conversation_id = store.create("gpt-4o", "balanced", "system")
+    for i in range(MAX_VIEWS):
+        store.add(conversation_id, Message("user", f"question {i}"))
+        store.add(conversation_id, Message("assistant", f"answer {i}"))
+    app = make_app(make_settings(), store=store, resume_id=conversation_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        shown = views(app)
+        assert len(shown) == MAX_VIEWS
+        assert shown[-1] == ("assistant", f"answer {MAX_VIEWS - 1}")
+        assert app.screen.transcript.hidden == MAX_VIEWS
+        assert f"{MAX_VIEWS} more messages not shown" in screen_text(app)
+        # Every message is still in the conversation the next request is built from.
+        assert len(app.session.conversation.messages) == 2 * MAX_VIEWS

@@ -26,7 +26,7 @@ from chatbot.ui.screens.system_prompt import SystemPromptScreen
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar, compact
-from chatbot.ui.widgets.transcript import Transcript
+from chatbot.ui.widgets.transcript import MAX_VIEWS, Transcript
 
 if TYPE_CHECKING:
     from chatbot.core.session import Session
@@ -82,7 +82,15 @@ class ChatScreen(Screen[None]):
     async def show_conversation(self, jump_to: int | None = None) -> None:
         """Show the session's conversation (after a resume); `jump_to` is a message id to scroll to."""
         target = None
-        for message in self.session.conversation.messages:
+        messages = self.session.conversation.messages
+        # Only what the transcript keeps mounted is built: a resumed 500-turn conversation opens at once.
+        shown = messages[-MAX_VIEWS:]
+        if jump_to is not None and all(m.id != jump_to for m in shown):
+            index = next(i for i, m in enumerate(messages) if m.id == jump_to)
+            shown = messages[index : index + MAX_VIEWS]
+        if len(shown) < len(messages):
+            await self.transcript.note_hidden(len(messages) - len(shown))
+        for message in shown:
             view = await self.transcript.add(MessageView(message.role, message.content, model=message.model,
                                                          message=message))
             if message.stopped or message.error:
@@ -94,6 +102,7 @@ class ChatScreen(Screen[None]):
         if target is not None:
             target.add_class("found")
             self.transcript.scroll_to_widget(target, animate=False, top=True)
+
     @property
     def transcript(self) -> Transcript:
         return self.query_one(Transcript)

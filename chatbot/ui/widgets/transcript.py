@@ -1,22 +1,51 @@
-"""The scrolling transcript. Anchored, so it follows a streaming reply until the user scrolls up."""
+"""The scrolling transcript. Anchored, so it follows a streaming reply until the user scrolls up.
+
+Only the newest messages stay mounted: a Markdown message costs about a megabyte of widgets, and a long
+conversation must not grow the app without bound. Older messages stay in the conversation and the history;
+a line at the top says how many are not shown.
+"""
 
 from __future__ import annotations
 
 from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
 
 from chatbot.core.conversation import Message
 from chatbot.ui.widgets.message_view import MessageView
 
+MAX_VIEWS = 60
+
 
 class Transcript(VerticalScroll):
     can_focus = True
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.hidden = 0
 
     def on_mount(self) -> None:
         self.anchor()
 
     async def add(self, view: MessageView) -> MessageView:
         await self.mount(view)
+        views = self.views()
+        if len(views) > MAX_VIEWS:
+            extra = views[: len(views) - MAX_VIEWS]
+            await self.remove_children(extra)
+            await self.note_hidden(len(extra))
         return view
+
+    async def note_hidden(self, count: int) -> None:
+        """Say that `count` more messages of the conversation are not on screen."""
+        self.hidden += count
+        text = Content(f"{self.hidden} more message{'s' if self.hidden != 1 else ''} not shown: "
+                       "f4 opens the history, the palette exports the conversation")
+        notes = self.query_children("#hidden-note")
+        if notes:
+            notes.first(Static).update(text)
+        else:
+            await self.mount(Static(text, id="hidden-note"), before=0)
 
     def views(self) -> list[MessageView]:
         return list(self.query_children(MessageView))
@@ -28,4 +57,5 @@ class Transcript(VerticalScroll):
             view.set_dropped(view.message is not None and view.message.id in ids)
 
     async def clear(self) -> None:
+        self.hidden = 0
         await self.remove_children()

@@ -39,7 +39,7 @@ _file_data: ContextVar[dict[str, Any]] = ContextVar("_file_data", default={})
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, hide_input_in_errors=True,
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True,
                               allow_inf_nan=False)
 
 
@@ -91,7 +91,6 @@ class Settings(BaseSettings):
         # Only CHAT_* lines of .env are ours; a shared .env may hold anything else.
         dotenv_filtering="match_prefix",
         extra="forbid",
-        use_attribute_docstrings=True,
         hide_input_in_errors=True,
         allow_inf_nan=False,
     )

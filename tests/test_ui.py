@@ -12,6 +12,7 @@ from chatbot.ui.app import ChatApp, make_app
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar
+from textual.widgets import Markdown
 
 SIZE = (100, 30)
 
@@ -308,3 +309,18 @@ async def test_long_conversation_keeps_only_the_newest_messages_mounted(make_set
         assert f"{MAX_VIEWS} more messages not shown" in screen_text(app)
         # Every message is still in the conversation the next request is built from.
         assert len(app.session.conversation.messages) == 2 * MAX_VIEWS
+
+
+async def test_fast_replies_always_reach_the_screen(fake: FakeOpenAI, make_settings: Any) -> None:
+    # A reply that streams in faster than a frame once ended with a blank view: stopping the Markdown stream
+    # before its task had started cancelled the turn.
+    replies = [" ".join(f"w{n}-{i}" for i in range(600)) for n in range(6)]
+    fake.queue(*(Reply(text) for text in replies))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        for n, text in enumerate(replies):
+            await send(pilot, f"reply {n}")
+            view = [v for v in app.screen.transcript.views() if v.role == "assistant"][-1]
+            assert view.text == text
+            assert view.query_one(Markdown).source == text
+            assert "waiting" not in view._note

@@ -5,6 +5,8 @@ User text is shown as plain text and assistant text as Markdown; neither is ever
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
@@ -87,7 +89,14 @@ class MessageView(Vertical):
         self._pending.clear()
         if self._stream is not None:
             stream, self._stream = self._stream, None
-            await stream.stop()
+            try:
+                await stream.stop()
+            except asyncio.CancelledError:
+                # stop() cancels the stream's own task; if that task had not started yet, the cancellation
+                # surfaces here. Only a cancellation of this turn itself may go on.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
         if text is not None:
             self._text = text
         if self.role == "assistant":

@@ -57,12 +57,6 @@ class Conversation:
             return self.messages.pop()
         return None
 
-    def pop_trailing_user(self) -> Message | None:
-        """Remove a trailing user message that got no reply (so it can be edited and resent)."""
-        if self.messages and self.messages[-1].role == "user":
-            return self.messages.pop()
-        return None
-
     def last_reply(self) -> Message | None:
         return next((m for m in reversed(self.messages) if m.role == "assistant"), None)
 

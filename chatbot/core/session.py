@@ -21,7 +21,6 @@ from chatbot.core.history import Stored
 from chatbot.core.models import ModelSpec
 from chatbot.core.presets import Preset
 from chatbot.core.pricing import cost_of, format_cost
-from chatbot.core import usage_log
 from chatbot.core.recorder import Recorder
 from chatbot.core.usage_log import RequestRecord, UsageLog
 from chatbot.core.settings import Settings
@@ -270,7 +269,7 @@ class Session:
         usage = flight.live_usage() if (flight.first_token_at or flight.usage) else Usage()
         cost = cost_of(usage, spec.price)
         record = RequestRecord(
-            timestamp=usage_log.now(), request_id=flight.request_id or (error.request_id if error else None),
+            timestamp=time.time(), request_id=flight.request_id or (error.request_id if error else None),
             model=spec.name, prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
             completion_tokens=usage.completion_tokens, usage_estimated=usage.estimated,
             cost_usd=None if cost is None else str(cost),

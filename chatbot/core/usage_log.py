@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,7 +39,3 @@ class UsageLog:
         # One write of a short line in append mode: lines from concurrent processes do not interleave.
         with self.path.open("a", encoding="utf-8") as f:
             f.write(line)
-
-
-def now() -> float:
-    return time.time()

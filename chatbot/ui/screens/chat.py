@@ -29,6 +29,7 @@ from chatbot.ui.widgets.status_bar import StatusBar, compact
 from chatbot.ui.widgets.transcript import MAX_VIEWS, Transcript
 
 if TYPE_CHECKING:
+    from chatbot.core.models import ModelSpec
     from chatbot.core.session import Session
     from chatbot.ui.app import ChatApp
 
@@ -357,10 +358,7 @@ class ChatScreen(Screen[None]):
             self.notify("System prompt updated; it applies from the next request.")
 
 
-def _model_detail(spec: object) -> str:
-    from chatbot.core.models import ModelSpec
-
-    assert isinstance(spec, ModelSpec)
+def _model_detail(spec: ModelSpec) -> str:
     price = "price unknown" if spec.price is None else (
         f"${spec.price.input}/{spec.price.output} per 1M in/out")
     kind = " · reasoning" if spec.reasoning else ""

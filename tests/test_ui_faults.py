@@ -152,3 +152,12 @@ async def test_failed_regenerate_keeps_the_old_reply_on_screen(fake: FakeOpenAI,
         assert shown[:2] == [("user", "question"), ("assistant", "the old answer")]
         assert shown[2][0] == "error"
         assert [m.content for m in app.session.conversation.messages] == ["question", "the old answer"]
+
+
+async def test_failed_send_leaves_the_context_counter_as_it_was(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Error(500, "down", type="server_error"))
+    app = make_app(make_settings(max_retries=0))
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "nothing goes out")
+        assert app.session.last_window is None
+        assert "ctx 0/" in str(app.screen.query_one("StatusBar").render())

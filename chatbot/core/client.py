@@ -235,7 +235,7 @@ def _map_error(exc: BaseException, model: str | None, base_url: str) -> errors.C
     if isinstance(exc, openai.APITimeoutError):
         return errors.TimeoutError_(f"no answer from {base_url} in time", "the server may be busy: try again, or raise timeout")
     if isinstance(exc, openai.APIConnectionError):
-        return errors.ConnectionError_(f"cannot reach {base_url}", "check your network, that the server is running and base_url")
+        return errors.ConnectionError_(f"cannot reach {base_url}", "check that the server is running and that base_url is right")
     if not isinstance(exc, openai.APIError):
         # Malformed JSON or chunks the SDK cannot parse.
         return errors.ServerError(f"the server sent a malformed reply ({type(exc).__name__})", "try again; if it persists, the server is at fault")

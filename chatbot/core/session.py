@@ -175,6 +175,7 @@ class Session:
         """Add the user's message and stream the reply. If the request fails or is stopped before the first
         token, the message is removed again, so the caller can hand the text back to the user."""
         user = self.conversation.add_user(text)
+        previous_window = self.last_window
         if self.recorder:
             self.counter.count_message(user)  # the window needs it anyway; stored, it spares a resume the work
             self.recorder.user(self, user)
@@ -186,6 +187,7 @@ class Session:
             # aclosing has settled any partial reply by now, so the user message is last only if none came.
             if self.conversation.messages and self.conversation.messages[-1] is user:
                 self.conversation.messages.pop()
+                self.last_window = previous_window  # nothing went out: the counters stay as they were
                 if self.recorder:
                     self.recorder.forget(user)
             raise

@@ -150,9 +150,15 @@ async def test_rich_and_textual_markup_in_a_reply_is_literal_and_clicking_it_doe
         assert views(app)[-1] == ("assistant", MARKUP_REPLY)
 
 
+# A link in a paragraph, in a list and in a table: lists and tables are drawn by the reply's own blocks.
+SHAPES = {"paragraph": "{}", "list": "- first\n- {}", "table": "| head |\n|---|\n| {} |"}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("target", ["app.quit", "app.notify('pwned')", "screen.new_conversation", "javascript:alert(1)"])
-async def test_markdown_link_to_an_action_is_only_a_link(target: str, fake: FakeOpenAI, make_settings: Any) -> None:
-    reply = f"Before [CLICKME]({target}) after, and an autolink <{target}>."
+async def test_markdown_link_to_an_action_is_only_a_link(target: str, shape: str, fake: FakeOpenAI,
+                                                         make_settings: Any) -> None:
+    reply = SHAPES[shape].format(f"Before [CLICKME]({target}) after, and an autolink <{target}>.")
     fake.queue(Reply(reply))
     spy = Spy()
     app = app_with(make_settings)

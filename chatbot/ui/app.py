@@ -97,6 +97,8 @@ class ChatApp(App[None]):
                 self.session.client.set_api_key(self.settings.resolve_api_key())
             self.session.counter.encoding  # noqa: B018 - loads the tokenizer
             import openai  # noqa: F401
+
+            import chatbot.ui.widgets.reply_markdown  # noqa: F401 - the first reply's Markdown widget
         except ChatError as exc:
             self.call_from_thread(self.notify, f"{exc}", title=exc.title, severity="error", timeout=15, markup=False)
         finally:

@@ -91,13 +91,15 @@ class ChatScreen(Screen[None]):
             shown = messages[index : index + MAX_VIEWS]
         if len(shown) < len(messages):
             await self.transcript.note_hidden(len(messages) - len(shown))
+        views = []
         for message in shown:
-            view = await self.transcript.add(MessageView(message.role, message.content, model=message.model,
-                                                         message=message))
+            view = MessageView(message.role, message.content, model=message.model, message=message)
             if message.stopped or message.error:
                 view.set_note("stopped" if message.stopped else "broke off")
             if message.id == jump_to:
                 target = view
+            views.append(view)
+        await self.transcript.add_all(views)
         self.transcript.mark_dropped(self.session.dropped())
         self.refresh_status()
         if target is not None:

@@ -6,16 +6,21 @@ User text is shown as plain text and assistant text as Markdown; neither is ever
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 from textual.timer import Timer
-from textual.widgets.markdown import MarkdownStream
 
 from chatbot.core.conversation import Message
 from chatbot.core.terminal import neutralize
+
+if TYPE_CHECKING:
+    from textual.widgets.markdown import MarkdownStream
+
+    from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
 
 
 FRAME = 1 / 30  # seconds between two updates of a streaming reply
@@ -38,7 +43,10 @@ class MessageView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(self._header(), classes="header")
         if self.role == "assistant":
-            yield Markdown(neutralize(self._text), classes="body", open_links=False)
+            # Imported here: the Markdown widget and its parser are not needed for the first paint of an empty chat.
+            from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
+
+            yield ReplyMarkdown(neutralize(self._text), classes="body", open_links=False)
         else:
             # Model and user text are data: never markup, never terminal escape sequences.
             yield Static(Content(neutralize(self._text)), classes="body")
@@ -78,16 +86,18 @@ class MessageView(Vertical):
         text = neutralize("".join(self._pending))
         self._pending.clear()
         if self._stream is None:
-            self._stream = Markdown.get_stream(self.query_one(Markdown))
+            self._stream = self._markdown().get_stream(self._markdown())
         await self._stream.write(text)
 
     async def finish(self, text: str | None = None) -> None:
-        """End streaming and render the whole reply once, so nothing stays half-parsed."""
+        """End streaming and settle the whole reply, so nothing stays half-parsed."""
         if self._flush_timer is not None:
             self._flush_timer.stop()
             self._flush_timer = None
-        self._pending.clear()
         if self._stream is not None:
+            # The last fragments go through the stream too, so settling finds the reply whole and has nothing
+            # left to rebuild.
+            await self._flush()
             stream, self._stream = self._stream, None
             try:
                 await stream.stop()
@@ -97,7 +107,13 @@ class MessageView(Vertical):
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
                     raise
+        self._pending.clear()
         if text is not None:
             self._text = text
         if self.role == "assistant":
-            await self.query_one(Markdown).update(neutralize(self._text))
+            await self._markdown().settle(neutralize(self._text))
+
+    def _markdown(self) -> ReplyMarkdown:
+        from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
+
+        return self.query_one(ReplyMarkdown)

@@ -28,13 +28,18 @@ class Transcript(VerticalScroll):
         self.anchor()
 
     async def add(self, view: MessageView) -> MessageView:
-        await self.mount(view)
-        views = self.views()
-        if len(views) > MAX_VIEWS:
-            extra = views[: len(views) - MAX_VIEWS]
+        await self.add_all([view])
+        return view
+
+    async def add_all(self, views: list[MessageView]) -> None:
+        """Mount `views` at the end in one go (one layout, not one per message), then unmount the oldest
+        beyond MAX_VIEWS."""
+        await self.mount_all(views)
+        mounted = self.views()
+        if len(mounted) > MAX_VIEWS:
+            extra = mounted[: len(mounted) - MAX_VIEWS]
             await self.remove_children(extra)
             await self.note_hidden(len(extra))
-        return view
 
     async def note_hidden(self, count: int) -> None:
         """Say that `count` more messages of the conversation are not on screen."""

@@ -1,0 +1,207 @@
+"""The Markdown widget an assistant reply renders in: Textual's, with tables and plain lists drawn as one widget.
+
+Textual builds a table from a widget per cell and a list from four widgets per item, and widgets are what a
+streaming reply pays for: styling and laying out a few hundred of them cost more than all the reply's text.
+Here a table, and a list whose items hold only paragraphs and plain lists, is one block drawing Rich
+renderables, which wrap to the width they are given. A list holding code or quotes keeps Textual's widgets.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from markdown_it import MarkdownIt
+from rich import box
+from rich.console import Group, RenderableType
+from rich.style import Style as RichStyle
+from rich.table import Table
+from rich.text import Text
+from textual.content import Content
+from textual.geometry import Size
+from textual.style import Style
+from textual.widgets import Markdown
+from textual.widgets.markdown import MarkdownBlock
+
+# Not exported by textual.widgets.markdown, but the documented way to change a block is to subclass it.
+from textual.widgets._markdown import (
+    MarkdownBulletList,
+    MarkdownListItem,
+    MarkdownOrderedList,
+    MarkdownParagraph,
+    MarkdownTable,
+)
+
+
+def rich_text(widget: MarkdownBlock, content: Content) -> Text:
+    """Inline Markdown as Rich Text, its styles (code, emphasis) resolved against `widget`'s component classes."""
+    text = Text(content.plain)
+    for start, end, style in content.spans:
+        if isinstance(style, Style):
+            text.stylize(style.rich_style, start, end)
+        elif style.startswith("."):
+            text.stylize(widget.get_component_rich_style(style[1:], partial=True), start, end)
+        else:
+            text.stylize(RichStyle.parse(style), start, end)
+    return text
+
+
+class DrawnBlock(MarkdownBlock):
+    """A block drawn by one Rich renderable. Its height is kept per width until its content changes: Textual
+    drops a widget's cached height whenever it is restyled, which happens to every block of a reply each time
+    a block is added, and measuring a table means rendering it."""
+
+    _heights: dict[int, int] | None = None
+
+    def changed(self) -> None:
+        self._heights = None
+        self.refresh(layout=True)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if self.children:  # composed from widgets after all: they are measured as usual
+            return super().get_content_height(container, viewport, width)
+        if self._heights is None:
+            self._heights = {}
+        if width not in self._heights:
+            self._heights[width] = super().get_content_height(container, viewport, width)
+        return self._heights[width]
+
+
+class ReplyTable(DrawnBlock, MarkdownTable):
+    """A Markdown table drawn by one widget."""
+
+    COMPONENT_CLASSES = MarkdownBlock.COMPONENT_CLASSES | {"markdown-table--header", "markdown-table--lines"}
+    DEFAULT_CSS = """
+    ReplyTable {
+        width: 1fr;
+        height: auto;
+        margin-bottom: 1;
+        & > .markdown-table--header { color: $primary; text-style: bold; }
+        & > .markdown-table--lines { color: $foreground 30%; }
+    }
+    """
+
+    def compose(self):  # type: ignore[override]
+        # The rows are drawn by render(); the cells parsed into blocks are only read.
+        self._headers, self._rows = self._get_headers_and_rows()
+        self._blocks.clear()
+        return iter(())
+
+    def render(self) -> RenderableType:
+        table = Table(box=box.ROUNDED, expand=False, show_edge=True, pad_edge=True,
+                      header_style=self.get_component_rich_style("markdown-table--header", partial=True),
+                      border_style=self.get_component_rich_style("markdown-table--lines", partial=True))
+        for header in self._headers:
+            table.add_column(rich_text(self, header), overflow="fold")
+        width = len(self._headers)
+        for row in self._rows:
+            cells = [rich_text(self, cell) for cell in row[:width]]
+            table.add_row(*cells, *([""] * (width - len(cells))))
+        return table
+
+    async def _update_from_block(self, block: MarkdownBlock) -> None:
+        if isinstance(block, ReplyTable):
+            # A streaming table grows a row at a time: take the new rows and redraw, no widgets change.
+            self._headers, self._rows = block._get_headers_and_rows()
+            self.source_range = block.source_range
+            self.changed()
+        else:
+            await super()._update_from_block(block)
+
+
+# An item: its bullet, and its paragraphs and nested lists in order.
+Item = tuple[str, list["Content | list[Item]"]]
+
+
+def plain_items(block: MarkdownBlock) -> list[Item] | None:
+    """The items of a list block if they hold only paragraphs and such lists, else None."""
+    items: list[Item] = []
+    ordered = isinstance(block, MarkdownOrderedList)
+    entries = [b for b in block._blocks if isinstance(b, MarkdownListItem)]
+    start = 1
+    if ordered and entries:
+        try:
+            start = int(entries[0].bullet)
+        except ValueError:
+            pass
+    numbers = [f"{n}. " for n in range(start, start + len(entries))]
+    size = max(map(len, numbers), default=0)
+    for number, entry in zip(numbers, entries):
+        parts: list[Content | list[Item]] = []
+        for child in entry._blocks:
+            if isinstance(child, MarkdownParagraph):
+                parts.append(child._content)
+            elif isinstance(child, (MarkdownBulletList, MarkdownOrderedList)):
+                nested = plain_items(child)
+                if nested is None:
+                    return None
+                parts.append(nested)
+            else:
+                return None
+        items.append((number.rjust(size + 1) if ordered else entry.bullet, parts))
+    return items
+
+
+class ReplyList(DrawnBlock):
+    """A list of paragraphs and plain lists, drawn as one widget; any other list is composed as Textual does."""
+
+    COMPONENT_CLASSES = MarkdownBlock.COMPONENT_CLASSES | {"markdown-bullet"}
+    DEFAULT_CSS = """
+    ReplyList {
+        & > .markdown-bullet { color: $text-primary; }
+        &:light > .markdown-bullet { color: $text-secondary; }
+    }
+    """
+    _items: list[Item] | None = None
+
+    def compose(self):  # type: ignore[override]
+        self._items = plain_items(self)
+        if self._items is None:
+            return super().compose()  # type: ignore[misc]
+        self._blocks.clear()
+        return iter(())
+
+    def render(self) -> RenderableType:
+        if self._items is None:
+            return super().render()  # type: ignore[misc]
+        return self._grid(self._items)
+
+    def _grid(self, items: Iterable[Item]) -> Table:
+        bullet_style = self.get_component_rich_style("markdown-bullet", partial=True)
+        grid = Table.grid()
+        grid.add_column(no_wrap=True)
+        grid.add_column(ratio=1)
+        for bullet, parts in items:
+            body = [rich_text(self, part) if isinstance(part, Content) else self._grid(part) for part in parts]
+            grid.add_row(Text(bullet, bullet_style), Group(*body))
+        return grid
+
+
+class ReplyBulletList(ReplyList, MarkdownBulletList):
+    pass
+
+
+class ReplyOrderedList(ReplyList, MarkdownOrderedList):
+    pass
+
+
+class ReplyMarkdown(Markdown):
+    """Markdown for assistant replies."""
+
+    async def settle(self, markdown: str) -> None:
+        """Leave the widget showing `markdown` exactly as one full render would.
+
+        A streamed reply is parsed from its last block on each append, so every block but the last was final
+        when the next began, and the last was parsed whole by the final append. The full parse here confirms
+        that: the widget is rebuilt only if the text differs, the blocks fall differently, or the text defines
+        link references (those change inline text anywhere in the document)."""
+        if markdown == self.source:
+            env: dict[str, object] = {}
+            tokens = MarkdownIt("gfm-like").parse(markdown, env)
+            blocks = [tuple(t.map) for t in tokens if t.level == 0 and t.nesting >= 0 and t.map is not None]
+            shown = [block.source_range for block in self.query_children(MarkdownBlock)]
+            if blocks == shown and not env.get("references"):
+                return
+        await self.update(markdown)
+
+    BLOCKS = {**Markdown.BLOCKS, "table_open": ReplyTable, "bullet_list_open": ReplyBulletList,
+              "ordered_list_open": ReplyOrderedList}

@@ -7,6 +7,7 @@ thread afterwards, and a send waits for them.
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 from typing import ClassVar
 
@@ -102,7 +103,14 @@ class ChatApp(App[None]):
         except ChatError as exc:
             self.call_from_thread(self.notify, f"{exc}", title=exc.title, severity="error", timeout=15, markup=False)
         finally:
-            self.call_from_thread(self.ready.set)
+            self.call_from_thread(self._warmed)
+
+    def _warmed(self) -> None:
+        # What start-up built (modules, styles, the tokenizer's 200,000 ranks) lives as long as the app. Frozen,
+        # the cyclic collector stops walking it on every full collection: those pauses grew past 150 ms while
+        # a long reply streamed, and froze typing in the prompt.
+        gc.freeze()
+        self.ready.set()
 
     def first_run_message(self) -> str | None:
         """What a user without a key or a server needs to read first, or None."""

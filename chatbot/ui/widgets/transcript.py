@@ -1,6 +1,6 @@
 """The scrolling transcript. Anchored, so it follows a streaming reply until the user scrolls up.
 
-Only the newest messages stay mounted: a Markdown message costs about a megabyte of widgets, and a long
+Only the newest messages stay mounted: a Markdown message costs about half a megabyte of widgets, and a long
 conversation must not grow the app without bound. Older messages stay in the conversation and the history;
 a line at the top says how many are not shown.
 """

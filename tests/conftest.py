@@ -9,10 +9,7 @@ from typing import Any
 
 import pytest
 
-try:
-    from fake_openai import FakeOpenAI
-except ImportError:  # tests/ became a package, or the suite is run with rootdir on sys.path
-    from tests.fake_openai import FakeOpenAI
+from fake_openai import FakeOpenAI
 
 # Recognisable, so a test can check it never leaks into an error message or the terminal.
 TEST_API_KEY = "sk-test-SECRETSECRET1234"

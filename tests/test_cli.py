@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,22 +13,13 @@ from typing import Any
 
 import pytest
 
-try:
-    from fake_openai import Error, FakeOpenAI, Reply
-except ImportError:  # tests/ became a package
-    from tests.fake_openai import Error, FakeOpenAI, Reply
+from fake_openai import Error, FakeOpenAI, Reply
+from support import closed_port, offline
 
 import chatbot
 
-PROJECT = Path(__file__).resolve().parents[1]
 KEY = "sk-test-SECRETSECRET1234"
 ECHO = f"Incorrect API key provided: {KEY}"
-
-
-def closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -40,14 +30,7 @@ def chat_env(tmp_path: Path) -> dict[str, str]:
                      ("XDG_STATE_HOME", "xdg-state")):
         (tmp_path / sub).mkdir()
         env[var] = str(tmp_path / sub)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT), env.get("PYTHONPATH", "")]))
-    # Anything that tries to leave this machine goes to a closed local port instead.
-    guard = f"http://127.0.0.1:{closed_port()}"
-    for var in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
-        env[var] = guard
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    env["PYTHONIOENCODING"] = "utf-8"
-    return env
+    return offline(env)
 
 
 @pytest.fixture

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-try:
-    from fake_openai import Error, FakeOpenAI, Hang, Reply
-except ImportError:  # tests/ became a package
-    from tests.fake_openai import Error, FakeOpenAI, Hang, Reply
+from fake_openai import Error, FakeOpenAI, Hang, Reply
+from support import SleepRecorder, closed_port
 
 from chatbot.core import errors
 from chatbot.core.client import ChatClient
@@ -21,16 +18,6 @@ from chatbot.core.tokens import TokenCounter
 
 KEY = "sk-test-SECRETSECRET1234"
 ECHO = f"Incorrect API key provided: {KEY}"
-
-
-class SleepRecorder:
-    """Stands in for asyncio.sleep: records each requested delay and returns at once."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
 
 
 @pytest.fixture
@@ -86,12 +73,6 @@ def assert_no_key(exc: BaseException) -> None:
     for text in (str(exc), repr(exc), getattr(exc, "message", ""), getattr(exc, "hint", ""), *map(str, exc.args)):
         assert KEY not in text, text
         assert "SECRETSECRET" not in text, text
-
-
-def closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- the happy path --------------------------------------------------------------------------

@@ -16,10 +16,7 @@ from typing import Any
 import openai
 import pytest
 
-try:
-    from fake_openai import FakeOpenAI, Error, Hang, Reply, split_words
-except ImportError:  # tests/ became a package, or the suite is run with rootdir on sys.path
-    from tests.fake_openai import FakeOpenAI, Error, Hang, Reply, split_words
+from fake_openai import FakeOpenAI, Error, Hang, Reply, split_words
 
 MESSAGES: list[dict[str, str]] = [{"role": "user", "content": "hi"}]
 FAKE_MODULE = Path(__file__).with_name("fake_openai.py")

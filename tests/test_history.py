@@ -14,7 +14,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,10 +28,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-try:
-    from fake_openai import Error, FakeOpenAI, Reply
-except ImportError:  # tests/ became a package
-    from tests.fake_openai import Error, FakeOpenAI, Reply
+from fake_openai import Error, FakeOpenAI, Reply
+from support import offline
 
 from chatbot.core import paths
 from chatbot.core.client import ChatClient
@@ -46,7 +43,6 @@ from chatbot.core.session import Session
 from chatbot.core.tokens import TokenCounter
 from chatbot.core.usage_log import UsageLog
 
-PROJECT = Path(__file__).resolve().parents[1]
 KEY = "sk-test-SECRETSECRET1234"  # the recognisable key of conftest.TEST_API_KEY
 USAGE_LOG_FIELDS = {"timestamp", "request_id", "model", "prompt_tokens", "cached_tokens", "completion_tokens",
                     "usage_estimated", "cost_usd", "first_token_seconds", "total_seconds", "status", "error"}
@@ -99,12 +95,6 @@ def poll(condition: Callable[[], Any], steps: int = 600, step: float = 0.05) -> 
     raise AssertionError("condition never held")
 
 
-def closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[HistoryStore]:
     s = HistoryStore(tmp_path / "history.db")
@@ -143,13 +133,7 @@ def chat_env(fake: FakeOpenAI) -> dict[str, str]:
     env = dict(os.environ)
     env["OPENAI_API_KEY"] = KEY
     env["OPENAI_BASE_URL"] = fake.base_url
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT), env.get("PYTHONPATH", "")]))
-    guard = f"http://127.0.0.1:{closed_port()}"
-    for var in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
-        env[var] = guard
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    env["PYTHONIOENCODING"] = "utf-8"
-    return env
+    return offline(env)
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ from chatbot.ui.app import ChatApp, make_app
 from chatbot.ui.screens.picker import Picker
 from chatbot.ui.widgets.prompt_input import PromptInput
 from test_cli import KEY, chat_env, run_chat  # noqa: F401 - fixtures used below
-from test_ui import SIZE, screen_text, send, until, views, wait_turn
+from support import send, until, wait_turn
+from test_ui import SIZE, screen_text, views
 
 ESC, BEL, ST = "\x1b", "\x07", "\x1b\\"
 # Every C0 and C1 control, DEL included: none may be in the text the app draws.

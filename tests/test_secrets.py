@@ -23,8 +23,8 @@ from chatbot.core.errors import ChatError
 from chatbot.core.session import Session
 from chatbot.core.settings import Settings, load_settings
 from chatbot.ui.app import ChatApp, make_app
-from test_cli import PROJECT, closed_port
-from test_ui import SIZE, screen_text, send, until, views, wait_turn
+from support import PROJECT, closed_port, send, until, wait_turn
+from test_ui import SIZE, screen_text, views
 
 LEAK = "sk-proj-LEAKCHECK0123456789abcdef"
 # Also any recognisable piece of it (a server may echo part of a key).

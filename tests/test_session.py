@@ -9,10 +9,8 @@ from typing import Any
 
 import pytest
 
-try:
-    from fake_openai import Error, FakeOpenAI, Hang, Reply
-except ImportError:  # tests/ became a package
-    from tests.fake_openai import Error, FakeOpenAI, Hang, Reply
+from fake_openai import Error, FakeOpenAI, Hang, Reply
+from support import SleepRecorder
 
 from chatbot.core import errors
 from chatbot.core.client import ChatClient
@@ -30,14 +28,6 @@ PRICES = {"gpt-4o-mini": (Decimal("0.15"), Decimal("0.075"), Decimal("0.60")),
 def expected_cost(model: str, prompt: int, completion: int, cached: int = 0) -> Decimal:
     inp, cached_rate, out = PRICES[model]
     return ((prompt - cached) * inp + cached * cached_rate + completion * out) / M
-
-
-class SleepRecorder:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
 
 
 @pytest.fixture

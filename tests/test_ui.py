@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from fake_openai import Error, FakeOpenAI, Reply
+from support import send, until, wait_turn
 from chatbot.core.settings import load_settings
 from chatbot.ui.app import ChatApp, make_app
-from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar
 from textual.widgets import Markdown
@@ -19,35 +17,6 @@ SIZE = (100, 30)
 
 def app_for(make_settings: Any, **flags: Any) -> ChatApp:
     return make_app(make_settings(**flags))
-
-
-async def send(pilot: Any, text: str) -> ChatScreen:
-    """Type `text`, press enter, and wait until the reply has settled."""
-    screen = pilot.app.screen
-    assert isinstance(screen, ChatScreen)
-    pilot.app.query_one(PromptInput).insert(text)
-    await pilot.press("enter")
-    await wait_turn(pilot)
-    return screen
-
-
-async def wait_turn(pilot: Any) -> None:
-    screen = pilot.app.screen
-    if screen.turn_worker is not None:
-        try:
-            await screen.turn_worker.wait()
-        except Exception:  # noqa: BLE001 - a cancelled or failed worker has settled too
-            pass
-    await pilot.pause()
-
-
-async def until(pilot: Any, condition: Any, limit: int = 400) -> None:
-    """Let the app run until `condition()` holds (bounded by a number of steps, not by time)."""
-    for _ in range(limit):
-        if condition():
-            return
-        await pilot.pause(0.01)
-    raise AssertionError("condition never held")
 
 
 def views(app: ChatApp) -> list[tuple[str, str]]:

@@ -10,7 +10,8 @@ import pytest
 from fake_openai import Error, FakeOpenAI, Hang, Reply
 from chatbot.ui.app import make_app
 from chatbot.ui.widgets.prompt_input import PromptInput
-from test_ui import SIZE, send, until, views, wait_turn
+from support import send, until, wait_turn
+from test_ui import SIZE, views
 
 KEY = "sk-test-SECRETSECRET1234"
 

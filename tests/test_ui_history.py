@@ -15,11 +15,8 @@ from typing import Any
 
 import pytest
 
-try:
-    from fake_openai import FakeOpenAI, Reply
-except ImportError:  # tests/ became a package
-    from tests.fake_openai import FakeOpenAI, Reply
-
+from fake_openai import FakeOpenAI, Reply
+from support import send, until, wait_turn
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, OptionList
 
@@ -36,35 +33,7 @@ from chatbot.ui.widgets.status_bar import StatusBar
 SIZE = (110, 36)
 
 
-# -- helpers (the pilot helpers follow tests/test_ui.py) -------------------------------------------------------
-
-
-async def until(pilot: Any, condition: Any, limit: int = 400) -> None:
-    """Let the app run until `condition()` holds (bounded by a number of steps, not by time)."""
-    for _ in range(limit):
-        if condition():
-            return
-        await pilot.pause(0.01)
-    raise AssertionError("condition never held")
-
-
-async def wait_turn(pilot: Any) -> None:
-    screen = pilot.app.screen
-    if screen.turn_worker is not None:
-        try:
-            await screen.turn_worker.wait()
-        except Exception:  # noqa: BLE001 - a cancelled or failed worker has settled too
-            pass
-    await pilot.pause()
-
-
-async def send(pilot: Any, text: str) -> ChatScreen:
-    screen = pilot.app.screen
-    assert isinstance(screen, ChatScreen)
-    pilot.app.query_one(PromptInput).insert(text)
-    await pilot.press("enter")
-    await wait_turn(pilot)
-    return screen
+# -- helpers (the pilot steps are in tests/support.py) -----------------------------------------------------------
 
 
 def views(app: ChatApp) -> list[tuple[str, str]]:

@@ -82,11 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"chat: warning: {warning}", file=sys.stderr)
         return _one_shot(settings, args, _compose(args.prompt, piped))
     except ChatError as exc:
-        from chatbot.core.terminal import neutralize
-
-        hint = f" ({exc.hint})" if exc.hint else ""
-        print(f"chat: {neutralize(exc.headline() + hint)}", file=sys.stderr)
-        return exc.exit_code
+        return report(exc)
     except KeyboardInterrupt:
         print("\nchat: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -141,6 +137,15 @@ def _open_store(settings: Settings, args: argparse.Namespace, *, one_shot: bool)
     return open_store()
 
 
+def report(exc: ChatError) -> int:
+    """Print `exc` as the one line a failed command ends with, and return its exit code."""
+    from chatbot.core.terminal import neutralize
+
+    hint = f" ({exc.hint})" if exc.hint else ""
+    print(f"chat: {neutralize(exc.headline() + hint)}", file=sys.stderr)
+    return exc.exit_code
+
+
 def _resume_id(store: HistoryStore | None, args: argparse.Namespace) -> int | None:
     from chatbot.core.errors import UsageError
 
@@ -149,10 +154,8 @@ def _resume_id(store: HistoryStore | None, args: argparse.Namespace) -> int | No
     conversation_id = args.resume if args.resume is not None else store.last_id()
     if conversation_id is None:
         raise UsageError("there is no conversation to continue yet", "start one with chat")
-    try:
-        store.load(conversation_id)
-    except KeyError:
-        raise UsageError(f"no conversation {conversation_id}", "chat history lists them") from None
+    if not store.exists(conversation_id):
+        raise UsageError(f"no conversation {conversation_id}", "chat history lists them")
     return conversation_id
 
 

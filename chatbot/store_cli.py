@@ -12,6 +12,7 @@ from pathlib import Path
 from chatbot.core.errors import ChatError, ConfigError, UsageError
 from chatbot.core.history import HistoryStore, default_path
 from chatbot.core.pricing import format_cost
+from chatbot.cli import report
 
 
 def open_store(path: Path | None = None) -> HistoryStore:
@@ -50,9 +51,11 @@ def main(argv: list[str]) -> int:
             return COMMANDS[args.command](store, args)
         finally:
             store.close()
+    except sqlite3.Error as exc:
+        return report(ConfigError(f"the history at {default_path()} failed: {exc}",
+                                  "try again; if it keeps failing, move the file aside"))
     except ChatError as exc:
-        print(f"chat: {exc.headline()}{f' ({exc.hint})' if exc.hint else ''}", file=sys.stderr)
-        return exc.exit_code
+        return report(exc)
 
 
 def _date(timestamp: float) -> str:

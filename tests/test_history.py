@@ -209,6 +209,25 @@ async def test_two_turns_round_trip_every_field(fake: FakeOpenAI, make_session: 
     key_is_absent(store.path)
 
 
+async def test_switching_model_and_preset_mid_reply_applies_to_the_next_request(
+        fake: FakeOpenAI, make_session: Any, store: HistoryStore) -> None:
+    fake.queue(Reply(chunks=["one ", "two ", "three"], prompt_tokens=10, completion_tokens=3))
+    session = make_session(store, model="gpt-4o-mini", preset="balanced")
+    async for event in session.send("count"):
+        if isinstance(event, TextDelta) and event.text == "one ":
+            session.set_model("gpt-4.1")
+            session.set_preset("extraction")
+
+    reply = session.conversation.messages[-1]
+    assert reply.model == "gpt-4o-mini"
+    assert reply.cost == Decimal("0.0000033")  # gpt-4o-mini's price: 10 x $0.15 + 3 x $0.60 per 1M
+    assert session.recorder is not None
+    row = session.recorder.row_ids[reply.id]
+    with sqlite3.connect(store.path) as db:
+        params = json.loads(db.execute("SELECT params FROM messages WHERE id = ?", (row,)).fetchone()[0])
+    assert (params["preset"], params["response_format"]) == ("balanced", "text")
+
+
 async def test_long_first_message_makes_a_truncated_title(fake: FakeOpenAI, make_session: Any,
                                                           store: HistoryStore) -> None:
     fake.queue(Reply("ok"), Reply("ok"))

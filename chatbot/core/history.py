@@ -147,6 +147,8 @@ class HistoryStore:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self) -> None:
+        if self.version == SCHEMA_VERSION:
+            return  # the common case takes no write lock, so opening never waits on another writer
         with self._write() as db:
             current = int(db.execute("PRAGMA user_version").fetchone()[0])
             if current > SCHEMA_VERSION:

@@ -114,10 +114,12 @@ class Session:
 
     @property
     def counter(self) -> TokenCounter:
-        encoding = self.spec.encoding
-        if encoding not in self._counters:
-            self._counters[encoding] = TokenCounter(encoding)
-        return self._counters[encoding]
+        return self._counter(self.spec)
+
+    def _counter(self, spec: ModelSpec) -> TokenCounter:
+        if spec.encoding not in self._counters:
+            self._counters[spec.encoding] = TokenCounter(spec.encoding)
+        return self._counters[spec.encoding]
 
     def set_model(self, name: str) -> None:
         self.model = name
@@ -163,11 +165,11 @@ class Session:
             self.recorder.conversation_id = stored.id
             self.recorder.row_ids = dict(stored.row_ids)
 
-    def params(self) -> dict[str, object]:
+    @staticmethod
+    def params(spec: ModelSpec, preset: Preset) -> dict[str, object]:
         """The parameters a reply was made with, as stored beside it."""
-        p = self.preset
-        return {"preset": p.name, "temperature": p.temperature, "top_p": p.top_p,
-                "max_tokens": reply_reserve(self.spec, p), "response_format": p.response_format}
+        return {"preset": preset.name, "temperature": preset.temperature, "top_p": preset.top_p,
+                "max_tokens": reply_reserve(spec, preset), "response_format": preset.response_format}
 
     # -- one turn --
 
@@ -209,8 +211,12 @@ class Session:
                 self.recorder.forget(old)
 
     async def reply(self) -> AsyncIterator[Event]:
-        """Stream a reply to the conversation as it stands. A stopped or broken reply keeps its text."""
+        """Stream a reply to the conversation as it stands. A stopped or broken reply keeps its text.
+
+        The model and preset are read once: the user may switch them while the reply streams, and that
+        applies from the next request, not to how this one is counted, priced or stored."""
         spec, preset = self.spec, self.preset
+        counter = self._counter(spec)
         window = self.window()
         self._check_spend(window, spec, preset)
         self.last_window = window
@@ -220,7 +226,7 @@ class Session:
         stopped = True  # until the stream ends normally or with an error: cancellation leaves it True
         try:
             async for event in self.client.stream(window.kept, spec, preset, prompt_tokens=window.prompt_tokens,
-                                                  counter=self.counter):
+                                                  counter=counter):
                 if isinstance(event, TextDelta):
                     if flight.first_token_at is None:
                         flight.first_token_at = self.clock()
@@ -228,7 +234,7 @@ class Session:
                         if self.recorder:
                             self.recorder.reply_started(self)
                     flight.parts.append(event.text)
-                    flight.completion_tokens += self.counter.count_text(event.text)
+                    flight.completion_tokens += counter.count_text(event.text)
                     if self.recorder:
                         self.recorder.reply_progress(lambda: flight.text)
                 elif isinstance(event, UsageReport):
@@ -245,11 +251,11 @@ class Session:
             stopped, error = False, exc
             raise
         finally:
-            self._settle(flight, spec, finish, stopped, error)
+            self._settle(flight, spec, preset, finish, stopped, error)
             if self.usage_log:
                 self._log(flight, spec, stopped, error)
 
-    def _settle(self, flight: InFlight, spec: ModelSpec, finish: str | None, stopped: bool,
+    def _settle(self, flight: InFlight, spec: ModelSpec, preset: Preset, finish: str | None, stopped: bool,
                 error: ChatError | None) -> None:
         """Record the reply and what it cost; runs on success, stop and failure alike."""
         self.in_flight = None
@@ -264,8 +270,8 @@ class Session:
             stopped=stopped, error=error.message if error else None,
         ))
         if self.recorder:
-            self.counter.count_message(reply)  # stored with the reply, so a resume never re-tokenizes it
-            self.recorder.reply_final(self, reply, self.params())
+            self._counter(spec).count_message(reply)  # stored with the reply: a resume never re-tokenizes it
+            self.recorder.reply_final(self, reply, self.params(spec, preset))
 
     def _log(self, flight: InFlight, spec: ModelSpec, stopped: bool, error: ChatError | None) -> None:
         usage = flight.live_usage() if (flight.first_token_at or flight.usage) else Usage()

@@ -24,7 +24,7 @@ from benchmarks import helpers as h
 NAME = "startup"
 CHAT_MARKER = "Message (enter sends"
 MINIMAL_MARKER = "minimal app painted"
-WATCH = ("tiktoken", "openai")
+WATCH = ("tiktoken", "openai", "markdown_it")  # the tokenizer, the SDK, the Markdown parser
 
 MINIMAL_APP = f'''
 from textual.app import App, ComposeResult

@@ -7,6 +7,7 @@ from typing import Any
 from fake_openai import Error, FakeOpenAI, Reply
 from support import send, until, wait_turn
 from chatbot.core.settings import load_settings
+from chatbot.core.terminal import neutralize
 from chatbot.ui.app import ChatApp, make_app
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar
@@ -256,6 +257,62 @@ async def test_model_text_is_never_markup(fake: FakeOpenAI, make_settings: Any) 
         rendered = screen_text(app)
         assert "[bold red]loud[/]" in rendered
         assert "[b]user markup[/b]" in rendered
+
+
+async def test_a_streamed_reply_settles_without_being_rebuilt(fake: FakeOpenAI, make_settings: Any,
+                                                              monkeypatch: Any) -> None:
+    # Pieces a frame apart, so the reply reaches the Markdown widget in several appends; one escape sequence
+    # is split across two of them and must still be removed whole.
+    from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
+
+    pieces = ["# Title\n\nFirst paragraph, ", "then \x1b[3", "1mred.\n\n- one\n- two\n\n",
+              "| a | b |\n|---|---|\n| 1 | 2 |\n\n", "Last words."]
+    full_renders: list[str] = []
+    original = ReplyMarkdown.update
+
+    def update(self: ReplyMarkdown, markdown: str) -> Any:
+        if markdown:
+            full_renders.append(markdown)
+        return original(self, markdown)
+
+    monkeypatch.setattr(ReplyMarkdown, "update", update)
+    fake.queue(Reply(pieces, chunk_delay=0.06))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "show me")
+        view = app.screen.transcript.views()[-1]
+        markdown = view.query_one(ReplyMarkdown)
+        assert markdown.source == neutralize("".join(pieces))
+        assert full_renders == []
+        assert "31m" not in screen_text(app) and "Last words." in screen_text(app)
+
+
+async def test_views_of_a_resumed_conversation_are_freed_when_it_is_left(make_settings: Any, tmp_path: Any) -> None:
+    # Start-up state is frozen out of the garbage collector's reach; the views must not be frozen with it.
+    import gc
+    import weakref
+
+    from chatbot.core.conversation import Message
+    from chatbot.core.history import HistoryStore
+
+    store = HistoryStore(tmp_path / "history.db")
+    conversation_id = store.create("gpt-4o", "balanced", "system")
+    for i in range(5):
+        store.add(conversation_id, Message("user", f"question {i}"))
+        store.add(conversation_id, Message("assistant", f"answer {i}"))
+    app = make_app(make_settings(), store=store, resume_id=conversation_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        await pilot.pause()
+        resumed = [weakref.ref(view) for view in app.screen.transcript.views()]
+        assert len(resumed) == 10
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: not app.screen.transcript.views())
+        for i in range(5):  # Textual's layout caches let go of removed widgets as newer layouts replace them
+            await app.screen.add_note("info", f"note {i}")
+            await pilot.pause()
+        gc.collect()
+        assert [ref for ref in resumed if ref() is not None] == []
 
 
 async def test_long_conversation_keeps_only_the_newest_messages_mounted(make_settings: Any, tmp_path: Any) -> None:

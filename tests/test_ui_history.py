@@ -215,6 +215,21 @@ async def test_typing_a_query_shows_the_hits(fake: FakeOpenAI, make_settings: An
         await until(pilot, lambda: len(options(app)) == 3)
 
 
+async def test_stored_text_with_escape_sequences_is_listed_as_plain_text(fake: FakeOpenAI, make_settings: Any,
+                                                                          db: Path) -> None:
+    seed(db, "Title \x1b]0;pwned\x07 here", "gpt-4o",
+         [("about penguins \x1b[31mred", "penguins \x1b]52;c;eA==\x07 huddle")], updated=1_700_000_000.0)
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_history(pilot)
+        await until(pilot, lambda: len(options(app)) == 1)
+        listed = options(app)
+        await pilot.press(*"penguins")
+        await until(pilot, lambda: len(options(app)) == 2)
+        for _, text in listed + options(app):
+            assert "\x1b" not in text and "\x07" not in text, text
+
+
 async def test_enter_on_a_hit_opens_that_conversation_and_the_next_request_continues_it(
         fake: FakeOpenAI, make_settings: Any, db: Path, three: dict[str, int], reader: Any) -> None:
     fake.queue(Reply("Their feathers overlap."))

@@ -78,6 +78,10 @@ class ChatApp(App[None]):
         return variables
 
     def get_default_screen(self) -> Screen[None]:
+        # What is built by now (modules, settings, styles) lives as long as the app. Frozen, the cyclic
+        # collector stops walking it on every full collection; those pauses grow while a long reply streams
+        # and hold up typing. Frozen here, before the first message view: a frozen widget is never collected.
+        gc.freeze()
         return ChatScreen()
 
     def on_mount(self) -> None:
@@ -103,14 +107,7 @@ class ChatApp(App[None]):
         except ChatError as exc:
             self.call_from_thread(self.notify, f"{exc}", title=exc.title, severity="error", timeout=15, markup=False)
         finally:
-            self.call_from_thread(self._warmed)
-
-    def _warmed(self) -> None:
-        # What start-up built (modules, styles, the tokenizer's 200,000 ranks) lives as long as the app. Frozen,
-        # the cyclic collector stops walking it on every full collection: those pauses grew past 150 ms while
-        # a long reply streamed, and froze typing in the prompt.
-        gc.freeze()
-        self.ready.set()
+            self.call_from_thread(self.ready.set)
 
     def first_run_message(self) -> str | None:
         """What a user without a key or a server needs to read first, or None."""

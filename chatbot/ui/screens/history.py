@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from chatbot.core.history import HistoryStore
 from chatbot.core.pricing import format_cost
+from chatbot.core.terminal import neutralize
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,15 @@ class HistoryScreen(ModalScreen[Opened | None]):
         options.clear_options()
         if query.strip():
             for hit in self.store.search(query):
-                options.add_option(Option(Content(f"{hit.title[:30]:<30}  {hit.role:>9}: {hit.snippet}"),
+                # Titles and snippets are stored model and user text: data, never escape sequences.
+                line = f"{hit.title[:30]:<30}  {hit.role:>9}: {hit.snippet}"
+                options.add_option(Option(Content(neutralize(line)),
                                           id=f"{hit.conversation_id}:{hit.message_id}"))
         else:
             for s in self.store.list():
                 when = dt.datetime.fromtimestamp(s.updated).strftime("%Y-%m-%d %H:%M")
-                options.add_option(Option(Content(
-                    f"{when}  {s.model[:14]:<14} {s.turns:>3} turns {format_cost(s.cost):>10}  {s.title}"), id=f"{s.id}:"))
+                line = f"{when}  {s.model[:14]:<14} {s.turns:>3} turns {format_cost(s.cost):>10}  {s.title}"
+                options.add_option(Option(Content(neutralize(line)), id=f"{s.id}:"))
         if options.option_count:
             options.highlighted = 0
 

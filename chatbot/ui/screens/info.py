@@ -12,6 +12,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from chatbot.core.terminal import neutralize
+
 
 class InfoScreen(ModalScreen[None]):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
@@ -19,15 +21,15 @@ class InfoScreen(ModalScreen[None]):
         Binding("escape,q,f1", "dismiss(None)", "Close", show=False),
     ]
 
-    def __init__(self, title: str, rows: list[str], footer: str = "escape closes") -> None:
+    def __init__(self, title: str, rows: list[str]) -> None:
         super().__init__()
         self.title_text = title
         self.rows = rows
-        self.footer = footer
 
     def compose(self) -> ComposeResult:
         with Vertical(id="info"):
             yield Static(Content(self.title_text), id="info-title")
             with VerticalScroll(id="info-body"):
-                yield Static(Content("\n".join(self.rows) or "(nothing)"))
-            yield Static(Content(self.footer), id="info-footer")
+                # Rows can quote the conversation (the dropped turns): data, never escape sequences.
+                yield Static(Content(neutralize("\n".join(self.rows)) or "(nothing)"))
+            yield Static(Content("escape closes"), id="info-footer")

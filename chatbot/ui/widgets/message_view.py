@@ -15,7 +15,7 @@ from textual.widgets import Static
 from textual.timer import Timer
 
 from chatbot.core.conversation import Message
-from chatbot.core.terminal import neutralize
+from chatbot.core.terminal import StreamFilter, neutralize
 
 if TYPE_CHECKING:
     from textual.widgets.markdown import MarkdownStream
@@ -34,9 +34,10 @@ class MessageView(Vertical):
         self.role = role
         self.model = model
         self.message = message
-        self._text = text
+        self._parts = [text]  # joined when read: appending to one string would copy the reply on every delta
         self._note = ""
         self._stream: MarkdownStream | None = None
+        self._filter = StreamFilter()  # a sequence split across two frames is still removed whole
         self._pending: list[str] = []
         self._flush_timer: Timer | None = None
 
@@ -46,10 +47,10 @@ class MessageView(Vertical):
             # Imported here: the Markdown widget and its parser are not needed for the first paint of an empty chat.
             from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
 
-            yield ReplyMarkdown(neutralize(self._text), classes="body", open_links=False)
+            yield ReplyMarkdown(neutralize(self.text), classes="body", open_links=False)
         else:
             # Model and user text are data: never markup, never terminal escape sequences.
-            yield Static(Content(neutralize(self._text)), classes="body")
+            yield Static(Content(neutralize(self.text)), classes="body")
 
     def _header(self) -> Content:
         who = {"user": "you", "assistant": "assistant", "error": "error", "info": "chat"}.get(self.role, self.role)
@@ -67,13 +68,15 @@ class MessageView(Vertical):
 
     @property
     def text(self) -> str:
-        return self._text
+        if len(self._parts) > 1:
+            self._parts[:] = ["".join(self._parts)]
+        return self._parts[0]
 
     async def write(self, fragment: str) -> None:
         """Append streamed text. The Markdown widget gets it at most once a frame: a server can send thousands
         of deltas a second, and re-parsing the reply's last block for each one would make the UI the
         bottleneck."""
-        self._text += fragment
+        self._parts.append(fragment)
         self._pending.append(fragment)
         if self._flush_timer is None:
             self._flush_timer = self.set_timer(FRAME, self._flush)
@@ -82,11 +85,11 @@ class MessageView(Vertical):
         self._flush_timer = None
         if not self._pending:
             return
-        # Joined before cleaning, so a sequence split across deltas is removed whole.
-        text = neutralize("".join(self._pending))
+        text = self._filter.feed("".join(self._pending))
         self._pending.clear()
         if self._stream is None:
-            self._stream = self._markdown().get_stream(self._markdown())
+            markdown = self._markdown()
+            self._stream = markdown.get_stream(markdown)
         await self._stream.write(text)
 
     async def finish(self, text: str | None = None) -> None:
@@ -98,6 +101,7 @@ class MessageView(Vertical):
             # The last fragments go through the stream too, so settling finds the reply whole and has nothing
             # left to rebuild.
             await self._flush()
+            await self._stream.write(self._filter.flush())
             stream, self._stream = self._stream, None
             try:
                 await stream.stop()
@@ -109,9 +113,9 @@ class MessageView(Vertical):
                     raise
         self._pending.clear()
         if text is not None:
-            self._text = text
+            self._parts = [text]
         if self.role == "assistant":
-            await self._markdown().settle(neutralize(self._text))
+            await self._markdown().settle(neutralize(self.text))
 
     def _markdown(self) -> ReplyMarkdown:
         from chatbot.ui.widgets.reply_markdown import ReplyMarkdown

@@ -8,6 +8,7 @@ renderables, which wrap to the width they are given. A list holding code or quot
 
 from __future__ import annotations
 
+import asyncio
 from typing import Iterable
 
 from markdown_it import MarkdownIt
@@ -102,7 +103,6 @@ class ReplyTable(DrawnBlock, MarkdownTable):
         if isinstance(block, ReplyTable):
             # A streaming table grows a row at a time: take the new rows and redraw, no widgets change.
             self._headers, self._rows = block._get_headers_and_rows()
-            self.source_range = block.source_range
             self.changed()
         else:
             await super()._update_from_block(block)
@@ -194,9 +194,15 @@ class ReplyMarkdown(Markdown):
         when the next began, and the last was parsed whole by the final append. The full parse here confirms
         that: the widget is rebuilt only if the text differs, the blocks fall differently, or the text defines
         link references (those change inline text anywhere in the document)."""
+        # A stopped stream may leave its last append running (Textual shields it): its blocks are not all
+        # mounted until it lets go of the lock.
+        async with self.lock:
+            pass
         if markdown == self.source:
             env: dict[str, object] = {}
-            tokens = MarkdownIt("gfm-like").parse(markdown, env)
+            parser = MarkdownIt("gfm-like") if self._parser_factory is None else self._parser_factory()
+            # Off the UI thread, as Textual's own update() parses: a long reply takes 100 ms and more.
+            tokens = await asyncio.get_running_loop().run_in_executor(None, parser.parse, markdown, env)
             blocks = [tuple(t.map) for t in tokens if t.level == 0 and t.nesting >= 0 and t.map is not None]
             shown = [block.source_range for block in self.query_children(MarkdownBlock)]
             if blocks == shown and not env.get("references"):

@@ -137,3 +137,14 @@ async def test_settle_renders_again_when_the_text_or_its_link_references_differ(
         await markdown.settle("Something else.")
         assert markdown.source == "Something else."
         assert "Something else." in str(markdown.query_one(MarkdownBlock).render())
+
+
+async def test_table_columns_keep_their_alignment() -> None:
+    text = "| item | qty | note |\n|:-----|----:|:----:|\n| apple | 12 | x |\n| fig | 3 | yes |\n"
+    async with Page().run_test() as pilot:
+        markdown = await stream(pilot, text)
+        rows = [line for line in drawn(markdown.query_one(ReplyTable)).splitlines() if "apple" in line or "fig" in line]
+        apple, fig = (line.split("│")[1:4] for line in rows)
+        assert apple[0].startswith(" apple") and fig[0].startswith(" fig")  # left
+        assert apple[1].endswith("12 ") and fig[1].endswith(" 3 ")  # right
+        assert fig[2].strip() == "yes" and apple[2] == fig[2].replace("yes", " x ")  # centred

@@ -216,6 +216,18 @@ async def test_copy_last_reply(fake: FakeOpenAI, make_settings: Any) -> None:
         assert app.clipboard == "copy me"
 
 
+async def test_keymap_that_takes_another_bindings_key_is_not_applied(fake: FakeOpenAI, make_settings: Any) -> None:
+    from chatbot.ui.screens.picker import Picker
+
+    app = app_for(make_settings, keymap={"send": "f2", "help": "f10"})
+    async with app.run_test(size=SIZE) as pilot:
+        warnings = " ".join(app.startup_warnings)
+        assert "send = 'f2' not applied: f2 is model_menu's key" in warnings
+        assert "help" not in warnings  # a free key is remapped
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, Picker))  # f2 still opens the model menu
+
+
 async def test_keymap_from_config_remaps_send(fake: FakeOpenAI, make_settings: Any) -> None:
     fake.queue(Reply("remapped"))
     app = app_for(make_settings, keymap={"send": "ctrl+s"})

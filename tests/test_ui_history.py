@@ -372,6 +372,9 @@ async def test_make_app_with_resume_id_opens_the_conversation(fake: FakeOpenAI, 
                               ("user", "And emperor penguins?"), ("assistant", "Even closer.")]
         assert (app.session.model, app.session.preset_name) == ("gpt-4.1-nano", "support")
         assert app.session.conversation.system_prompt == "Talk like a zoologist."
+        # Resumed replies keep what they cost (seeded with 2 completion tokens at $0.00001 each).
+        assert [v._note for v in app.screen.transcript.views() if v.role == "assistant"] == [
+            "2 tokens · $0.00001", "2 tokens · $0.00001"]
         await send(pilot, "What do they eat?")
         body = fake.last_body
         assert body["model"] == "gpt-4.1-nano"

@@ -136,11 +136,24 @@ class ChatApp(App[None]):
             picker.add_items([PickerItem(name, "from the server") for name in self.server_models if name not in known])
 
     def _apply_keymap(self, keymap: dict[str, str]) -> None:
-        ids = {b.id for _, b in self._all_bindings() if b.id}
-        unknown = sorted(set(keymap) - ids)
+        bindings = {b.id: b for _, b in self._all_bindings() if b.id}
+        unknown = sorted(set(keymap) - set(bindings))
         if unknown:
-            self.startup_warnings.append(f"keymap: unknown binding id {', '.join(unknown)} (known: {', '.join(sorted(ids))})")
-        self.set_keymap({k: v for k, v in keymap.items() if k in ids})
+            self.startup_warnings.append(
+                f"keymap: unknown binding id {', '.join(unknown)} (known: {', '.join(sorted(bindings))})")
+        keymap = {k: v for k, v in keymap.items() if k in bindings}
+        # A key taken from another binding would silently take that action away: such a remap is not applied.
+        effective = {binding_id: {k.strip() for k in keymap.get(binding_id, b.key).split(",")}
+                     for binding_id, b in bindings.items()}
+        for binding_id, keys in list(keymap.items()):
+            taken = [(key, other) for key in sorted(effective[binding_id]) for other, theirs in effective.items()
+                     if other != binding_id and key in theirs]
+            if taken:
+                del keymap[binding_id]
+                self.startup_warnings.append(
+                    f"keymap: {binding_id} = {keys!r} not applied: "
+                    + ", ".join(f"{key} is {other}'s key" for key, other in taken))
+        self.set_keymap(keymap)
 
     def _all_bindings(self) -> list[tuple[str, Binding]]:
         sources: list[tuple[str, list[BindingType]]] = [

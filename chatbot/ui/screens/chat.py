@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from chatbot.core.conversation import Message
 from chatbot.core.errors import ChatError
 from chatbot.core.events import Finished, TextDelta
 from chatbot.core.pricing import format_cost
@@ -94,8 +95,8 @@ class ChatScreen(Screen[None]):
         views = []
         for message in shown:
             view = MessageView(message.role, message.content, model=message.model, message=message)
-            if message.stopped or message.error:
-                view.set_note("stopped" if message.stopped else "broke off")
+            if message.role == "assistant":
+                view.set_note(reply_note(message))
             if message.id == jump_to:
                 target = view
             views.append(view)
@@ -129,8 +130,9 @@ class ChatScreen(Screen[None]):
         if self.reply_view is not None:
             now = self.session.clock()
             if flight.retry_until is not None and flight.first_token_at is None:
-                self.reply_view.set_note(f"{flight.retry_note}; retrying in {max(0, flight.retry_until - now):.0f}s"
-                                         " (escape stops)")
+                # The countdown first: a narrow header cuts the end of the line, and the server's reason can be long.
+                self.reply_view.set_note(f"retrying in {max(0, flight.retry_until - now):.0f}s (escape stops) · "
+                                         f"{flight.retry_note.rstrip('.')}")
             elif flight.first_token_at is None:
                 self.reply_view.set_note(f"waiting {now - flight.started:.0f}s")
             else:
@@ -199,11 +201,7 @@ class ChatScreen(Screen[None]):
             if user_view is not None:
                 user_view.message = session.conversation.last_user()
             await view.finish(reply.content)
-            usage = reply.usage
-            count = usage.completion_tokens if usage else 0
-            tokens = f"{'~' if usage and usage.estimated else ''}{count} token{'' if count == 1 else 's'}"
-            state = "stopped" if reply.stopped else "broke off" if reply.error else (finish.note if finish else None)
-            view.set_note(" · ".join(x for x in (tokens, format_cost(reply.cost), state) if x))
+            view.set_note(reply_note(reply, finish.note if finish else None))
         else:
             await view.finish()
             await view.remove()
@@ -365,3 +363,14 @@ def _model_detail(spec: ModelSpec) -> str:
         f"${spec.price.input}/{spec.price.output} per 1M in/out")
     kind = " · reasoning" if spec.reasoning else ""
     return f"{compact(spec.context_window)} ctx · {compact(spec.max_output)} out · {price}{kind}"
+
+
+def reply_note(reply: Message, finish_note: str | None = None) -> str:
+    """What a reply's header says after its model: tokens, cost, and how it ended if not normally."""
+    state = "stopped" if reply.stopped else "broke off" if reply.error else finish_note
+    usage = reply.usage
+    if usage is None:  # imported, or stored without usage: nothing to count
+        return state or ""
+    count = usage.completion_tokens
+    tokens = f"{'~' if usage.estimated else ''}{count} token{'' if count == 1 else 's'}"
+    return " · ".join(x for x in (tokens, format_cost(reply.cost), state) if x)

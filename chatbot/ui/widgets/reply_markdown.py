@@ -13,7 +13,7 @@ from typing import Iterable
 
 from markdown_it import MarkdownIt
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Group, JustifyMethod, RenderableType
 from rich.style import Style as RichStyle
 from rich.table import Table
 from rich.text import Text
@@ -67,6 +67,22 @@ class DrawnBlock(MarkdownBlock):
         return self._heights[width]
 
 
+def column_alignment(table: MarkdownBlock) -> list[JustifyMethod]:
+    """Each column's alignment from the table's delimiter row (`:--`, `:-:`, `--:`), as the parser marks its
+    header cells."""
+    def cells(block: MarkdownBlock) -> Iterable[MarkdownBlock]:
+        for child in block._blocks:
+            yield child
+            yield from cells(child)
+
+    aligns: list[JustifyMethod] = []
+    for cell in cells(table):
+        if cell.name == "th_open":
+            style = str(cell._token.attrGet("style") or "")
+            aligns.append("right" if "right" in style else "center" if "center" in style else "left")
+    return aligns
+
+
 class ReplyTable(DrawnBlock, MarkdownTable):
     """A Markdown table drawn by one widget."""
 
@@ -84,6 +100,7 @@ class ReplyTable(DrawnBlock, MarkdownTable):
     def compose(self):  # type: ignore[override]
         # The rows are drawn by render(); the cells parsed into blocks are only read.
         self._headers, self._rows = self._get_headers_and_rows()
+        self._justify = column_alignment(self)
         self._blocks.clear()
         return iter(())
 
@@ -91,8 +108,8 @@ class ReplyTable(DrawnBlock, MarkdownTable):
         table = Table(box=box.ROUNDED, expand=False, show_edge=True, pad_edge=True,
                       header_style=self.get_component_rich_style("markdown-table--header", partial=True),
                       border_style=self.get_component_rich_style("markdown-table--lines", partial=True))
-        for header in self._headers:
-            table.add_column(rich_text(self, header), overflow="fold")
+        for header, justify in zip(self._headers, self._justify + ["left"] * len(self._headers)):
+            table.add_column(rich_text(self, header), overflow="fold", justify=justify)
         width = len(self._headers)
         for row in self._rows:
             cells = [rich_text(self, cell) for cell in row[:width]]
@@ -103,6 +120,7 @@ class ReplyTable(DrawnBlock, MarkdownTable):
         if isinstance(block, ReplyTable):
             # A streaming table grows a row at a time: take the new rows and redraw, no widgets change.
             self._headers, self._rows = block._get_headers_and_rows()
+            self._justify = column_alignment(block)
             self.changed()
         else:
             await super()._update_from_block(block)
@@ -147,6 +165,7 @@ class ReplyList(DrawnBlock):
     COMPONENT_CLASSES = MarkdownBlock.COMPONENT_CLASSES | {"markdown-bullet"}
     DEFAULT_CSS = """
     ReplyList {
+        margin: 0 0 1 0;
         & > .markdown-bullet { color: $text-primary; }
         &:light > .markdown-bullet { color: $text-secondary; }
     }

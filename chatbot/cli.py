@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -70,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     # Imported after parsing so --version and --help stay instant.
     from chatbot.core.errors import EXIT_INTERRUPTED, ChatError
 
+    # Start-up builds long-lived objects (modules, settings, styles), so the cyclic collector's passes over them
+    # find nothing and only delay the first paint. The app freezes them and turns it back on before its first
+    # screen; every other path turns it back on when it returns.
+    gc.disable()
     try:
         settings, warnings = _load(args)
         if args.list_models:
@@ -78,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         piped = _read_stdin()
         if args.prompt is None and piped is None:
             return _run_tui(settings, warnings, args)
+        gc.enable()
         for warning in warnings:
             print(f"chat: warning: {warning}", file=sys.stderr)
         return _one_shot(settings, args, _compose(args.prompt, piped))
@@ -86,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nchat: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        gc.enable()
 
 
 def _load(args: argparse.Namespace) -> tuple[Settings, list[str]]:

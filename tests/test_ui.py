@@ -300,7 +300,8 @@ async def test_a_streamed_reply_settles_without_being_rebuilt(fake: FakeOpenAI, 
 
 
 async def test_views_of_a_resumed_conversation_are_freed_when_it_is_left(make_settings: Any, tmp_path: Any) -> None:
-    # Start-up state is frozen out of the garbage collector's reach; the views must not be frozen with it.
+    # What survives a full collection is frozen out of the collector's reach; views frozen that way must still be
+    # freed once they are gone and the user is idle.
     import gc
     import weakref
 
@@ -318,12 +319,17 @@ async def test_views_of_a_resumed_conversation_are_freed_when_it_is_left(make_se
         await pilot.pause()
         resumed = [weakref.ref(view) for view in app.screen.transcript.views()]
         assert len(resumed) == 10
+        gc.collect()  # a full collection: the views survive it and are frozen
+        assert app.collector.frozen_since >= 1
         await pilot.press("ctrl+n")
         await until(pilot, lambda: not app.screen.transcript.views())
         for i in range(5):  # Textual's layout caches let go of removed widgets as newer layouts replace them
             await app.screen.add_note("info", f"note {i}")
             await pilot.pause()
         gc.collect()
+        assert [ref for ref in resumed if ref() is not None] != [], "frozen: only a whole-heap collection frees them"
+        app.collector.idle = 0.1
+        await until(pilot, lambda: app.collector.compactions > 0)
         assert [ref for ref in resumed if ref() is not None] == []
 
 

@@ -7,11 +7,10 @@ thread afterwards, and a send waits for them.
 from __future__ import annotations
 
 import asyncio
-import gc
 from pathlib import Path
 from typing import ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -24,11 +23,13 @@ from chatbot.core.session import Session
 from chatbot.core.usage_log import UsageLog
 from chatbot.core.settings import Settings
 from chatbot.ui import themes
+from chatbot.ui.collector import Collector
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.screens.picker import Picker, PickerItem
 from chatbot.ui.widgets.prompt_input import PromptInput
 
 HERE = Path(__file__).parent
+IDLE_CHECK = 0.5  # seconds between two looks at whether the user is idle enough for a whole-heap collection
 
 
 class ChatApp(App[None]):
@@ -56,6 +57,7 @@ class ChatApp(App[None]):
         if store is not None and resume_id is not None:
             self.session.resume(store.load(resume_id))
         self.ready = asyncio.Event()
+        self.collector = Collector()
         self.startup_warnings = list(warnings or [])
         self.server_models: list[str] = []
         self.server_models_fetched = False
@@ -78,18 +80,24 @@ class ChatApp(App[None]):
         return variables
 
     def get_default_screen(self) -> Screen[None]:
-        # What is built by now (modules, settings, styles) lives as long as the app. Frozen, the cyclic
-        # collector stops walking it on every full collection; those pauses grow while a long reply streams
-        # and hold up typing. Frozen here, before the first message view: a frozen widget is never collected.
-        gc.freeze()
+        # What is built by now (modules, settings, styles) lives as long as the app: frozen before the first
+        # screen, so no full collection ever walks it again.
+        self.collector.start()
         return ChatScreen()
 
     def on_mount(self) -> None:
         for warning in self.startup_warnings:
             self.notify(warning, title="Warning", severity="warning", timeout=10, markup=False)
         self.call_after_refresh(self.warm_up)
+        self.set_interval(IDLE_CHECK, lambda: self.collector.tick(busy=self.session.in_flight is not None))
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.collector.touch()
+        await super().on_event(event)
 
     async def on_unmount(self) -> None:
+        self.collector.stop()
         await self.session.client.aclose()
         if self.store is not None:
             self.store.close()

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
+from textual.geometry import Size
+from textual.layout import DockArrangeResult
 from textual.widgets import Static
 from textual.timer import Timer
 
@@ -40,6 +42,11 @@ class MessageView(Vertical):
         self._filter = StreamFilter()  # a sequence split across two frames is still removed whole
         self._pending: list[str] = []
         self._flush_timer: Timer | None = None
+
+    def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
+        # The header and the body are as tall as their content: the view's own height, which grows on every
+        # frame of a streaming reply, would only defeat the cache of their box models (see ReplyMarkdown).
+        return super().arrange(Size(size.width, 0), optimal)
 
     def compose(self) -> ComposeResult:
         yield Static(self._header(), classes="header")

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.content import Content
 from textual.geometry import Size
+from textual.layout import DockArrangeResult
 from textual.style import Style
 from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownBlock
@@ -230,3 +231,9 @@ class ReplyMarkdown(Markdown):
 
     BLOCKS = {**Markdown.BLOCKS, "table_open": ReplyTable, "bullet_list_open": ReplyBulletList,
               "ordered_list_open": ReplyOrderedList}
+
+    def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
+        # Blocks are as tall as their content, so the height this widget is given changes nothing in how they
+        # stack. Left in, it is part of every block's cached box model, and this widget's height changes on
+        # every frame of a streaming reply: each frame would measure every block of the reply again.
+        return super().arrange(Size(size.width, 0), optimal)

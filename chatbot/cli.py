@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 from chatbot import __version__
 
 if TYPE_CHECKING:
+    from chatbot.core.conversation import Message
     from chatbot.core.errors import ChatError
     from chatbot.core.history import HistoryStore
     from chatbot.core.session import Session
@@ -202,6 +203,7 @@ async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace
     screen = StreamFilter() if out.isatty() else None
     finish = None
     failure: ChatError | None = None
+    before = session.conversation.last_reply()  # a resumed conversation's, not this run's
     try:
         async for event in session.send(prompt):
             if isinstance(event, TextDelta) and not args.json:
@@ -219,11 +221,14 @@ async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace
         if screen:
             out.write(screen.flush())
     reply = session.conversation.last_reply()
-    if failure is not None and reply is None:
-        raise failure
+    if reply is before:
+        reply = None
     if args.json:
-        out.write(_json_result(session, failure) + "\n")
-    elif reply and reply.content and not reply.content.endswith("\n"):
+        out.write(_json_result(session, reply, failure) + "\n")  # a failed request too: scripts read stdout
+    if failure is not None and reply is None:
+        out.flush()
+        raise failure
+    if not args.json and reply and reply.content and not reply.content.endswith("\n"):
         out.write("\n")
     out.flush()
     if finish and finish.note:
@@ -251,11 +256,10 @@ def _usage_line(session: Session) -> str:
 _C1_ESCAPES = {code: f"\\u{code:04x}" for code in range(0x80, 0xA0)}
 
 
-def _json_result(session: Session, failure: ChatError | None = None) -> str:
+def _json_result(session: Session, reply: Message | None, failure: ChatError | None = None) -> str:
     import json
 
-    reply = session.conversation.last_reply()
-    usage = session.last_usage
+    usage = session.last_usage if reply is not None else None
     return json.dumps({
         "model": session.model,
         "reply": reply.content if reply else "",
@@ -264,7 +268,7 @@ def _json_result(session: Session, failure: ChatError | None = None) -> str:
             "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
             "cached_tokens": usage.cached_tokens, "estimated": usage.estimated,
         },
-        "cost_usd": None if session.last_cost is None else str(session.last_cost),
+        "cost_usd": None if reply is None or session.last_cost is None else str(session.last_cost),
         "error": None if failure is None else failure.headline(),
     }, ensure_ascii=False).translate(_C1_ESCAPES)
 

@@ -152,6 +152,17 @@ def test_json_prints_one_object(fake: FakeOpenAI, run_chat) -> None:
     assert Decimal(result["cost_usd"]) == Decimal("0.0075")
 
 
+def test_json_prints_an_object_for_a_failed_request_too(fake: FakeOpenAI, run_chat) -> None:
+    fake.queue(Error(404, "The model does not exist", code="model_not_found"))
+
+    done = run_chat("-p", "hi", "--json", "--model", "gpt-4o")
+
+    assert done.returncode == 2
+    result = json.loads(done.stdout)
+    assert result["reply"] == "" and result["usage"] is None and result["cost_usd"] is None
+    assert "does not exist" in result["error"] and "does not exist" in done.stderr
+
+
 def test_json_with_unknown_price_has_null_cost(fake: FakeOpenAI, run_chat) -> None:
     fake.queue(Reply("local"))
 

@@ -609,6 +609,19 @@ def test_chat_refuses_a_newer_database_with_exit_2_and_the_path(fake: FakeOpenAI
     assert fake.chat_requests == []
 
 
+def test_a_failed_request_in_a_resumed_conversation_prints_no_old_reply(fake: FakeOpenAI, chat: Any) -> None:
+    fake.queue(Reply("The first answer.", prompt_tokens=10, completion_tokens=4),
+               Error(400, "bad parameter", code="invalid_value"))
+    assert chat("-p", "hello", "--save").returncode == 0
+
+    done = chat("-c", "-p", "again", "--json")
+
+    assert done.returncode == 2
+    result = json.loads(done.stdout)
+    assert result["reply"] == "" and result["usage"] is None and result["error"]
+    assert "The first answer." not in done.stdout
+
+
 def test_chat_refuses_a_file_that_is_not_a_database(fake: FakeOpenAI, chat: Any) -> None:
     path = db_path()
     path.parent.mkdir(parents=True)

@@ -468,3 +468,38 @@ async def test_usage_report_is_passed_through(fake: FakeOpenAI, make_session) ->
 
     reports = [e for e in events if isinstance(e, UsageReport)]
     assert [(r.usage.prompt_tokens, r.usage.completion_tokens) for r in reports] == [(11, 1)]
+
+
+async def test_costs_count_the_reply_still_streaming_at_the_price_it_was_sent_at(fake: FakeOpenAI, make_session) -> None:
+    fake.queue(Reply("first", prompt_tokens=100, completion_tokens=10), Reply("one two three four"))
+    session = make_session(model="gpt-4o")
+    await send(session, "one")
+    before = session.totals.known_cost
+    assert session.costs() == (session.last_cost, before) and before > 0
+
+    events = session.send("two")
+    async for event in events:
+        if isinstance(event, TextDelta):
+            break
+    session.set_model("gpt-4o-mini")  # applies to the next request, not to this one's price
+    flight = session.in_flight
+    assert flight is not None and flight.completion_tokens > 0
+    live, total = session.costs()
+    assert live == expected_cost("gpt-4o", flight.window.prompt_tokens, flight.completion_tokens)
+    assert total == before + live
+    async for _ in events:
+        pass
+    assert session.costs() == (session.last_cost, session.totals.known_cost)
+    assert session.totals.known_cost == before + session.last_cost
+
+
+async def test_costs_are_unknown_while_an_unpriced_model_streams(fake: FakeOpenAI, make_session) -> None:
+    fake.queue(Reply("a reply"))
+    session = make_session(model="my-local-llama")
+    events = session.send("hi")
+    async for event in events:
+        if isinstance(event, TextDelta):
+            break
+    assert session.costs() == (None, None)
+    async for _ in events:
+        pass

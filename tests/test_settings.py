@@ -267,6 +267,26 @@ def test_unknown_key_in_models_table(cfg: Path) -> None:
     assert "models.gpt-4o.context_windw" in message and "unknown key" in message
 
 
+@pytest.mark.parametrize("where", ["file", "env", "flag"])
+def test_base_url_without_a_scheme_is_a_config_error(where: str, cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if where == "file":
+        write(cfg, 'base_url = "localhost:11434/v1"\n')
+        message = load_error(cfg)
+        assert str(cfg) in message
+    elif where == "env":
+        monkeypatch.setenv("OPENAI_BASE_URL", "localhost:11434/v1")
+        message = load_error(None)
+        assert "environment" in message
+    else:
+        message = load_error(None, base_url="localhost:11434/v1")
+    assert "base_url" in message and "http://" in message and "localhost:11434/v1" in message
+
+
+def test_base_url_scheme_may_be_any_case(cfg: Path) -> None:
+    write(cfg, 'base_url = "HTTPS://example.test/v1"\n')
+    assert load_settings(cfg)[0].base_url == "HTTPS://example.test/v1"
+
+
 def test_wrong_type_in_file(cfg: Path) -> None:
     write(cfg, 'timeout = "soon"\n')
     message = load_error(cfg)

@@ -20,7 +20,7 @@ from chatbot.core.events import Event, Finished, TextDelta, Usage, UsageReport
 from chatbot.core.history import Stored
 from chatbot.core.models import ModelSpec
 from chatbot.core.presets import Preset
-from chatbot.core.pricing import cost_of, format_cost
+from chatbot.core.pricing import Price, cost_of, format_cost
 from chatbot.core.recorder import Recorder
 from chatbot.core.usage_log import RequestRecord, UsageLog
 from chatbot.core.settings import Settings
@@ -65,6 +65,7 @@ class InFlight:
     retry_until: float | None = None
     retry_note: str = ""
     request_id: str | None = None
+    price: Price | None = None  # of the model the request went to
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -143,9 +144,15 @@ class Session:
         except ChatError:
             return []
 
-    def reply_cost(self, usage: Usage) -> Decimal | None:
-        """What `usage` costs at the current model's price (None if the price is unknown)."""
-        return cost_of(usage, self.spec.price)
+    def costs(self) -> tuple[Decimal | None, Decimal | None]:
+        """The last reply's cost and the session's, a reply still streaming included at its running count
+        (None where a price is unknown)."""
+        flight = self.in_flight
+        if flight is None:
+            return self.last_cost, self.totals.known_cost
+        live = cost_of(flight.live_usage(), flight.price)
+        total = self.totals.known_cost
+        return live, None if live is None or total is None else total + live
 
     def new_conversation(self) -> None:
         self.conversation = Conversation(system_prompt=self.conversation.system_prompt)
@@ -220,7 +227,7 @@ class Session:
         window = self.window()
         self._check_spend(window, spec, preset)
         self.last_window = window
-        flight = self.in_flight = InFlight(window, self.clock)
+        flight = self.in_flight = InFlight(window, self.clock, price=spec.price)
         finish: str | None = None
         error: ChatError | None = None
         stopped = True  # until the stream ends normally or with an error: cancellation leaves it True

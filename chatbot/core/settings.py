@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
@@ -140,6 +140,14 @@ class Settings(BaseSettings):
     """The TUI's theme: a name from themes/ or the user's theme folder."""
     keymap: dict[str, str] = Field(default_factory=dict)
     """Binding id -> keys, e.g. send = "ctrl+s"."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_has_a_scheme(cls, value: str | None) -> str | None:
+        # Without a scheme the SDK's request fails like an unreachable server, and is retried as one.
+        if value is not None and not value.lower().startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} needs http:// or https://, e.g. http://localhost:11434/v1")
+        return value
 
     @model_validator(mode="after")
     def _preset_exists(self) -> Settings:

@@ -38,11 +38,9 @@ def status_parts(session: Session) -> list[str]:
     dropped = window.dropped_turns if window else 0
     if dropped:
         parts.append(f"dropped {dropped}")
-    last = session.last_cost
-    if flight:
-        last = session.reply_cost(flight.live_usage())
+    last, total = session.costs()
     parts.append(f"last {format_cost(last) if usage else '-'}")
-    parts.append(f"session {format_cost(session.totals.known_cost)}")
+    parts.append(f"session {format_cost(total)}")
     if flight and (rate := flight.tokens_per_second()) is not None:
         parts.append(f"{rate:.0f} tok/s")
     return parts

@@ -88,6 +88,17 @@ async def test_a_streaming_table_gains_its_rows_as_they_arrive() -> None:
         assert table.size.height == before + 1
 
 
+async def test_a_table_inside_a_list_item_is_one_widget_too() -> None:
+    nested = "- calls:\n\n" + "".join("  " + line + "\n" for line in TABLE.splitlines()) + "- after\n"
+    async with Page().run_test() as pilot:
+        markdown = await stream(pilot, nested)
+        table = markdown.query_one(ReplyTable)
+        assert list(table.query("*")) == []
+        assert "a new list" in drawn(table)
+        assert markdown.query_one(ReplyList) is table.query_ancestor(ReplyList)  # the list keeps its widgets
+        assert markdown.source == nested
+
+
 async def test_plain_lists_are_drawn_with_bullets_numbers_and_nesting() -> None:
     async with Page().run_test() as pilot:
         markdown = await stream(pilot, LISTS)

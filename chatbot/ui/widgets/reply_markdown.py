@@ -4,14 +4,18 @@ Textual builds a table from a widget per cell and a list from four widgets per i
 streaming reply pays for: styling and laying out a few hundred of them cost more than all the reply's text.
 Here a table, and a list whose items hold only paragraphs and plain lists, is one block drawing Rich
 renderables, which wrap to the width they are given. A list holding code or quotes keeps Textual's widgets.
+A table's cells are not even built as widgets: the parser hands each table over as one token.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Iterable
+from functools import cache
+from typing import Any, Iterable
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
 from rich import box
 from rich.console import Group, JustifyMethod, RenderableType
 from rich.style import Style as RichStyle
@@ -68,24 +72,39 @@ class DrawnBlock(MarkdownBlock):
         return self._heights[width]
 
 
-def column_alignment(table: MarkdownBlock) -> list[JustifyMethod]:
-    """Each column's alignment from the table's delimiter row (`:--`, `:-:`, `--:`), as the parser marks its
-    header cells."""
-    def cells(block: MarkdownBlock) -> Iterable[MarkdownBlock]:
-        for child in block._blocks:
-            yield child
-            yield from cells(child)
+TABLE = "reply_table"  # one token standing for a whole table, its cells' tokens in `children`
 
-    aligns: list[JustifyMethod] = []
-    for cell in cells(table):
-        if cell.name == "th_open":
-            style = str(cell._token.attrGet("style") or "")
-            aligns.append("right" if "right" in style else "center" if "center" in style else "left")
-    return aligns
+
+def collapse_tables(state: StateCore) -> None:
+    """A markdown-it core rule: each table's run of tokens becomes one token. Textual would otherwise build a
+    widget per row and cell (a thousand in a long reply) only for the table to read them and throw them away."""
+    tokens: list[Token] = []
+    run: list[Token] | None = None
+    for token in state.tokens:
+        if token.type == "table_open":
+            run = [token]
+        elif run is not None:
+            run.append(token)
+            if token.type == "table_close":  # cells hold inline text only, so tables do not nest
+                opening = run[0]
+                tokens.append(Token(TABLE, "table", 0, map=opening.map, level=opening.level, children=run,
+                                    block=True))
+                run = None
+        else:
+            tokens.append(token)
+    state.tokens = tokens
+
+
+@cache  # Textual asks for a parser on every append; one parses any number of documents
+def reply_parser() -> MarkdownIt:
+    """Textual's own parser ("gfm-like"), with tables as one token each."""
+    parser = MarkdownIt("gfm-like")
+    parser.core.ruler.push("reply_table", collapse_tables)
+    return parser
 
 
 class ReplyTable(DrawnBlock, MarkdownTable):
-    """A Markdown table drawn by one widget."""
+    """A Markdown table drawn by one widget, built from its token."""
 
     COMPONENT_CLASSES = MarkdownBlock.COMPONENT_CLASSES | {"markdown-table--header", "markdown-table--lines"}
     DEFAULT_CSS = """
@@ -98,12 +117,26 @@ class ReplyTable(DrawnBlock, MarkdownTable):
     }
     """
 
+    def __init__(self, markdown: Markdown, token: Token) -> None:
+        super().__init__(markdown, token)
+        self._headers: list[Content] = []
+        self._rows: list[list[Content]] = []
+        # Each column's alignment from the delimiter row (`:--`, `:-:`, `--:`), as the parser marks header cells.
+        self._justify: list[JustifyMethod] = []
+        head = False
+        for cell in token.children or []:
+            if cell.type in ("thead_open", "thead_close"):
+                head = cell.type == "thead_open"
+            elif cell.type == "th_open":
+                style = str(cell.attrGet("style") or "")
+                self._justify.append("right" if "right" in style else "center" if "center" in style else "left")
+            elif cell.type == "tr_open" and not head:
+                self._rows.append([])
+            elif cell.type == "inline":
+                (self._headers if head else self._rows[-1]).append(self._token_to_content(cell))
+
     def compose(self):  # type: ignore[override]
-        # The rows are drawn by render(); the cells parsed into blocks are only read.
-        self._headers, self._rows = self._get_headers_and_rows()
-        self._justify = column_alignment(self)
-        self._blocks.clear()
-        return iter(())
+        return iter(())  # drawn by render(), not by Textual's table of cell widgets
 
     def render(self) -> RenderableType:
         table = Table(box=box.ROUNDED, expand=False, show_edge=True, pad_edge=True,
@@ -120,8 +153,7 @@ class ReplyTable(DrawnBlock, MarkdownTable):
     async def _update_from_block(self, block: MarkdownBlock) -> None:
         if isinstance(block, ReplyTable):
             # A streaming table grows a row at a time: take the new rows and redraw, no widgets change.
-            self._headers, self._rows = block._get_headers_and_rows()
-            self._justify = column_alignment(block)
+            self._headers, self._rows, self._justify = block._headers, block._rows, block._justify
             self.changed()
         else:
             await super()._update_from_block(block)
@@ -229,8 +261,16 @@ class ReplyMarkdown(Markdown):
                 return
         await self.update(markdown)
 
-    BLOCKS = {**Markdown.BLOCKS, "table_open": ReplyTable, "bullet_list_open": ReplyBulletList,
-              "ordered_list_open": ReplyOrderedList}
+    BLOCKS = {**Markdown.BLOCKS, "bullet_list_open": ReplyBulletList, "ordered_list_open": ReplyOrderedList}
+
+    def __init__(self, markdown: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("parser_factory", reply_parser)
+        super().__init__(markdown, **kwargs)
+
+    def unhandled_token(self, token: Token) -> MarkdownBlock | None:
+        if token.type == TABLE:
+            return ReplyTable(self, token)
+        return super().unhandled_token(token)
 
     def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
         # Blocks are as tall as their content, so the height this widget is given changes nothing in how they

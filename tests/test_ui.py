@@ -49,11 +49,18 @@ async def test_send_streams_reply_and_updates_status(fake: FakeOpenAI, make_sett
         assert body["messages"][-1] == {"role": "user", "content": "hi there"}
         assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
         text = status(app)
-        assert "prompt 21 cached 5 completion 9" in text
+        # At 100 columns the full labels would wrap, so the bar names the counts in/out and stays one line.
+        assert "in 21 (5 cached) out 9" in text and "\n" not in text
         assert "gpt-4o · balanced" in text
         # 16 uncached at $2.50, 5 cached at $1.25, 9 out at $10 per 1M
-        assert "$0.000136" in text
+        assert "last $0.000136" in text and "session $0.000136" in text
         assert app.query_one(PromptInput).text == ""
+        await pilot.resize_terminal(140, 30)
+        await until(pilot, lambda: "prompt 21 cached 5 completion 9" in status(app))
+        assert "\n" not in status(app)
+        await pilot.resize_terminal(60, 30)
+        await until(pilot, lambda: "\n" in status(app))
+        assert "in 21 (5 cached) out 9" in status(app)  # wrapped between items, never inside one
 
 
 async def test_stop_keeps_partial_reply_and_counts_it(fake: FakeOpenAI, make_settings: Any) -> None:

@@ -21,17 +21,18 @@ def compact(n: int) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".") + unit if value < 10 else f"{value:.0f}{unit}"
 
 
-def status_parts(session: Session) -> list[str]:
+def status_parts(session: Session, *, short: bool = False) -> list[str]:
+    """The bar's items; `short` names the token counts in/out and leaves out a cached count of 0."""
     spec = session.spec
     flight = session.in_flight
     usage = flight.live_usage() if flight else session.last_usage
     parts = [f"{spec.name} · {session.preset_name}"]
-    if usage is None:
-        parts.append("prompt 0 cached 0 completion 0")
+    mark = "~" if usage and usage.estimated else ""
+    prompt, cached, completion = (usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens) if usage else (0, 0, 0)
+    if short:
+        parts.append(f"in {mark}{prompt:,}" + (f" ({cached:,} cached)" if cached else "") + f" out {mark}{completion:,}")
     else:
-        mark = "~" if usage.estimated else ""
-        parts.append(f"prompt {mark}{usage.prompt_tokens:,} cached {usage.cached_tokens:,} "
-                     f"completion {mark}{usage.completion_tokens:,}")
+        parts.append(f"prompt {mark}{prompt:,} cached {cached:,} completion {mark}{completion:,}")
     window = flight.window if flight else session.last_window
     used = (window.prompt_tokens if window else 0) + (usage.completion_tokens if usage and window else 0)
     parts.append(f"ctx {compact(used)}/{compact(spec.context_window)}")
@@ -46,7 +47,19 @@ def status_parts(session: Session) -> list[str]:
     return parts
 
 
-def wrap_parts(parts: list[str], width: int, separator: str = " │ ") -> str:
+SEPARATOR = " │ "
+
+
+def fit(parts: list[str], short: list[str], width: int) -> str:
+    """One line of the full labels if it fits, else of the short ones, else the short ones wrapped."""
+    for candidate in (parts, short):
+        line = SEPARATOR.join(candidate)
+        if len(line) <= width:
+            return line
+    return wrap_parts(short, width)
+
+
+def wrap_parts(parts: list[str], width: int, separator: str = SEPARATOR) -> str:
     """Lines of whole items: a narrow terminal wraps between items, never inside one."""
     lines: list[str] = []
     for part in parts:
@@ -61,10 +74,12 @@ class StatusBar(Static):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.parts: list[str] = []
+        self.short_parts: list[str] = []
         self._shown = ""
 
     def refresh_from(self, session: Session) -> None:
         self.parts = status_parts(session)
+        self.short_parts = status_parts(session, short=True)
         self._show()
 
     def on_resize(self) -> None:
@@ -72,7 +87,7 @@ class StatusBar(Static):
 
     def _show(self) -> None:
         # Model names may come from a server: never let them carry terminal controls.
-        text = neutralize(wrap_parts(self.parts, max(self.size.width, 20)))
+        text = neutralize(fit(self.parts, self.short_parts, max(self.size.width, 20)))
         if text != self._shown:
             self._shown = text
             self.update(Content(text))

@@ -87,7 +87,8 @@ def _history(store: HistoryStore, args: argparse.Namespace) -> int:
                            "cost_usd": None if s.cost is None else str(s.cost)} for s in summaries]))
         return 0
     for s in summaries:
-        print(f"{s.id:>5}  {_date(s.updated)}  {s.model:<14} {s.turns:>3} turns  {format_cost(s.cost):>10}  {s.title}")
+        turns = f"{s.turns:>3} {'turn ' if s.turns == 1 else 'turns'}"
+        print(f"{s.id:>5}  {_date(s.updated)}  {s.model:<14} {turns}  {format_cost(s.cost):>10}  {s.title}")
     return 0
 
 

@@ -186,7 +186,7 @@ async def test_ctrl_h_lists_conversations_newest_first(fake: FakeOpenAI, make_se
         listed = options(app)
         assert [option_id for option_id, _ in listed] == [
             f"{three['volcanoes']}:", f"{three['teapots']}:", f"{three['penguins']}:"]
-        assert "Volcanoes" in listed[0][1] and "gpt-4o" in listed[0][1] and "1 turns" in listed[0][1]
+        assert "Volcanoes" in listed[0][1] and "gpt-4o" in listed[0][1] and "1 turn " in listed[0][1]
         assert "Penguins" in listed[2][1] and "2 turns" in listed[2][1] and "$0.00002" in listed[2][1]
         assert screen.query_one(OptionList).highlighted == 0
         await pilot.press("escape")

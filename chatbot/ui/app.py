@@ -175,11 +175,10 @@ class ChatApp(App[None]):
         keymap = self._keymap
         for _, binding in self._all_bindings():
             keys = keymap.get(binding.id or "", binding.key)
-            rows.append(f"{keys:<22} {binding.description or binding.action:<16} id: {binding.id}")
-        rows += [f"{'ctrl+p':<22} {'Commands':<16} the command palette",
-                 f"{'up (empty prompt)':<22} {'Recall':<16} the previous message, to edit and resend"]
-        rows.append("")
-        rows.append("Remap any id under [keymap] in config.toml, e.g.  send = \"ctrl+s\"")
+            rows.append(f"{keys:<19} {binding.description or binding.action:<14} id: {binding.id}")
+        # Narrow enough for the help page at 80 columns.
+        rows += [f"{'ctrl+p':<19} {'Commands':<14} the command palette",
+                 f"{'up (empty prompt)':<19} {'Recall':<14} edit and resend the last message"]
         return rows
 
     def get_system_commands(self, screen: Screen[object]):  # type: ignore[override]

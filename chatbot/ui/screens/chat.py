@@ -269,7 +269,8 @@ class ChatScreen(Screen[None]):
         self.notify(f"Copied the last reply ({len(reply.content):,} characters).")
 
     def action_help(self) -> None:
-        self.app.push_screen(InfoScreen("Keys", self.app.binding_rows()))
+        self.app.push_screen(InfoScreen("Keys", self.app.binding_rows(),
+                                        'escape closes · remap an id in config.toml: [keymap] send = "ctrl+s"'))
 
     def action_dropped(self) -> None:
         dropped = self.session.dropped()
@@ -294,7 +295,7 @@ class ChatScreen(Screen[None]):
 
     def action_preset_menu(self) -> None:
         presets = self.session.settings.all_presets()
-        items = [PickerItem(name, f"{p.summary()}  {p.description}".rstrip()) for name, p in presets.items()]
+        items = [PickerItem(name, p.summary(), p.description) for name, p in presets.items()]
         self.app.push_screen(Picker("Preset (applies from the next request)", items, current=self.session.preset_name),
                              self._preset_chosen)
 

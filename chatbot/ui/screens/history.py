@@ -68,7 +68,8 @@ class HistoryScreen(ModalScreen[Opened | None]):
         else:
             for s in self.store.list():
                 when = dt.datetime.fromtimestamp(s.updated).strftime("%Y-%m-%d %H:%M")
-                line = f"{when}  {s.model[:14]:<14} {s.turns:>3} turns {format_cost(s.cost):>10}  {s.title}"
+                turns = f"{s.turns:>3} {'turn ' if s.turns == 1 else 'turns'}"
+                line = f"{when}  {s.model[:14]:<14} {turns} {format_cost(s.cost):>10}  {s.title}"
                 options.add_option(Option(Content(neutralize(line)), id=f"{s.id}:"))
         if options.option_count:
             options.highlighted = 0

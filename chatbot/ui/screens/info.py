@@ -21,10 +21,11 @@ class InfoScreen(ModalScreen[None]):
         Binding("escape,q,f1", "dismiss(None)", "Close", show=False),
     ]
 
-    def __init__(self, title: str, rows: list[str]) -> None:
+    def __init__(self, title: str, rows: list[str], footer: str = "escape closes") -> None:
         super().__init__()
         self.title_text = title
         self.rows = rows
+        self.footer = footer
 
     def compose(self) -> ComposeResult:
         with Vertical(id="info"):
@@ -32,4 +33,4 @@ class InfoScreen(ModalScreen[None]):
             with VerticalScroll(id="info-body"):
                 # Rows can quote the conversation (the dropped turns): data, never escape sequences.
                 yield Static(Content(neutralize("\n".join(self.rows)) or "(nothing)"))
-            yield Static(Content("escape closes"), id="info-footer")
+            yield Static(Content(self.footer), id="info-footer")

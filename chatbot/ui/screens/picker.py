@@ -21,6 +21,10 @@ from chatbot.core.terminal import neutralize
 class PickerItem:
     value: str
     detail: str = ""
+    note: str = ""  # a second line under the detail, for what a narrow screen would cut off
+
+
+NBSP = chr(0xA0)  # keeps a row's columns: a leading plain space would be trimmed
 
 
 class Picker(ModalScreen[str | None]):
@@ -56,18 +60,17 @@ class Picker(ModalScreen[str | None]):
         options = self.query_one(OptionList)
         highlighted = options.highlighted_option.id if options.highlighted_option else self.current
         needle = query.strip().lower()
-        matches = [i for i in self.items if needle in i.value.lower() or needle in i.detail.lower()]
+        matches = [i for i in self.items if any(needle in text.lower() for text in (i.value, i.detail, i.note))]
         options.clear_options()
         width = max((len(i.value) for i in matches), default=0)
-        options.add_options(
-            # A no-break space keeps the column: a leading plain space would be trimmed.
-            Option(Content(neutralize(f"{'●' if i.value == self.current else chr(0xA0)} {i.value.ljust(width)}  {i.detail}")),
-                   id=i.value)
-            for i in matches
-        )
+        options.add_options(Option(Content(neutralize(self._label(i, width))), id=i.value) for i in matches)
         ids = [i.value for i in matches]
         if ids:
             options.highlighted = ids.index(highlighted) if highlighted in ids else 0
+
+    def _label(self, item: PickerItem, width: int) -> str:
+        label = f"{'●' if item.value == self.current else NBSP} {item.value.ljust(width)}  {item.detail}"
+        return label + (f"\n{NBSP * (width + 4)}{item.note}" if item.note else "")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._fill(event.value)

@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-history", action="store_true", help="keep nothing of this run in the history")
     parser.add_argument("--save", action="store_true", help="keep a one-shot exchange in the history")
     parser.add_argument("--list-models", action="store_true", help="list known models with context window and prices")
+    parser.add_argument("--config-example", action="store_true",
+                        help="print a config.toml documenting every key (chat --config-example > config.toml)")
     parser.add_argument("--version", action="version", version=f"chat {__version__}")
     return parser
 
@@ -69,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return store_cli.main(argv)
     args = build_parser().parse_args(argv)
+    if args.config_example:
+        sys.stdout.write(_example_config())
+        return 0
     # Imported after parsing so --version and --help stay instant.
     from chatbot.core.errors import EXIT_INTERRUPTED, ChatError
 
@@ -104,6 +109,17 @@ def _load(args: argparse.Namespace) -> tuple[Settings, list[str]]:
         args.config, model=args.model, preset=args.preset, system_prompt=args.system_prompt,
         temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, base_url=args.base_url,
     )
+
+
+def _example_config() -> str:
+    """config.example.toml: inside the installed package, or beside it in a source checkout."""
+    from importlib import resources
+    from pathlib import Path
+
+    installed = resources.files("chatbot") / "config.example.toml"
+    if installed.is_file():
+        return installed.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[1] / "config.example.toml").read_text(encoding="utf-8")
 
 
 def _read_stdin() -> str | None:

@@ -136,6 +136,12 @@ def test_usage_prints_one_line_to_stderr(fake: FakeOpenAI, run_chat) -> None:
     assert "$0.00725" in line
 
 
+def test_config_example_prints_the_documented_example(run_chat) -> None:
+    done = run_chat("--config-example")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (Path(__file__).parents[1] / "config.example.toml").read_text(encoding="utf-8")
+
+
 def test_json_prints_one_object(fake: FakeOpenAI, run_chat) -> None:
     fake.queue(Reply("The answer.", prompt_tokens=1000, completion_tokens=500))
 

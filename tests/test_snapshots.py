@@ -284,8 +284,11 @@ def test_error_in_transcript(snap_compare: Any, fake: FakeOpenAI, settings_for: 
     assert snap_compare(app, terminal_size=SIZE, run_before=exchanges("my precious words"))
 
 
-def test_first_run_without_key(snap_compare: Any) -> None:
-    """No key and no base_url: the welcome note explains what to do before anything can be sent."""
+def test_first_run_without_key(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No key and no base_url: the welcome note explains what to do before anything can be sent, naming the
+    config file this user's chat reads."""
+    monkeypatch.setenv("HOME", "/home/you")
+    monkeypatch.setenv("XDG_CONFIG_HOME", "/home/you/.config-elsewhere")
     settings, _warnings = load_settings(None)
     assert settings.base_url is None and settings.api_key is None
     app = make_app(settings)

@@ -84,6 +84,7 @@ def test_wheel_contains_themes_and_encodings(tmp_path: Path) -> None:
     wheel = next(tmp_path.glob("chatbot-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"chatbot/themes/chatbot-dark.toml", "chatbot/themes/chatbot-light.toml"} <= names
+    assert "chatbot/config.example.toml" in names  # what `chat --config-example` prints
     assert {"chatbot/core/data/o200k_base.tiktoken", "chatbot/core/data/cl100k_base.tiktoken"} <= names
     assert any(n.endswith(".tcss") for n in names)
 

@@ -33,3 +33,11 @@ def default_config_file() -> Path:
 
 def user_themes_dir() -> Path:
     return config_dir() / "themes"
+
+
+def for_display(path: Path) -> str:
+    """`path` with the home folder as ~, as a person would type it."""
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)

@@ -293,7 +293,7 @@ def read_config_file(path: Path, required: bool) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         error = ConfigError(f"{shown(path)}: not UTF-8 text (byte {exc.start})", "save the file as UTF-8")
     except tomllib.TOMLDecodeError as exc:
-        error = ConfigError(f"{shown(path)}: invalid TOML: {exc}", "fix the syntax; see config.example.toml")
+        error = ConfigError(f"{shown(path)}: invalid TOML: {exc}", "fix the syntax; `chat --config-example` shows every key")
     raise error
 
 
@@ -308,13 +308,13 @@ def load_settings(config: Path | str | None = None, **flags: Any) -> tuple[Setti
     secrets = _secrets(data, flags)
     if unknown := _unknown_environment():
         raise ConfigError(f"environment {shown(unknown[0])}: unknown key",
-                          "unset it, or fix its name; see config.example.toml for every key")
+                          "unset it, or fix its name; `chat --config-example` shows every key")
     error: ConfigError | None = None
     token = _file_data.set(data)
     try:
         return Settings(**flags), warnings
     except ValidationError as exc:
-        error = ConfigError(_describe(exc, path, data, flags), "see config.example.toml for every key")
+        error = ConfigError(_describe(exc, path, data, flags), "`chat --config-example` shows every key")
     except SettingsError as exc:
         error = ConfigError(_settings_error(exc), "values of table settings in the environment are JSON objects")
     except UnicodeDecodeError:

@@ -21,7 +21,8 @@ from chatbot.core.history import HistoryStore
 from chatbot.core.recorder import Recorder
 from chatbot.core.session import Session
 from chatbot.core.usage_log import UsageLog
-from chatbot.core.settings import Settings
+from chatbot.core import paths
+from chatbot.core.settings import Settings, config_path
 from chatbot.ui import themes
 from chatbot.ui.collector import Collector
 from chatbot.ui.screens.chat import ChatScreen
@@ -125,7 +126,8 @@ class ChatApp(App[None]):
                 "Welcome to chat. No API key is set, so nothing can be sent yet.\n"
                 "- For OpenAI: quit (ctrl+q), export OPENAI_API_KEY=sk-... and start chat again.\n"
                 "- For a local server (Ollama, llama.cpp, vLLM): chat --base-url http://localhost:11434/v1\n"
-                "  or set base_url in ~/.config/chatbot/config.toml (see config.example.toml).\n"
+                f"  or set base_url in {paths.for_display(config_path()[0])}\n"
+                "  (chat --config-example prints a config.toml that documents every key).\n"
                 "F1 lists every key."
             )
         return None

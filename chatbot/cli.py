@@ -70,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         from chatbot import store_cli
 
         return store_cli.main(argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        words = " ".join(extra)
+        hint = f'\n  to ask once: chat -p "{words}"' if not any(w.startswith("-") for w in extra) else ""
+        parser.error(f"unrecognized arguments: {words}{hint}")
     if args.config_example:
         sys.stdout.write(_example_config())
         return 0

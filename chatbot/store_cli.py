@@ -115,7 +115,9 @@ def _import(store: HistoryStore, args: argparse.Namespace) -> int:
         conversation_id = import_json(store, data)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot import {args.file}: {exc}", "give a file written by chat export --format json") from None
-    print(conversation_id)
+    print(conversation_id)  # alone on stdout, for scripts
+    print(f"chat: imported as conversation {conversation_id} (chat --resume {conversation_id} continues it)",
+          file=sys.stderr)
     return 0
 
 

@@ -232,6 +232,15 @@ def test_invalid_utf8_on_stdin_is_replaced_not_fatal(fake: FakeOpenAI, run_chat)
     assert "\ufffd" in sent.split(" and ")[1]
 
 
+def test_a_bare_question_is_refused_with_the_way_to_ask_it(fake: FakeOpenAI, run_chat) -> None:
+    done = run_chat("what", "is", "a", "monad?")
+    assert done.returncode == 2
+    assert 'chat -p "what is a monad?"' in done.stderr
+    assert fake.chat_requests == []
+    unknown = run_chat("--frobnicate")
+    assert unknown.returncode == 2 and "--frobnicate" in unknown.stderr and "chat -p" not in unknown.stderr
+
+
 @pytest.mark.parametrize("stdin", [b"", b"   \n\t\n  "])
 def test_empty_stdin_is_a_usage_error(fake: FakeOpenAI, run_chat, stdin: bytes) -> None:
     done = run_chat(input=stdin)

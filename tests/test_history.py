@@ -448,6 +448,7 @@ def test_cli_export_json_then_import(chat: Any) -> None:
     imported = chat("import", str(out))
     assert imported.returncode == 0, imported.stderr
     new_id = int(imported.stdout.strip())
+    assert f"chat --resume {new_id}" in imported.stderr
 
     default = HistoryStore(db_path())
     try:

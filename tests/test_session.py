@@ -294,6 +294,25 @@ async def test_drop_mid_stream_keeps_the_partial_reply(fake: FakeOpenAI, make_se
     assert session.totals.cost == reply.cost
 
 
+async def test_a_reply_without_usage_is_counted_whole_not_delta_by_delta(fake: FakeOpenAI, make_session) -> None:
+    pieces = ["Hel", "lo wor", "ld, how", " are y", "ou?"]  # deltas that cut words, and so tokens, apart
+    fake.queue(Reply(pieces, send_usage=False))
+    session = make_session(model="gpt-4o-mini")
+    counter = session.counter
+    by_delta = sum(counter.count_text(piece) for piece in pieces)
+    whole = counter.count_text("".join(pieces))
+    assert by_delta > whole  # the running count while it streams overshoots
+
+    await send(session, "hi")
+
+    reply = session.conversation.last_reply()
+    assert reply.usage.estimated is True
+    assert reply.usage.completion_tokens == whole
+    assert reply.usage.prompt_tokens == session.last_window.prompt_tokens
+    assert session.totals.completion_tokens == whole
+    assert reply.cost == expected_cost("gpt-4o-mini", reply.usage.prompt_tokens, whole)
+
+
 async def test_cancel_mid_stream_keeps_the_partial_reply_marked_stopped(fake: FakeOpenAI, make_session) -> None:
     fake.queue(Reply("alpha beta gamma delta epsilon zeta", chunk_delay=0.5))
     session = make_session(model="gpt-4o-mini")

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     import openai
 
     from chatbot.core.settings import Settings
-    from chatbot.core.tokens import TokenCounter
 
 OPENAI_URL = "https://api.openai.com/v1"
 # Local servers (Ollama, llama.cpp, vLLM) ignore the key, but the SDK insists on one.
@@ -154,11 +153,8 @@ class ChatClient:
         messages: list[Message],
         spec: ModelSpec,
         preset: Preset,
-        *,
-        prompt_tokens: int,
-        counter: TokenCounter,
     ) -> AsyncIterator[Event]:
-        """Stream one reply. `prompt_tokens` and `counter` make the usage estimate for servers that send none.
+        """Stream one reply.
 
         Raises a ChatError; StreamDroppedError when the reply had started (the caller keeps what arrived).
         """
@@ -168,7 +164,7 @@ class ChatClient:
         while True:
             parts: list[str] = []
             try:
-                async for event in self._stream_once(params, parts, prompt_tokens, counter):
+                async for event in self._stream_once(params, parts):
                     yield event
                 return
             except Exception as exc:  # noqa: BLE001 - mapped below; CancelledError is not an Exception
@@ -183,9 +179,7 @@ class ChatClient:
             yield Retrying(attempt, wait, error)
             await self._sleep(wait)
 
-    async def _stream_once(
-        self, params: dict[str, Any], parts: list[str], prompt_tokens: int, counter: TokenCounter
-    ) -> AsyncIterator[Event]:
+    async def _stream_once(self, params: dict[str, Any], parts: list[str]) -> AsyncIterator[Event]:
         usage: Usage | None = None
         finish: str | None = None
         stream = await self.sdk.chat.completions.create(
@@ -206,8 +200,6 @@ class ChatClient:
                         yield TextDelta(choice.delta.content)
                     if choice.finish_reason:
                         finish = choice.finish_reason
-        if usage is None:
-            usage = Usage(prompt_tokens, counter.count_text("".join(parts)), 0, estimated=True)
         yield UsageReport(usage, stream.response.headers.get("x-request-id"))
         yield Finished(finish)
 

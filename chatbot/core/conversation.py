@@ -48,9 +48,6 @@ class Conversation:
     def set_system_prompt(self, text: str) -> None:
         self.system_prompt = text
 
-    def clear(self) -> None:
-        self.messages.clear()
-
     def pop_last_reply(self) -> Message | None:
         """Remove the trailing assistant reply (to regenerate it); returns it, or None if there is none."""
         if self.messages and self.messages[-1].role == "assistant":

@@ -18,10 +18,6 @@ class Usage:
     cached_tokens: int = 0
     estimated: bool = False
 
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
@@ -32,9 +28,9 @@ class TextDelta:
 
 @dataclass(frozen=True, slots=True)
 class UsageReport:
-    """Usage of the request: from the API, or estimated when the server sent none."""
+    """The request's usage as the server reported it (None if it sent none), and the request's id."""
 
-    usage: Usage
+    usage: Usage | None
     request_id: str | None = None
 
 

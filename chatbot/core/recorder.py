@@ -21,11 +21,10 @@ SAVE_INTERVAL = 1.0  # seconds between saves of a reply in flight
 
 
 class Recorder:
-    def __init__(self, store: HistoryStore, conversation_id: int | None = None,
-                 row_ids: dict[int, int] | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: HistoryStore, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
-        self.conversation_id = conversation_id
-        self.row_ids = dict(row_ids or {})
+        self.conversation_id: int | None = None
+        self.row_ids: dict[int, int] = {}
         self.error: str | None = None
         self._clock = clock
         self._streaming_row: int | None = None

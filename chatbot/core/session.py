@@ -232,8 +232,7 @@ class Session:
         error: ChatError | None = None
         stopped = True  # until the stream ends normally or with an error: cancellation leaves it True
         try:
-            async for event in self.client.stream(window.kept, spec, preset, prompt_tokens=window.prompt_tokens,
-                                                  counter=counter):
+            async for event in self.client.stream(window.kept, spec, preset):
                 if isinstance(event, TextDelta):
                     if flight.first_token_at is None:
                         flight.first_token_at = self.clock()
@@ -266,6 +265,11 @@ class Session:
                 error: ChatError | None) -> None:
         """Record the reply and what it cost; runs on success, stop and failure alike."""
         self.in_flight = None
+        if flight.usage is None and flight.first_token_at is not None:
+            # The server sent no usage. The whole reply is counted once here: the running count adds up
+            # deltas, which splits the tokens that straddle two of them.
+            completion = self._counter(spec).count_text(flight.text)
+            flight.usage = Usage(flight.window.prompt_tokens, completion, 0, estimated=True)
         if flight.first_token_at is None and flight.usage is None:
             return  # nothing was generated, so nothing was billed
         usage = flight.live_usage()

@@ -23,7 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from chatbot.core import paths
 from chatbot.core.errors import ConfigError, redact
 from chatbot.core.models import CATALOGUE, ModelSpec, match_catalogue, unknown_model
-from chatbot.core.presets import BUILTIN_PRESETS, Preset
+from chatbot.core.presets import BUILTIN_PRESETS, DEFAULT_PRESET, Preset
 from chatbot.core.pricing import Price
 
 ENV_PREFIX = "CHAT_"
@@ -97,7 +97,7 @@ class Settings(BaseSettings):
 
     model: str = Field("gpt-4o-mini", min_length=1)
     """The model of new conversations."""
-    preset: str = "balanced"
+    preset: str = DEFAULT_PRESET
     """The parameter preset of new conversations."""
     system_prompt: str = "You are a helpful assistant."
     """Sent first in every request; never dropped by the sliding window."""
@@ -172,7 +172,7 @@ class Settings(BaseSettings):
     def all_presets(self) -> dict[str, Preset]:
         presets = dict(BUILTIN_PRESETS)
         for name, conf in self.presets.items():
-            base = presets.get(name, BUILTIN_PRESETS["balanced"])
+            base = presets.get(name, BUILTIN_PRESETS[DEFAULT_PRESET])
             values = {k: v for k, v in conf.model_dump().items() if v is not None}
             presets[name] = Preset(**{**_preset_fields(base), **values, "name": name})
         return presets

@@ -362,6 +362,41 @@ async def test_long_conversation_keeps_only_the_newest_messages_mounted(make_set
         assert len(app.session.conversation.messages) == 2 * MAX_VIEWS
 
 
+async def test_a_jump_to_an_old_message_marks_the_newer_ones_it_leaves_out(fake: FakeOpenAI, make_settings: Any,
+                                                                           tmp_path: Any) -> None:
+    from chatbot.core.conversation import Message
+    from chatbot.core.history import HistoryStore
+    from chatbot.ui.widgets.transcript import MAX_VIEWS
+
+    store = HistoryStore(tmp_path / "history.db")
+    conversation_id = store.create("gpt-4o", "balanced", "system")
+    for i in range(MAX_VIEWS):
+        store.add(conversation_id, Message("user", f"question {i}"))
+        store.add(conversation_id, Message("assistant", f"answer {i}"))
+    fake.queue(Reply("the newest answer"))
+    app = make_app(make_settings(), store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.session.resume(store.load(conversation_id))
+        messages = app.session.conversation.messages
+        target = messages[10]  # "question 5": older than the newest MAX_VIEWS
+        await app.screen.transcript.clear()
+        await app.screen.show_conversation(jump_to=target.id)
+        await pilot.pause()
+        shown = views(app)
+        assert shown[0] == ("user", "question 5") and len(shown) == MAX_VIEWS
+        newer = len(messages) - 10 - MAX_VIEWS
+        text = screen_text(app)
+        assert "10 more messages not shown" in text
+        notes = [str(n.render()) for n in app.screen.transcript.query(".hidden-note")]
+        assert any(f"{newer} newer messages not shown" in n for n in notes)
+        # A new turn comes after the marked gap, not straight after "question 5"'s window.
+        await send(pilot, "and now?")
+        children = list(app.screen.transcript.children)
+        note = app.screen.transcript.query_one("#newer-note")
+        assert children.index(note) < children.index(app.screen.transcript.views()[-1])
+
+
 async def test_fast_replies_always_reach_the_screen(fake: FakeOpenAI, make_settings: Any) -> None:
     # A reply that streams in faster than a frame once ended with a blank view: stopping the Markdown stream
     # before its task had started cancelled the turn.

@@ -86,12 +86,13 @@ class ChatScreen(Screen[None]):
         target = None
         messages = self.session.conversation.messages
         # Only what the transcript keeps mounted is built: a resumed 500-turn conversation opens at once.
-        shown = messages[-MAX_VIEWS:]
-        if jump_to is not None and all(m.id != jump_to for m in shown):
-            index = next(i for i, m in enumerate(messages) if m.id == jump_to)
-            shown = messages[index : index + MAX_VIEWS]
-        if len(shown) < len(messages):
-            await self.transcript.note_hidden(len(messages) - len(shown))
+        start = max(len(messages) - MAX_VIEWS, 0)
+        if jump_to is not None and all(m.id != jump_to for m in messages[start:]):
+            start = next(i for i, m in enumerate(messages) if m.id == jump_to)
+        shown = messages[start : start + MAX_VIEWS]
+        newer = len(messages) - start - len(shown)
+        if start:
+            await self.transcript.note_hidden(start)
         views = []
         for message in shown:
             view = MessageView(message.role, message.content, model=message.model, message=message)
@@ -101,6 +102,8 @@ class ChatScreen(Screen[None]):
                 target = view
             views.append(view)
         await self.transcript.add_all(views)
+        if newer:
+            await self.transcript.note_newer(newer)
         self.transcript.mark_dropped(self.session.dropped())
         self.refresh_status()
         if target is not None:

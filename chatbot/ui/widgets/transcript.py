@@ -2,7 +2,8 @@
 
 Only the newest messages stay mounted: a Markdown message costs about half a megabyte of widgets, and a long
 conversation must not grow the app without bound. Older messages stay in the conversation and the history;
-a line at the top says how many are not shown.
+a line at the top says how many are not shown. A jump to an old message (a search hit) shows the messages from
+there on, and a line after them says how many newer ones are not shown.
 """
 
 from __future__ import annotations
@@ -50,7 +51,14 @@ class Transcript(VerticalScroll):
         if notes:
             notes.first(Static).update(text)
         else:
-            await self.mount(Static(text, id="hidden-note"), before=0)
+            await self.mount(Static(text, id="hidden-note", classes="hidden-note"), before=0)
+
+    async def note_newer(self, count: int) -> None:
+        """Say that the `count` messages after the ones shown are not on screen; what is added later comes
+        after this line, so the gap stays marked."""
+        text = Content(f"{count} newer message{'s' if count != 1 else ''} not shown here: "
+                       "open the conversation again from f4 to see them")
+        await self.mount(Static(text, id="newer-note", classes="hidden-note"))
 
     def views(self) -> list[MessageView]:
         return list(self.query_children(MessageView))

@@ -11,7 +11,7 @@ from chatbot.core.terminal import neutralize
 from chatbot.ui.app import ChatApp, make_app
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar
-from textual.widgets import Markdown
+from textual.widgets import Markdown, Static
 
 SIZE = (100, 30)
 
@@ -148,6 +148,15 @@ async def test_dropped_turns_are_dimmed_and_left_out(fake: FakeOpenAI, make_sett
         dimmed = [v.text for v in app.screen.transcript.views() if v.has_class("dropped")]
         assert "one " * 10 in dimmed
         assert all(m.content in dimmed for m in app.session.dropped())
+        # ctrl+o lists them, counted in turns as the status bar counts them, and in messages.
+        upcoming = app.session.next_window()
+        assert upcoming is not None
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        title = str(app.screen.query_one("#info-title", Static).render())
+        turns, messages = upcoming.dropped_turns, len(upcoming.dropped)
+        assert f"{turns} turn{'s' if turns != 1 else ''}, {messages} messages" in title
+        assert "one one" in str(app.screen.query_one("#info-body Static", Static).render())
 
 
 async def test_error_keeps_the_message_and_the_app_keeps_working(fake: FakeOpenAI, make_settings: Any) -> None:

@@ -137,12 +137,17 @@ class Session:
         """The messages the next request would send. Raises ContextTooLongError if the newest cannot fit."""
         return build_window(self.conversation.all_messages(), self.counter, self.budget())
 
-    def dropped(self) -> list[Message]:
-        """Messages the sliding window leaves out of the next request (none if the conversation is empty)."""
+    def next_window(self) -> Window | None:
+        """The window of the next request; None for an empty conversation or one whose newest turn cannot fit."""
         try:
-            return self.window().dropped if self.conversation.messages else []
+            return self.window() if self.conversation.messages else None
         except ChatError:
-            return []
+            return None
+
+    def dropped(self) -> list[Message]:
+        """Messages the sliding window leaves out of the next request."""
+        window = self.next_window()
+        return window.dropped if window else []
 
     def costs(self) -> tuple[Decimal | None, Decimal | None]:
         """The last reply's cost and the session's, a reply still streaming included at its running count

@@ -276,10 +276,14 @@ class ChatScreen(Screen[None]):
                                         'escape closes · remap an id in config.toml: [keymap] send = "ctrl+s"'))
 
     def action_dropped(self) -> None:
-        dropped = self.session.dropped()
+        window = self.session.next_window()
+        dropped = window.dropped if window else []
+        turns = window.dropped_turns if window else 0
         rows = [f"{m.role:>9}: {m.content[:200].replace(chr(10), ' ')}" for m in dropped]
-        self.app.push_screen(InfoScreen(f"Left out of the next request by the sliding window ({len(dropped)} messages)",
-                                        rows))
+        # In turns, as the status bar counts them (its figure is the last request's; this is the next one's).
+        title = (f"Left out of the next request by the sliding window: {turns} turn{'s' if turns != 1 else ''}, "
+                 f"{len(dropped)} message{'s' if len(dropped) != 1 else ''}")
+        self.app.push_screen(InfoScreen(title, rows))
 
     def action_model_menu(self) -> None:
         models = self.session.settings.all_models()

@@ -39,7 +39,8 @@ from chatbot.core.events import TextDelta, Usage
 from chatbot.core.export import FORMAT, import_json, to_json, to_markdown
 from chatbot.core.history import MIGRATIONS, SCHEMA_VERSION, TITLE_LENGTH, HistoryStore, title_from
 from chatbot.core.recorder import Recorder
-from chatbot.core.session import Session
+from chatbot.core.pricing import format_cost
+from chatbot.core.session import Session, Totals
 from chatbot.core.tokens import TokenCounter
 from chatbot.core.usage_log import UsageLog
 
@@ -1135,6 +1136,43 @@ def test_cli_usage_counts_real_one_shot_requests(fake: FakeOpenAI, chat: Any) ->
         == {"model": "gpt-4o", "requests": 2, "prompt_tokens": 60, "cached_tokens": 4, "completion_tokens": 5,
             "cost": "0.000195"}
 
+
+
+# -- one rule for a conversation's cost ------------------------------------------------------------------------
+
+
+PRICED = (Usage(100, 10, 0), Decimal("0.00035"))
+COST_CASES = {
+    # Billed for the prompt, nothing generated (an empty reply), by a model with no price: unknown.
+    "no price, prompt tokens only": [PRICED, (Usage(50, 0, 0), None)],
+    "no price, completion tokens": [PRICED, (Usage(50, 5, 0), None)],
+    # Cut off by a crash before any usage came: nothing known was billed, so it adds nothing.
+    "no usage at all": [PRICED, (None, None)],
+}
+
+
+@pytest.mark.parametrize("replies", COST_CASES.values(), ids=COST_CASES)
+def test_history_export_and_usage_agree_with_the_session_on_a_conversations_cost(
+        chat: Any, replies: list[tuple[Usage | None, Decimal | None]]) -> None:
+    expected = Totals()  # what the session that made these replies showed as their total
+    store = HistoryStore(db_path())
+    conversation_id = store.create("local-model", "balanced", "")
+    for usage, cost in replies:
+        store.add(conversation_id, Message("user", "q"))
+        reply = Message("assistant", "a", model="local-model", usage=usage, cost=cost)
+        row = store.add(conversation_id, reply, streaming=usage is None)  # as Recorder.reply_started leaves it
+        store.db.execute("UPDATE messages SET created = ? WHERE id = ?", (DAY1, row))  # one day: one usage row
+        if usage is not None:  # the session settles only a reply that reported usage
+            expected.add(usage, cost)
+    store.close()
+    known = expected.known_cost
+
+    [listed] = json.loads(chat("history", "--json").stdout)
+    exported = front_matter(chat("export", str(conversation_id)).stdout)
+    [used] = json.loads(chat("usage", "--json").stdout)
+
+    assert (listed["cost_usd"], exported["cost"], used["cost"]) == (
+        None if known is None else str(known), format_cost(known), None if known is None else str(known))
 
 # -- the usage log ---------------------------------------------------------------------------------------------
 

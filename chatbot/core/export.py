@@ -20,26 +20,20 @@ def _iso(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds")
 
 
-def _totals(messages: list[Message]) -> tuple[int, int, int, Decimal | None]:
-    prompt = completion = cached = 0
-    cost: Decimal | None = Decimal(0)
-    for m in messages:
-        if m.usage:
-            prompt += m.usage.prompt_tokens
-            completion += m.usage.completion_tokens
-            cached += m.usage.cached_tokens
-        if m.role == "assistant":
-            cost = None if cost is None or (m.cost is None and m.usage) else cost + (m.cost or 0)
-    return prompt, completion, cached, cost
+def _tokens(messages: list[Message]) -> tuple[int, int, int]:
+    usages = [m.usage for m in messages if m.usage]
+    return (sum(u.prompt_tokens for u in usages), sum(u.completion_tokens for u in usages),
+            sum(u.cached_tokens for u in usages))
 
 
 def to_markdown(stored: Stored) -> str:
     messages = stored.conversation.messages
-    prompt, completion, cached, cost = _totals(messages)
+    prompt, completion, cached = _tokens(messages)
     header = {
         "title": stored.title, "id": stored.id, "model": stored.model, "preset": stored.preset,
         "created": _iso(stored.created), "updated": _iso(stored.updated), "prompt_tokens": prompt,
-        "cached_tokens": cached, "completion_tokens": completion, "cost": format_cost(cost),
+        "cached_tokens": cached, "completion_tokens": completion,
+        "cost": format_cost(stored.cost),  # the store's figure: what `chat history` and `chat usage` say
     }
     # JSON scalars are valid YAML, so the front matter needs no YAML library.
     lines = ["---", *(f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in header.items()), "---", ""]

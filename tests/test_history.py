@@ -1174,6 +1174,39 @@ def test_history_export_and_usage_agree_with_the_session_on_a_conversations_cost
     assert (listed["cost_usd"], exported["cost"], used["cost"]) == (
         None if known is None else str(known), format_cost(known), None if known is None else str(known))
 
+
+def test_listing_takes_as_many_queries_for_ten_conversations_as_for_one(store: HistoryStore) -> None:
+    def listed() -> tuple[int, dict[int, Decimal | None]]:
+        statements: list[str] = []
+        store.db.set_trace_callback(statements.append)
+        try:
+            summaries = store.list()
+        finally:
+            store.db.set_trace_callback(None)
+        return len(statements), {s.id: s.cost for s in summaries}
+
+    def conversation(*replies: tuple[Usage | None, Decimal | None]) -> int:
+        conversation_id = store.create("gpt-4o", "balanced", "")
+        for usage, cost in replies:
+            store.add(conversation_id, Message("user", "q"))
+            store.add(conversation_id, Message("assistant", "a", usage=usage, cost=cost))
+        return conversation_id
+
+    first = conversation(PRICED, PRICED)
+    queries_for_one, costs = listed()
+    assert costs == {first: Decimal("0.0007")}
+
+    unknown = conversation(PRICED, (Usage(50, 0, 0), None))
+    unanswered = conversation()
+    crashed = conversation((None, None))
+    others = [conversation((Usage(10, 1, 0), Decimal(n) / 1000)) for n in range(1, 7)]
+    queries_for_ten, costs = listed()
+
+    assert queries_for_ten == queries_for_one
+    assert costs == {first: Decimal("0.0007"), unknown: None, unanswered: 0, crashed: 0,
+                     **{c: Decimal(n) / 1000 for n, c in enumerate(others, 1)}}
+
+
 # -- the usage log ---------------------------------------------------------------------------------------------
 
 

@@ -252,11 +252,17 @@ class HistoryStore:
         return None if row is None else int(row[0])
 
     def list(self, limit: int = 200) -> list[Summary]:
+        """The newest conversations, in one query however many there are."""
+        # The limit is applied first, so only the conversations listed are counted and priced.
         rows = self.db.execute(
-            "SELECT c.*, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user') AS"
-            " turns FROM conversations c ORDER BY c.updated DESC, c.id DESC LIMIT ?", (limit,)).fetchall()
+            "SELECT c.*,"
+            " (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user') AS turns,"
+            f" (SELECT {_REPLY_COSTS} FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant')"
+            " AS costs"
+            " FROM (SELECT * FROM conversations ORDER BY updated DESC, id DESC LIMIT ?) c"
+            " ORDER BY c.updated DESC, c.id DESC", (limit,)).fetchall()
         return [Summary(r["id"], r["title"], r["created"], r["updated"], r["model"], r["preset"], r["turns"],
-                        self._cost(r["id"])) for r in rows]
+                        _total_cost(r["costs"])) for r in rows]
 
     def _cost(self, conversation_id: int) -> Decimal | None:
         return _total_cost(self.db.execute(

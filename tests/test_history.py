@@ -519,6 +519,38 @@ def test_cli_import_with_a_message_that_is_not_an_object_is_a_usage_error(chat_e
     assert "Traceback" not in done.stderr
 
 
+
+BAD_MESSAGES = {
+    "a reason that is not text": {"role": "assistant", "content": "x", "finish_reason": {"why": "stop"}},
+    "content that is not text": {"role": "user", "content": 42},
+    "an unknown role": {"role": "wizard", "content": "x"},
+    "a token count too large to store": {"role": "assistant", "content": "x",
+                                         "usage": {"prompt_tokens": 10**30, "completion_tokens": 1}},
+    "a lone surrogate in the text": {"role": "user", "content": "half a pair: \ud800"},
+}
+
+
+@pytest.mark.parametrize("bad", BAD_MESSAGES.values(), ids=BAD_MESSAGES)
+def test_cli_import_with_a_bad_message_in_the_middle_imports_nothing(chat: Any, bad: dict[str, Any]) -> None:
+    default = HistoryStore(db_path())
+    conversation_id = default.create("gpt-4o", "balanced", "", title="Kept")
+    for text in ("first question", "first answer", "second question", "second answer"):
+        default.add(conversation_id, Message("user" if "question" in text else "assistant", text))
+    data = to_json(default.load(conversation_id))
+    default.close()
+    data["messages"].insert(2, bad)  # two good messages before it, two after
+    path = Path.cwd() / "bad.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+    done = chat("import", str(path))
+
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"chat: usage error: cannot import {path}: malformed export, message 3: ")
+    assert done.stdout == ""
+    assert [c["id"] for c in json.loads(chat("history", "--json").stdout)] == [conversation_id]
+
+
 # -- migrations ------------------------------------------------------------------------------------------------
 
 

@@ -136,6 +136,9 @@ class HistoryStore:
         # instead of failing on a lock upgrade.
         self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
+        # Inside transaction(), each write joins it instead of committing. Our own flag, not db.in_transaction:
+        # a transaction left open by a failed COMMIT must make the next write fail, not silently join it.
+        self._in_transaction = False
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -149,13 +152,25 @@ class HistoryStore:
         self.db.close()
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make the writes inside one transaction: an exception out of the block undoes all of them."""
+        with self._write():
+            yield
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        if self._in_transaction:
+            yield self.db  # the enclosing transaction() commits or rolls back
+            return
         self.db.execute("BEGIN IMMEDIATE")
+        self._in_transaction = True
         try:
             yield self.db
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+        finally:
+            self._in_transaction = False
         self.db.execute("COMMIT")
 
     @property

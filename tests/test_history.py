@@ -39,7 +39,8 @@ from chatbot.core.events import TextDelta, Usage
 from chatbot.core.export import FORMAT, import_json, to_json, to_markdown
 from chatbot.core.history import MIGRATIONS, SCHEMA_VERSION, TITLE_LENGTH, HistoryStore, title_from
 from chatbot.core.recorder import Recorder
-from chatbot.core.session import Session
+from chatbot.core.pricing import format_cost
+from chatbot.core.session import Session, Totals
 from chatbot.core.tokens import TokenCounter
 from chatbot.core.usage_log import UsageLog
 
@@ -516,6 +517,38 @@ def test_cli_import_with_a_message_that_is_not_an_object_is_a_usage_error(chat_e
                           env=chat_env, stdin=subprocess.DEVNULL, timeout=120)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
+
+
+
+BAD_MESSAGES = {
+    "a reason that is not text": {"role": "assistant", "content": "x", "finish_reason": {"why": "stop"}},
+    "content that is not text": {"role": "user", "content": 42},
+    "an unknown role": {"role": "wizard", "content": "x"},
+    "a token count too large to store": {"role": "assistant", "content": "x",
+                                         "usage": {"prompt_tokens": 10**30, "completion_tokens": 1}},
+    "a lone surrogate in the text": {"role": "user", "content": "half a pair: \ud800"},
+}
+
+
+@pytest.mark.parametrize("bad", BAD_MESSAGES.values(), ids=BAD_MESSAGES)
+def test_cli_import_with_a_bad_message_in_the_middle_imports_nothing(chat: Any, bad: dict[str, Any]) -> None:
+    default = HistoryStore(db_path())
+    conversation_id = default.create("gpt-4o", "balanced", "", title="Kept")
+    for text in ("first question", "first answer", "second question", "second answer"):
+        default.add(conversation_id, Message("user" if "question" in text else "assistant", text))
+    data = to_json(default.load(conversation_id))
+    default.close()
+    data["messages"].insert(2, bad)  # two good messages before it, two after
+    path = Path.cwd() / "bad.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+    done = chat("import", str(path))
+
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"chat: usage error: cannot import {path}: malformed export, message 3: ")
+    assert done.stdout == ""
+    assert [c["id"] for c in json.loads(chat("history", "--json").stdout)] == [conversation_id]
 
 
 # -- migrations ------------------------------------------------------------------------------------------------
@@ -1134,6 +1167,76 @@ def test_cli_usage_counts_real_one_shot_requests(fake: FakeOpenAI, chat: Any) ->
     assert {k: row[k] for k in ("model", "requests", "prompt_tokens", "cached_tokens", "completion_tokens", "cost")} \
         == {"model": "gpt-4o", "requests": 2, "prompt_tokens": 60, "cached_tokens": 4, "completion_tokens": 5,
             "cost": "0.000195"}
+
+
+
+# -- one rule for a conversation's cost ------------------------------------------------------------------------
+
+
+PRICED = (Usage(100, 10, 0), Decimal("0.00035"))
+COST_CASES = {
+    # Billed for the prompt, nothing generated (an empty reply), by a model with no price: unknown.
+    "no price, prompt tokens only": [PRICED, (Usage(50, 0, 0), None)],
+    "no price, completion tokens": [PRICED, (Usage(50, 5, 0), None)],
+    # Cut off by a crash before any usage came: nothing known was billed, so it adds nothing.
+    "no usage at all": [PRICED, (None, None)],
+}
+
+
+@pytest.mark.parametrize("replies", COST_CASES.values(), ids=COST_CASES)
+def test_history_export_and_usage_agree_with_the_session_on_a_conversations_cost(
+        chat: Any, replies: list[tuple[Usage | None, Decimal | None]]) -> None:
+    expected = Totals()  # what the session that made these replies showed as their total
+    store = HistoryStore(db_path())
+    conversation_id = store.create("local-model", "balanced", "")
+    for usage, cost in replies:
+        store.add(conversation_id, Message("user", "q"))
+        reply = Message("assistant", "a", model="local-model", usage=usage, cost=cost)
+        row = store.add(conversation_id, reply, streaming=usage is None)  # as Recorder.reply_started leaves it
+        store.db.execute("UPDATE messages SET created = ? WHERE id = ?", (DAY1, row))  # one day: one usage row
+        if usage is not None:  # the session settles only a reply that reported usage
+            expected.add(usage, cost)
+    store.close()
+    known = expected.known_cost
+
+    [listed] = json.loads(chat("history", "--json").stdout)
+    exported = front_matter(chat("export", str(conversation_id)).stdout)
+    [used] = json.loads(chat("usage", "--json").stdout)
+
+    assert (listed["cost_usd"], exported["cost"], used["cost"]) == (
+        None if known is None else str(known), format_cost(known), None if known is None else str(known))
+
+
+def test_listing_takes_as_many_queries_for_ten_conversations_as_for_one(store: HistoryStore) -> None:
+    def listed() -> tuple[int, dict[int, Decimal | None]]:
+        statements: list[str] = []
+        store.db.set_trace_callback(statements.append)
+        try:
+            summaries = store.list()
+        finally:
+            store.db.set_trace_callback(None)
+        return len(statements), {s.id: s.cost for s in summaries}
+
+    def conversation(*replies: tuple[Usage | None, Decimal | None]) -> int:
+        conversation_id = store.create("gpt-4o", "balanced", "")
+        for usage, cost in replies:
+            store.add(conversation_id, Message("user", "q"))
+            store.add(conversation_id, Message("assistant", "a", usage=usage, cost=cost))
+        return conversation_id
+
+    first = conversation(PRICED, PRICED)
+    queries_for_one, costs = listed()
+    assert costs == {first: Decimal("0.0007")}
+
+    unknown = conversation(PRICED, (Usage(50, 0, 0), None))
+    unanswered = conversation()
+    crashed = conversation((None, None))
+    others = [conversation((Usage(10, 1, 0), Decimal(n) / 1000)) for n in range(1, 7)]
+    queries_for_ten, costs = listed()
+
+    assert queries_for_ten == queries_for_one
+    assert costs == {first: Decimal("0.0007"), unknown: None, unanswered: 0, crashed: 0,
+                     **{c: Decimal(n) / 1000 for n, c in enumerate(others, 1)}}
 
 
 # -- the usage log ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from chatbot.core.conversation import Conversation, Message
+from chatbot.core.conversation import Message
 from chatbot.core.events import Usage
 from chatbot.core.history import HistoryStore, Stored
 from chatbot.core.pricing import format_cost
@@ -20,26 +20,20 @@ def _iso(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds")
 
 
-def _totals(messages: list[Message]) -> tuple[int, int, int, Decimal | None]:
-    prompt = completion = cached = 0
-    cost: Decimal | None = Decimal(0)
-    for m in messages:
-        if m.usage:
-            prompt += m.usage.prompt_tokens
-            completion += m.usage.completion_tokens
-            cached += m.usage.cached_tokens
-        if m.role == "assistant":
-            cost = None if cost is None or (m.cost is None and m.usage) else cost + (m.cost or 0)
-    return prompt, completion, cached, cost
+def _tokens(messages: list[Message]) -> tuple[int, int, int]:
+    usages = [m.usage for m in messages if m.usage]
+    return (sum(u.prompt_tokens for u in usages), sum(u.completion_tokens for u in usages),
+            sum(u.cached_tokens for u in usages))
 
 
 def to_markdown(stored: Stored) -> str:
     messages = stored.conversation.messages
-    prompt, completion, cached, cost = _totals(messages)
+    prompt, completion, cached = _tokens(messages)
     header = {
         "title": stored.title, "id": stored.id, "model": stored.model, "preset": stored.preset,
         "created": _iso(stored.created), "updated": _iso(stored.updated), "prompt_tokens": prompt,
-        "cached_tokens": cached, "completion_tokens": completion, "cost": format_cost(cost),
+        "cached_tokens": cached, "completion_tokens": completion,
+        "cost": format_cost(stored.cost),  # the store's figure: what `chat history` and `chat usage` say
     }
     # JSON scalars are valid YAML, so the front matter needs no YAML library.
     lines = ["---", *(f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in header.items()), "---", ""]
@@ -73,28 +67,41 @@ def _message_json(m: Message) -> dict[str, Any]:
 
 
 def import_json(store: HistoryStore, data: dict[str, Any]) -> int:
-    """Store a conversation exported by to_json; returns its new id. Raises ValueError for anything else."""
+    """Store a conversation exported by to_json, all of it or none of it; returns its new id.
+
+    Raises ValueError, naming the message at fault, for anything to_json would not have written."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} export")
+    where = "malformed export"
     try:
-        conversation = Conversation(system_prompt=str(data.get("system_prompt", "")))
-        for raw in data["messages"]:
-            if not isinstance(raw, dict):
-                raise ValueError(f"a message is not an object: {raw!r:.40}")
-            if raw.get("role") not in ("user", "assistant"):
-                raise ValueError(f"unknown role {raw.get('role')!r}")
-            usage = raw.get("usage")
-            conversation.add(Message(
-                raw["role"], str(raw["content"]), model=raw.get("model"),
-                usage=None if usage is None else Usage(int(usage["prompt_tokens"]), int(usage["completion_tokens"]),
-                                                       int(usage.get("cached_tokens", 0)), bool(usage.get("estimated"))),
-                cost=None if raw.get("cost_usd") is None else Decimal(raw["cost_usd"]),
-                finish_reason=raw.get("finish_reason"), stopped=bool(raw.get("stopped")), error=raw.get("error"),
-            ))
-        conversation_id = store.create(str(data["model"]), str(data["preset"]), conversation.system_prompt,
-                                       title=str(data.get("title", "")))
+        with store.transaction():
+            conversation_id = store.create(str(data["model"]), str(data["preset"]),
+                                           str(data.get("system_prompt", "")), title=str(data.get("title", "")))
+            for number, raw in enumerate(data["messages"], 1):
+                where = f"malformed export, message {number}"
+                store.add(conversation_id, _message(raw))  # may still fail: a lone surrogate, a huge number
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
     except (KeyError, TypeError, AttributeError, ArithmeticError) as exc:
-        raise ValueError(f"malformed export: {exc!r}") from None
-    for message in conversation.messages:
-        store.add(conversation_id, message)
+        raise ValueError(f"{where}: {exc!r}") from None
     return conversation_id
+
+
+def _message(raw: object) -> Message:
+    if not isinstance(raw, dict):
+        raise ValueError(f"not an object: {raw!r:.40}")
+    if raw.get("role") not in ("user", "assistant"):
+        raise ValueError(f"unknown role {raw.get('role')!r}")
+    if not isinstance(raw["content"], str):
+        raise ValueError(f"content is not text: {raw['content']!r:.40}")
+    for key in ("model", "finish_reason", "error"):
+        if not isinstance(raw.get(key), str | None):
+            raise ValueError(f"{key} is not text: {raw[key]!r:.40}")
+    usage = raw.get("usage")
+    return Message(
+        raw["role"], raw["content"], model=raw.get("model"),
+        usage=None if usage is None else Usage(int(usage["prompt_tokens"]), int(usage["completion_tokens"]),
+                                               int(usage.get("cached_tokens", 0)), bool(usage.get("estimated"))),
+        cost=None if raw.get("cost_usd") is None else Decimal(raw["cost_usd"]),
+        finish_reason=raw.get("finish_reason"), stopped=bool(raw.get("stopped")), error=raw.get("error"),
+    )

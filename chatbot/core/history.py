@@ -73,6 +73,21 @@ MIGRATIONS: dict[int, str] = {
 }
 
 
+# The cost of a set of replies, by the rule of the session's Totals: GROUP_CONCAT gathers each reply's price,
+# '?' for a reply that used tokens but has no price (the total is then unknown), '0' for one that never reported
+# usage (cut off by a crash before any: nothing we know of was billed); _total_cost adds them up. Summed in Python,
+# as Decimal, because SQLite would add the prices as floats.
+_REPLY_COSTS = ("GROUP_CONCAT(CASE WHEN cost IS NOT NULL THEN cost"
+                " WHEN COALESCE(prompt_tokens, completion_tokens, cached_tokens) IS NOT NULL THEN '?' ELSE '0' END,"
+                " ' ')")
+
+
+def _total_cost(costs: str | None) -> Decimal | None:
+    """The sum of what _REPLY_COSTS gathered; None (unknown) if any reply's cost is."""
+    terms = (costs or "").split()
+    return None if "?" in terms else sum((Decimal(term) for term in terms), Decimal(0))
+
+
 def default_path() -> Path:
     return paths.data_dir() / "history.db"
 
@@ -110,6 +125,7 @@ class Stored:
     row_ids: dict[int, int]  # Message.id -> row id
     created: float = 0.0
     updated: float = 0.0
+    cost: Decimal | None = None  # of all its replies, as `chat history` and `chat usage` count it
 
 
 class HistoryStore:
@@ -120,6 +136,9 @@ class HistoryStore:
         # instead of failing on a lock upgrade.
         self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
+        # Inside transaction(), each write joins it instead of committing. Our own flag, not db.in_transaction:
+        # a transaction left open by a failed COMMIT must make the next write fail, not silently join it.
+        self._in_transaction = False
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -133,13 +152,25 @@ class HistoryStore:
         self.db.close()
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make the writes inside one transaction: an exception out of the block undoes all of them."""
+        with self._write():
+            yield
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        if self._in_transaction:
+            yield self.db  # the enclosing transaction() commits or rolls back
+            return
         self.db.execute("BEGIN IMMEDIATE")
+        self._in_transaction = True
         try:
             yield self.db
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+        finally:
+            self._in_transaction = False
         self.db.execute("COMMIT")
 
     @property
@@ -236,23 +267,22 @@ class HistoryStore:
         return None if row is None else int(row[0])
 
     def list(self, limit: int = 200) -> list[Summary]:
+        """The newest conversations, in one query however many there are."""
+        # The limit is applied first, so only the conversations listed are counted and priced.
         rows = self.db.execute(
-            "SELECT c.*, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user') AS"
-            " turns FROM conversations c ORDER BY c.updated DESC, c.id DESC LIMIT ?", (limit,)).fetchall()
+            "SELECT c.*,"
+            " (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user') AS turns,"
+            f" (SELECT {_REPLY_COSTS} FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant')"
+            " AS costs"
+            " FROM (SELECT * FROM conversations ORDER BY updated DESC, id DESC LIMIT ?) c"
+            " ORDER BY c.updated DESC, c.id DESC", (limit,)).fetchall()
         return [Summary(r["id"], r["title"], r["created"], r["updated"], r["model"], r["preset"], r["turns"],
-                        self._cost(r["id"])) for r in rows]
+                        _total_cost(r["costs"])) for r in rows]
 
     def _cost(self, conversation_id: int) -> Decimal | None:
-        total = Decimal(0)
-        for (cost, completion) in self.db.execute(
-                "SELECT cost, completion_tokens FROM messages WHERE conversation_id = ? AND role = 'assistant'",
-                (conversation_id,)):
-            if cost is None:
-                if completion:
-                    return None  # a reply with an unknown price makes the total unknown
-                continue
-            total += Decimal(cost)
-        return total
+        return _total_cost(self.db.execute(
+            f"SELECT {_REPLY_COSTS} FROM messages WHERE conversation_id = ? AND role = 'assistant'",
+            (conversation_id,)).fetchone()[0])
 
     def load(self, conversation_id: int) -> Stored:
         row = self.db.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
@@ -265,7 +295,7 @@ class HistoryStore:
             conversation.add(message)
             row_ids[message.id] = m["id"]
         return Stored(row["id"], row["title"], row["model"], row["preset"], conversation, row_ids,
-                      row["created"], row["updated"])
+                      row["created"], row["updated"], self._cost(conversation_id))
 
     def search(self, query: str, limit: int = 50) -> list[Hit]:
         """Full-text search over every message; words are matched as given, never as FTS syntax."""
@@ -287,19 +317,11 @@ class HistoryStore:
         rows = self.db.execute(
             "SELECT date(created, 'unixepoch') AS day, model, COUNT(*) AS requests,"
             " SUM(prompt_tokens) AS prompt, SUM(cached_tokens) AS cached, SUM(completion_tokens) AS completion,"
-            # A reply with tokens but no price has an unknown cost; one with no usage at all (cut off by a crash)
-            # was never reported, so it adds nothing.
-            " GROUP_CONCAT(CASE WHEN cost IS NOT NULL THEN cost WHEN completion_tokens > 0 THEN '?' ELSE '0' END,"
-            " ' ') AS costs"
+            f" {_REPLY_COSTS} AS costs"
             " FROM messages WHERE role = 'assistant' GROUP BY day, model ORDER BY day, model").fetchall()
-        result = []
-        for r in rows:
-            costs = (r["costs"] or "").split()
-            cost = None if "?" in costs else sum((Decimal(c) for c in costs), Decimal(0))
-            result.append({"day": r["day"], "model": r["model"], "requests": r["requests"],
-                           "prompt_tokens": r["prompt"] or 0, "cached_tokens": r["cached"] or 0,
-                           "completion_tokens": r["completion"] or 0, "cost": cost})
-        return result
+        return [{"day": r["day"], "model": r["model"], "requests": r["requests"], "prompt_tokens": r["prompt"] or 0,
+                 "cached_tokens": r["cached"] or 0, "completion_tokens": r["completion"] or 0,
+                 "cost": _total_cost(r["costs"])} for r in rows]
 
 
 def title_from(text: str) -> str:

@@ -116,6 +116,10 @@ class ChatApp(App[None]):
         except ChatError as exc:
             self.call_from_thread(self.notify, f"{exc}", title=exc.title, severity="error", timeout=15, markup=False)
         finally:
+            # The SDK, the tokenizer and the parser live as long as the app, and start-up left its garbage
+            # uncollected: one whole collection now, so the first full collection while a reply streams does
+            # not walk them.
+            self.collector.compact()
             self.call_from_thread(self.ready.set)
 
     def first_run_message(self) -> str | None:

@@ -276,7 +276,7 @@ def test_base_url_without_a_scheme_is_a_config_error(where: str, cfg: Path, monk
     elif where == "env":
         monkeypatch.setenv("OPENAI_BASE_URL", "localhost:11434/v1")
         message = load_error(None)
-        assert "environment" in message
+        assert "environment OPENAI_BASE_URL" in message
     else:
         message = load_error(None, base_url="localhost:11434/v1")
     assert "base_url" in message and "http://" in message and "localhost:11434/v1" in message

@@ -395,6 +395,9 @@ def _origin(loc: list[str], path: Path, data: dict[str, Any], flags: dict[str, A
         name = (ENV_PREFIX + "__".join(loc[:depth])).upper()
         if name in environ:
             return f"environment {name}"
+    for var, key in OPENAI_ENV.items():  # the SDK's own variables rank below CHAT_* and above the file
+        if key == top and os.environ.get(var):
+            return f"environment {var}"
     if top in data or not loc:
         return shown(path)
     return f".env {(ENV_PREFIX + top).upper()}" if _in_dotenv(top) else "environment or .env"

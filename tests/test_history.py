@@ -1158,6 +1158,21 @@ def test_cli_usage_json_and_table(chat: Any) -> None:
     assert len(widths) == 1  # columns line up
 
 
+def test_cli_usage_days_are_local_days(chat: Any) -> None:
+    store = HistoryStore(db_path())
+    c = store.create("gpt-4o", "balanced", "")
+    store.add(c, Message("user", "q"))
+    row = store.add(c, Message("assistant", "a", model="gpt-4o", usage=Usage(10, 1, 0), cost=Decimal("0.1")))
+    store.db.execute("UPDATE messages SET created = ? WHERE id = ?", (DAY2 - 9 * 3600, row))  # 2024-01-02 03:00 UTC
+    store.close()
+
+    utc = json.loads(chat("usage", "--json", env={"TZ": "UTC0"}).stdout)
+    west = json.loads(chat("usage", "--json", env={"TZ": "XYZ+08"}).stdout)  # POSIX: 8 hours behind UTC
+
+    assert [r["day"] for r in utc] == ["2024-01-02"]
+    assert [r["day"] for r in west] == ["2024-01-01"]  # 19:00 the evening before, where the user is
+
+
 def test_cli_usage_counts_real_one_shot_requests(fake: FakeOpenAI, chat: Any) -> None:
     fake.queue(Reply("a", prompt_tokens=20, completion_tokens=3, cached_tokens=4),
                Reply("b", prompt_tokens=40, completion_tokens=2))

@@ -313,9 +313,9 @@ class HistoryStore:
         return [Hit(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     def usage(self) -> list[dict[str, object]]:
-        """Token and cost totals per day (UTC) and model."""
+        """Token and cost totals per day and model; days in local time, as `chat history` shows its dates."""
         rows = self.db.execute(
-            "SELECT date(created, 'unixepoch') AS day, model, COUNT(*) AS requests,"
+            "SELECT date(created, 'unixepoch', 'localtime') AS day, model, COUNT(*) AS requests,"
             " SUM(prompt_tokens) AS prompt, SUM(cached_tokens) AS cached, SUM(completion_tokens) AS completion,"
             f" {_REPLY_COSTS} AS costs"
             " FROM messages WHERE role = 'assistant' GROUP BY day, model ORDER BY day, model").fetchall()

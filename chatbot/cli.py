@@ -77,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         hint = f'\n  to ask once: chat -p "{words}"' if not any(w.startswith("-") for w in extra) else ""
         parser.error(f"unrecognized arguments: {words}{hint}")
     if args.config_example:
-        sys.stdout.write(_example_config())
+        from chatbot.core.paths import packaged
+
+        sys.stdout.write(packaged("config.example.toml").read_text(encoding="utf-8"))
         return 0
     # Imported after parsing so --version and --help stay instant.
     from chatbot.core.errors import EXIT_INTERRUPTED, ChatError
@@ -114,17 +116,6 @@ def _load(args: argparse.Namespace) -> tuple[Settings, list[str]]:
         args.config, model=args.model, preset=args.preset, system_prompt=args.system_prompt,
         temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, base_url=args.base_url,
     )
-
-
-def _example_config() -> str:
-    """config.example.toml: inside the installed package, or beside it in a source checkout."""
-    from importlib import resources
-    from pathlib import Path
-
-    installed = resources.files("chatbot") / "config.example.toml"
-    if installed.is_file():
-        return installed.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parents[1] / "config.example.toml").read_text(encoding="utf-8")
 
 
 def _read_stdin() -> str | None:

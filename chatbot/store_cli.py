@@ -12,6 +12,7 @@ from pathlib import Path
 from chatbot.core.errors import ChatError, ConfigError, UsageError
 from chatbot.core.history import HistoryStore, default_path
 from chatbot.core.pricing import format_cost
+from chatbot.core.text import plural
 from chatbot.cli import report
 
 
@@ -87,8 +88,8 @@ def _history(store: HistoryStore, args: argparse.Namespace) -> int:
                            "cost_usd": None if s.cost is None else str(s.cost)} for s in summaries]))
         return 0
     for s in summaries:
-        turns = f"{s.turns:>3} {'turn ' if s.turns == 1 else 'turns'}"
-        print(f"{s.id:>5}  {_date(s.updated)}  {s.model:<14} {turns}  {format_cost(s.cost):>10}  {s.title}")
+        print(f"{s.id:>5}  {_date(s.updated)}  {s.model:<14} {plural(s.turns, 'turn'):>9}  {format_cost(s.cost):>10}  "
+              f"{s.title}")
     return 0
 
 

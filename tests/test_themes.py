@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 
 from chatbot.ui.app import make_app
-from chatbot.ui.themes import load_theme, load_themes, packaged_themes_dir
+from chatbot.core.paths import packaged
+from chatbot.ui.themes import load_theme, load_themes
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_packaged_themes_have_a_dark_and_a_light_one() -> None:
-    themes, problems = load_themes([packaged_themes_dir()])
+    themes, problems = load_themes([packaged("themes")])
     assert problems == []
     by_name = {t.name: t for t in themes}
     assert by_name["chatbot-dark"].dark is True

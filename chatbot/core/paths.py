@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 APP_DIR = "chatbot"
@@ -33,6 +34,13 @@ def default_config_file() -> Path:
 
 def user_themes_dir() -> Path:
     return config_dir() / "themes"
+
+
+def packaged(name: str) -> Path:
+    """A file or folder shipped inside the installed package, or beside the package in a source checkout
+    (an editable install leaves the wheel's extra files where they are)."""
+    installed = Path(str(resources.files("chatbot") / name))
+    return installed if installed.exists() else Path(__file__).resolve().parents[2] / name
 
 
 def for_display(path: Path) -> str:

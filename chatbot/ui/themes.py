@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from importlib import resources
 from pathlib import Path
 
 from textual.color import Color, ColorParseError
@@ -17,14 +16,6 @@ APP_VARIABLES = {"chat-user": "secondary", "chat-assistant": "success"}
 _COLOR_FIELDS = ("primary", "secondary", "warning", "error", "success", "accent", "foreground", "background",
                  "surface", "panel", "boost")
 _FIELDS = {f.name for f in dataclasses.fields(Theme)}
-
-
-def packaged_themes_dir() -> Path:
-    """themes/ inside the installed package, or beside the package in a source checkout."""
-    installed = resources.files("chatbot") / "themes"
-    if installed.is_dir():
-        return Path(str(installed))
-    return Path(__file__).resolve().parents[2] / "themes"
 
 
 def load_theme(path: Path) -> Theme:
@@ -60,7 +51,7 @@ def load_themes(folders: list[Path] | None = None) -> tuple[list[Theme], list[st
     """Themes from the packaged folder and the user's (later folders win), and one message per broken file."""
     themes: dict[str, Theme] = {}
     problems: list[str] = []
-    for folder in folders if folders is not None else [packaged_themes_dir(), paths.user_themes_dir()]:
+    for folder in folders if folders is not None else [paths.packaged("themes"), paths.user_themes_dir()]:
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.toml")):

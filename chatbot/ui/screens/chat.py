@@ -19,6 +19,7 @@ from chatbot.core.conversation import Message
 from chatbot.core.errors import ChatError
 from chatbot.core.events import Finished, TextDelta
 from chatbot.core.pricing import format_cost
+from chatbot.core.text import plural
 from chatbot.core.terminal import neutralize
 from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen
@@ -281,8 +282,8 @@ class ChatScreen(Screen[None]):
         turns = window.dropped_turns if window else 0
         rows = [f"{m.role:>9}: {m.content[:200].replace(chr(10), ' ')}" for m in dropped]
         # In turns, as the status bar counts them (its figure is the last request's; this is the next one's).
-        title = (f"Left out of the next request by the sliding window: {turns} turn{'s' if turns != 1 else ''}, "
-                 f"{len(dropped)} message{'s' if len(dropped) != 1 else ''}")
+        title = (f"Left out of the next request by the sliding window: {plural(turns, 'turn')}, "
+                 f"{plural(len(dropped), 'message')}")
         self.app.push_screen(InfoScreen(title, rows))
 
     def action_model_menu(self) -> None:
@@ -379,6 +380,5 @@ def reply_note(reply: Message, finish_note: str | None = None) -> str:
     usage = reply.usage
     if usage is None:  # imported, or stored without usage: nothing to count
         return state or ""
-    count = usage.completion_tokens
-    tokens = f"{'~' if usage.estimated else ''}{count} token{'' if count == 1 else 's'}"
+    tokens = ("~" if usage.estimated else "") + plural(usage.completion_tokens, "token")
     return " · ".join(x for x in (tokens, format_cost(reply.cost), state) if x)

@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from chatbot.core.history import HistoryStore
 from chatbot.core.pricing import format_cost
+from chatbot.core.text import plural
 from chatbot.core.terminal import neutralize
 
 
@@ -68,8 +69,7 @@ class HistoryScreen(ModalScreen[Opened | None]):
         else:
             for s in self.store.list():
                 when = dt.datetime.fromtimestamp(s.updated).strftime("%Y-%m-%d %H:%M")
-                turns = f"{s.turns:>3} {'turn ' if s.turns == 1 else 'turns'}"
-                line = f"{when}  {s.model[:14]:<14} {turns} {format_cost(s.cost):>10}  {s.title}"
+                line = f"{when}  {s.model[:14]:<14} {plural(s.turns, 'turn'):>9} {format_cost(s.cost):>10}  {s.title}"
                 options.add_option(Option(Content(neutralize(line)), id=f"{s.id}:"))
         if options.option_count:
             options.highlighted = 0

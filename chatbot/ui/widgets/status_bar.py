@@ -21,30 +21,29 @@ def compact(n: int) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".") + unit if value < 10 else f"{value:.0f}{unit}"
 
 
-def status_parts(session: Session, *, short: bool = False) -> list[str]:
-    """The bar's items; `short` names the token counts in/out and leaves out a cached count of 0."""
+def status_parts(session: Session) -> tuple[list[str], list[str]]:
+    """The bar's items with full labels, and the same with short ones: the token counts named in/out, a cached
+    count of 0 left out."""
     spec = session.spec
     flight = session.in_flight
     usage = flight.live_usage() if flight else session.last_usage
-    parts = [f"{spec.name} · {session.preset_name}"]
     mark = "~" if usage and usage.estimated else ""
     prompt, cached, completion = (usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens) if usage else (0, 0, 0)
-    if short:
-        parts.append(f"in {mark}{prompt:,}" + (f" ({cached:,} cached)" if cached else "") + f" out {mark}{completion:,}")
-    else:
-        parts.append(f"prompt {mark}{prompt:,} cached {cached:,} completion {mark}{completion:,}")
+    tokens = f"prompt {mark}{prompt:,} cached {cached:,} completion {mark}{completion:,}"
+    short_tokens = f"in {mark}{prompt:,}" + (f" ({cached:,} cached)" if cached else "") + f" out {mark}{completion:,}"
     window = flight.window if flight else session.last_window
     used = (window.prompt_tokens if window else 0) + (usage.completion_tokens if usage and window else 0)
-    parts.append(f"ctx {compact(used)}/{compact(spec.context_window)}")
+    rest = [f"ctx {compact(used)}/{compact(spec.context_window)}"]
     dropped = window.dropped_turns if window else 0
     if dropped:
-        parts.append(f"dropped {dropped}")
+        rest.append(f"dropped {dropped}")
     last, total = session.costs()
-    parts.append(f"last {format_cost(last) if usage else '-'}")
-    parts.append(f"session {format_cost(total)}")
+    rest.append(f"last {format_cost(last) if usage else '-'}")
+    rest.append(f"session {format_cost(total)}")
     if flight and (rate := flight.tokens_per_second()) is not None:
-        parts.append(f"{rate:.0f} tok/s")
-    return parts
+        rest.append(f"{rate:.0f} tok/s")
+    head = f"{spec.name} · {session.preset_name}"
+    return [head, tokens, *rest], [head, short_tokens, *rest]
 
 
 SEPARATOR = " │ "
@@ -78,8 +77,7 @@ class StatusBar(Static):
         self._shown = ""
 
     def refresh_from(self, session: Session) -> None:
-        self.parts = status_parts(session)
-        self.short_parts = status_parts(session, short=True)
+        self.parts, self.short_parts = status_parts(session)
         self._show()
 
     def on_resize(self) -> None:

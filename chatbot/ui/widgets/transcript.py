@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from chatbot.core.conversation import Message
+from chatbot.core.text import plural
 from chatbot.ui.widgets.message_view import MessageView
 
 MAX_VIEWS = 60
@@ -45,7 +46,7 @@ class Transcript(VerticalScroll):
     async def note_hidden(self, count: int) -> None:
         """Say that `count` more messages of the conversation are not on screen."""
         self.hidden += count
-        text = Content(f"{self.hidden} more message{'s' if self.hidden != 1 else ''} not shown: "
+        text = Content(f"{plural(self.hidden, 'more message')} not shown: "
                        "f4 opens the history, the palette exports the conversation")
         notes = self.query_children("#hidden-note")
         if notes:
@@ -56,7 +57,7 @@ class Transcript(VerticalScroll):
     async def note_newer(self, count: int) -> None:
         """Say that the `count` messages after the ones shown are not on screen; what is added later comes
         after this line, so the gap stays marked."""
-        text = Content(f"{count} newer message{'s' if count != 1 else ''} not shown here: "
+        text = Content(f"{plural(count, 'newer message')} not shown here: "
                        "open the conversation again from f4 to see them")
         await self.mount(Static(text, id="newer-note", classes="hidden-note"))
 

@@ -10,7 +10,6 @@ A table's cells are not even built as widgets: the parser hands each table over 
 from __future__ import annotations
 
 import asyncio
-from functools import cache
 from typing import Any, Iterable
 
 from markdown_it import MarkdownIt
@@ -95,7 +94,6 @@ def collapse_tables(state: StateCore) -> None:
     state.tokens = tokens
 
 
-@cache  # Textual asks for a parser on every append; one parses any number of documents
 def reply_parser() -> MarkdownIt:
     """Textual's own parser ("gfm-like"), with tables as one token each."""
     parser = MarkdownIt("gfm-like")
@@ -252,8 +250,9 @@ class ReplyMarkdown(Markdown):
             pass
         if markdown == self.source:
             env: dict[str, object] = {}
-            parser = MarkdownIt("gfm-like") if self._parser_factory is None else self._parser_factory()
-            # Off the UI thread, as Textual's own update() parses: a long reply takes 100 ms and more.
+            # A parser of its own (its linkify state is not shared with the UI thread's appends), run off the UI
+            # thread, as Textual's own update() parses: a long reply takes 100 ms and more.
+            parser = (self._parser_factory or reply_parser)()
             tokens = await asyncio.get_running_loop().run_in_executor(None, parser.parse, markdown, env)
             blocks = [tuple(t.map) for t in tokens if t.level == 0 and t.nesting >= 0 and t.map is not None]
             shown = [block.source_range for block in self.query_children(MarkdownBlock)]

@@ -71,3 +71,16 @@ async def send(pilot: Any, text: str) -> Any:
     await pilot.press("enter")
     await wait_turn(pilot)
     return screen
+
+
+async def stop_mid_reply(pilot: Any, text: str) -> Any:
+    """Send `text`, press escape once the reply has begun, and wait until it has settled. Returns the screen."""
+    from chatbot.ui.widgets.prompt_input import PromptInput
+
+    screen = pilot.app.screen
+    pilot.app.query_one(PromptInput).insert(text)
+    await pilot.press("enter")
+    await until(pilot, lambda: screen.session.in_flight is not None and screen.session.in_flight.parts)
+    await pilot.press("escape")
+    await wait_turn(pilot)
+    return screen

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fake_openai import Error, FakeOpenAI, Reply
-from support import send, until, wait_turn
+from support import send, stop_mid_reply, until, wait_turn
 from chatbot.core.settings import load_settings
 from chatbot.core.terminal import neutralize
 from chatbot.ui.app import ChatApp, make_app
@@ -67,12 +67,7 @@ async def test_stop_keeps_partial_reply_and_counts_it(fake: FakeOpenAI, make_set
     fake.queue(Reply(["one ", "two ", "three ", "four ", "five ", "six "], chunk_delay=0.3))
     app = app_for(make_settings)
     async with app.run_test(size=SIZE) as pilot:
-        app.query_one(PromptInput).insert("count")
-        await pilot.press("enter")
-        screen = app.screen
-        await until(pilot, lambda: screen.session.in_flight is not None and screen.session.in_flight.parts)
-        await pilot.press("escape")
-        await wait_turn(pilot)
+        screen = await stop_mid_reply(pilot, "count")
         reply = screen.session.conversation.last_reply()
         assert reply is not None and reply.stopped
         assert reply.content.startswith("one ") and len(reply.content) < len("one two three four five six ")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from fake_openai import FakeOpenAI, Reply
-from support import send, until, wait_turn
+from support import send, stop_mid_reply, until, wait_turn
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, OptionList
 
@@ -163,12 +163,7 @@ async def test_a_stopped_reply_is_saved_as_stopped(fake: FakeOpenAI, make_settin
     fake.queue(Reply(["one ", "two ", "three ", "four ", "five ", "six "], chunk_delay=0.3))
     app = app_with(make_settings, db)
     async with app.run_test(size=SIZE) as pilot:
-        app.query_one(PromptInput).insert("count")
-        await pilot.press("enter")
-        screen = app.screen
-        await until(pilot, lambda: screen.session.in_flight is not None and screen.session.in_flight.parts)
-        await pilot.press("escape")
-        await wait_turn(pilot)
+        screen = await stop_mid_reply(pilot, "count")
         conversation_id = app.session.recorder.conversation_id
     reply = reader().load(conversation_id).conversation.messages[-1]
     assert reply.stopped and reply.content.startswith("one ")

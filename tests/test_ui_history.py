@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from fake_openai import FakeOpenAI, Reply
-from support import send, stop_mid_reply, until, wait_turn
+from support import send, stop_mid_reply, until
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, OptionList
 
@@ -27,7 +27,6 @@ from chatbot.core.history import HistoryStore
 from chatbot.ui.app import ChatApp, make_app
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.screens.history import HistoryScreen
-from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar
 
 SIZE = (110, 36)

@@ -63,6 +63,25 @@ async def test_send_streams_reply_and_updates_status(fake: FakeOpenAI, make_sett
         assert "in 21 (5 cached) out 9" in status(app)  # wrapped between items, never inside one
 
 
+async def test_keys_typed_right_after_enter_stay_in_the_prompt(fake: FakeOpenAI, make_settings: Any) -> None:
+    from textual import events
+
+    fake.queue(Reply("ok"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        app.query_one(PromptInput).insert("first message")
+        # Delivered as a terminal delivers a fast typist's keys: all queued before the app handles any.
+        for key, char in (("enter", None), ("n", "n"), ("e", "e"), ("x", "x"), ("t", "t")):
+            event = events.Key(key, char)
+            event.set_sender(app)
+            app._driver.send_message(event)
+        await until(pilot, lambda: app.screen.turn_worker is not None)
+        await wait_turn(pilot)
+        assert app.query_one(PromptInput).text == "next"
+        assert fake.last_body["messages"][-1]["content"] == "first message"
+
+
 async def test_stop_keeps_partial_reply_and_counts_it(fake: FakeOpenAI, make_settings: Any) -> None:
     fake.queue(Reply(["one ", "two ", "three ", "four ", "five ", "six "], chunk_delay=0.3))
     app = app_for(make_settings)

@@ -149,7 +149,6 @@ class ChatScreen(Screen[None]):
     # -- sending --
 
     def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
-        self.prompt.clear()
         if self.busy:
             self.queued.append(event.text)
             self.notify("Sends when the current reply finishes.", title="Queued")

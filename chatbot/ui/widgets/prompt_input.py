@@ -40,8 +40,11 @@ class PromptInput(TextArea):
             self.replace(neutralize(event.text), *self.selection)
 
     def action_submit(self) -> None:
-        if self.text.strip():
-            self.post_message(self.Submitted(self.text))
+        text = self.text
+        if text.strip():
+            # Emptied here, as the key is handled: keys typed before the screen sees the message are kept.
+            self.clear()
+            self.post_message(self.Submitted(text))
 
     def action_newline(self) -> None:
         self.insert("\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(packaged("config.example.toml").read_text(encoding="utf-8"))
         return 0
     # Imported after parsing so --version and --help stay instant.
-    from chatbot.core.errors import EXIT_INTERRUPTED, ChatError
+    from chatbot.core.errors import EXIT_CLOSED, EXIT_INTERRUPTED, ChatError
 
     # Start-up builds long-lived objects (modules, settings, styles), so the cyclic collector's passes over them
     # find nothing and only delay the first paint. The app freezes them and turns it back on before its first
@@ -105,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nchat: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Stop quietly, as a tool killed by SIGPIPE does; stdout goes to /dev/null so the interpreter's last
+        # flush cannot fail again on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_CLOSED
     finally:
         gc.enable()
 

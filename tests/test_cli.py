@@ -142,6 +142,19 @@ def test_config_example_prints_the_documented_example(run_chat) -> None:
     assert done.stdout == (Path(__file__).parents[1] / "config.example.toml").read_text(encoding="utf-8")
 
 
+def test_output_closed_early_ends_quietly(fake: FakeOpenAI, chat_env: dict[str, str], tmp_path: Path) -> None:
+    fake.queue(Reply([f"line {i}\n" for i in range(200)], chunk_delay=0.01))
+    env = {**chat_env, "OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.base_url}
+    proc = subprocess.Popen([sys.executable, "-m", "chatbot", "-p", "count"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline() == b"line 0\n"
+    proc.stdout.close()  # as `| head -1` does
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
 def test_json_prints_one_object(fake: FakeOpenAI, run_chat) -> None:
     fake.queue(Reply("The answer.", prompt_tokens=1000, completion_tokens=500))
 

@@ -14,6 +14,7 @@ EXIT_RATE = 4  # rate limit, quota, or the session spend guard
 EXIT_CONTEXT = 5  # the prompt does not fit the model's context window
 EXIT_NETWORK = 6  # connection, timeout, server error, dropped stream
 EXIT_INTERRUPTED = 130
+EXIT_CLOSED = 141  # what reads the output went away (`| head`): 128 + SIGPIPE, as a shell reports such a tool
 
 # Anything shaped like an OpenAI-style secret key; servers echo partial keys in error messages.
 _KEY_PATTERN = re.compile(r"\b(sk|rk|pk|sess)-[A-Za-z0-9_\-*]{6,}")

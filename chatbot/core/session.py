@@ -165,6 +165,12 @@ class Session:
         if self.recorder:
             self.recorder.new_conversation()
 
+    def measure(self) -> None:
+        """Let the counters describe the conversation as it stands: a resumed one, before anything is sent, uses
+        the window its next request would (the tokenizer must be loaded by then)."""
+        if self.last_window is None:
+            self.last_window = self.next_window()
+
     def resume(self, stored: Stored) -> None:
         """Continue a stored conversation with its model, preset and system prompt. The messages' stored token
         counts are reused, so only the system prompt is counted again."""

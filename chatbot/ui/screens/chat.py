@@ -107,9 +107,18 @@ class ChatScreen(Screen[None]):
             await self.transcript.note_newer(newer)
         self.transcript.mark_dropped(self.session.dropped())
         self.refresh_status()
+        if messages:
+            self._measure()
         if target is not None:
             target.add_class("found")
             self.transcript.scroll_to_widget(target, animate=False, top=True)
+
+    @work(group="measure", exclusive=True, exit_on_error=False)
+    async def _measure(self) -> None:
+        """The context a shown conversation uses, in the status bar once the tokenizer has loaded."""
+        await self.app.ready.wait()
+        self.session.measure()
+        self.refresh_status()
 
     @property
     def transcript(self) -> Transcript:

@@ -156,17 +156,24 @@ class ChatApp(App[None]):
             self.startup_warnings.append(
                 f"keymap: unknown binding id {', '.join(unknown)} (known: {', '.join(sorted(bindings))})")
         keymap = {k: v for k, v in keymap.items() if k in bindings}
-        # A key taken from another binding would silently take that action away: such a remap is not applied.
+        # A key taken from another binding would silently take that action away, and one of the prompt's editing
+        # keys never reaches the app while the prompt has focus: such a remap is not applied.
         effective = {binding_id: {k.strip() for k in keymap.get(binding_id, b.key).split(",")}
                      for binding_id, b in bindings.items()}
+        defaults = {k.strip() for b in bindings.values() for k in b.key.split(",")}
+        editing = {key: f"the prompt's {found[0].description.lower() or found[0].action}"
+                   for key, found in PromptInput._merged_bindings.key_to_bindings.items()
+                   if key not in defaults and not any(b.id for b in found)}
         for binding_id, keys in list(keymap.items()):
-            taken = [(key, other) for key in sorted(effective[binding_id]) for other, theirs in effective.items()
+            mine = sorted(effective[binding_id])
+            taken = [(key, f"{other}'s") for key in mine for other, theirs in effective.items()
                      if other != binding_id and key in theirs]
+            taken += [(key, editing[key]) for key in mine if key in editing]
             if taken:
                 del keymap[binding_id]
                 self.startup_warnings.append(
                     f"keymap: {binding_id} = {keys!r} not applied: "
-                    + ", ".join(f"{key} is {other}'s key" for key, other in taken))
+                    + ", ".join(f"{key} is {owner} key" for key, owner in taken))
         self.set_keymap(keymap)
 
     def _all_bindings(self) -> list[tuple[str, Binding]]:

@@ -272,6 +272,16 @@ async def test_keymap_onto_one_of_the_prompts_editing_keys_is_not_applied(fake: 
         await until(pilot, lambda: isinstance(app.screen, Picker))  # the model menu keeps f2
 
 
+def test_example_config_lists_every_binding_with_its_default_keys(make_settings: Any) -> None:
+    from support import PROJECT
+
+    text = (PROJECT / "config.example.toml").read_text(encoding="utf-8")
+    bindings = [b for _, b in app_for(make_settings)._all_bindings() if b.id]
+    assert len(bindings) >= 12
+    missing = [f'# {b.id} = "{b.key}"' for b in bindings if f'# {b.id} = "{b.key}"' not in text]
+    assert missing == [], f"config.example.toml's [keymap] lacks {missing}"
+
+
 async def test_keymap_from_config_remaps_send(fake: FakeOpenAI, make_settings: Any) -> None:
     fake.queue(Reply("remapped"))
     app = app_for(make_settings, keymap={"send": "ctrl+s"})

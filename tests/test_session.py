@@ -512,6 +512,22 @@ async def test_costs_count_the_reply_still_streaming_at_the_price_it_was_sent_at
     assert session.totals.known_cost == before + session.last_cost
 
 
+async def test_a_request_still_waiting_costs_nothing_yet(fake: FakeOpenAI, make_session) -> None:
+    fake.queue(Reply("first", prompt_tokens=100, completion_tokens=10), Reply("late", first_chunk_delay=0.5))
+    session = make_session(model="gpt-4o")
+    await send(session, "one")
+    settled = session.costs()
+
+    events = session.send("two")
+    waiting = asyncio.create_task(events.__anext__())
+    await asyncio.sleep(0.2)  # the request is out, no token has come back
+    assert session.in_flight is not None and session.in_flight.first_token_at is None
+    assert session.costs() == settled
+    await waiting
+    async for _ in events:
+        pass
+
+
 async def test_costs_are_unknown_while_an_unpriced_model_streams(fake: FakeOpenAI, make_session) -> None:
     fake.queue(Reply("a reply"))
     session = make_session(model="my-local-llama")

@@ -151,9 +151,9 @@ class Session:
 
     def costs(self) -> tuple[Decimal | None, Decimal | None]:
         """The last reply's cost and the session's, a reply still streaming included at its running count
-        (None where a price is unknown)."""
+        (None where a price is unknown). A request still waiting or retrying has cost nothing yet."""
         flight = self.in_flight
-        if flight is None:
+        if flight is None or (flight.first_token_at is None and flight.usage is None):
             return self.last_cost, self.totals.known_cost
         live = cost_of(flight.live_usage(), flight.price)
         total = self.totals.known_cost

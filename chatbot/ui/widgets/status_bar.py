@@ -38,7 +38,8 @@ def status_parts(session: Session) -> tuple[list[str], list[str]]:
     if dropped:
         rest.append(f"dropped {dropped}")
     last, total = session.costs()
-    rest.append(f"last {format_cost(last) if usage else '-'}")
+    replied = session.last_usage is not None or (flight is not None and flight.first_token_at is not None)
+    rest.append(f"last {format_cost(last) if replied else '-'}")
     rest.append(f"session {format_cost(total)}")
     if flight and (rate := flight.tokens_per_second()) is not None:
         rest.append(f"{rate:.0f} tok/s")

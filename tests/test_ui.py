@@ -286,6 +286,7 @@ async def test_keymap_from_config_remaps_send(fake: FakeOpenAI, make_settings: A
     fake.queue(Reply("remapped"))
     app = app_for(make_settings, keymap={"send": "ctrl+s"})
     async with app.run_test(size=SIZE) as pilot:
+        assert "ctrl+s sends" in str(app.query_one(PromptInput).placeholder)  # the hint names the key that works
         app.query_one(PromptInput).insert("via ctrl+s")
         await pilot.press("ctrl+s")
         await wait_turn(pilot)

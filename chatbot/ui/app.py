@@ -182,12 +182,16 @@ class ChatApp(App[None]):
         ]
         return [(where, b) for where, bindings in sources for b in bindings if isinstance(b, Binding)]
 
+    def key_of(self, binding_id: str) -> str:
+        """The first key a binding has now (the keymap applied), for the hints that name it."""
+        binding = next(b for _, b in self._all_bindings() if b.id == binding_id)
+        return self._keymap.get(binding_id, binding.key).split(",")[0].strip()
+
     def binding_rows(self) -> list[str]:
         """Every binding with its id and current keys, for the help screen."""
         rows = []
-        keymap = self._keymap
         for _, binding in self._all_bindings():
-            keys = keymap.get(binding.id or "", binding.key)
+            keys = self._keymap.get(binding.id or "", binding.key)
             rows.append(f"{keys:<19} {binding.description or binding.action:<14} id: {binding.id}")
         # Narrow enough for the help page at 80 columns.
         rows += [f"{'ctrl+p':<19} {'Commands':<14} the command palette",
@@ -197,15 +201,18 @@ class ChatApp(App[None]):
     def get_system_commands(self, screen: Screen[object]):  # type: ignore[override]
         yield from super().get_system_commands(screen)
         if isinstance(screen, ChatScreen):
-            yield SystemCommand("Switch model", "Pick the model of the next request (F2)", screen.action_model_menu)
-            yield SystemCommand("Switch preset", "Pick the parameter preset (F3)", screen.action_preset_menu)
+            key = self.key_of
+            yield SystemCommand("Switch model", f"Pick the model of the next request ({key('model_menu')})",
+                                screen.action_model_menu)
+            yield SystemCommand("Switch preset", f"Pick the parameter preset ({key('preset_menu')})",
+                                screen.action_preset_menu)
             yield SystemCommand("Edit system prompt", "Change the system prompt of this conversation",
                                 screen.action_edit_system_prompt)
-            yield SystemCommand("New conversation", "Start over (ctrl+n)", screen.action_new_conversation)
-            yield SystemCommand("Regenerate", "Replace the last reply (ctrl+r)", screen.action_regenerate)
-            yield SystemCommand("Copy last reply", "To the clipboard, also over ssh (ctrl+y)", screen.action_copy_reply)
+            yield SystemCommand("New conversation", f"Start over ({key('new_conversation')})", screen.action_new_conversation)
+            yield SystemCommand("Regenerate", f"Replace the last reply ({key('regenerate')})", screen.action_regenerate)
+            yield SystemCommand("Copy last reply", f"To the clipboard, also over ssh ({key('copy_reply')})", screen.action_copy_reply)
             yield SystemCommand("Show dropped turns", "What the sliding window leaves out", screen.action_dropped)
-            yield SystemCommand("History", "Open, search, rename or delete stored conversations (ctrl+h)",
+            yield SystemCommand("History", f"Open, search, rename or delete stored conversations ({key('history')})",
                                 screen.action_history)
             yield SystemCommand("Export conversation as Markdown", "Write it to a file in the current folder",
                                 lambda: screen.export("md"))

@@ -70,7 +70,9 @@ class ChatScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Transcript(id="transcript")
-        yield PromptInput(id="prompt", placeholder="Message (enter sends, ctrl+j newline, f1 help)")
+        key = self.app.key_of  # as remapped in [keymap]
+        yield PromptInput(id="prompt", placeholder=f"Message ({key('send')} sends, {key('newline')} newline, "
+                                                   f"{key('help')} help)")
         yield StatusBar(id="status")
         yield Footer()
 

@@ -21,6 +21,8 @@ Wire details that matter to the SDK:
   the end of the body is simply EOF, so a dropped connection would look to the SDK like a
   normal end of stream; with chunked encoding an early close is an incomplete chunked read,
   which the SDK reports as ``openai.APIConnectionError``.
+* ``FakeOpenAI(interrupting=True)`` serves like llama.cpp's server: any request arriving while a reply
+  streams ends that stream with ``data: [DONE]`` and no finish_reason.
 * Each SSE event is written as its own HTTP chunk, immediately, with Nagle disabled, so the
   client sees deltas as they are produced rather than in one burst at the end.
 """
@@ -93,6 +95,10 @@ class Reply:
     """After this many content chunks send ``data: {not json`` and end the stream."""
     model: str | None = None
     """The ``model`` field of the response; ``None`` echoes the model the request asked for."""
+    chunked: bool = True
+    """Stream with chunked transfer encoding. ``False`` sends ``Connection: close`` and no length, as many
+    proxies do: the body ends at EOF, so a stream cut short (``drop_after``, or no finish chunk and no
+    ``[DONE]``) looks to the client like a normal end."""
 
     def pieces(self) -> list[str]:
         """The content deltas this reply streams."""
@@ -215,6 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
     request_id: str = ""
+    chunked: bool = True
 
     def setup(self) -> None:
         super().setup()
@@ -264,6 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 parsed = None
             body = parsed if isinstance(parsed, dict) else None
+        self.fake._interrupt_streams()
         self.fake._record(RecordedRequest(
             method=self.command,
             path=self.path,
@@ -393,7 +401,14 @@ class _Handler(BaseHTTPRequestHandler):
         })
 
     def _write_chunk(self, data: bytes) -> None:
-        # One HTTP chunk per SSE event, so each event is on the wire as soon as it exists.
+        # One HTTP chunk per SSE event, so each event is on the wire as soon as it exists. Without chunked
+        # encoding the body is the bare bytes, and its end is the connection's close.
+        if not self.chunked:
+            if data:
+                self.wfile.write(data)
+            else:
+                self.close_connection = True
+            return
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
     def _event(self, payload: Any) -> None:
@@ -421,13 +436,25 @@ class _Handler(BaseHTTPRequestHandler):
                 obj["usage"] = None
             return obj
 
+        self.chunked = reply.chunked
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
+        if reply.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Connection", "close")
         self.send_header("x-request-id", self.request_id)
         self.end_headers()
 
+        interrupted = self.fake._stream_started()
+        try:
+            self._stream_events(reply, chunk, include_usage, interrupted, chunk_id, created, model)
+        finally:
+            self.fake._stream_ended(interrupted)
+
+    def _stream_events(self, reply: Reply, chunk: Any, include_usage: bool, interrupted: threading.Event,
+                       chunk_id: str, created: int, model: str) -> None:
         self._sleep(reply.first_chunk_delay)
         self._event(chunk({"role": "assistant", "content": ""}))
         for sent, piece in enumerate(reply.pieces()):
@@ -436,6 +463,11 @@ class _Handler(BaseHTTPRequestHandler):
             if reply.malformed_after is not None and sent >= reply.malformed_after:
                 return self._end_stream_malformed()
             self._sleep(reply.chunk_delay)
+            if interrupted.is_set():
+                # What llama.cpp's server does to the reply in flight when another request arrives.
+                self._event("[DONE]")
+                self._write_chunk(b"")
+                return
             self._event(chunk({"content": piece}))
         n = len(reply.pieces())
         if reply.drop_after is not None and n >= reply.drop_after:
@@ -479,12 +511,14 @@ class FakeOpenAI:
     """
 
     def __init__(self, models: list[str] | None = None, *, port: int = 0,
-                 default: Reply | Error | None = None) -> None:
+                 default: Reply | Error | None = None, interrupting: bool = False) -> None:
         """Prepare (but do not start) a fake.
 
         :param models: ids listed by ``GET /v1/models``; defaults to :data:`DEFAULT_MODELS`.
         :param port: port to bind on 127.0.0.1; 0 picks a free one.
         :param default: served whenever the queue is empty, instead of the HTTP 500.
+        :param interrupting: serve one reply at a time, as llama.cpp's server does: a request arriving while
+            a reply streams ends that stream with ``data: [DONE]`` and no finish_reason.
         """
         self.models: list[str] = list(DEFAULT_MODELS) if models is None else list(models)
         self.default = default
@@ -495,6 +529,8 @@ class FakeOpenAI:
         self._queued_hangs: list[Hang] = []
         self._hanging: set[Hang] = set()
         self._stopping = threading.Event()
+        self.interrupting = interrupting
+        self._streaming: set[threading.Event] = set()
         self._request_ids = itertools.count(1)
         self._completion_ids = itertools.count(1)
         self._server: _Server | None = None
@@ -599,6 +635,29 @@ class FakeOpenAI:
         return body
 
     # -- used by the handler -------------------------------------------------------------------
+
+    def _stream_started(self) -> threading.Event:
+        interrupted = threading.Event()
+        with self._lock:
+            self._streaming.add(interrupted)
+        return interrupted
+
+    def _stream_ended(self, interrupted: threading.Event) -> None:
+        with self._lock:
+            self._streaming.discard(interrupted)
+
+    def _interrupt_streams(self) -> None:
+        if not self.interrupting:
+            return
+        with self._lock:
+            for interrupted in self._streaming:
+                interrupted.set()
+
+    @property
+    def streaming(self) -> int:
+        """How many replies are streaming right now."""
+        with self._lock:
+            return len(self._streaming)
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:

@@ -311,6 +311,40 @@ def test_dropped_stream_keeps_what_arrived_on_stdout(fake: FakeOpenAI, run_chat)
     assert len(fake.chat_requests) == 1
 
 
+@pytest.mark.parametrize("reply", [
+    Reply("one two three", finish_reason=None),
+    Reply("one two three", finish_reason=None, send_done=False, chunked=False),
+], ids=["done-without-finish", "eof-without-finish"])
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_a_reply_without_finish_reason_is_cut_off_not_finished(fake: FakeOpenAI, run_chat, reply: Reply,
+                                                               as_json: bool) -> None:
+    fake.queue(reply)
+
+    done = run_chat("-p", "hi", *(["--json"] if as_json else []))
+
+    assert done.returncode == 6, done.stderr
+    if as_json:
+        result = json.loads(done.stdout)
+        assert result["reply"] == "one two three"
+        assert "broke off" in result["error"]
+    else:
+        assert done.stdout == "one two three\n"
+        assert "broke off" in done.stderr
+
+
+def test_a_cut_off_reply_is_stored_as_broken_off(fake: FakeOpenAI, run_chat) -> None:
+    fake.queue(Reply("one two three", finish_reason=None))
+
+    assert run_chat("-p", "hi", "--save").returncode == 6
+    exported = run_chat("export", "1", "--format", "json")
+
+    assert exported.returncode == 0, exported.stderr
+    reply = json.loads(exported.stdout)["messages"][-1]
+    assert reply["content"] == "one two three"
+    assert "broke off" in reply["error"]
+    assert "broke off" in run_chat("export", "1", "--format", "md").stdout
+
+
 def test_retries_are_announced_then_succeed(fake: FakeOpenAI, run_chat) -> None:
     fake.queue(Error(429, "Rate limit reached", retry_after=0), Reply("made it"))
 

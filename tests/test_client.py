@@ -195,13 +195,49 @@ async def test_stream_without_done_ends_normally(fake: FakeOpenAI, client: ChatC
     assert events[-1] == Finished("stop")
 
 
-async def test_no_finish_reason_gives_finished_none(fake: FakeOpenAI, client: ChatClient, make_settings) -> None:
-    fake.queue(Reply("a b", finish_reason=None))
+@pytest.mark.parametrize("reply", [
+    Reply("a b", finish_reason=None),  # [DONE] with no finish_reason, as llama.cpp's server ends a stream
+    Reply("a b", finish_reason=None, send_done=False, chunked=False),  # Connection: close, EOF, no finish
+    Reply("a b c d", drop_after=2, chunked=False),  # a proxy's connection closed mid-reply: a clean EOF
+], ids=["done-without-finish", "eof-without-finish", "eof-mid-reply"])
+async def test_a_stream_ending_without_finish_reason_is_cut_off(fake: FakeOpenAI, client: ChatClient, make_settings,
+                                                                 reply: Reply) -> None:
+    fake.queue(reply, Reply("must not be requested"))
+    events: list[Any] = []
 
-    events = await collect(client, make_settings())
+    with pytest.raises(errors.StreamDroppedError) as info:
+        await collect(client, make_settings(), into=events)
 
-    assert events[-1] == Finished(None)
-    assert events[-1].note is None
+    assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta("a"), TextDelta(" b")]
+    assert not any(isinstance(e, Finished) for e in events)
+    assert "broke off" in info.value.message
+    assert info.value.exit_code == errors.EXIT_NETWORK
+    assert fake.pending == 1  # a reply that has started is never retried
+
+
+async def test_a_stream_interrupted_by_another_request_is_cut_off(make_client, make_settings) -> None:
+    with FakeOpenAI(interrupting=True) as fake:
+        fake.queue(Reply("one two three four five six", chunk_delay=0.05))
+        client = make_client(base_url=fake.base_url)
+        events: list[Any] = []
+        with pytest.raises(errors.StreamDroppedError):
+            async for event in client.stream(conversation(), make_settings().model_spec(None),
+                                             make_settings().active_preset(None)):
+                events.append(event)
+                if event == TextDelta("one"):
+                    await client.list_models()  # what a model menu would do mid-reply
+
+    assert events[0] == TextDelta("one")
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) != "one two three four five six"
+
+
+async def test_an_empty_stream_without_finish_reason_is_a_server_error(fake: FakeOpenAI, make_client,
+                                                                       make_settings) -> None:
+    fake.queue(Reply([], finish_reason=None))
+    client = make_client(max_retries=0)
+
+    with pytest.raises(errors.ServerError, match="without a reply"):
+        await collect(client, make_settings())
 
 
 # -- error mapping ---------------------------------------------------------------------------

@@ -80,6 +80,8 @@ MID_STREAM = {
     "dropped": Reply(["partial ", "answer ", "lost"], drop_after=2),
     "malformed": Reply(["partial ", "answer ", "lost"], malformed_after=2),
     "error-in-stream": Reply(["partial ", "answer "], error_in_stream={"message": "slot crashed"}),
+    "done-without-finish": Reply(["partial ", "answer "], finish_reason=None),
+    "eof-without-finish": Reply(["partial ", "answer "], finish_reason=None, send_done=False, chunked=False),
 }
 
 

@@ -171,7 +171,7 @@ class ChatClient:
                 error = self.map_error(exc, spec.name)
             # Raised outside the except block so no traceback chains back to the SDK's error and its request.
             if parts:
-                raise _dropped(error)
+                raise error if isinstance(error, errors.StreamDroppedError) else _dropped(error)
             wait = backoff_delay(attempt + 1, error.retry_after)
             if not error.retryable or attempt >= self.max_retries or wait > self.retry_max_wait:
                 raise error
@@ -200,7 +200,18 @@ class ChatClient:
                         yield TextDelta(choice.delta.content)
                     if choice.finish_reason:
                         finish = choice.finish_reason
-        yield UsageReport(usage, stream.response.headers.get("x-request-id"))
+        request_id = stream.response.headers.get("x-request-id")
+        yield UsageReport(usage, request_id)
+        if finish is None:
+            # Every complete reply names why it ended. A proxy closing a response that has no chunked
+            # encoding looks like a normal EOF, and llama.cpp-style servers end an in-flight stream with a
+            # bare [DONE] when another request arrives: both are cut off, however cleanly they ended.
+            if not parts:
+                raise errors.ServerError("the server ended the stream without a reply", "try again",
+                                         request_id=request_id)
+            raise errors.StreamDroppedError(
+                "the reply broke off: the stream ended without saying the reply was complete",
+                "what arrived is kept; regenerate to try again", request_id=request_id)
         yield Finished(finish)
 
     def map_error(self, exc: BaseException, model: str | None) -> errors.ChatError:

@@ -138,11 +138,11 @@ class ChatClient:
         if self._sdk is not None:
             await self._sdk.close()
 
-    async def list_models(self) -> list[str]:
-        """Model ids the server offers (/v1/models)."""
+    async def list_models(self, *, timeout: float | None = None) -> list[str]:
+        """Model ids the server offers (/v1/models); `timeout` in seconds, else the client's."""
         self.check_ready()
         try:
-            page = await self.sdk.models.list()
+            page = await self.sdk.models.list(timeout=timeout or self._timeout)
             return sorted(m.id for m in page.data)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a ChatError with the key removed
             error = self.map_error(exc, None)

@@ -33,6 +33,9 @@ HERE = Path(__file__).parent
 IDLE_CHECK = 0.5  # seconds between two looks at whether the user is idle enough for a whole-heap collection
 
 
+MODELS_TIMEOUT = 5.0  # seconds: a reply sent meanwhile waits for the model list, so it must not wait long
+
+
 class ChatApp(App[None]):
     TITLE = "chat"
     CSS_PATH: ClassVar[list[str | Path]] = [  # type: ignore[misc]
@@ -62,6 +65,10 @@ class ChatApp(App[None]):
         self.startup_warnings = list(warnings or [])
         self.server_models: list[str] = []
         self.server_models_fetched = False
+        # Held by a streaming reply and by a fetch of the server's models. A server that serves one request at
+        # a time (llama.cpp's) ends the reply in flight when another request arrives, even GET /v1/models: the
+        # list is fetched only while no reply streams, and a reply waits for a fetch already under way.
+        self.server_turn = asyncio.Lock()
         loaded, problems = themes.load_themes()
         for theme in loaded:
             self.register_theme(theme)
@@ -138,12 +145,13 @@ class ChatApp(App[None]):
 
     @work(group="models", exclusive=True, exit_on_error=False)
     async def fetch_server_models(self, picker: Picker | None = None) -> None:
-        """The server's own models (so Ollama's or llama.cpp's appear in the menu)."""
+        """The server's own models (so Ollama's or llama.cpp's appear in the menu), once no reply streams."""
         await self.ready.wait()
-        try:
-            self.server_models = await self.session.client.list_models()
-        except ChatError:
-            return
+        async with self.server_turn:
+            try:
+                self.server_models = await self.session.client.list_models(timeout=MODELS_TIMEOUT)
+            except ChatError:
+                return
         self.server_models_fetched = True
         if picker is not None and picker.is_attached:
             known = self.settings.all_models()

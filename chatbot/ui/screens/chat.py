@@ -189,12 +189,13 @@ class ChatScreen(Screen[None]):
         finish: Finished | None = None
         try:
             await self.app.ready.wait()
-            events = session.send(text) if text is not None else session.regenerate()
-            async for event in events:
-                if isinstance(event, TextDelta):
-                    await view.write(event.text)
-                elif isinstance(event, Finished):
-                    finish = event
+            async with self.app.server_turn:
+                events = session.send(text) if text is not None else session.regenerate()
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        await view.write(event.text)
+                    elif isinstance(event, Finished):
+                        finish = event
         except ChatError as exc:
             error = exc
         finally:
@@ -300,10 +301,17 @@ class ChatScreen(Screen[None]):
         models = self.session.settings.all_models()
         items = [PickerItem(name, _model_detail(spec)) for name, spec in models.items()]
         items += [PickerItem(name, "from the server") for name in self.app.server_models if name not in models]
-        picker = Picker("Model (applies from the next request)", items, current=self.session.model)
+        picker = Picker("Model (applies from the next request)", items, current=self.session.model,
+                        refresh=("ask the server again", self._refresh_server_models))
         self.app.push_screen(picker, self._model_chosen)
         if not self.app.server_models_fetched:
-            self.app.fetch_server_models(picker)
+            self._refresh_server_models(picker)
+
+    def _refresh_server_models(self, picker: Picker) -> None:
+        if self.busy:
+            # The fetch waits for the reply: asking now would end it on a server that serves one at a time.
+            self.notify("The server's models are fetched when the reply ends.", title="Models")
+        self.app.fetch_server_models(picker)
 
     def _model_chosen(self, name: str | None) -> None:
         if name and name != self.session.model:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -33,18 +34,23 @@ class Picker(ModalScreen[str | None]):
         Binding("escape", "dismiss(None)", "Close", show=False),
         Binding("down", "move(1)", show=False),
         Binding("up", "move(-1)", show=False),
+        Binding("ctrl+r", "refresh", show=False),
     ]
 
-    def __init__(self, title: str, items: list[PickerItem], current: str | None = None) -> None:
+    def __init__(self, title: str, items: list[PickerItem], current: str | None = None,
+                 refresh: tuple[str, Callable[[Picker], None]] | None = None) -> None:
+        """`refresh`: what ctrl+r fetches again (named in the filter's placeholder), and how."""
         super().__init__()
         self.title_text = title
         self.items = items
         self.current = current
+        self.refresh_with = refresh
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
             yield Static(Content(self.title_text), id="picker-title")
-            yield Input(placeholder="type to filter", id="picker-filter")
+            hint = f" (ctrl+r: {self.refresh_with[0]})" if self.refresh_with else ""
+            yield Input(placeholder=f"type to filter{hint}", id="picker-filter")
             yield OptionList(id="picker-options")
 
     def on_mount(self) -> None:
@@ -82,6 +88,10 @@ class Picker(ModalScreen[str | None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
+
+    def action_refresh(self) -> None:
+        if self.refresh_with is not None:
+            self.refresh_with[1](self)
 
     def action_move(self, step: int) -> None:
         options = self.query_one(OptionList)

@@ -1,0 +1,62 @@
+"""The model menu against a server that serves one reply at a time: asking it for its models never cuts a reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fake_openai import FakeOpenAI, Reply
+from support import until, wait_turn
+from chatbot.ui.app import make_app
+from chatbot.ui.screens.picker import Picker
+from chatbot.ui.widgets.prompt_input import PromptInput
+
+SIZE = (100, 30)
+LONG = " ".join(f"word{i}" for i in range(40))
+
+
+def model_requests(fake: FakeOpenAI) -> list[int]:
+    """Positions of the GET /v1/models requests among everything the server received."""
+    return [i for i, r in enumerate(fake.requests) if r.method == "GET" and r.path.endswith("/models")]
+
+
+async def test_the_model_menu_opened_mid_reply_does_not_cut_it_off(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.interrupting = True  # like llama.cpp's server: any request ends the stream in flight
+    reply = Reply(LONG, pause_after=3)
+    fake.queue(reply)
+    app = make_app(make_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        app.query_one(PromptInput).insert("tell me a story")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.session.in_flight is not None and app.session.in_flight.parts)
+        await pilot.press("f2")
+        assert isinstance(app.screen, Picker)
+        await pilot.pause()
+        reply.resume()
+        await until(pilot, lambda: app.server_models_fetched)
+        picker = app.screen
+        await pilot.press("escape")
+        await wait_turn(pilot)
+
+        last = app.session.conversation.last_reply()
+        assert last is not None and last.content == LONG and last.error is None and last.finish_reason == "stop"
+        # The list was asked for after the reply ended, and reached the menu that was open.
+        assert model_requests(fake) == [len(fake.requests) - 1]
+        assert "fake-local-model" in {item.value for item in picker.items}
+
+
+async def test_the_server_models_are_fetched_once_and_again_on_demand(fake: FakeOpenAI, make_settings: Any) -> None:
+    app = make_app(make_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await until(pilot, lambda: app.server_models_fetched)
+        await pilot.press("escape")
+        await pilot.press("f2")
+        await pilot.pause()
+        assert len(model_requests(fake)) == 1  # cached: a second look does not ask again
+
+        fake.models.append("new-local-model")
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: "new-local-model" in app.server_models)
+        assert len(model_requests(fake)) == 2
+        assert "new-local-model" in {item.value for item in app.screen.items}

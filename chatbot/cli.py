@@ -213,6 +213,8 @@ def _one_shot(settings: Settings, args: argparse.Namespace, prompt: str) -> int:
 
 
 async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from contextlib import aclosing
+
     from chatbot.core.errors import ChatError
     from chatbot.core.events import Finished, Retrying, TextDelta
     from chatbot.core.terminal import StreamFilter, neutralize
@@ -223,15 +225,18 @@ async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace
     failure: ChatError | None = None
     before = session.conversation.last_reply()  # a resumed conversation's, not this run's
     try:
-        async for event in session.send(prompt):
-            if isinstance(event, TextDelta) and not args.json:
-                out.write(screen.feed(event.text) if screen else event.text)
-                out.flush()
-            elif isinstance(event, Retrying):
-                print(f"chat: {neutralize(event.error.message)}; retrying in {event.delay:.1f}s "
-                      f"({event.attempt}/{session.client.max_retries})", file=err)
-            elif isinstance(event, Finished):
-                finish = event
+        # aclosing: output that stops being read (| head -1) leaves the reply mid-stream; its generators are
+        # closed here, before the client, not by the loop's shutdown.
+        async with aclosing(session.send(prompt)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta) and not args.json:
+                    out.write(screen.feed(event.text) if screen else event.text)
+                    out.flush()
+                elif isinstance(event, Retrying):
+                    print(f"chat: {neutralize(event.error.message)}; retrying in {event.delay:.1f}s "
+                          f"({event.attempt}/{session.client.max_retries})", file=err)
+                elif isinstance(event, Finished):
+                    finish = event
     except ChatError as exc:
         failure = exc
     finally:

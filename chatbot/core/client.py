@@ -11,6 +11,7 @@ import email.utils
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from chatbot.core import errors
@@ -164,8 +165,11 @@ class ChatClient:
         while True:
             parts: list[str] = []
             try:
-                async for event in self._stream_once(params, parts):
-                    yield event
+                # Closed here, in order, when the caller stops early: left to the garbage collector, the SDK's
+                # generators were closed concurrently at loop shutdown ("aclose(): ... already running").
+                async with aclosing(self._stream_once(params, parts)) as events:
+                    async for event in events:
+                        yield event
                 return
             except Exception as exc:  # noqa: BLE001 - mapped below; CancelledError is not an Exception
                 error = self.map_error(exc, spec.name)

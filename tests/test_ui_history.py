@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from fake_openai import FakeOpenAI, Reply
-from support import send, stop_mid_reply, until
-from textual.command import CommandList, CommandPalette
+from support import run_command, send, stop_mid_reply, until
 from textual.widgets import Input, OptionList
 
 from chatbot.core.conversation import Message
@@ -400,23 +399,6 @@ async def test_a_reply_cut_off_by_a_crash_is_shown_as_stopped(fake: FakeOpenAI, 
 
 
 # -- export from the palette -----------------------------------------------------------------------------------
-
-
-async def run_command(pilot: Any, name: str) -> None:
-    await pilot.press("ctrl+p")
-    await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette))
-    await pilot.press(*name)
-
-    def top_hit() -> bool:
-        commands = pilot.app.screen.query_one(CommandList)
-        if not commands.option_count:
-            return False
-        option = commands.get_option_at_index(commands.highlighted or 0)
-        return getattr(option, "hit", None) is not None and option.hit.text == name
-
-    await until(pilot, top_hit)
-    await pilot.press("enter")
-    await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
 
 
 @pytest.mark.parametrize("fmt", ["md", "json"])

@@ -9,9 +9,10 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from chatbot.core.errors import ChatError, ConfigError, UsageError
+from chatbot.core.errors import EXIT_INTERRUPTED, ChatError, ConfigError, UsageError
 from chatbot.core.history import HistoryStore, default_path
 from chatbot.core.pricing import format_cost
+from chatbot.core.terminal import neutralize
 from chatbot.core.text import plural
 from chatbot.cli import report
 
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     history = commands.add_parser("history", help="list, search or delete stored conversations")
     history.add_argument("--search", metavar="TEXT", help="full-text search over every message")
     history.add_argument("--json", action="store_true", help="print JSON")
-    history.add_argument("--clear", action="store_true", help="delete the whole history")
+    history.add_argument("--clear", action="store_true", help="delete the whole history (asks first)")
+    history.add_argument("--yes", action="store_true", help="with --clear: delete without asking (scripts)")
     history.add_argument("--delete", metavar="ID", type=int, help="delete one conversation")
     export = commands.add_parser("export", help="export a conversation")
     export.add_argument("id", type=int)
@@ -57,6 +59,9 @@ def main(argv: list[str]) -> int:
                                   "try again; if it keeps failing, move the file aside"))
     except ChatError as exc:
         return report(exc)
+    except KeyboardInterrupt:  # ctrl+c at a question
+        print("\nchat: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _date(timestamp: float) -> str:
@@ -65,6 +70,10 @@ def _date(timestamp: float) -> str:
 
 def _history(store: HistoryStore, args: argparse.Namespace) -> int:
     if args.clear:
+        count = store.count()
+        if count and not args.yes and not _confirmed(f"delete {plural(count, 'conversation')} from {store.path}"):
+            print("chat: nothing deleted", file=sys.stderr)
+            return 0
         store.clear()
         print(f"chat: history deleted ({store.path})", file=sys.stderr)
         return 0
@@ -91,6 +100,15 @@ def _history(store: HistoryStore, args: argparse.Namespace) -> int:
         print(f"{s.id:>5}  {_date(s.updated)}  {s.model:<14} {plural(s.turns, 'turn'):>9}  {format_cost(s.cost):>10}  "
               f"{s.title}")
     return 0
+
+
+def _confirmed(deletion: str) -> bool:
+    """Ask on the terminal, the default no. A script has no one to ask, and a piped `y` is no consent: --yes."""
+    if not sys.stdin.isatty():
+        raise UsageError(f"--clear would {deletion}, and there is no terminal to ask", "add --yes to delete without asking")
+    sys.stderr.write(f"chat: {neutralize(deletion)}? [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def _export(store: HistoryStore, args: argparse.Namespace) -> int:

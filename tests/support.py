@@ -84,3 +84,25 @@ async def stop_mid_reply(pilot: Any, text: str) -> Any:
     await pilot.press("escape")
     await wait_turn(pilot)
     return screen
+
+
+async def run_command(pilot: Any, name: str) -> None:
+    """Run the command palette's command `name` as a user would: ctrl+p, type it, enter on the top hit."""
+    from textual.command import CommandList, CommandPalette
+
+    from chatbot.ui.screens.chat import ChatScreen
+
+    await pilot.press("ctrl+p")
+    await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette))
+    await pilot.press(*name)
+
+    def top_hit() -> bool:
+        commands = pilot.app.screen.query_one(CommandList)
+        if not commands.option_count:
+            return False
+        option = commands.get_option_at_index(commands.highlighted or 0)
+        return getattr(option, "hit", None) is not None and option.hit.text == name
+
+    await until(pilot, top_hit)
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,6 +20,7 @@ from fake_openai import Error, FakeOpenAI, Reply
 from support import closed_port, offline
 
 import chatbot
+from chatbot.core.history import HistoryStore
 
 KEY = "sk-test-SECRETSECRET1234"
 ECHO = f"Incorrect API key provided: {KEY}"
@@ -472,3 +476,104 @@ def test_unknown_preset_flag_is_blamed_on_the_flag(fake: FakeOpenAI, run_chat) -
     assert "--preset" in done.stderr
     assert "config.toml" not in done.stderr, done.stderr
     assert_clean(done)
+
+
+# -- chat history --clear: asks on a terminal, refuses a script without --yes --------------------------------------
+
+
+@pytest.fixture
+def three_stored(chat_env: dict[str, str]) -> Path:
+    """Three conversations in the history `chat` will open; returns the database's path."""
+    path = Path(chat_env["XDG_DATA_HOME"]) / "chatbot" / "history.db"
+    store = HistoryStore(path)
+    try:
+        for title in ("one", "two", "three"):
+            store.create("gpt-4o", "balanced", "", title=title)
+    finally:
+        store.close()
+    return path
+
+
+def stored_titles(path: Path) -> list[str]:
+    store = HistoryStore(path)
+    try:
+        return sorted(s.title for s in store.list())
+    finally:
+        store.close()
+
+
+def test_history_clear_with_yes_deletes_without_asking(run_chat, three_stored: Path) -> None:
+    done = run_chat("history", "--clear", "--yes", input=None)
+    assert done.returncode == 0, done.stderr
+    assert "[y/N]" not in done.stderr and str(three_stored) in done.stderr
+    assert stored_titles(three_stored) == []
+
+
+@pytest.mark.parametrize("stdin", [None, b"y\n"], ids=["no stdin", "a pipe saying y"])
+def test_history_clear_without_a_terminal_refuses_and_deletes_nothing(run_chat, three_stored: Path,
+                                                                      stdin: bytes | None) -> None:
+    """A script or CI has no one to ask; not even a piped y is taken as consent."""
+    done = run_chat("history", "--clear", input=stdin)
+    assert done.returncode == 2
+    assert done.stderr.startswith("chat: usage error: --clear would delete 3 conversations")
+    assert "--yes" in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == ""
+    assert stored_titles(three_stored) == ["one", "three", "two"]
+
+
+def clear_on_a_terminal(env: dict[str, str], cwd: Path, answer: bytes | None) -> tuple[int, str]:
+    """`chat history --clear` with stdin, stdout and stderr on a pseudo-terminal; once it asks, type `answer`
+    and enter (None: interrupt it, as ctrl+c would). Returns (exit code, what the terminal showed)."""
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "chatbot", "history", "--clear"], stdin=slave, stdout=slave,
+                                stderr=slave, env=env, cwd=cwd)
+    finally:
+        os.close(slave)
+    shown = b""
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 120)
+            if not ready:
+                proc.kill()
+                raise AssertionError(f"chat showed nothing more for 120 s: {shown!r}")
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: every writer closed the terminal
+                break
+            if not data:
+                break
+            shown += data
+            if shown.endswith(b"[y/N] "):
+                if answer is None:
+                    proc.send_signal(signal.SIGINT)
+                else:
+                    os.write(master, answer + b"\n")
+    finally:
+        os.close(master)
+    return proc.wait(timeout=120), shown.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize(("answer", "deleted"), [(b"y", True), (b"Yes", True), (b"n", False), (b"", False),
+                                                 (b"maybe", False)])
+def test_history_clear_on_a_terminal_asks_first(chat_env: dict[str, str], three_stored: Path, tmp_path: Path,
+                                                answer: bytes, deleted: bool) -> None:
+    code, shown = clear_on_a_terminal(chat_env, tmp_path, answer)
+    assert code == 0, shown
+    assert f"chat: delete 3 conversations from {three_stored}? [y/N] " in shown
+    assert stored_titles(three_stored) == ([] if deleted else ["one", "three", "two"])
+    assert ("history deleted" in shown) == deleted and ("nothing deleted" in shown) != deleted
+
+
+def test_history_clear_interrupted_at_the_question_deletes_nothing(chat_env: dict[str, str], three_stored: Path,
+                                                                   tmp_path: Path) -> None:
+    code, shown = clear_on_a_terminal(chat_env, tmp_path, None)
+    assert code == 130, shown
+    assert "Traceback" not in shown and "interrupted" in shown
+    assert stored_titles(three_stored) == ["one", "three", "two"]
+
+
+def test_history_clear_of_an_empty_history_asks_nothing(run_chat, chat_env: dict[str, str]) -> None:
+    done = run_chat("history", "--clear", input=None)
+    assert done.returncode == 0, done.stderr
+    assert "history deleted" in done.stderr

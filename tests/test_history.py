@@ -989,7 +989,7 @@ def test_history_clear_deletes_everything(fake: FakeOpenAI, chat: Any) -> None:
     assert chat("-p", "second", "--save").returncode == 0
     assert len(json.loads(chat("history", "--json").stdout)) == 2
 
-    done = chat("history", "--clear")
+    done = chat("history", "--clear", "--yes")
 
     assert done.returncode == 0 and str(db_path()) in done.stderr
     assert json.loads(chat("history", "--json").stdout) == []
@@ -1007,7 +1007,7 @@ def test_history_clear_deletes_everything(fake: FakeOpenAI, chat: Any) -> None:
 def test_history_clear_leaves_no_word_of_the_old_messages_in_the_file(fake: FakeOpenAI, chat: Any) -> None:
     fake.queue(Reply("the zanzibarquokka answer"))
     assert chat("-p", "my secret xylophonicword", "--save").returncode == 0
-    assert chat("history", "--clear").returncode == 0
+    assert chat("history", "--clear", "--yes").returncode == 0
     for file in (db_path(), Path(f"{db_path()}-wal")):
         if file.exists():
             data = file.read_bytes()

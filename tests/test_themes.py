@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from support import run_command, until
+
+from chatbot.core.settings import load_settings
 from chatbot.ui.app import make_app
 from chatbot.core.paths import packaged
 from chatbot.ui.themes import load_theme, load_themes
@@ -97,3 +100,39 @@ async def test_textual_builtin_theme_works_without_app_variables(make_settings: 
         assert app.theme == "nord"
         variables = app.get_css_variables()
         assert variables["chat-user"] == variables["secondary"]
+
+
+def user_config(env: Path, text: str) -> Path:
+    config = env / "config" / "chatbot" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+async def test_save_theme_puts_the_theme_above_the_first_table(make_settings: Any, _isolated_chat_env: Path) -> None:
+    """A key written after a [table] header would belong to that table: the theme must go above it."""
+    config = user_config(_isolated_chat_env, '# mine\nmodel = "gpt-4o"\n\n[budget]\nmax_context_tokens = 16000\n')
+    app = make_app(make_settings(theme="chatbot-light"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await run_command(pilot, "Save theme to config")
+        await until(pilot, lambda: app._notifications)
+        notes = [str(n.message) for n in app._notifications]
+    assert notes == [f"Theme chatbot-light saved to {config}"]
+    assert config.read_text(encoding="utf-8") == ('# mine\nmodel = "gpt-4o"\ntheme = "chatbot-light"\n\n[budget]\n'
+                                                  "max_context_tokens = 16000\n")
+    settings, _ = load_settings()
+    assert (settings.theme, settings.model, settings.budget.max_context_tokens) == ("chatbot-light", "gpt-4o", 16000)
+
+
+async def test_save_theme_into_a_broken_config_says_so_and_leaves_it(make_settings: Any,
+                                                                     _isolated_chat_env: Path) -> None:
+    app = make_app(make_settings(theme="chatbot-light"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        # Broken while the app runs, as an edit in another window would leave it.
+        config = user_config(_isolated_chat_env, 'model = "gpt-4o\n[budget]\n')
+        await run_command(pilot, "Save theme to config")
+        await until(pilot, lambda: app._notifications)
+        notes = [(str(n.message), n.severity) for n in app._notifications]
+    assert len(notes) == 1 and notes[0][1] == "error"
+    assert notes[0][0].startswith(f"Theme not saved: {config}: invalid TOML")
+    assert config.read_text(encoding="utf-8") == 'model = "gpt-4o\n[budget]\n'

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from fake_openai import FakeOpenAI, Reply
-from support import send, stop_mid_reply, until
-from textual.command import CommandList, CommandPalette
+from support import run_command, send, stop_mid_reply, until
 from textual.widgets import Input, OptionList
 
 from chatbot.core.conversation import Message
@@ -27,6 +26,7 @@ from chatbot.core.history import HistoryStore
 from chatbot.ui.app import ChatApp, make_app
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.screens.history import HistoryScreen
+from chatbot.ui.widgets.confirm_bar import ConfirmBar
 from chatbot.ui.widgets.status_bar import StatusBar
 
 SIZE = (110, 36)
@@ -297,32 +297,100 @@ async def test_ctrl_t_renames(fake: FakeOpenAI, make_settings: Any, db: Path, th
     assert store.load(three["teapots"]).title == "Teapots"
 
 
-async def test_ctrl_d_deletes(fake: FakeOpenAI, make_settings: Any, db: Path, three: dict[str, int],
-                              reader: Any) -> None:
-    app = app_with(make_settings, db)
-    async with app.run_test(size=SIZE) as pilot:
-        await open_history(pilot)
-        await pilot.press("down")  # teapots
-        await pilot.press("ctrl+d")
-        await until(pilot, lambda: len(options(app)) == 2, limit=50)
-    assert {s.id for s in reader().list()} == {three["volcanoes"], three["penguins"]}
+def asking(screen: HistoryScreen) -> str | None:
+    """The delete question on the history screen, or None when none is asked."""
+    bar = screen.query_one(ConfirmBar)
+    return str(bar.render()) if bar.display else None
 
 
-async def test_ctrl_d_deletes_from_the_list_once_it_has_focus(fake: FakeOpenAI, make_settings: Any, db: Path,
-                                                               three: dict[str, int], reader: Any) -> None:
-    """ctrl+d works when the list, not the search box, has focus (tab): the action itself is sound."""
+def stored_ids(reader: Any) -> set[int]:
+    return {s.id for s in reader().list()}
+
+
+@pytest.mark.parametrize("where", ["search field", "list"])
+async def test_ctrl_d_asks_and_escape_keeps_the_conversation(fake: FakeOpenAI, make_settings: Any, db: Path,
+                                                             three: dict[str, int], reader: Any, where: str) -> None:
     app = app_with(make_settings, db)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_history(pilot)
         await pilot.press("down")  # teapots
-        await pilot.press("tab")
-        await until(pilot, lambda: screen.focused is screen.query_one(OptionList))
+        if where == "list":
+            await pilot.press("tab")
+            await until(pilot, lambda: screen.focused is screen.query_one(OptionList))
+        focused = screen.focused
         await pilot.press("ctrl+d")
+        await until(pilot, lambda: asking(screen) is not None)
+        assert asking(screen) == "Delete 'Teapots'? enter/y deletes, escape keeps"
+        assert stored_ids(reader) == set(three.values())  # nothing is deleted while it asks
+        await pilot.press("ctrl+d", "escape")  # asked twice, answered once
+        await until(pilot, lambda: asking(screen) is None)
+        assert app.screen is screen  # escape answered the question; it did not close the history
+        assert len(options(app)) == 3 and screen.focused is focused
+        await pilot.press("ctrl+d", "n")
+        await until(pilot, lambda: asking(screen) is None)
+        assert len(options(app)) == 3
+    assert stored_ids(reader) == set(three.values())
+
+
+@pytest.mark.parametrize(("where", "answer"), [("search field", "enter"), ("search field", "y"), ("list", "enter"),
+                                               ("list", "y")])
+async def test_ctrl_d_then_confirming_deletes_it(fake: FakeOpenAI, make_settings: Any, db: Path,
+                                                 three: dict[str, int], reader: Any, where: str, answer: str) -> None:
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_history(pilot)
+        await pilot.press("down")  # teapots
+        if where == "list":
+            await pilot.press("tab")
+            await until(pilot, lambda: screen.focused is screen.query_one(OptionList))
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: asking(screen) is not None)
+        assert stored_ids(reader) == set(three.values())
+        await pilot.press("down", "x", "ctrl+d")  # the question waits for its answer; nothing else moves
+        assert "'Teapots'" in str(asking(screen)) and screen.query_one(OptionList).highlighted == 1
+        await pilot.press(answer)
         await until(pilot, lambda: len(options(app)) == 2)
+        assert asking(screen) is None and app.screen is screen
         assert [option_id for option_id, _ in options(app)] == [f"{three['volcanoes']}:", f"{three['penguins']}:"]
-        assert any("Conversation deleted" in str(n.message) for n in app._notifications)
-    assert {s.id for s in reader().list()} == {three["volcanoes"], three["penguins"]}
+        assert screen.query_one(OptionList).highlighted == 1  # the row that took the deleted one's place
+        assert any("Deleted 'Teapots'" in str(n.message) for n in app._notifications)
+        assert screen.query_one(Input).value == ""  # the y went to the question, not into the search
+    assert stored_ids(reader) == {three["volcanoes"], three["penguins"]}
     assert reader().search("teapot") == []
+
+
+async def test_ctrl_d_in_a_search_asks_about_the_hit_and_leaves_the_query_alone(
+        fake: FakeOpenAI, make_settings: Any, db: Path, three: dict[str, int], reader: Any) -> None:
+    """In the search field ctrl+d is the screen's delete (it asks), not the field's delete-right."""
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_history(pilot)
+        search = screen.query_one(Input)
+        await pilot.press(*"brown betty", "home")
+        await until(pilot, lambda: len(options(app)) == 1)
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: asking(screen) is not None)
+        assert "'Teapots'" in str(asking(screen))
+        await pilot.press("escape")
+        await until(pilot, lambda: asking(screen) is None)
+        assert search.value == "brown betty" and screen.focused is search
+        await pilot.press("delete")  # delete-right is still on the delete key
+        assert search.value == "rown betty"
+    assert stored_ids(reader) == set(three.values())
+
+
+async def test_the_question_goes_away_when_focus_leaves_it(fake: FakeOpenAI, make_settings: Any, db: Path,
+                                                           three: dict[str, int], reader: Any) -> None:
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_history(pilot)
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: asking(screen) is not None)
+        await pilot.click("#history-search")
+        await until(pilot, lambda: asking(screen) is None)
+        await pilot.press("enter")  # opens the highlighted conversation; deletes nothing
+        await until(pilot, lambda: isinstance(app.screen, ChatScreen))
+    assert stored_ids(reader) == set(three.values())
 
 
 async def test_deleting_the_current_conversation_keeps_recording(fake: FakeOpenAI, make_settings: Any, db: Path,
@@ -332,7 +400,7 @@ async def test_deleting_the_current_conversation_keeps_recording(fake: FakeOpenA
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "soon deleted")
         screen = await open_history(pilot)
-        screen.action_delete()  # the only conversation: the current one
+        await pilot.press("ctrl+d", "enter")  # the only conversation: the current one
         await until(pilot, lambda: len(options(app)) == 0)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ChatScreen))
@@ -400,23 +468,6 @@ async def test_a_reply_cut_off_by_a_crash_is_shown_as_stopped(fake: FakeOpenAI, 
 
 
 # -- export from the palette -----------------------------------------------------------------------------------
-
-
-async def run_command(pilot: Any, name: str) -> None:
-    await pilot.press("ctrl+p")
-    await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette))
-    await pilot.press(*name)
-
-    def top_hit() -> bool:
-        commands = pilot.app.screen.query_one(CommandList)
-        if not commands.option_count:
-            return False
-        option = commands.get_option_at_index(commands.highlighted or 0)
-        return getattr(option, "hit", None) is not None and option.hit.text == name
-
-    await until(pilot, top_hit)
-    await pilot.press("enter")
-    await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
 
 
 @pytest.mark.parametrize("fmt", ["md", "json"])

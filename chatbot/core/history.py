@@ -256,6 +256,10 @@ class HistoryStore:
     def exists(self, conversation_id: int) -> bool:
         return self.db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone() is not None
 
+    def count(self) -> int:
+        """How many conversations are stored."""
+        return int(self.db.execute("SELECT COUNT(*) FROM conversations").fetchone()[0])
+
     def message_count(self, conversation_id: int) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM messages WHERE conversation_id = ?",
                                    (conversation_id,)).fetchone()[0])

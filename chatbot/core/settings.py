@@ -343,28 +343,6 @@ def _settings_error(exc: SettingsError) -> str:
     return f"{where} {ENV_PREFIX}{field.upper()}: not valid JSON"
 
 
-def save_top_level_key(path: Path, key: str, value: str) -> None:
-    """Set `key = "value"` in the config file, keeping every other line and comment as it is."""
-    import json
-    import re
-
-    line = f"{key} = {json.dumps(value)}\n"  # a JSON string is a valid TOML basic string
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
-    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
-    for i, existing in enumerate(lines):
-        if existing.lstrip().startswith("["):
-            break  # past the top-level keys
-        if pattern.match(existing):
-            lines[i] = line
-            break
-    else:
-        # Top-level keys must come before the first table.
-        first_table = next((i for i, x in enumerate(lines) if x.lstrip().startswith("[")), len(lines))
-        lines.insert(first_table, line)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(lines), encoding="utf-8")
-
-
 def _readable_by_others(path: Path) -> bool:
     try:
         return bool(path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))

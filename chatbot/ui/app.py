@@ -16,7 +16,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from chatbot.core.client import ChatClient
-from chatbot.core.errors import ChatError
+from chatbot.core.config_edit import set_top_level_key
+from chatbot.core.errors import ChatError, ConfigError
 from chatbot.core.history import HistoryStore
 from chatbot.core.recorder import Recorder
 from chatbot.core.session import Session
@@ -230,18 +231,14 @@ class ChatApp(App[None]):
                                 self.action_save_theme)
 
     def config_file_label(self) -> str:
-        from chatbot.core.settings import config_path
-
         return str(config_path()[0])
 
     def action_save_theme(self) -> None:
-        from chatbot.core.settings import config_path, save_top_level_key
-
         path = config_path()[0]
         try:
-            save_top_level_key(path, "theme", self.theme)
-        except OSError as exc:
-            self.notify(f"Cannot write {path}: {exc.strerror}", severity="error", markup=False)
+            set_top_level_key(path, "theme", self.theme)
+        except ConfigError as exc:
+            self.notify(f"Theme not saved: {exc}", severity="error", markup=False)
             return
         self.notify(f"Theme {self.theme} saved to {path}", markup=False)
 

@@ -20,6 +20,7 @@ from chatbot.core.history import HistoryStore
 from chatbot.core.pricing import format_cost
 from chatbot.core.text import plural
 from chatbot.core.terminal import neutralize
+from chatbot.ui.widgets.confirm_bar import ConfirmBar
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class HistoryScreen(ModalScreen[Opened | None]):
         Binding("escape", "dismiss(None)", "Close"),
         Binding("down", "move(1)", show=False),
         Binding("up", "move(-1)", show=False),
-        # Priority: the search box would take ctrl+d as delete-right.
+        # Priority: the search box would take ctrl+d as delete-right, which stays on its delete key. The focus is
+        # in the search box most of the time, and ctrl+d only asks, so a readline habit there loses nothing.
         Binding("ctrl+d", "delete", "Delete", priority=True),
         Binding("ctrl+t", "rename", "Rename", priority=True),
     ]
@@ -46,33 +48,40 @@ class HistoryScreen(ModalScreen[Opened | None]):
         self.store = store
         self.on_delete = on_delete
         self.renaming: int | None = None
+        self.titles: dict[int, str] = {}  # of the listed conversations, for the delete question
+        self.deleting: int | None = None  # the conversation the delete question is about
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history"):
             yield Static(Content("History"), id="history-title")
+            # The focus comes back here after the delete question: the query and cursor stay as they were.
             yield Input(placeholder="search every message (enter opens, ctrl+t renames, ctrl+d deletes)",
-                        id="history-search")
+                        id="history-search", select_on_focus=False)
             yield OptionList(id="history-options")
+            yield ConfirmBar(id="history-confirm")
 
     def on_mount(self) -> None:
         self._fill("")
 
-    def _fill(self, query: str) -> None:
+    def _fill(self, query: str, highlight: int = 0) -> None:
         options = self.query_one(OptionList)
         options.clear_options()
+        self.titles.clear()
         if query.strip():
             for hit in self.store.search(query):
+                self.titles[hit.conversation_id] = hit.title
                 # Titles and snippets are stored model and user text: data, never escape sequences.
                 line = f"{hit.title[:30]:<30}  {hit.role:>9}: {hit.snippet}"
                 options.add_option(Option(Content(neutralize(line)),
                                           id=f"{hit.conversation_id}:{hit.message_id}"))
         else:
             for s in self.store.list():
+                self.titles[s.id] = s.title
                 when = dt.datetime.fromtimestamp(s.updated).strftime("%Y-%m-%d %H:%M")
                 line = f"{when}  {s.model[:14]:<14} {plural(s.turns, 'turn'):>9} {format_cost(s.cost):>10}  {s.title}"
                 options.add_option(Option(Content(neutralize(line)), id=f"{s.id}:"))
         if options.option_count:
-            options.highlighted = 0
+            options.highlighted = min(highlight, options.option_count - 1)
 
     def _highlighted(self) -> Opened | None:
         option = self.query_one(OptionList).highlighted_option
@@ -106,12 +115,25 @@ class HistoryScreen(ModalScreen[Opened | None]):
             options.highlighted = ((options.highlighted or 0) + step) % options.option_count
 
     def action_delete(self) -> None:
-        if (chosen := self._highlighted()) is not None:
-            self.store.delete(chosen.conversation_id)
-            if self.on_delete is not None:
-                self.on_delete(chosen.conversation_id)
-            self.notify("Conversation deleted.")
-            self._fill(self.query_one(Input).value)
+        """Ask in place first: nothing is deleted until the user says yes."""
+        if (chosen := self._highlighted()) is None:
+            return
+        self.deleting = chosen.conversation_id
+        title = self.titles.get(chosen.conversation_id, "")
+        shown = title if len(title) <= 40 else title[:39] + "…"
+        self.query_one(ConfirmBar).ask(f"Delete '{shown}'? enter/y deletes, escape keeps")
+
+    def on_confirm_bar_answered(self, event: ConfirmBar.Answered) -> None:
+        event.stop()
+        conversation_id, self.deleting = self.deleting, None
+        if not event.yes or conversation_id is None:
+            return
+        title = self.titles.get(conversation_id, "")
+        self.store.delete(conversation_id)
+        if self.on_delete is not None:
+            self.on_delete(conversation_id)
+        self.notify(f"Deleted '{neutralize(title)}'.", markup=False)
+        self._fill(self.query_one(Input).value, self.query_one(OptionList).highlighted or 0)
 
     def action_rename(self) -> None:
         if (chosen := self._highlighted()) is None:

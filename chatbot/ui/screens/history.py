@@ -11,15 +11,15 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from chatbot.core.history import HistoryStore
 from chatbot.core.pricing import format_cost
+from chatbot.core.terminal import one_line
 from chatbot.core.text import plural
-from chatbot.core.terminal import neutralize
+from chatbot.ui.shown import shown, shown_text
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class HistoryScreen(ModalScreen[Opened | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history"):
-            yield Static(Content("History"), id="history-title")
+            yield Static(shown("History"), id="history-title")
             yield Input(placeholder="search every message (enter opens, ctrl+t renames, ctrl+d deletes)",
                         id="history-search")
             yield OptionList(id="history-options")
@@ -62,15 +62,16 @@ class HistoryScreen(ModalScreen[Opened | None]):
         options.clear_options()
         if query.strip():
             for hit in self.store.search(query):
-                # Titles and snippets are stored model and user text: data, never escape sequences.
-                line = f"{hit.title[:30]:<30}  {hit.role:>9}: {hit.snippet}"
-                options.add_option(Option(Content(neutralize(line)),
-                                          id=f"{hit.conversation_id}:{hit.message_id}"))
+                # Titles and snippets are stored model and user text: data, never escape sequences. Names are
+                # cleaned before they are cut (an older store holds them raw), so no sequence is cut in two.
+                line = f"{one_line(hit.title)[:30]:<30}  {hit.role:>9}: {hit.snippet}"
+                options.add_option(Option(shown(line), id=f"{hit.conversation_id}:{hit.message_id}"))
         else:
             for s in self.store.list():
                 when = dt.datetime.fromtimestamp(s.updated).strftime("%Y-%m-%d %H:%M")
-                line = f"{when}  {s.model[:14]:<14} {plural(s.turns, 'turn'):>9} {format_cost(s.cost):>10}  {s.title}"
-                options.add_option(Option(Content(neutralize(line)), id=f"{s.id}:"))
+                line = (f"{when}  {one_line(s.model)[:14]:<14} {plural(s.turns, 'turn'):>9} {format_cost(s.cost):>10}  "
+                        f"{one_line(s.title)}")
+                options.add_option(Option(shown(line), id=f"{s.id}:"))
         if options.option_count:
             options.highlighted = 0
 
@@ -119,5 +120,5 @@ class HistoryScreen(ModalScreen[Opened | None]):
         self.renaming = chosen.conversation_id
         search = self.query_one(Input)
         search.placeholder = "new title, enter saves"
-        search.value = self.store.load(chosen.conversation_id).title
+        search.value = shown_text(one_line(self.store.load(chosen.conversation_id).title))
         search.focus()

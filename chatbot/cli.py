@@ -78,15 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         words = " ".join(extra)
         hint = f'\n  to ask once: chat -p "{words}"' if not any(w.startswith("-") for w in extra) else ""
         parser.error(f"unrecognized arguments: {words}{hint}")
+    from chatbot.cli_output import stderr, stdout
+
     if args.config_example:
         from chatbot.core.paths import packaged
-
-        from chatbot.cli_output import stdout
 
         stdout().document(packaged("config.example.toml").read_text(encoding="utf-8"))
         return 0
     # Imported after parsing so --version and --help stay instant.
-    from chatbot.cli_output import stderr, stdout
     from chatbot.core.errors import EXIT_CLOSED, EXIT_INTERRUPTED, ChatError
 
     # Start-up builds long-lived objects (modules, settings, styles), so the cyclic collector's passes over them

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-import sqlite3
 import subprocess
 import sys
 from decimal import Decimal

@@ -197,7 +197,6 @@ class HistoryStore:
                 db.execute(f"PRAGMA user_version = {version}")
 
     # -- writing --
-
     # Titles and names are cleaned as they enter (from an import, a server's model list, the first message): a
     # listing prints them as one line of plain text. Message text and the system prompt are kept as they are.
 
@@ -318,7 +317,8 @@ class HistoryStore:
             "SELECT m.conversation_id, m.id, c.title, m.role, highlight(messages_fts, 0, ?, ?)"
             " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
             " JOIN conversations c ON c.id = m.conversation_id"
-            " WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?", (_MATCH_OPEN, _MATCH_CLOSE, terms, limit)).fetchall()
+            " WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
+            (_MATCH_OPEN, _MATCH_CLOSE, terms, limit)).fetchall()
         return [Hit(r[0], r[1], r[2], r[3], _snippet(r[4])) for r in rows]
 
     def usage(self) -> list[dict[str, object]]:

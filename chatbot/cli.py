@@ -216,6 +216,8 @@ def _one_shot(settings: Settings, args: argparse.Namespace, prompt: str) -> int:
 
 
 async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from contextlib import aclosing
+
     from chatbot.cli_output import Writer
     from chatbot.core.errors import ChatError
     from chatbot.core.events import Finished, Retrying, TextDelta
@@ -226,14 +228,18 @@ async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace
     failure: ChatError | None = None
     before = session.conversation.last_reply()  # a resumed conversation's, not this run's
     try:
-        async for event in session.send(prompt):
-            if isinstance(event, TextDelta) and not args.json:
-                screen.piece(event.text)
-            elif isinstance(event, Retrying):
-                notes.line(f"chat: {event.error.message}; retrying in {event.delay:.1f}s "
-                           f"({event.attempt}/{session.client.max_retries})")
-            elif isinstance(event, Finished):
-                finish = event
+        # Closed here, not at interpreter exit: a reader that went away (`| head -1`) raises in the middle of the
+        # stream, and the HTTP stream left open would be closed by the loop's shutdown, which reports the
+        # broken pipe a second time as a traceback.
+        async with aclosing(session.send(prompt)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta) and not args.json:
+                    screen.piece(event.text)
+                elif isinstance(event, Retrying):
+                    notes.line(f"chat: {event.error.message}; retrying in {event.delay:.1f}s "
+                               f"({event.attempt}/{session.client.max_retries})")
+                elif isinstance(event, Finished):
+                    finish = event
     except ChatError as exc:
         failure = exc
     finally:

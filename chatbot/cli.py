@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 from chatbot import __version__
 
 if TYPE_CHECKING:
+    from chatbot.cli_output import Writer
     from chatbot.core.conversation import Message
     from chatbot.core.errors import ChatError
     from chatbot.core.history import HistoryStore
@@ -77,10 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         words = " ".join(extra)
         hint = f'\n  to ask once: chat -p "{words}"' if not any(w.startswith("-") for w in extra) else ""
         parser.error(f"unrecognized arguments: {words}{hint}")
+    from chatbot.cli_output import stderr, stdout
+
     if args.config_example:
         from chatbot.core.paths import packaged
 
-        sys.stdout.write(packaged("config.example.toml").read_text(encoding="utf-8"))
+        stdout().document(packaged("config.example.toml").read_text(encoding="utf-8"))
         return 0
     # Imported after parsing so --version and --help stay instant.
     from chatbot.core.errors import EXIT_CLOSED, EXIT_INTERRUPTED, ChatError
@@ -92,19 +95,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings, warnings = _load(args)
         if args.list_models:
-            _list_models(settings, sys.stdout)
+            _list_models(settings, stdout())
             return 0
         piped = _read_stdin()
         if args.prompt is None and piped is None:
             return _run_tui(settings, warnings, args)
         gc.enable()
         for warning in warnings:
-            print(f"chat: warning: {warning}", file=sys.stderr)
+            stderr().line(f"chat: warning: {warning}")
         return _one_shot(settings, args, _compose(args.prompt, piped))
     except ChatError as exc:
         return report(exc)
     except KeyboardInterrupt:
-        print("\nchat: interrupted", file=sys.stderr)
+        stderr().line("\nchat: interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # Stop quietly, as a tool killed by SIGPIPE does; stdout goes to /dev/null so the interpreter's last
@@ -166,10 +169,10 @@ def _open_store(settings: Settings, args: argparse.Namespace, *, one_shot: bool)
 
 def report(exc: ChatError) -> int:
     """Print `exc` as the one line a failed command ends with, and return its exit code."""
-    from chatbot.core.terminal import neutralize
+    from chatbot.cli_output import stderr
 
     hint = f" ({exc.hint})" if exc.hint else ""
-    print(f"chat: {neutralize(exc.headline() + hint)}", file=sys.stderr)
+    stderr().line(f"chat: {exc.headline()}{hint}")
     return exc.exit_code
 
 
@@ -215,49 +218,48 @@ def _one_shot(settings: Settings, args: argparse.Namespace, prompt: str) -> int:
 async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from contextlib import aclosing
 
+    from chatbot.cli_output import Writer
     from chatbot.core.errors import ChatError
     from chatbot.core.events import Finished, Retrying, TextDelta
-    from chatbot.core.terminal import StreamFilter, neutralize
 
     # On a terminal, model text is data: escape sequences go, even when split across deltas.
-    screen = StreamFilter() if out.isatty() else None
+    screen, notes = Writer(out), Writer(err)
     finish = None
     failure: ChatError | None = None
     before = session.conversation.last_reply()  # a resumed conversation's, not this run's
     try:
-        # aclosing: output that stops being read (| head -1) leaves the reply mid-stream; its generators are
-        # closed here, before the client, not by the loop's shutdown.
+        # Closed here, not at interpreter exit: a reader that went away (`| head -1`) raises in the middle of the
+        # stream, and the HTTP stream left open would be closed by the loop's shutdown, which reports the
+        # broken pipe a second time as a traceback.
         async with aclosing(session.send(prompt)) as events:
             async for event in events:
                 if isinstance(event, TextDelta) and not args.json:
-                    out.write(screen.feed(event.text) if screen else event.text)
-                    out.flush()
+                    screen.piece(event.text)
                 elif isinstance(event, Retrying):
-                    print(f"chat: {neutralize(event.error.message)}; retrying in {event.delay:.1f}s "
-                          f"({event.attempt}/{session.client.max_retries})", file=err)
+                    notes.line(f"chat: {event.error.message}; retrying in {event.delay:.1f}s "
+                               f"({event.attempt}/{session.client.max_retries})")
                 elif isinstance(event, Finished):
                     finish = event
     except ChatError as exc:
         failure = exc
     finally:
         await session.client.aclose()
-        if screen:
-            out.write(screen.flush())
+        screen.end_pieces()
     reply = session.conversation.last_reply()
     if reply is before:
         reply = None
     if args.json:
-        out.write(_json_result(session, reply, failure) + "\n")  # a failed request too: scripts read stdout
+        screen.json(_json_result(session, reply, failure))  # a failed request too: scripts read stdout
     if failure is not None and reply is None:
-        out.flush()
+        screen.flush()
         raise failure
     if not args.json and reply and reply.content and not reply.content.endswith("\n"):
-        out.write("\n")
-    out.flush()
+        screen.document("\n")
+    screen.flush()
     if finish and finish.note:
-        print(f"chat: note: {finish.note}", file=err)
+        notes.line(f"chat: note: {finish.note}")
     if args.usage:
-        print(_usage_line(session), file=err)
+        notes.line(_usage_line(session))
     if failure is not None:
         raise failure  # after the partial reply and its usage are out
     return 0
@@ -275,15 +277,9 @@ def _usage_line(session: Session) -> str:
             f"{' (estimated)' if usage.estimated else ''}")
 
 
-# json.dumps escapes C0 controls but not C1 (U+0080-U+009F, e.g. an 8-bit CSI); escaped, they stay valid JSON.
-_C1_ESCAPES = {code: f"\\u{code:04x}" for code in range(0x80, 0xA0)}
-
-
-def _json_result(session: Session, reply: Message | None, failure: ChatError | None = None) -> str:
-    import json
-
+def _json_result(session: Session, reply: Message | None, failure: ChatError | None = None) -> dict[str, object]:
     usage = session.last_usage if reply is not None else None
-    return json.dumps({
+    return {
         "model": session.model,
         "reply": reply.content if reply else "",
         "finish_reason": reply.finish_reason if reply else None,
@@ -293,10 +289,10 @@ def _json_result(session: Session, reply: Message | None, failure: ChatError | N
         },
         "cost_usd": None if reply is None or session.last_cost is None else str(session.last_cost),
         "error": None if failure is None else failure.headline(),
-    }, ensure_ascii=False).translate(_C1_ESCAPES)
+    }
 
 
-def _list_models(settings: Settings, out: TextIO) -> None:
+def _list_models(settings: Settings, out: Writer) -> None:
     from chatbot.core.models import PRICES_AS_OF
 
     rows = [("model", "context", "max out", "input $/1M", "cached $/1M", "output $/1M")]
@@ -307,5 +303,5 @@ def _list_models(settings: Settings, out: TextIO) -> None:
                        (f"{p.input}", f"{p.cached_input if p.cached_input is not None else p.input}", f"{p.output}"))))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        out.write("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip() + "\n")
-    out.write(f"\nprices as of {PRICES_AS_OF}; override them under [models.NAME] in config.toml\n")
+        out.line("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
+    out.line(f"\nprices as of {PRICES_AS_OF}; override them under [models.NAME] in config.toml")

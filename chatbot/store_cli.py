@@ -12,9 +12,10 @@ from pathlib import Path
 from chatbot.core.errors import EXIT_INTERRUPTED, ChatError, ConfigError, UsageError
 from chatbot.core.history import HistoryStore, default_path
 from chatbot.core.pricing import format_cost
-from chatbot.core.terminal import neutralize
+from chatbot.core.terminal import one_line
 from chatbot.core.text import plural
 from chatbot.cli import report
+from chatbot.cli_output import stderr, stdout
 
 
 def open_store(path: Path | None = None) -> HistoryStore:
@@ -60,7 +61,7 @@ def main(argv: list[str]) -> int:
     except ChatError as exc:
         return report(exc)
     except KeyboardInterrupt:  # ctrl+c at a question
-        print("\nchat: interrupted", file=sys.stderr)
+        stderr().line("\nchat: interrupted")
         return EXIT_INTERRUPTED
 
 
@@ -72,33 +73,36 @@ def _history(store: HistoryStore, args: argparse.Namespace) -> int:
     if args.clear:
         count = store.count()
         if count and not args.yes and not _confirmed(f"delete {plural(count, 'conversation')} from {store.path}"):
-            print("chat: nothing deleted", file=sys.stderr)
+            stderr().line("chat: nothing deleted")
             return 0
         store.clear()
-        print(f"chat: history deleted ({store.path})", file=sys.stderr)
+        stderr().line(f"chat: history deleted ({store.path})")
         return 0
     if args.delete is not None:
         if not store.exists(args.delete):
             raise UsageError(f"no conversation {args.delete}", "chat history lists them")
         store.delete(args.delete)
         return 0
+    out = stdout()
+    # Names are cleaned before they are cut and padded (a store written by an older chat holds them raw): the
+    # columns line up, and no sequence is cut in two. out.line() cleans the whole line as well.
     if args.search:
         hits = store.search(args.search)
         if args.json:
-            print(json.dumps([{"conversation": h.conversation_id, "message": h.message_id, "title": h.title,
-                               "role": h.role, "snippet": h.snippet} for h in hits], ensure_ascii=False))
+            out.json([{"conversation": h.conversation_id, "message": h.message_id, "title": h.title,
+                       "role": h.role, "snippet": h.snippet} for h in hits])
         for h in hits if not args.json else []:
-            print(f"{h.conversation_id:>5}  {h.title[:40]:<40}  {h.role:>9}: {h.snippet}")
+            out.line(f"{h.conversation_id:>5}  {one_line(h.title)[:40]:<40}  {h.role:>9}: {h.snippet}")
         return 0
     summaries = store.list()
     if args.json:
-        print(json.dumps([{"id": s.id, "title": s.title, "created": s.created, "updated": s.updated,
-                           "model": s.model, "preset": s.preset, "turns": s.turns,
-                           "cost_usd": None if s.cost is None else str(s.cost)} for s in summaries]))
+        out.json([{"id": s.id, "title": s.title, "created": s.created, "updated": s.updated,
+                   "model": s.model, "preset": s.preset, "turns": s.turns,
+                   "cost_usd": None if s.cost is None else str(s.cost)} for s in summaries])
         return 0
     for s in summaries:
-        print(f"{s.id:>5}  {_date(s.updated)}  {s.model:<14} {plural(s.turns, 'turn'):>9}  {format_cost(s.cost):>10}  "
-              f"{s.title}")
+        out.line(f"{s.id:>5}  {_date(s.updated)}  {one_line(s.model):<14} {plural(s.turns, 'turn'):>9}  "
+                 f"{format_cost(s.cost):>10}  {one_line(s.title)}")
     return 0
 
 
@@ -106,8 +110,7 @@ def _confirmed(deletion: str) -> bool:
     """Ask on the terminal, the default no. A script has no one to ask, and a piped `y` is no consent: --yes."""
     if not sys.stdin.isatty():
         raise UsageError(f"--clear would {deletion}, and there is no terminal to ask", "add --yes to delete without asking")
-    sys.stderr.write(f"chat: {neutralize(deletion)}? [y/N] ")
-    sys.stderr.flush()
+    stderr().ask(f"chat: {deletion}? [y/N] ")
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
@@ -118,11 +121,14 @@ def _export(store: HistoryStore, args: argparse.Namespace) -> int:
         stored = store.load(args.id)
     except KeyError:
         raise UsageError(f"no conversation {args.id}", "chat history lists them") from None
-    text = to_markdown(stored) if args.format == "md" else json.dumps(to_json(stored), ensure_ascii=False, indent=2)
     if args.output:
+        # A file is the conversation exactly, in either format.
+        text = to_markdown(stored) if args.format == "md" else json.dumps(to_json(stored), ensure_ascii=False, indent=2)
         Path(args.output).write_text(text + "\n", encoding="utf-8")
+    elif args.format == "md":
+        stdout().document(to_markdown(stored) + "\n")
     else:
-        sys.stdout.write(text + "\n")
+        stdout().json(to_json(stored), indent=2)
     return 0
 
 
@@ -134,24 +140,24 @@ def _import(store: HistoryStore, args: argparse.Namespace) -> int:
         conversation_id = import_json(store, data)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot import {args.file}: {exc}", "give a file written by chat export --format json") from None
-    print(conversation_id)  # alone on stdout, for scripts
-    print(f"chat: imported as conversation {conversation_id} (chat --resume {conversation_id} continues it)",
-          file=sys.stderr)
+    stdout().line(str(conversation_id))  # alone on stdout, for scripts
+    stderr().line(f"chat: imported as conversation {conversation_id} (chat --resume {conversation_id} continues it)")
     return 0
 
 
 def _usage(store: HistoryStore, args: argparse.Namespace) -> int:
     rows = store.usage()
+    out = stdout()
     if args.json:
-        print(json.dumps([{**r, "cost": None if r["cost"] is None else str(r["cost"])} for r in rows]))
+        out.json([{**r, "cost": None if r["cost"] is None else str(r["cost"])} for r in rows])
         return 0
     header = ("day", "model", "requests", "prompt", "cached", "completion", "cost")
-    table = [header] + [(str(r["day"]), str(r["model"]), str(r["requests"]), f"{r['prompt_tokens']:,}",
+    table = [header] + [(str(r["day"]), one_line(str(r["model"])), str(r["requests"]), f"{r['prompt_tokens']:,}",
                          f"{r['cached_tokens']:,}", f"{r['completion_tokens']:,}", format_cost(r["cost"]))  # type: ignore[arg-type]
                         for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        out.line("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
     return 0
 
 

@@ -8,6 +8,7 @@ second, so a crash or a kill -9 loses at most that second. WAL plus a busy timeo
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -19,9 +20,14 @@ from pathlib import Path
 from chatbot.core import paths
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.events import Usage
+from chatbot.core.terminal import neutralize, one_line
 
 SCHEMA_VERSION = 2
 TITLE_LENGTH = 60
+SNIPPET_WORDS = 12
+# What highlight() puts around each match: noncharacters, which no text holds and neutralize() keeps.
+_MATCH_OPEN, _MATCH_CLOSE = "\ufdd0", "\ufdd1"
+_MARKED = re.compile(f"{_MATCH_OPEN}([^{_MATCH_OPEN}{_MATCH_CLOSE}]*){_MATCH_CLOSE}")
 
 # Each entry takes the schema from the version before it to its own number.
 MIGRATIONS: dict[int, str] = {
@@ -191,19 +197,22 @@ class HistoryStore:
                 db.execute(f"PRAGMA user_version = {version}")
 
     # -- writing --
+    # Titles and names are cleaned as they enter (from an import, a server's model list, the first message): a
+    # listing prints them as one line of plain text. Message text and the system prompt are kept as they are.
 
     def create(self, model: str, preset: str, system_prompt: str, title: str = "") -> int:
         now = time.time()
         with self._write() as db:
             cur = db.execute(
                 "INSERT INTO conversations (title, created, updated, model, preset, system_prompt)"
-                " VALUES (?, ?, ?, ?, ?, ?)", (title, now, now, model, preset, system_prompt))
+                " VALUES (?, ?, ?, ?, ?, ?)", (one_line(title), now, now, one_line(model), one_line(preset),
+                                               system_prompt))
             return int(cur.lastrowid or 0)
 
     def update_settings(self, conversation_id: int, model: str, preset: str, system_prompt: str) -> None:
         with self._write() as db:
             db.execute("UPDATE conversations SET model = ?, preset = ?, system_prompt = ?, updated = ? WHERE id = ?",
-                       (model, preset, system_prompt, time.time(), conversation_id))
+                       (one_line(model), one_line(preset), system_prompt, time.time(), conversation_id))
 
     def add(self, conversation_id: int, message: Message, params: dict[str, object] | None = None,
             *, streaming: bool = False) -> int:
@@ -240,7 +249,7 @@ class HistoryStore:
 
     def rename(self, conversation_id: int, title: str) -> None:
         with self._write() as db:
-            db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title.strip(), conversation_id))
+            db.execute("UPDATE conversations SET title = ? WHERE id = ?", (one_line(title), conversation_id))
 
     def delete(self, conversation_id: int) -> None:
         with self._write() as db:
@@ -309,12 +318,12 @@ class HistoryStore:
         if not terms:
             return []
         rows = self.db.execute(
-            "SELECT m.conversation_id, m.id, c.title, m.role,"
-            " snippet(messages_fts, 0, '«', '»', '…', 12) AS snip"
+            "SELECT m.conversation_id, m.id, c.title, m.role, highlight(messages_fts, 0, ?, ?)"
             " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
             " JOIN conversations c ON c.id = m.conversation_id"
-            " WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?", (terms, limit)).fetchall()
-        return [Hit(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+            " WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
+            (_MATCH_OPEN, _MATCH_CLOSE, terms, limit)).fetchall()
+        return [Hit(r[0], r[1], r[2], r[3], _snippet(r[4])) for r in rows]
 
     def usage(self) -> list[dict[str, object]]:
         """Token and cost totals per day and model; days in local time, as `chat history` shows its dates."""
@@ -329,8 +338,23 @@ class HistoryStore:
 
 
 def title_from(text: str) -> str:
-    line = " ".join(text.split())
+    line = one_line(text)
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+def _snippet(marked: str) -> str:
+    """About SNIPPET_WORDS words of a message around its first match («word»), on one line.
+
+    Cut from the text as shown (neutralize() first): FTS5's own snippet() cuts the stored text, and could stop
+    inside an escape sequence, whose open string then swallowed what a terminal printed after it. A match
+    inside a sequence (a window title) is removed with it; the hit is still listed, from its first words."""
+    words = neutralize(marked).split()
+    first = next((i for i, word in enumerate(words) if _MATCH_OPEN in word), 0)
+    start = max(0, min(first - 3, len(words) - SNIPPET_WORDS))
+    end = start + SNIPPET_WORDS
+    text = _MARKED.sub(r"«\1»", " ".join(words[start:end]))
+    text = text.replace(_MATCH_OPEN, "").replace(_MATCH_CLOSE, "")  # one half of a match the cut split
+    return ("…" if start else "") + text + ("…" if end < len(words) else "")
 
 
 def _statements(script: str) -> list[str]:
@@ -347,7 +371,7 @@ def _statements(script: str) -> list[str]:
 def _message_fields(message: Message, params: dict[str, object] | None) -> tuple[object, ...]:
     usage = message.usage
     return (
-        message.model, json.dumps(params) if params else None,
+        None if message.model is None else one_line(message.model), json.dumps(params) if params else None,
         usage.prompt_tokens if usage else None, usage.completion_tokens if usage else None,
         usage.cached_tokens if usage else None, int(bool(usage and usage.estimated)),
         None if message.cost is None else str(message.cost), message.finish_reason, int(message.stopped),

@@ -49,3 +49,9 @@ class StreamFilter:
     def flush(self) -> str:
         data, self._pending = self._pending, ""
         return neutralize(data)
+
+
+def one_line(text: str) -> str:
+    """neutralize(), then every run of whitespace (newlines too) made one space: a name or a title, as one line
+    of a listing shows it."""
+    return " ".join(neutralize(text).split())

@@ -13,6 +13,7 @@ from typing import ClassVar
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from chatbot.core.client import ChatClient
@@ -28,6 +29,7 @@ from chatbot.ui import themes
 from chatbot.ui.collector import Collector
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.screens.picker import Picker, PickerItem
+from chatbot.ui.shown import shown_text
 from chatbot.ui.widgets.prompt_input import PromptInput
 
 HERE = Path(__file__).parent
@@ -93,6 +95,13 @@ class ChatApp(App[None]):
         # screen, so no full collection ever walks it again.
         self.collector.start()
         return ChatScreen()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification, the app's and each widget's (Widget.notify calls this), is drawn as data: what
+        it quotes (a title, a model name, a server's error) is never markup, never terminal control."""
+        super().notify(shown_text(message), title=shown_text(title), severity=severity, timeout=timeout,
+                       markup=False)
 
     def on_mount(self) -> None:
         for warning in self.startup_warnings:

@@ -20,11 +20,11 @@ from chatbot.core.errors import ChatError
 from chatbot.core.events import Finished, TextDelta
 from chatbot.core.pricing import format_cost
 from chatbot.core.text import plural
-from chatbot.core.terminal import neutralize
 from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen
 from chatbot.ui.screens.picker import Picker, PickerItem
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
+from chatbot.ui.shown import shown_text
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar, compact
@@ -193,7 +193,7 @@ class ChatScreen(Screen[None]):
                 events = session.send(text) if text is not None else session.regenerate()
                 async for event in events:
                     if isinstance(event, TextDelta):
-                        await view.write(event.text)
+                        await view.append(event.text)
                     elif isinstance(event, Finished):
                         finish = event
         except ChatError as exc:
@@ -280,8 +280,9 @@ class ChatScreen(Screen[None]):
         if reply is None or not reply.content:
             self.notify("There is no reply to copy yet.")
             return
-        self.app.copy_to_clipboard(reply.content)
-        self.notify(f"Copied the last reply ({len(reply.content):,} characters).")
+        # What is copied is what the screen shows: pasted into a shell, the raw reply's sequences would act.
+        self.app.copy_to_clipboard(copied := shown_text(reply.content))
+        self.notify(f"Copied the last reply ({len(copied):,} characters).")
 
     def action_help(self) -> None:
         self.app.push_screen(InfoScreen("Keys", self.app.binding_rows(),
@@ -317,7 +318,7 @@ class ChatScreen(Screen[None]):
         if name and name != self.session.model:
             self.session.set_model(name)
             self.refresh_status()
-            self.notify(neutralize(f"Model: {name}"), markup=False)
+            self.notify(f"Model: {name}")
 
     def action_preset_menu(self) -> None:
         presets = self.session.settings.all_presets()

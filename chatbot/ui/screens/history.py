@@ -11,15 +11,15 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from chatbot.core.history import HistoryStore
 from chatbot.core.pricing import format_cost
+from chatbot.core.terminal import one_line
 from chatbot.core.text import plural
-from chatbot.core.terminal import neutralize
+from chatbot.ui.shown import shown, shown_text
 from chatbot.ui.widgets.confirm_bar import ConfirmBar
 
 
@@ -53,7 +53,7 @@ class HistoryScreen(ModalScreen[Opened | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history"):
-            yield Static(Content("History"), id="history-title")
+            yield Static(shown("History"), id="history-title")
             # The focus comes back here after the delete question: the query and cursor stay as they were.
             yield Input(placeholder="search every message (enter opens, ctrl+t renames, ctrl+d deletes)",
                         id="history-search", select_on_focus=False)
@@ -70,16 +70,17 @@ class HistoryScreen(ModalScreen[Opened | None]):
         if query.strip():
             for hit in self.store.search(query):
                 self.titles[hit.conversation_id] = hit.title
-                # Titles and snippets are stored model and user text: data, never escape sequences.
-                line = f"{hit.title[:30]:<30}  {hit.role:>9}: {hit.snippet}"
-                options.add_option(Option(Content(neutralize(line)),
-                                          id=f"{hit.conversation_id}:{hit.message_id}"))
+                # Titles and snippets are stored model and user text: data, never escape sequences. Names are
+                # cleaned before they are cut (an older store holds them raw), so no sequence is cut in two.
+                line = f"{one_line(hit.title)[:30]:<30}  {hit.role:>9}: {hit.snippet}"
+                options.add_option(Option(shown(line), id=f"{hit.conversation_id}:{hit.message_id}"))
         else:
             for s in self.store.list():
                 self.titles[s.id] = s.title
                 when = dt.datetime.fromtimestamp(s.updated).strftime("%Y-%m-%d %H:%M")
-                line = f"{when}  {s.model[:14]:<14} {plural(s.turns, 'turn'):>9} {format_cost(s.cost):>10}  {s.title}"
-                options.add_option(Option(Content(neutralize(line)), id=f"{s.id}:"))
+                line = (f"{when}  {one_line(s.model)[:14]:<14} {plural(s.turns, 'turn'):>9} {format_cost(s.cost):>10}  "
+                        f"{one_line(s.title)}")
+                options.add_option(Option(shown(line), id=f"{s.id}:"))
         if options.option_count:
             options.highlighted = min(highlight, options.option_count - 1)
 
@@ -132,7 +133,7 @@ class HistoryScreen(ModalScreen[Opened | None]):
         self.store.delete(conversation_id)
         if self.on_delete is not None:
             self.on_delete(conversation_id)
-        self.notify(f"Deleted '{neutralize(title)}'.", markup=False)
+        self.notify(f"Deleted '{title}'.")
         self._fill(self.query_one(Input).value, self.query_one(OptionList).highlighted or 0)
 
     def action_rename(self) -> None:
@@ -141,5 +142,5 @@ class HistoryScreen(ModalScreen[Opened | None]):
         self.renaming = chosen.conversation_id
         search = self.query_one(Input)
         search.placeholder = "new title, enter saves"
-        search.value = self.store.load(chosen.conversation_id).title
+        search.value = shown_text(one_line(self.store.load(chosen.conversation_id).title))
         search.focus()

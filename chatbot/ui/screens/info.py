@@ -8,11 +8,10 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from chatbot.core.terminal import neutralize
+from chatbot.ui.shown import shown
 
 
 class InfoScreen(ModalScreen[None]):
@@ -29,8 +28,8 @@ class InfoScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="info"):
-            yield Static(Content(self.title_text), id="info-title")
+            yield Static(shown(self.title_text), id="info-title")
             with VerticalScroll(id="info-body"):
                 # Rows can quote the conversation (the dropped turns): data, never escape sequences.
-                yield Static(Content(neutralize("\n".join(self.rows)) or "(nothing)"))
-            yield Static(Content(self.footer), id="info-footer")
+                yield Static(shown("\n".join(self.rows) or "(nothing)"))
+            yield Static(shown(self.footer), id="info-footer")

@@ -10,12 +10,11 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from chatbot.core.terminal import neutralize
+from chatbot.ui.shown import shown
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class Picker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
-            yield Static(Content(self.title_text), id="picker-title")
+            yield Static(shown(self.title_text), id="picker-title")
             hint = f" (ctrl+r: {self.refresh_with[0]})" if self.refresh_with else ""
             yield Input(placeholder=f"type to filter{hint}", id="picker-filter")
             yield OptionList(id="picker-options")
@@ -69,7 +68,7 @@ class Picker(ModalScreen[str | None]):
         matches = [i for i in self.items if any(needle in text.lower() for text in (i.value, i.detail, i.note))]
         options.clear_options()
         width = max((len(i.value) for i in matches), default=0)
-        options.add_options(Option(Content(neutralize(self._label(i, width))), id=i.value) for i in matches)
+        options.add_options(Option(shown(self._label(i, width)), id=i.value) for i in matches)
         ids = [i.value for i in matches]
         if ids:
             options.highlighted = ids.index(highlighted) if highlighted in ids else 0

@@ -12,6 +12,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
+from chatbot.ui.shown import shown_text
+
 
 class SystemPromptScreen(ModalScreen[str | None]):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
@@ -27,7 +29,8 @@ class SystemPromptScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="system-prompt"):
             yield Static(Content("System prompt"), id="system-title")
-            yield TextArea(self.text, soft_wrap=True, id="system-text")
+            # A stored prompt (an imported one) is drawn as text; saving keeps what was shown.
+            yield TextArea(shown_text(self.text), soft_wrap=True, id="system-text")
             yield Static(Content("ctrl+s saves (applies to the next request) · escape cancels"), id="system-footer")
 
     def action_save(self) -> None:

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
-from chatbot.core.terminal import neutralize
+from chatbot.ui.shown import shown
 
 
 YES = ("enter", "y")
@@ -43,7 +43,7 @@ class ConfirmBar(Static, can_focus=True):
 
     def ask(self, question: str) -> None:
         """Show `question` (stored text is welcome: it is shown as plain text) and take the focus."""
-        self.update(Content(neutralize(question)))
+        self.update(shown(question))
         if self.screen.focused is not self:  # asked again while asking: the focus still goes back there
             self._return_focus = self.screen.focused
         self.display = True

@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.content import Content
 from textual.geometry import Size
 from textual.layout import DockArrangeResult
 from textual.widgets import Static
 from textual.timer import Timer
 
 from chatbot.core.conversation import Message
-from chatbot.core.terminal import StreamFilter, neutralize
+from chatbot.ui.shown import ShownStream, shown, shown_text
 
 if TYPE_CHECKING:
     from textual.widgets.markdown import MarkdownStream
@@ -39,7 +38,7 @@ class MessageView(Vertical):
         self._parts = [text]  # joined when read: appending to one string would copy the reply on every delta
         self._note = ""
         self._stream: MarkdownStream | None = None
-        self._filter = StreamFilter()  # a sequence split across two frames is still removed whole
+        self._shown = ShownStream()  # a sequence split across two frames is still removed whole
         self._pending: list[str] = []
         self._flush_timer: Timer | None = None
 
@@ -49,26 +48,26 @@ class MessageView(Vertical):
         return super().arrange(Size(size.width, 0), optimal)
 
     def compose(self) -> ComposeResult:
-        yield Static(self._header(), classes="header")
+        yield Static(shown(self._header()), classes="header")
         if self.role == "assistant":
             # Imported here: the Markdown widget and its parser are not needed for the first paint of an empty chat.
             from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
 
-            yield ReplyMarkdown(neutralize(self.text), classes="body", open_links=False)
+            yield ReplyMarkdown(shown_text(self.text), classes="body", open_links=False)
         else:
             # Model and user text are data: never markup, never terminal escape sequences.
-            yield Static(Content(neutralize(self.text)), classes="body")
+            yield Static(shown(self.text), classes="body")
 
-    def _header(self) -> Content:
+    def _header(self) -> str:
         who = {"user": "you", "assistant": "assistant", "error": "error", "info": "chat"}.get(self.role, self.role)
         parts = [who] + ([self.model] if self.model else []) + ([self._note] if self._note else [])
-        return Content(neutralize(" · ".join(parts)))
+        return " · ".join(parts)
 
     def set_note(self, note: str) -> None:
         if note != self._note:
             self._note = note
             if self.is_mounted:
-                self.query_one(".header", Static).update(self._header())
+                self.query_one(".header", Static).update(shown(self._header()))
 
     def set_dropped(self, dropped: bool) -> None:
         self.set_class(dropped, "dropped")
@@ -79,10 +78,10 @@ class MessageView(Vertical):
             self._parts[:] = ["".join(self._parts)]
         return self._parts[0]
 
-    async def write(self, fragment: str) -> None:
-        """Append streamed text. The Markdown widget gets it at most once a frame: a server can send thousands
-        of deltas a second, and re-parsing the reply's last block for each one would make the UI the
-        bottleneck."""
+    async def append(self, fragment: str) -> None:
+        """Append streamed text: kept as it came, shown through the boundary. The Markdown widget gets it at
+        most once a frame: a server can send thousands of deltas a second, and re-parsing the reply's last
+        block for each one would make the UI the bottleneck."""
         self._parts.append(fragment)
         self._pending.append(fragment)
         if self._flush_timer is None:
@@ -92,12 +91,12 @@ class MessageView(Vertical):
         self._flush_timer = None
         if not self._pending:
             return
-        text = self._filter.feed("".join(self._pending))
+        text = "".join(self._pending)
         self._pending.clear()
         if self._stream is None:
             markdown = self._markdown()
             self._stream = markdown.get_stream(markdown)
-        await self._stream.write(text)
+        await self._stream.write(self._shown.shown_text(text))
 
     async def finish(self, text: str | None = None) -> None:
         """End streaming and settle the whole reply, so nothing stays half-parsed."""
@@ -108,7 +107,7 @@ class MessageView(Vertical):
             # The last fragments go through the stream too, so settling finds the reply whole and has nothing
             # left to rebuild.
             await self._flush()
-            await self._stream.write(self._filter.flush())
+            await self._stream.write(self._shown.shown_rest())
             stream, self._stream = self._stream, None
             try:
                 await stream.stop()
@@ -122,7 +121,7 @@ class MessageView(Vertical):
         if text is not None:
             self._parts = [text]
         if self.role == "assistant":
-            await self._markdown().settle(neutralize(self.text))
+            await self._markdown().settle(shown_text(self.text))
 
     def _markdown(self) -> ReplyMarkdown:
         from chatbot.ui.widgets.reply_markdown import ReplyMarkdown

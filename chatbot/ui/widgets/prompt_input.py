@@ -10,6 +10,7 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 from chatbot.core.terminal import neutralize
+from chatbot.ui.shown import shown_text
 
 
 class PromptInput(TextArea):
@@ -57,5 +58,5 @@ class PromptInput(TextArea):
 
     def set_text(self, text: str) -> None:
         """Replace the prompt's text and put the cursor at its end."""
-        self.load_text(neutralize(text))
+        self.load_text(shown_text(text))
         self.move_cursor(self.document.end)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from textual.content import Content
 from textual.widgets import Static
 
 from chatbot.core.pricing import format_cost
 from chatbot.core.session import Session
-from chatbot.core.terminal import neutralize
+from chatbot.ui.shown import shown, shown_text
 
 
 def compact(n: int) -> str:
@@ -86,7 +85,7 @@ class StatusBar(Static):
 
     def _show(self) -> None:
         # Model names may come from a server: never let them carry terminal controls.
-        text = neutralize(fit(self.parts, self.short_parts, max(self.size.width, 20)))
+        text = shown_text(fit(self.parts, self.short_parts, max(self.size.width, 20)))
         if text != self._shown:
             self._shown = text
-            self.update(Content(text))
+            self.update(shown(text))

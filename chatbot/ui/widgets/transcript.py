@@ -9,11 +9,11 @@ there on, and a line after them says how many newer ones are not shown.
 from __future__ import annotations
 
 from textual.containers import VerticalScroll
-from textual.content import Content
 from textual.widgets import Static
 
 from chatbot.core.conversation import Message
 from chatbot.core.text import plural
+from chatbot.ui.shown import shown
 from chatbot.ui.widgets.message_view import MessageView
 
 MAX_VIEWS = 60
@@ -46,20 +46,20 @@ class Transcript(VerticalScroll):
     async def note_hidden(self, count: int) -> None:
         """Say that `count` more messages of the conversation are not on screen."""
         self.hidden += count
-        text = Content(f"{plural(self.hidden, 'more message')} not shown: "
-                       "f4 opens the history, the palette exports the conversation")
+        text = (f"{plural(self.hidden, 'more message')} not shown: "
+                "f4 opens the history, the palette exports the conversation")
         notes = self.query_children("#hidden-note")
         if notes:
-            notes.first(Static).update(text)
+            notes.first(Static).update(shown(text))
         else:
-            await self.mount(Static(text, id="hidden-note", classes="hidden-note"), before=0)
+            await self.mount(Static(shown(text), id="hidden-note", classes="hidden-note"), before=0)
 
     async def note_newer(self, count: int) -> None:
         """Say that the `count` messages after the ones shown are not on screen; what is added later comes
         after this line, so the gap stays marked."""
-        text = Content(f"{plural(count, 'newer message')} not shown here: "
-                       "open the conversation again from f4 to see them")
-        await self.mount(Static(text, id="newer-note", classes="hidden-note"))
+        text = (f"{plural(count, 'newer message')} not shown here: "
+                "open the conversation again from f4 to see them")
+        await self.mount(Static(shown(text), id="newer-note", classes="hidden-note"))
 
     def views(self) -> list[MessageView]:
         return list(self.query_children(MessageView))

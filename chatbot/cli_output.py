@@ -1,0 +1,78 @@
+"""The command line's one way to stdout and stderr: all that `chat` prints goes through a Writer.
+
+Model, tool and stored text is data, never terminal control. What is kept of it depends on what is printed
+and where it goes:
+- line(): a line for people (a listing, a notice, an error). Always cleaned, whether stdout is a terminal or
+  not: a listing has no exact form to keep (it is padded and cut to width), and `chat history | grep x` or
+  `| head` ends on the terminal all the same. Scripts read the --json forms.
+- document() and piece(): what was asked for itself (an export, a reply). On a terminal, cleaned; into a pipe
+  or a file, exact, so `chat export 3 > chat.md` is the conversation as stored, byte for byte. What reads the
+  pipe decides how to show it: a pager shows controls as ^[ unless told otherwise (`less -R` passes colours
+  and links only; `less -r` passes everything, on the user's say).
+- json(): every control escaped, wherever it goes. The data stays exact (a reader decodes the same text),
+  and no raw control is written, not even the C1 ones json.dumps leaves as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from chatbot.core.terminal import StreamFilter, neutralize
+
+# json.dumps escapes C0 controls but not DEL or C1 (U+0080-U+009F, e.g. an 8-bit CSI); escaped, they stay
+# valid JSON.
+_JSON_ESCAPES = {code: f"\\u{code:04x}" for code in (0x7F, *range(0x80, 0xA0))}
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
+class Writer:
+    """Text to one stream, cleaned as what it is and where it goes (see the module's docstring)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.terminal = _is_terminal(stream)
+        self._pieces = StreamFilter() if self.terminal else None
+
+    def line(self, text: str = "") -> None:
+        self.stream.write(neutralize(text) + "\n")
+
+    def ask(self, question: str) -> None:
+        """A question whose answer is typed on the same line."""
+        self.stream.write(neutralize(question))
+        self.stream.flush()
+
+    def document(self, text: str) -> None:
+        self.stream.write(neutralize(text) if self.terminal else text)
+
+    def piece(self, text: str) -> None:
+        """Part of a document that arrives in pieces: on a terminal, a sequence split across two pieces is held
+        back until it is whole, so none of it is printed."""
+        self.stream.write(self._pieces.feed(text) if self._pieces else text)
+        self.stream.flush()
+
+    def end_pieces(self) -> None:
+        if self._pieces:
+            self.stream.write(self._pieces.flush())
+
+    def json(self, value: object, *, indent: int | None = None) -> None:
+        self.stream.write(json.dumps(value, ensure_ascii=False, indent=indent).translate(_JSON_ESCAPES) + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def stdout() -> Writer:
+    """A Writer on sys.stdout as it is now (tests and redirections replace it)."""
+    return Writer(sys.stdout)
+
+
+def stderr() -> Writer:
+    return Writer(sys.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import select
 import struct
 import subprocess
 import sys
@@ -24,12 +25,13 @@ import pytest
 
 from fake_openai import FakeOpenAI, Reply
 from support import offline
+from chatbot.ui.typeahead import typed_ahead
 
 COLS, ROWS = 100, 30
 # Hang guards only: how long a step may take before the test gives up. Nothing is asserted about speed.
 LIMIT = 120.0
-READY = "enter sends"
-ALTERNATE_SCREEN = b"\x1b[?1049h"  # in the prompt's placeholder: the prompt is drawn, empty
+READY = " sends, "  # in the prompt's placeholder ("enter sends, ..."): the prompt is drawn, empty
+ALTERNATE_SCREEN = b"\x1b[?1049h"  # Textual's first write as it takes the terminal
 _CONTROLS = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")
 
 
@@ -100,7 +102,7 @@ class Terminal:
 
 @pytest.fixture
 def spawn(fake: FakeOpenAI, tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
-    """spawn(typed_before=b"") -> `chat` on a pty, pointed at the fake, with nothing kept on disk."""
+    """spawn(typed_before=b"", config="") -> `chat` on a pty, pointed at the fake, with nothing kept on disk."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("CHAT_", "OPENAI_"))}
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
         (tmp_path / var).mkdir()
@@ -109,7 +111,9 @@ def spawn(fake: FakeOpenAI, tmp_path: Path) -> Iterator[Callable[..., Terminal]]
     env.pop("TEXTUAL_DRIVER", None)
     terminals: list[Terminal] = []
 
-    def start(typed_before: bytes = b"") -> Terminal:
+    def start(typed_before: bytes = b"", config: str = "") -> Terminal:
+        (tmp_path / "XDG_CONFIG_HOME" / "chatbot").mkdir(exist_ok=True)
+        (tmp_path / "XDG_CONFIG_HOME" / "chatbot" / "config.toml").write_text(config, encoding="utf-8")
         terminal = Terminal(["--base-url", fake.base_url, "--no-history"], offline(env), tmp_path,
                             typed_before=typed_before)
         terminals.append(terminal)
@@ -158,6 +162,14 @@ def test_editing_keys_in_a_burst_act_in_order(spawn: Callable[..., Terminal], fa
     assert send_burst(terminal, fake, b"done\r") == "done"
 
 
+def test_remapped_send_and_newline_act_in_order(spawn: Callable[..., Terminal], fake: FakeOpenAI) -> None:
+    fake.queue(Reply("ok"), Reply("ok"))
+    terminal = ready(spawn(config='[keymap]\nsend = "ctrl+s"\nnewline = "enter"\n'))
+    assert "ctrl+s sends" in terminal.text()
+    assert send_burst(terminal, fake, b"one\rtwo\x13") == "one\ntwo"  # enter, then ctrl+s
+    assert send_burst(terminal, fake, b"three\x13") == "three"
+
+
 def test_keys_typed_before_the_app_starts_are_kept(spawn: Callable[..., Terminal], fake: FakeOpenAI) -> None:
     fake.queue(Reply("ok"), Reply("ok"))
     # Written before the process exists: the terminal is still cooked, and turns the enter into a line feed.
@@ -190,3 +202,23 @@ def test_bracketed_paste_arrives_exactly(spawn: Callable[..., Terminal], fake: F
     paste = b"\x1b[200~one\r\ntwo\r\nthree \x1b[31mred\x1b[0m\rfour\x1b[201~"
     assert send_burst(terminal, fake, paste + b"\r") == "one\ntwo\nthree red\nfour"
     assert send_burst(terminal, fake, b"after\r") == "after"
+
+
+def test_typed_ahead_reads_what_the_cooked_terminal_holds_and_gives_the_terminal_back() -> None:
+    master, slave = os.openpty()
+    try:
+        before = termios.tcgetattr(slave)
+        os.write(master, b"hi\rthere")
+        # The terminal echoes what it has taken in: once the echo is back, it holds all of it.
+        echo = b""
+        while not echo.endswith(b"there"):
+            assert select.select([master], [], [], LIMIT)[0], f"no echo, only {echo!r}"
+            echo += os.read(master, 1024)
+        with typed_ahead(slave) as typed:
+            assert typed == "hi\nthere"  # cooked: the enter became a line feed
+            lflag, iflag = termios.tcgetattr(slave)[3], termios.tcgetattr(slave)[0]
+            assert not lflag & (termios.ICANON | termios.ECHO) and not iflag & termios.ICRNL
+        assert termios.tcgetattr(slave) == before
+    finally:
+        os.close(slave)
+        os.close(master)

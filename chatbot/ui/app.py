@@ -50,8 +50,8 @@ class ChatApp(App[None]):
                  resume_id: int | None = None, typed_ahead: str = "") -> None:
         super().__init__()
         # Keys that come before the prompt has focus (while the first screen is built) are held here and handled,
-        # in order, once it has; Textual would hand them to the screen, which drops them. What the terminal held
-        # before the app read it comes first.
+        # in order, once it has: Textual hands them to the screen, or to the transcript that has focus first, and
+        # both drop them. What the terminal held before the app read it (typeahead) comes first.
         self._held: list[events.Event] | None = typeahead.events_for(typed_ahead)
         self.settings = settings
         self.store = store

@@ -71,8 +71,8 @@ class ChatScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Transcript(id="transcript")
         key = self.app.key_of  # as remapped in [keymap]
-        yield PromptInput(id="prompt", previous=self.previous_message,
-                          placeholder=f"Message ({key('send')} sends, {key('newline')} newline, {key('help')} help)")
+        yield PromptInput(id="prompt", placeholder=f"Message ({key('send')} sends, {key('newline')} newline, "
+                                                   f"{key('help')} help)", previous=self.previous_message)
         yield StatusBar(id="status")
         yield Footer()
 

@@ -7,12 +7,14 @@ thread afterwards, and a send waits for them.
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import ClassVar
 
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
@@ -25,7 +27,7 @@ from chatbot.core.session import Session
 from chatbot.core.usage_log import UsageLog
 from chatbot.core import paths
 from chatbot.core.settings import Settings, config_path
-from chatbot.ui import themes
+from chatbot.ui import themes, typeahead
 from chatbot.ui.collector import Collector
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.screens.picker import Picker, PickerItem
@@ -51,8 +53,12 @@ class ChatApp(App[None]):
 
     def __init__(self, settings: Settings, client: ChatClient | None = None, *, warnings: list[str] | None = None,
                  session: Session | None = None, store: HistoryStore | None = None,
-                 resume_id: int | None = None) -> None:
+                 resume_id: int | None = None, typed_ahead: str = "") -> None:
         super().__init__()
+        # Keys that come before the prompt has focus (while the first screen is built) are held here and handled,
+        # in order, once it has: Textual hands them to the screen, or to the transcript that has focus first, and
+        # both drop them. What the terminal held before the app read it (typeahead) comes first.
+        self._held: list[events.Event] | None = typeahead.events_for(typed_ahead)
         self.settings = settings
         self.store = store
         self._client_given = client is not None
@@ -109,10 +115,30 @@ class ChatApp(App[None]):
         self.call_after_refresh(self.warm_up)
         self.set_interval(IDLE_CHECK, lambda: self.collector.tick(busy=self.session.in_flight is not None))
 
+    def get_driver_class(self) -> type[Driver]:
+        driver_class = super().get_driver_class()
+        if sys.platform != "win32":
+            from textual.drivers.linux_driver import LinuxDriver
+
+            if driver_class is LinuxDriver:
+                from chatbot.ui.driver import ChatDriver
+
+                return ChatDriver
+        return driver_class
+
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
             self.collector.touch()
+        if self._held is not None and isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            self._held.append(event)
+            return
         await super().on_event(event)
+
+    async def on_descendant_focus(self, _: events.DescendantFocus) -> None:
+        if self._held is not None and isinstance(self.focused, PromptInput):
+            held, self._held = self._held, None
+            for event in held:
+                await super().on_event(event)
 
     async def on_unmount(self) -> None:
         self.collector.stop()
@@ -253,11 +279,13 @@ class ChatApp(App[None]):
 
 
 def make_app(settings: Settings, client: ChatClient | None = None, *, warnings: list[str] | None = None,
-             store: HistoryStore | None = None, resume_id: int | None = None) -> ChatApp:
-    return ChatApp(settings, client, warnings=warnings, store=store, resume_id=resume_id)
+             store: HistoryStore | None = None, resume_id: int | None = None, typed_ahead: str = "") -> ChatApp:
+    return ChatApp(settings, client, warnings=warnings, store=store, resume_id=resume_id, typed_ahead=typed_ahead)
 
 
 def run(settings: Settings, warnings: list[str] | None = None, *, store: HistoryStore | None = None,
         resume_id: int | None = None) -> int:
-    make_app(settings, warnings=warnings, store=store, resume_id=resume_id).run()
+    stdin = sys.__stdin__.fileno() if sys.__stdin__ is not None else -1
+    with typeahead.typed_ahead(stdin) as typed:
+        make_app(settings, warnings=warnings, store=store, resume_id=resume_id, typed_ahead=typed).run()
     return 0

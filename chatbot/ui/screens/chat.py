@@ -72,7 +72,7 @@ class ChatScreen(Screen[None]):
         yield Transcript(id="transcript")
         key = self.app.key_of  # as remapped in [keymap]
         yield PromptInput(id="prompt", placeholder=f"Message ({key('send')} sends, {key('newline')} newline, "
-                                                   f"{key('help')} help)")
+                                                   f"{key('help')} help)", previous=self.previous_message)
         yield StatusBar(id="status")
         yield Footer()
 
@@ -166,10 +166,9 @@ class ChatScreen(Screen[None]):
             return
         self.start_turn(event.text)
 
-    def on_prompt_input_recall(self, _: PromptInput.Recall) -> None:
-        previous = next((v.text for v in reversed(self.transcript.views()) if v.role == "user"), None)
-        if previous is not None:
-            self.prompt.set_text(previous)
+    def previous_message(self) -> str | None:
+        """The last message the user sent, which up in an empty prompt brings back."""
+        return next((v.text for v in reversed(self.transcript.views()) if v.role == "user"), None)
 
     def start_turn(self, text: str | None) -> None:
         self.turn_worker = self.run_turn(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import events
@@ -15,8 +16,7 @@ from chatbot.ui.shown import shown_text
 
 class PromptInput(TextArea):
     BINDINGS: ClassVar[list[BindingType]] = [
-        # TextArea would insert a newline on enter; priority lets send win.
-        Binding("enter", "submit", "Send", id="send", priority=True, show=False),
+        Binding("enter", "submit", "Send", id="send", show=False),
         Binding("ctrl+j,shift+enter", "newline", "Newline", id="newline", show=False),
     ]
 
@@ -27,11 +27,26 @@ class PromptInput(TextArea):
             super().__init__()
             self.text = text
 
-    class Recall(Message):
-        """`up` in an empty prompt: the user wants their previous message back."""
-
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, *, previous: Callable[[], str | None] | None = None, **kwargs: object) -> None:
+        """`previous` gives the message that `up` in an empty prompt brings back (None: there is none)."""
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)  # type: ignore[arg-type]
+        self._previous = previous
+
+    async def _on_key(self, event: events.Key) -> None:
+        # Textual runs a focused widget's binding only once its key has bubbled up, through the screen's queue, to
+        # the app; the keys typed after it are already queued here and go first ("explain monads" + enter in one
+        # burst sent "Ex"). The prompt's own bindings (send, newline, recall, and the editing keys) run here
+        # instead, in the order the keys were typed. A priority binding has had its turn before the key got here,
+        # and a printable key is text: TextArea inserts it whatever is bound to it.
+        if event.is_printable:
+            return
+        active = self.screen.active_bindings.get(event.key)
+        if active is None or active.node is not self or active.binding.priority:
+            return
+        if await self.app.run_action(active.binding.action, self):
+            # Handled: TextArea would insert a newline for enter, and the app would run the binding again.
+            event.stop()
+            event.prevent_default()
 
     async def _on_paste(self, event: events.Paste) -> None:
         # Pasted text is drawn as it is: terminal controls in it would reach the terminal.
@@ -51,8 +66,10 @@ class PromptInput(TextArea):
         self.insert("\n")
 
     def action_cursor_up(self, select: bool = False) -> None:
-        if not self.text and not select:
-            self.post_message(self.Recall())
+        # The previous message is put in the prompt at once, so the keys typed after up edit it.
+        if not self.text and not select and self._previous is not None:
+            if (previous := self._previous()) is not None:
+                self.set_text(previous)
             return
         super().action_cursor_up(select)
 

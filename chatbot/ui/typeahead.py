@@ -1,0 +1,77 @@
+"""What the user typed while `chat` was starting, before Textual took the terminal.
+
+Until then the terminal is cooked: it echoes keys, edits the line itself, and turns enter into a line feed, which
+Textual would read as ctrl+j (a newline), so "hello" + enter typed at once (an expect script, `tmux send-keys`)
+would wait in the prompt instead of being sent. typed_ahead() takes the terminal out of that mode, reads what
+it holds, and leaves it quiet (no echo, enter stays enter) until Textual sets it up; events() turns the text
+into the keys it was typed as.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from textual import events
+
+try:
+    import termios
+except ImportError:  # Windows: no cooked terminal to read ahead of
+    termios = None  # type: ignore[assignment]
+
+_LINE_BREAK = re.compile(r"(\r|\n)")
+
+
+@contextmanager
+def typed_ahead(fd: int) -> Iterator[str]:
+    """What the terminal `fd` holds; its settings are restored on the way out (after Textual restored its own)."""
+    if termios is None or not os.isatty(fd):
+        yield ""
+        return
+    try:
+        before = termios.tcgetattr(fd)
+    except termios.error:
+        yield ""
+        return
+    quiet = [*before[:6], list(before[6])]
+    quiet[0] &= ~(termios.ICRNL | termios.INLCR | termios.IGNCR)
+    quiet[3] &= ~(termios.ICANON | termios.ECHO)
+    quiet[6][termios.VMIN] = 0  # a read returns at once with what there is
+    quiet[6][termios.VTIME] = 0
+    chunks = []
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+        while chunk := _read(fd):
+            chunks.append(chunk)
+        quiet[6][termios.VMIN] = 1
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    except termios.error:
+        pass
+    try:
+        yield b"".join(chunks).decode("utf-8", errors="replace")
+    finally:
+        try:
+            termios.tcsetattr(fd, termios.TCSANOW, before)
+        except termios.error:
+            pass
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except BlockingIOError:
+        return b""
+
+
+def events_for(text: str) -> list[events.Event]:
+    """The keys `text` was typed as: its line breaks enter (the terminal made each enter a line feed), the rest
+    text, inserted as a paste is (cleaned of terminal controls)."""
+    keys: list[events.Event] = []
+    for part in _LINE_BREAK.split(text):
+        if part in ("\r", "\n"):
+            keys.append(events.Key("enter", "\r"))
+        elif part:
+            keys.append(events.Paste(part))
+    return keys

@@ -295,9 +295,21 @@ class _Handler(BaseHTTPRequestHandler):
             elif route.endswith("/models") and self.command == "GET":
                 self._send_json(200, {
                     "object": "list",
-                    "data": [{"id": m, "object": "model", "created": 0, "owned_by": "fake"}
-                             for m in self.fake.models],
+                    "data": [self.fake._model_entry(m) for m in self.fake.models],
                 })
+            elif route == "/props" and self.command == "GET" and self.fake.props_n_ctx is not None:
+                # llama.cpp's server: the slots' settings, n_ctx among them.
+                self._send_json(200, {"default_generation_settings": {"id": 0, "n_ctx": self.fake.props_n_ctx},
+                                      "total_slots": 1, "model_path": "fake.gguf"})
+            elif route == "/api/ps" and self.command == "GET" and self.fake.ollama_running is not None:
+                self._send_json(200, {"models": [{"name": m, "model": m, "context_length": n}
+                                                 for m, n in self.fake.ollama_running.items()]})
+            elif route == "/api/show" and self.command == "POST" and self.fake.ollama_show is not None:
+                name = (body or {}).get("model")
+                if name in self.fake.ollama_show:
+                    self._send_json(200, self.fake.ollama_show[name])
+                else:
+                    self._send_json(404, {"error": f"model '{name}' not found"})
             else:
                 self._send_error(Error(404, f"fake server: no route for {self.command} {self.path}",
                                        code="unknown_url"))
@@ -517,12 +529,16 @@ class FakeOpenAI:
     Use as a context manager, or call :meth:`start` and :meth:`stop`. Responses queued with
     :meth:`queue` are consumed one per ``POST .../chat/completions``; when the queue is empty
     the request gets ``default`` if one was given, otherwise an HTTP 500 whose message says
-    ``fake server: no scripted response``. ``GET .../models`` lists ``models``; any other
-    route is a 404 with an OpenAI error body. Every response carries ``x-request-id: req_<n>``.
+    ``fake server: no scripted response``. ``GET .../models`` lists ``models``; llama.cpp's and
+    Ollama's routes can be switched on (see ``__init__``); any other route is a 404 with an OpenAI
+    error body. Every response carries ``x-request-id: req_<n>``.
     """
 
     def __init__(self, models: list[str] | None = None, *, port: int = 0,
-                 default: Reply | Error | None = None, interrupting: bool = False) -> None:
+                 default: Reply | Error | None = None, interrupting: bool = False,
+                 max_model_len: dict[str, int] | None = None, props_n_ctx: int | None = None,
+                 ollama_running: dict[str, int] | None = None,
+                 ollama_show: dict[str, dict[str, Any]] | None = None) -> None:
         """Prepare (but do not start) a fake.
 
         :param models: ids listed by ``GET /v1/models``; defaults to :data:`DEFAULT_MODELS`.
@@ -530,8 +546,18 @@ class FakeOpenAI:
         :param default: served whenever the queue is empty, instead of the HTTP 500.
         :param interrupting: serve one reply at a time, as llama.cpp's server does: a request arriving while
             a reply streams ends that stream with ``data: [DONE]`` and no finish_reason.
+        :param max_model_len: model id -> window, listed with that model by ``GET /v1/models`` as vLLM does.
+        :param props_n_ctx: serve llama.cpp's ``GET /props`` (at the root, not under ``/v1``) with this n_ctx.
+        :param ollama_running: serve Ollama's ``GET /api/ps``: loaded model -> its context_length.
+        :param ollama_show: serve Ollama's ``POST /api/show``: model -> the JSON answered for it; other
+            models get Ollama's 404.
+        The last four are off by default: those routes are 404s and the listing has no windows.
         """
         self.models: list[str] = list(DEFAULT_MODELS) if models is None else list(models)
+        self.max_model_len = dict(max_model_len or {})
+        self.props_n_ctx = props_n_ctx
+        self.ollama_running = ollama_running
+        self.ollama_show = ollama_show
         self.default = default
         self.requests: list[RecordedRequest] = []
         self._port = port
@@ -646,6 +672,12 @@ class FakeOpenAI:
         return body
 
     # -- used by the handler -------------------------------------------------------------------
+
+    def _model_entry(self, model: str) -> dict[str, Any]:
+        entry: dict[str, Any] = {"id": model, "object": "model", "created": 0, "owned_by": "fake"}
+        if model in self.max_model_len:
+            entry["max_model_len"] = self.max_model_len[model]
+        return entry
 
     def _stream_started(self) -> threading.Event:
         interrupted = threading.Event()

@@ -1,14 +1,66 @@
-"""The model catalogue: context window, output limit, tokenizer, price and accepted parameters."""
+"""The model catalogue: context window, output limit, tokenizer, price, and what each model accepts.
+
+Every figure below comes from OpenAI's own pages; the comment above each block names the page and the
+date it was read. Stored copies were read on 2026-12-01: the pricing page's copy carries the 2026-08-21
+price change and predates the 2026-09-03 release of gpt-6-astra, so that is the date the prices hold for.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Literal, get_args
 
 from chatbot.core.pricing import Price
 
-PRICES_AS_OF = "2025-08-07"
+PRICES_AS_OF = "2026-08-21"
 DEFAULT_ENCODING = "o200k_base"
+
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+"""The values the API's `reasoning_effort` can take for some model (openai-python's ReasoningEffort)."""
+REASONING_EFFORTS: tuple[ReasoningEffort, ...] = get_args(ReasoningEffort)
+
+WindowSource = Literal["catalogue", "config", "server", "assumed"]
+"""Where a context window came from; "assumed" means nobody said, and the UI should say so."""
+
+
+@dataclass(frozen=True, slots=True)
+class TileRule:
+    """Images cost `base` tokens plus `tile` per 512-px square.
+
+    detail "low" costs `base` alone. "high" and "auto": fit the image in 2048x2048, scale its shortest side
+    down to 768 px, then count the 512-px squares that cover it.
+    """
+
+    base: int
+    tile: int
+
+
+@dataclass(frozen=True, slots=True)
+class PatchRule:
+    """Images cost one token per 32-px patch, times `multiplier`, rounded up.
+
+    For detail "auto" (what is sent when none is asked for): fit the image within `max_side` px, then shrink
+    it until at most `max_patches` patches cover it.
+    """
+
+    multiplier: Decimal
+    max_patches: int
+    max_side: int = 2048
+
+
+ImageRule = TileRule | PatchRule
+
+
+@dataclass(frozen=True, slots=True)
+class LongContextTier:
+    """A request whose prompt has more than `above` tokens is billed at `price` for all of its tokens.
+
+    Only data: the cost of a request is computed by pricing.py, which does not apply this yet.
+    """
+
+    above: int
+    price: Price
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +74,15 @@ class ModelSpec:
     # instead of max_tokens, and want the system prompt in the `developer` role.
     reasoning: bool = False
     known: bool = True
+    reasoning_efforts: tuple[ReasoningEffort, ...] = ()
+    """The `reasoning_effort` values the model accepts; empty: send none."""
+    tools: bool = False
+    """Accepts function tools in Chat Completions."""
+    vision: bool = False
+    """Accepts image input."""
+    image_rule: ImageRule | None = None
+    long_context: LongContextTier | None = None
+    window_source: WindowSource = "catalogue"
 
     @property
     def accepts_sampling(self) -> bool:
@@ -43,19 +104,98 @@ def _p(inp: str, cached: str, out: str) -> Price:
     return Price(Decimal(inp), Decimal(out), Decimal(cached))
 
 
+def _tile(base: int, tile: int) -> TileRule:
+    return TileRule(base, tile)
+
+
+def _patch(multiplier: str, max_patches: int, max_side: int = 2048) -> PatchRule:
+    return PatchRule(Decimal(multiplier), max_patches, max_side)
+
+
+# Reasoning efforts: the API reference's `reasoning_effort` (platform.openai.com/docs/api-reference, read
+# 2026-12-01 as generated from OpenAI's spec into learn.microsoft.com's @azure/ai-projects ReasoningEffort and
+# docs.rs agentsdk-openai): "All models before gpt-5.1 default to medium reasoning effort, and do not support
+# none"; gpt-5.1 supports none, low, medium, high; "xhigh is supported for all models after gpt-5.1-codex-max";
+# the GPT-5-era spec listed minimal, low, medium, high. The o-series never took minimal. The model pages below
+# say the same per model. The set of values itself is openai-python 3.57's ReasoningEffort.
+_O_SERIES: tuple[ReasoningEffort, ...] = ("low", "medium", "high")
+_GPT_5: tuple[ReasoningEffort, ...] = ("minimal", "low", "medium", "high")
+_GPT_5_1: tuple[ReasoningEffort, ...] = ("none", "low", "medium", "high")
+_XHIGH: tuple[ReasoningEffort, ...] = ("none", "low", "medium", "high", "xhigh")
+
+# Prices: https://developers.openai.com/api/docs/pricing, Standard tier, $ per 1M tokens (input, cached input,
+# output), read 2026-12-01 from the stored copy (llms-txt-archive/openai-platform api/docs/pricing.md @a30a622),
+# which reflects the 2026-08-21 change. Long-context rows apply above 272K prompt tokens; the pricing page lists
+# them for gpt-5.4 and gpt-5.5 only ("Prompts with more than 272K input tokens are priced at 2x input and 1.5x
+# output for the full session", developers.openai.com/api/docs/models/gpt-5.4-pro, read 2026-12-01).
+_LONG = 272_000
+
+# Image rules: https://developers.openai.com/api/docs/guides/images-vision, "Calculating costs", read
+# 2026-12-01 from two stored copies (llms-txt-archive/openai-platform api/docs/guides/images-vision.md). The
+# later copy gives tile rules for gpt-5.1, gpt-5, gpt-4o, gpt-4.1, gpt-4o-mini and o3, and patch multipliers of
+# 1.2 for the gpt-5.x models and gpt-5-mini, 1.5 for gpt-5-nano, 1.62 gpt-4.1-mini, 2.46 gpt-4.1-nano, 1.72
+# o4-mini; the earlier copy had 1.62 for gpt-5-mini and gpt-5.4-mini and 2.46 for gpt-5-nano and gpt-5.4-nano,
+# since corrected. Patch budgets for "auto": gpt-5.5 10,000 patches in 6000 px, gpt-5.4 family 2,500, gpt-5.2 and
+# gpt-4.1-mini 6,144 (later copy); gpt-4.1-nano, o4-mini, gpt-5-mini, gpt-5-nano 1,536 (earlier copy; the
+# later one leaves these deprecated models out of its sizing table).
+
 CATALOGUE: dict[str, ModelSpec] = {
     m.name: m
     for m in (
-        ModelSpec("gpt-4o", 128_000, 16_384, price=_p("2.50", "1.25", "10.00")),
-        ModelSpec("gpt-4o-mini", 128_000, 16_384, price=_p("0.15", "0.075", "0.60")),
-        ModelSpec("gpt-4.1", 1_047_576, 32_768, price=_p("2.00", "0.50", "8.00")),
-        ModelSpec("gpt-4.1-mini", 1_047_576, 32_768, price=_p("0.40", "0.10", "1.60")),
-        ModelSpec("gpt-4.1-nano", 1_047_576, 32_768, price=_p("0.10", "0.025", "0.40")),
-        ModelSpec("gpt-5", 400_000, 128_000, price=_p("1.25", "0.125", "10.00"), reasoning=True),
-        ModelSpec("gpt-5-mini", 400_000, 128_000, price=_p("0.25", "0.025", "2.00"), reasoning=True),
-        ModelSpec("gpt-5-nano", 400_000, 128_000, price=_p("0.05", "0.005", "0.40"), reasoning=True),
-        ModelSpec("o3", 200_000, 100_000, price=_p("2.00", "0.50", "8.00"), reasoning=True),
-        ModelSpec("o4-mini", 200_000, 100_000, price=_p("1.10", "0.275", "4.40"), reasoning=True),
+        # Windows and output limits of these models were checked on their model pages when first added
+        # (2025-08-07); prices and image rules re-read 2026-12-01 as above.
+        ModelSpec("gpt-4o", 128_000, 16_384, price=_p("2.50", "1.25", "10.00"),
+                  tools=True, vision=True, image_rule=_tile(85, 170)),
+        ModelSpec("gpt-4o-mini", 128_000, 16_384, price=_p("0.15", "0.075", "0.60"),
+                  tools=True, vision=True, image_rule=_tile(2833, 5667)),
+        ModelSpec("gpt-4.1", 1_047_576, 32_768, price=_p("2.00", "0.50", "8.00"),
+                  tools=True, vision=True, image_rule=_tile(85, 170)),
+        ModelSpec("gpt-4.1-mini", 1_047_576, 32_768, price=_p("0.40", "0.10", "1.60"),
+                  tools=True, vision=True, image_rule=_patch("1.62", 6_144)),
+        ModelSpec("gpt-4.1-nano", 1_047_576, 32_768, price=_p("0.10", "0.025", "0.40"),
+                  tools=True, vision=True, image_rule=_patch("2.46", 1_536)),
+        ModelSpec("o3", 200_000, 100_000, price=_p("2.00", "0.50", "8.00"), reasoning=True,
+                  reasoning_efforts=_O_SERIES, tools=True, vision=True, image_rule=_tile(75, 150)),
+        ModelSpec("o4-mini", 200_000, 100_000, price=_p("1.10", "0.275", "4.40"), reasoning=True,
+                  reasoning_efforts=_O_SERIES, tools=True, vision=True, image_rule=_patch("1.72", 1_536)),
+        # GPT-5: 400,000 window, 128,000 max output, text and image input, function calling
+        # (developers.openai.com/api/docs/models/gpt-5-nano.md, read 2026-12-01; gpt-5 and gpt-5-mini as added
+        # 2025-08-07).
+        ModelSpec("gpt-5", 400_000, 128_000, price=_p("1.25", "0.125", "10.00"), reasoning=True,
+                  reasoning_efforts=_GPT_5, tools=True, vision=True, image_rule=_tile(70, 140)),
+        ModelSpec("gpt-5-mini", 400_000, 128_000, price=_p("0.25", "0.025", "2.00"), reasoning=True,
+                  reasoning_efforts=_GPT_5, tools=True, vision=True, image_rule=_patch("1.2", 1_536)),
+        ModelSpec("gpt-5-nano", 400_000, 128_000, price=_p("0.05", "0.005", "0.40"), reasoning=True,
+                  reasoning_efforts=_GPT_5, tools=True, vision=True, image_rule=_patch("1.5", 1_536)),
+        # GPT-5.1: 400,000 window, 128,000 max output, reasoning.effort none (default), low, medium, high,
+        # image input, function calling (developers.openai.com/api/docs/models/gpt-5.1, read 2026-12-01).
+        # OpenAI publishes no gpt-5.1 mini or nano.
+        ModelSpec("gpt-5.1", 400_000, 128_000, price=_p("1.25", "0.125", "10.00"), reasoning=True,
+                  reasoning_efforts=_GPT_5_1, tools=True, vision=True, image_rule=_tile(70, 140)),
+        # GPT-5.2: 400,000 window, 128,000 max output, efforts none..xhigh, function calling. Read 2026-12-01 from
+        # "Using GPT-5.2" (platform.openai.com/docs/guides/latest-model) and the API reference; the window and
+        # output limit as quoted from its model page by docs.oxen.ai (gpt-5-2-2025-12-11): OpenAI's own page for
+        # it is not among the stored copies. OpenAI publishes no gpt-5.2 mini or nano.
+        ModelSpec("gpt-5.2", 400_000, 128_000, price=_p("1.75", "0.175", "14.00"), reasoning=True,
+                  reasoning_efforts=_XHIGH, tools=True, vision=True, image_rule=_patch("1.2", 6_144)),
+        # GPT-5.4: 1,050,000 window (developers.openai.com/api/docs/models/gpt-5.4-pro: "models with a 1.05M
+        # context window (GPT-5.4 and GPT-5.4 Pro)"), 128,000 max output, efforts none..xhigh, functions
+        # (developers.openai.com/docs/models). gpt-5.4-mini: 400K window, 128K output, same efforts
+        # (developers.openai.com/docs/models); gpt-5.4-nano: 400,000, 128,000, "none (default), low, medium,
+        # high, xhigh", function calling, image input (developers.openai.com/api/docs/models/gpt-5.4-nano). All
+        # read 2026-12-01.
+        ModelSpec("gpt-5.4", 1_050_000, 128_000, price=_p("2.50", "0.25", "15.00"), reasoning=True,
+                  reasoning_efforts=_XHIGH, tools=True, vision=True, image_rule=_patch("1.2", 2_500),
+                  long_context=LongContextTier(_LONG, _p("5.00", "0.50", "22.50"))),
+        ModelSpec("gpt-5.4-mini", 400_000, 128_000, price=_p("0.75", "0.075", "4.50"), reasoning=True,
+                  reasoning_efforts=_XHIGH, tools=True, vision=True, image_rule=_patch("1.2", 2_500)),
+        ModelSpec("gpt-5.4-nano", 400_000, 128_000, price=_p("0.20", "0.02", "1.25"), reasoning=True,
+                  reasoning_efforts=_XHIGH, tools=True, vision=True, image_rule=_patch("1.2", 2_500)),
+        # GPT-5.5: "1M" window, 128K max output, efforts none..xhigh, functions (developers.openai.com/docs/models,
+        # read 2026-12-01). The overview rounds (it says 1M for gpt-5.4's 1,050,000), so 1,000,000 is a floor.
+        ModelSpec("gpt-5.5", 1_000_000, 128_000, price=_p("5.00", "0.50", "30.00"), reasoning=True,
+                  reasoning_efforts=_XHIGH, tools=True, vision=True, image_rule=_patch("1.2", 10_000, 6_000),
+                  long_context=LongContextTier(_LONG, _p("10.00", "1.00", "45.00"))),
     )
 }
 
@@ -70,5 +210,8 @@ def match_catalogue(name: str, catalogue: dict[str, ModelSpec]) -> ModelSpec | N
 
 
 def unknown_model(name: str, context_window: int) -> ModelSpec:
-    """A model we know nothing about, e.g. one served by Ollama: price unknown, generous output limit."""
-    return ModelSpec(name, context_window, context_window, price=None, known=False)
+    """A model we know nothing about, e.g. one served by Ollama: price unknown, generous output limit.
+
+    The window is assumed (the configured default) until the config or the server says otherwise.
+    """
+    return ModelSpec(name, context_window, context_window, price=None, known=False, window_source="assumed")

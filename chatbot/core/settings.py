@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from chatbot.core import paths
 from chatbot.core.errors import ConfigError, redact
-from chatbot.core.models import CATALOGUE, ModelSpec, match_catalogue, unknown_model
+from chatbot.core.models import CATALOGUE, ModelSpec, ReasoningEffort, WindowSource, match_catalogue, unknown_model
 from chatbot.core.presets import BUILTIN_PRESETS, DEFAULT_PRESET, Preset
 from chatbot.core.pricing import Price
 
@@ -60,6 +60,12 @@ class ModelConfig(_Strict):
     """Dollars per 1M completion tokens."""
     reasoning: bool | None = None
     """A reasoning model: no temperature/top_p, max_completion_tokens, developer role."""
+    reasoning_efforts: list[ReasoningEffort] | None = None
+    """The reasoning_effort values the model accepts, e.g. ["low", "medium", "high"]; [] for none."""
+    tools: bool | None = None
+    """The model accepts function tools."""
+    vision: bool | None = None
+    """The model accepts images."""
 
 
 class PresetConfig(_Strict):
@@ -193,9 +199,17 @@ class Settings(BaseSettings):
             models[name] = self.model_spec(name)
         return models
 
-    def model_spec(self, name: str | None = None) -> ModelSpec:
+    def model_spec(self, name: str | None = None, *, server_window: int | None = None) -> ModelSpec:
+        """The model's spec: the catalogue's (or an assumed one), then what the server and the config say.
+
+        `server_window` is the context window the serving OpenAI-compatible server reported (server_info.py);
+        it beats the catalogue, which describes OpenAI's deployment, and loses to the config, which is the
+        user's word.
+        """
         name = name or self.model
         spec = match_catalogue(name, CATALOGUE) or unknown_model(name, self.default_context_window)
+        if server_window is not None:
+            spec = _with_window(spec, server_window, "server")
         conf = self.models.get(name)
         if conf is None:
             return spec
@@ -205,8 +219,11 @@ class Settings(BaseSettings):
                           _first(conf.cached_input_price, price.cached_input))
         elif conf.input_price is not None and conf.output_price is not None:
             price = Price(conf.input_price, conf.output_price, conf.cached_input_price)
-        spec = spec.with_overrides(context_window=conf.context_window, max_output=conf.max_output,
-                                   encoding=conf.encoding, reasoning=conf.reasoning, price=price)
+        if conf.context_window is not None:
+            spec = _with_window(spec, conf.context_window, "config")
+        efforts = None if conf.reasoning_efforts is None else tuple(conf.reasoning_efforts)
+        spec = spec.with_overrides(max_output=conf.max_output, encoding=conf.encoding, reasoning=conf.reasoning,
+                                   price=price, reasoning_efforts=efforts, tools=conf.tools, vision=conf.vision)
         # A reply can never be longer than the window it shares with the prompt.
         return spec.with_overrides(max_output=min(spec.max_output, spec.context_window))
 
@@ -232,6 +249,12 @@ class Settings(BaseSettings):
         if not key:
             raise ConfigError("api_key_cmd printed nothing", "the command must print the API key on stdout")
         return key
+
+
+def _with_window(spec: ModelSpec, window: int, source: WindowSource) -> ModelSpec:
+    # A model we know nothing about may write as much as its window holds; a known one keeps its own limit.
+    max_output = window if not spec.known else min(spec.max_output, window)
+    return spec.with_overrides(context_window=window, max_output=max_output, window_source=source)
 
 
 def _first(value: Decimal | None, fallback: Decimal | None) -> Decimal | None:

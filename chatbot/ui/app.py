@@ -7,6 +7,7 @@ thread afterwards, and a send waits for them.
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import ClassVar
 
@@ -20,6 +21,7 @@ from chatbot.core.errors import ChatError
 from chatbot.core.history import HistoryStore
 from chatbot.core.recorder import Recorder
 from chatbot.core.session import Session
+from chatbot.core.store.writer import Writer
 from chatbot.core.usage_log import UsageLog
 from chatbot.core import paths
 from chatbot.core.settings import Settings, config_path
@@ -48,12 +50,14 @@ class ChatApp(App[None]):
                  resume_id: int | None = None) -> None:
         super().__init__()
         self.settings = settings
-        self.store = store
+        self.store = store  # read on the UI thread; every write goes to the writer's thread
+        self.writer = Writer(store.path) if store else None
+        self.unsaved: str | None = None  # what quitting could not write, for run() to say after the app is gone
         self._client_given = client is not None
         # The key from api_key_cmd is resolved in warm_up, off the UI thread.
         client = client or ChatClient.from_settings(settings, run_key_cmd=False)
         self.session = session or Session(
-            settings, client, recorder=Recorder(store) if store else None,
+            settings, client, recorder=Recorder(self.writer) if self.writer else None,
             usage_log=UsageLog() if settings.usage_log else None)
         if store is not None and resume_id is not None:
             self.session.resume(store.load(resume_id))
@@ -100,6 +104,10 @@ class ChatApp(App[None]):
     async def on_unmount(self) -> None:
         self.collector.stop()
         await self.session.client.aclose()
+        if self.writer is not None:
+            lost = await asyncio.to_thread(self.writer.close)
+            if lost:
+                self.unsaved = f"{lost} history writes could not be saved: {self.writer.error}"
         if self.store is not None:
             self.store.close()
 
@@ -245,5 +253,10 @@ def make_app(settings: Settings, client: ChatClient | None = None, *, warnings: 
 
 def run(settings: Settings, warnings: list[str] | None = None, *, store: HistoryStore | None = None,
         resume_id: int | None = None) -> int:
-    make_app(settings, warnings=warnings, store=store, resume_id=resume_id).run()
+    app = make_app(settings, warnings=warnings, store=store, resume_id=resume_id)
+    app.run()
+    if app.unsaved:
+        from chatbot.core.terminal import neutralize
+
+        print(f"chat: {neutralize(app.unsaved)}", file=sys.stderr)
     return 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -18,6 +20,7 @@ from textual.widgets.option_list import Option
 
 from chatbot.core.history import HistoryStore
 from chatbot.core.pricing import format_cost
+from chatbot.core.store.writer import Writer
 from chatbot.core.text import plural
 from chatbot.core.terminal import neutralize
 
@@ -41,9 +44,11 @@ class HistoryScreen(ModalScreen[Opened | None]):
         Binding("ctrl+t", "rename", "Rename", priority=True),
     ]
 
-    def __init__(self, store: HistoryStore, on_delete: Callable[[int], None] | None = None) -> None:
+    def __init__(self, store: HistoryStore, on_delete: Callable[[int], None] | None = None, *,
+                 writer: Writer) -> None:
         super().__init__()
-        self.store = store
+        self.store = store  # read here; changes go through the writer, so a locked file never freezes the screen
+        self.writer = writer
         self.on_delete = on_delete
         self.renaming: int | None = None
 
@@ -56,6 +61,8 @@ class HistoryScreen(ModalScreen[Opened | None]):
 
     def on_mount(self) -> None:
         self._fill("")
+        if self.writer.pending:
+            self._write(None)  # what is still being written is listed once it is
 
     def _fill(self, query: str) -> None:
         options = self.query_one(OptionList)
@@ -87,11 +94,11 @@ class HistoryScreen(ModalScreen[Opened | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if self.renaming is not None:
-            self.store.rename(self.renaming, event.value)
+            conversation_id, title = self.renaming, event.value
             self.renaming = None
             event.input.value = ""
             event.input.placeholder = "search every message (enter opens, ctrl+t renames, ctrl+d deletes)"
-            self._fill("")
+            self._write(lambda store: store.rename(conversation_id, title))
             return
         if (chosen := self._highlighted()) is not None:
             self.dismiss(chosen)
@@ -107,11 +114,10 @@ class HistoryScreen(ModalScreen[Opened | None]):
 
     def action_delete(self) -> None:
         if (chosen := self._highlighted()) is not None:
-            self.store.delete(chosen.conversation_id)
+            conversation_id = chosen.conversation_id
             if self.on_delete is not None:
-                self.on_delete(chosen.conversation_id)
-            self.notify("Conversation deleted.")
-            self._fill(self.query_one(Input).value)
+                self.on_delete(conversation_id)
+            self._write(lambda store: store.delete(conversation_id), "Conversation deleted.")
 
     def action_rename(self) -> None:
         if (chosen := self._highlighted()) is None:
@@ -121,3 +127,16 @@ class HistoryScreen(ModalScreen[Opened | None]):
         search.placeholder = "new title, enter saves"
         search.value = self.store.load(chosen.conversation_id).title
         search.focus()
+
+    @work(group="history-write", exit_on_error=False)
+    async def _write(self, write: Callable[[HistoryStore], object] | None, done: str | None = None) -> None:
+        """Make a change through the writer (None: only wait for what it has queued), then list again."""
+        try:
+            await asyncio.wrap_future(self.writer.submit(write))
+        except Exception:  # noqa: BLE001 - the writer keeps the reason
+            self.notify(self.writer.error or "The history could not be changed.", severity="error", markup=False)
+        else:
+            if done:
+                self.notify(done)
+        if self.is_attached and self.renaming is None:
+            self._fill(self.query_one(Input).value)

@@ -93,6 +93,9 @@ class Reply:
     """After this many content chunks send ``data: {not json`` and end the stream."""
     model: str | None = None
     """The ``model`` field of the response; ``None`` echoes the model the request asked for."""
+    hold: threading.Event | None = field(default=None, compare=False)
+    """When given, the stream pauses after ``hold_after`` content chunks until this event is set."""
+    hold_after: int = 1
 
     def pieces(self) -> list[str]:
         """The content deltas this reply streams."""
@@ -355,6 +358,12 @@ class _Handler(BaseHTTPRequestHandler):
                 fake._hanging.discard(hang)
         raise _Dropped
 
+    def _wait_for(self, event: threading.Event) -> None:
+        """Wait until `event` is set, giving up the response if the server is stopping."""
+        while not event.wait(0.05):
+            if self.fake._stopping.is_set():
+                raise _Dropped
+
     def _sleep(self, seconds: float) -> None:
         """Sleep, but give up the response at once if the server is stopping."""
         if seconds > 0 and self.fake._stopping.wait(seconds):
@@ -435,6 +444,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Dropped
             if reply.malformed_after is not None and sent >= reply.malformed_after:
                 return self._end_stream_malformed()
+            if reply.hold is not None and sent == reply.hold_after:
+                self._wait_for(reply.hold)
             self._sleep(reply.chunk_delay)
             self._event(chunk({"content": piece}))
         n = len(reply.pieces())

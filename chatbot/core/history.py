@@ -26,6 +26,7 @@ from chatbot.core.store import ledger
 from chatbot.core.store.ledger import Request
 
 SCHEMA_VERSION = 3
+BUSY_TIMEOUT = 10.0  # seconds a write waits for another writer's lock before it fails
 TITLE_LENGTH = 60
 
 # Each entry takes the schema from the version before it to its own number.
@@ -120,12 +121,12 @@ class Stored:
 
 
 class HistoryStore:
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = path or default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), so writers queue on the busy timeout
         # instead of failing on a lock upgrade.
-        self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        self.db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         # Inside transaction(), each write joins it instead of committing. Our own flag, not db.in_transaction:
         # a write joins only a transaction that transaction() began, never one left open by anything else.

@@ -18,11 +18,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from chatbot.core.history import HistoryStore
+from chatbot.core.history import BUSY_TIMEOUT, HistoryStore
 
 RETRY_FIRST = 0.5  # seconds before a write that failed is tried again; doubled each time, up to RETRY_MAX
 RETRY_MAX = 30.0
-DRAIN_TIMEOUT = 15.0  # what quitting waits for queued writes: longer than one write's wait for the lock (10 s)
+DRAIN_TIMEOUT = BUSY_TIMEOUT + 5  # what quitting waits for queued writes: longer than one wait for the lock
 
 # Failures that may pass: another writer holds the lock, the disk is full or the file is not writable for now.
 _TRANSIENT = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
@@ -48,8 +48,9 @@ class _Job:
 
 
 class Writer:
-    def __init__(self, path: Path, *, retry_delay: float = RETRY_FIRST) -> None:
+    def __init__(self, path: Path, *, retry_delay: float = RETRY_FIRST, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = path
+        self._busy_timeout = busy_timeout
         self.error: str | None = None  # the first failure, for the UI to show
         self.given_up = 0  # writes that could never succeed
         self._retry_delay = retry_delay
@@ -114,7 +115,7 @@ class Writer:
         while job.write is not None:
             try:
                 if store is None:
-                    store = HistoryStore(self.path)
+                    store = HistoryStore(self.path, busy_timeout=self._busy_timeout)
                 with store.transaction():
                     result = job.write(store)
             except sqlite3.Error as exc:

@@ -21,9 +21,8 @@ import pytest
 from fake_openai import Error, FakeOpenAI, Reply
 from support import SleepRecorder, offline
 
-from chatbot.core import paths
 from chatbot.core.client import ChatClient
-from chatbot.core.events import Retrying, TextDelta, Usage
+from chatbot.core.events import Retrying, TextDelta
 from chatbot.core.history import MIGRATIONS, HistoryStore
 from chatbot.core.pricing import Spent
 from chatbot.core.recorder import Recorder

@@ -9,6 +9,7 @@ sees it.
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import time
@@ -301,7 +302,8 @@ class HistoryStore:
         return Stored(row["id"], row["title"], row["model"], row["preset"], conversation, row_ids,
                       row["created"], row["updated"], ledger.of_conversation(self.db, conversation_id))
 
-    def search(self, query: str, limit: int = 50) -> list[Hit]:
+    # builtins.list: inside the class, `list` is the method above.
+    def search(self, query: str, limit: int = 50) -> builtins.list[Hit]:
         """Full-text search over every message; words are matched as given, never as FTS syntax."""
         # NUL and lone surrogates cannot reach SQLite's FTS parser; they match nothing anyway.
         query = "".join(ch for ch in query if ch != "\x00" and not 0xD800 <= ord(ch) <= 0xDFFF)
@@ -316,7 +318,7 @@ class HistoryStore:
             " WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?", (terms, limit)).fetchall()
         return [Hit(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
-    def usage(self) -> list[ledger.Used]:
+    def usage(self) -> builtins.list[ledger.Used]:
         """Requests, tokens and cost per day and model, from the ledger."""
         return ledger.usage(self.db)
 

@@ -324,7 +324,7 @@ class ChatScreen(Screen[None]):
             self.notify(f"Preset: {name} ({self.session.preset.summary()})", markup=False)
 
     def action_history(self) -> None:
-        if self.app.store is None:
+        if self.app.store is None or self.app.writer is None:
             self.notify("History is off (--no-history or history = false).")
             return
         recorder = self.session.recorder

@@ -1187,7 +1187,8 @@ EXPECTED_USAGE = [
 def test_usage_totals_per_day_and_model_are_exact(store: HistoryStore) -> None:
     fill_usage(store)
     rows = store.usage()
-    assert [(r.day, r.model, r.requests) for r in rows] == [(e["day"], e["model"], e["requests"]) for e in EXPECTED_USAGE]
+    assert [(r.day, r.model, r.requests) for r in rows] == [
+        (e["day"], e["model"], e["requests"]) for e in EXPECTED_USAGE]
     assert [r.cost for r in rows] == [Spent(Decimal("0.3")), Spent(Decimal("0.000075")),
                                          Spent(Decimal("0.000195")), Spent(Decimal("0.00001"), unpriced=True)]
 
@@ -1309,7 +1310,8 @@ def test_listing_takes_as_many_queries_for_ten_conversations_as_for_one(store: H
 
     assert queries_for_ten == queries_for_one
     assert costs == {first: Spent(Decimal("0.0007")), unknown: Spent(Decimal("0.00035"), unpriced=True),
-                     unanswered: Spent(), crashed: Spent(), **{c: Spent(Decimal(n) / 1000) for n, c in enumerate(others, 1)}}
+                     unanswered: Spent(), crashed: Spent(),
+                     **{c: Spent(Decimal(n) / 1000) for n, c in enumerate(others, 1)}}
 
 
 # -- the usage log ---------------------------------------------------------------------------------------------

@@ -263,32 +263,36 @@ class Session:
         error: ChatError | None = None
         stopped = True  # until the stream ends normally or with an error: cancellation leaves it True
         try:
-            async for event in self.client.stream(window.kept, spec, preset):
-                if isinstance(event, TextDelta):
-                    if flight.first_token_at is None:
-                        flight.first_token_at = self.clock()
-                        flight.retry_until = None
+            # Closed here, not left to the garbage collector: a reply given up mid-stream (stop, or a caller that
+            # went away) shuts its stream down in order, before the client is closed.
+            async with aclosing(self.client.stream(window.kept, spec, preset)) as stream:
+                async for event in stream:
+                    if isinstance(event, TextDelta):
+                        if flight.first_token_at is None:
+                            flight.first_token_at = self.clock()
+                            flight.retry_until = None
+                            if self.recorder:
+                                if not announced:
+                                    self.recorder.request_started(spec.name)
+                                self.recorder.reply_started(self)
+                            announced = True
+                        flight.parts.append(event.text)
+                        flight.completion_tokens += counter.count_text(event.text)
                         if self.recorder:
-                            if not announced:
-                                self.recorder.request_started(spec.name)
-                            self.recorder.reply_started(self)
-                        announced = True
-                    flight.parts.append(event.text)
-                    flight.completion_tokens += counter.count_text(event.text)
-                    if self.recorder:
-                        self.recorder.reply_progress(lambda: flight.text)
-                elif isinstance(event, UsageReport):
-                    flight.usage = event.usage
-                    flight.request_id = event.request_id
-                elif isinstance(event, Finished):
-                    finish = event.reason
-                else:
-                    # The attempt that failed was a request too (billed nothing); the next one goes out after the wait.
-                    self._account(self._retried(event, spec, attempt_started))
-                    attempt_started, announced = self.clock() + event.delay, False
-                    flight.retry_until = attempt_started
-                    flight.retry_note = event.error.message
-                yield event
+                            self.recorder.reply_progress(lambda: flight.text)
+                    elif isinstance(event, UsageReport):
+                        flight.usage = event.usage
+                        flight.request_id = event.request_id
+                    elif isinstance(event, Finished):
+                        finish = event.reason
+                    else:
+                        # The attempt that failed was a request too (billed nothing); the next one goes out
+                        # after the wait.
+                        self._account(self._retried(event, spec, attempt_started))
+                        attempt_started, announced = self.clock() + event.delay, False
+                        flight.retry_until = attempt_started
+                        flight.retry_note = event.error.message
+                    yield event
             stopped = False
         except ChatError as exc:
             stopped, error = False, exc

@@ -862,6 +862,8 @@ def test_kill_9_mid_reply_keeps_the_question_and_the_partial_reply(fake: FakeOpe
         assert reply.stopped
         assert stored.title == "count to sixty"
         assert store.search("word01")  # the partial text is searchable
+        [used] = store.usage()
+        assert used.requests == 1  # the request that went out is counted, though it never settled
     finally:
         store.close()
     assert integrity(path) == "ok"

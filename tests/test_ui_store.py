@@ -86,7 +86,8 @@ async def test_a_locked_history_never_freezes_the_app_and_everything_is_stored_a
             prompt = app.query_one(PromptInput)
             prompt.insert("hello")
             await pilot.press("enter")
-            await until(pilot, lambda: app.session.in_flight is not None and len(app.session.in_flight.parts) == 2)
+            await until(pilot, lambda: app.session.in_flight is not None and len(app.session.in_flight.parts) == 2,
+                        limit=3000)  # the first send waits for the tokenizer to load
 
             await pilot.press(*"typed meanwhile")  # the reply streams, the file is locked
             assert prompt.text == "typed meanwhile"

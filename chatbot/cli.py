@@ -195,11 +195,14 @@ def _one_shot(settings: Settings, args: argparse.Namespace, prompt: str) -> int:
     from chatbot.core.client import ChatClient
     from chatbot.core.recorder import Recorder
     from chatbot.core.session import Session
+    from chatbot.core.store.writer import Writer
     from chatbot.core.usage_log import UsageLog
 
     store = _open_store(settings, args, one_shot=True)
     resume_id = _resume_id(store, args)
-    session = Session(settings, ChatClient.from_settings(settings), recorder=Recorder(store) if store else None,
+    client = ChatClient.from_settings(settings)
+    writer = Writer(store.path) if store else None  # closed below: what is queued is written before chat exits
+    session = Session(settings, client, recorder=Recorder(writer) if writer else None,
                       usage_log=UsageLog() if settings.usage_log else None)
     if store is not None and resume_id is not None:
         session.resume(store.load(resume_id))
@@ -211,6 +214,10 @@ def _one_shot(settings: Settings, args: argparse.Namespace, prompt: str) -> int:
     try:
         return asyncio.run(_stream_answer(session, prompt, args, sys.stdout, sys.stderr))
     finally:
+        if writer is not None and (lost := writer.close()):
+            from chatbot.cli_output import stderr
+
+            stderr().line(f"chat: {lost} history writes could not be saved: {writer.error or ''}")
         if store is not None:
             store.close()
 

@@ -7,11 +7,12 @@ import datetime as dt
 import json
 import sqlite3
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from chatbot.core.errors import EXIT_INTERRUPTED, ChatError, ConfigError, UsageError
 from chatbot.core.history import HistoryStore, default_path
-from chatbot.core.pricing import format_cost
+from chatbot.core.pricing import Spent, format_cost
 from chatbot.core.terminal import one_line
 from chatbot.core.text import plural
 from chatbot.cli import report
@@ -33,8 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     history = commands.add_parser("history", help="list, search or delete stored conversations")
     history.add_argument("--search", metavar="TEXT", help="full-text search over every message")
     history.add_argument("--json", action="store_true", help="print JSON")
-    history.add_argument("--clear", action="store_true", help="delete the whole history (asks first)")
+    history.add_argument("--clear", action="store_true",
+                         help="delete every conversation, asking first (what was spent stays in chat usage)")
     history.add_argument("--yes", action="store_true", help="with --clear: delete without asking (scripts)")
+    history.add_argument("--with-usage", action="store_true",
+                         help="with --clear: delete the record of requests and their cost too")
     history.add_argument("--delete", metavar="ID", type=int, help="delete one conversation")
     export = commands.add_parser("export", help="export a conversation")
     export.add_argument("id", type=int)
@@ -70,13 +74,16 @@ def _date(timestamp: float) -> str:
 
 
 def _history(store: HistoryStore, args: argparse.Namespace) -> int:
+    if args.with_usage and not args.clear:
+        raise UsageError("--with-usage goes with --clear", "chat history --clear --with-usage deletes both")
     if args.clear:
         count = store.count()
         if count and not args.yes and not _confirmed(f"delete {plural(count, 'conversation')} from {store.path}"):
             stderr().line("chat: nothing deleted")
             return 0
-        store.clear()
-        stderr().line(f"chat: history deleted ({store.path})")
+        store.clear(usage=args.with_usage)
+        what = "history and usage deleted" if args.with_usage else "history deleted; chat usage keeps what was spent"
+        stderr().line(f"chat: {what} ({store.path})")
         return 0
     if args.delete is not None:
         if not store.exists(args.delete):
@@ -98,7 +105,7 @@ def _history(store: HistoryStore, args: argparse.Namespace) -> int:
     if args.json:
         out.json([{"id": s.id, "title": s.title, "created": s.created, "updated": s.updated,
                    "model": s.model, "preset": s.preset, "turns": s.turns,
-                   "cost_usd": None if s.cost is None else str(s.cost)} for s in summaries])
+                   **_cost_json(s.cost, "cost_usd")} for s in summaries])
         return 0
     for s in summaries:
         out.line(f"{s.id:>5}  {_date(s.updated)}  {one_line(s.model):<14} {plural(s.turns, 'turn'):>9}  "
@@ -149,16 +156,24 @@ def _usage(store: HistoryStore, args: argparse.Namespace) -> int:
     rows = store.usage()
     out = stdout()
     if args.json:
-        out.json([{**r, "cost": None if r["cost"] is None else str(r["cost"])} for r in rows])
+        out.json([{"day": r.day, "model": r.model, "requests": r.requests, "prompt_tokens": r.prompt_tokens,
+                   "cached_tokens": r.cached_tokens, "completion_tokens": r.completion_tokens,
+                   **_cost_json(r.cost, "cost")} for r in rows])
         return 0
+    if len(rows) > 1:
+        rows.append(replace(sum(rows[1:], rows[0]), day="total", model=""))
     header = ("day", "model", "requests", "prompt", "cached", "completion", "cost")
-    table = [header] + [(str(r["day"]), one_line(str(r["model"])), str(r["requests"]), f"{r['prompt_tokens']:,}",
-                         f"{r['cached_tokens']:,}", f"{r['completion_tokens']:,}", format_cost(r["cost"]))  # type: ignore[arg-type]
-                        for r in rows]
+    table = [header] + [(r.day, one_line(str(r.model)), str(r.requests), f"{r.prompt_tokens:,}",
+                         f"{r.cached_tokens:,}", f"{r.completion_tokens:,}", format_cost(r.cost)) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         out.line("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
     return 0
+
+
+def _cost_json(spent: Spent, key: str) -> dict[str, object]:
+    """`key`: the exact total, null if some part has no price; `known_<key>`: the part that has one."""
+    return {key: None if spent.exact is None else str(spent.exact), f"known_{key}": str(spent.known)}
 
 
 COMMANDS = {"history": _history, "export": _export, "import": _import, "usage": _usage}

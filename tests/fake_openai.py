@@ -95,18 +95,14 @@ class Reply:
     """After this many content chunks send ``data: {not json`` and end the stream."""
     model: str | None = None
     """The ``model`` field of the response; ``None`` echoes the model the request asked for."""
-    pause_after: int | None = None
-    """After this many content chunks, wait until :meth:`resume` is called (or the stream is interrupted),
-    so a test can act while a reply is certainly in flight."""
-    _resumed: threading.Event = field(default_factory=threading.Event, init=False, repr=False, compare=False)
+    hold: threading.Event | None = field(default=None, compare=False)
+    """When given, the stream pauses after ``hold_after`` content chunks until this event is set, so a test can
+    act while a reply is certainly in flight."""
+    hold_after: int = 1
     chunked: bool = True
     """Stream with chunked transfer encoding. ``False`` sends ``Connection: close`` and no length, as many
     proxies do: the body ends at EOF, so a stream cut short (``drop_after``, or no finish chunk and no
     ``[DONE]``) looks to the client like a normal end."""
-
-    def resume(self) -> None:
-        """Let a reply held by ``pause_after`` go on."""
-        self._resumed.set()
 
     def pieces(self) -> list[str]:
         """The content deltas this reply streams."""
@@ -383,6 +379,12 @@ class _Handler(BaseHTTPRequestHandler):
                 fake._hanging.discard(hang)
         raise _Dropped
 
+    def _wait_for(self, event: threading.Event) -> None:
+        """Wait until `event` is set, giving up the response if the server is stopping."""
+        while not event.wait(0.05):
+            if self.fake._stopping.is_set():
+                raise _Dropped
+
     def _sleep(self, seconds: float) -> None:
         """Sleep, but give up the response at once if the server is stopping."""
         if seconds > 0 and self.fake._stopping.wait(seconds):
@@ -482,10 +484,9 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Dropped
             if reply.malformed_after is not None and sent >= reply.malformed_after:
                 return self._end_stream_malformed()
+            if reply.hold is not None and sent == reply.hold_after:
+                self._wait_for(reply.hold)
             self._sleep(reply.chunk_delay)
-            if reply.pause_after is not None and sent == reply.pause_after:
-                while not (reply._resumed.wait(0.05) or interrupted.is_set() or self.fake._stopping.is_set()):
-                    pass
             if interrupted.is_set():
                 # What llama.cpp's server does to the reply in flight when another request arrives.
                 self._event("[DONE]")

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from fake_openai import Error, FakeOpenAI, Reply
-from support import offline
+from support import SleepRecorder, offline
 
 from chatbot.core import paths
 from chatbot.core.client import ChatClient
@@ -39,8 +39,10 @@ from chatbot.core.events import TextDelta, Usage
 from chatbot.core.export import FORMAT, import_json, to_json, to_markdown
 from chatbot.core.history import MIGRATIONS, SCHEMA_VERSION, TITLE_LENGTH, HistoryStore, title_from
 from chatbot.core.recorder import Recorder
-from chatbot.core.pricing import format_cost
+from chatbot.core.pricing import Spent, format_cost
 from chatbot.core.session import Session, Totals
+from chatbot.core.store.ledger import ERROR, OK, RETRIED, SENT, STOPPED, Request
+from chatbot.core.store.writer import Writer
 from chatbot.core.tokens import TokenCounter
 from chatbot.core.usage_log import UsageLog
 
@@ -107,25 +109,40 @@ def store(tmp_path: Path) -> Iterator[HistoryStore]:
 async def make_session(fake: FakeOpenAI, make_settings: Any) -> AsyncIterator[Callable[..., Session]]:
     """make_session(store, clock=..., **settings flags) -> a Session recording into `store`."""
     clients: list[ChatClient] = []
+    writers: list[Writer] = []
 
     def make(store: HistoryStore | None, *, recorder_clock: Callable[[], float] | None = None,
-             base_url: str | None = None, usage_log: UsageLog | None = None, **flags: Any) -> Session:
+             base_url: str | None = None, usage_log: UsageLog | None = None, max_retries: int = 0,
+             **flags: Any) -> Session:
         settings = make_settings(**flags)
-        client = ChatClient(api_key=KEY, base_url=base_url or fake.base_url, timeout=30.0, max_retries=0)
+        client = ChatClient(api_key=KEY, base_url=base_url or fake.base_url, timeout=30.0, max_retries=max_retries,
+                            sleep=SleepRecorder())
         clients.append(client)
         recorder = None
         if store is not None:
-            recorder = Recorder(store, clock=recorder_clock) if recorder_clock else Recorder(store)
+            writers.append(writer := Writer(store.path))
+            recorder = Recorder(writer, clock=recorder_clock) if recorder_clock else Recorder(writer)
         return Session(settings, client, recorder=recorder, usage_log=usage_log)
 
     yield make
     for client in clients:
         await client.aclose()
+    for writer in writers:
+        writer.close()
+
+
+def written(session: Session) -> None:
+    """Wait until the session's writer has stored everything queued so far (the tests read the file after)."""
+    if session.recorder is not None:
+        assert session.recorder.writer.drain(60)
 
 
 async def turn(session: Session, text: str) -> None:
-    async for _ in session.send(text):
-        pass
+    try:
+        async for _ in session.send(text):
+            pass
+    finally:
+        written(session)
 
 
 @pytest.fixture
@@ -205,7 +222,7 @@ async def test_two_turns_round_trip_every_field(fake: FakeOpenAI, make_session: 
     assert stored.title == "What is an axolotl?"
     assert (stored.model, stored.preset, stored.conversation.system_prompt) == ("gpt-4o", "writing", "Be terse.")
     [summary] = store.list()
-    assert (summary.id, summary.turns, summary.cost) == (stored.id, 2, Decimal("0.000195"))
+    assert (summary.id, summary.turns, summary.cost) == (stored.id, 2, Spent(Decimal("0.000195")))
     assert integrity(store.path) == "ok"
     key_is_absent(store.path)
 
@@ -218,12 +235,13 @@ async def test_switching_model_and_preset_mid_reply_applies_to_the_next_request(
         if isinstance(event, TextDelta) and event.text == "one ":
             session.set_model("gpt-4.1")
             session.set_preset("extraction")
+    written(session)
 
     reply = session.conversation.messages[-1]
     assert reply.model == "gpt-4o-mini"
     assert reply.cost == Decimal("0.0000033")  # gpt-4o-mini's price: 10 x $0.15 + 3 x $0.60 per 1M
     assert session.recorder is not None
-    row = session.recorder.row_ids[reply.id]
+    row = session.recorder.row_id(reply)
     with sqlite3.connect(store.path) as db:
         params = json.loads(db.execute("SELECT params FROM messages WHERE id = ?", (row,)).fetchone()[0])
     assert (params["preset"], params["response_format"]) == ("balanced", "text")
@@ -336,6 +354,7 @@ async def test_regenerate_replaces_the_stored_reply(fake: FakeOpenAI, make_sessi
     await turn(session, "write something")
     async for _ in session.regenerate():
         pass
+    written(session)
     messages = store.load(session.recorder.conversation_id).conversation.messages
     assert [(m.role, m.content) for m in messages] == [("user", "write something"), ("assistant", "second draft")]
     assert store.search("first") == []
@@ -564,7 +583,7 @@ def test_a_version_1_database_is_migrated_and_keeps_everything(tmp_path: Path) -
         [summary] = store.list()
         assert (summary.id, summary.title, summary.model, summary.preset, summary.turns) == (
             7, "Old times", "gpt-4o", "writing", 1)
-        assert summary.cost == Decimal("0.0002625")
+        assert summary.cost == Spent(Decimal("0.0002625"))
         stored = store.load(7)
         assert (stored.created, stored.updated, stored.conversation.system_prompt) == (
             1700000000.0, 1700000100.0, "Be brief.")
@@ -843,6 +862,8 @@ def test_kill_9_mid_reply_keeps_the_question_and_the_partial_reply(fake: FakeOpe
         assert reply.stopped
         assert stored.title == "count to sixty"
         assert store.search("word01")  # the partial text is searchable
+        [used] = store.usage()
+        assert used.requests == 1  # the request that went out is counted, though it never settled
     finally:
         store.close()
     assert integrity(path) == "ok"
@@ -983,17 +1004,19 @@ def test_continue_with_no_history_is_a_usage_error(fake: FakeOpenAI, chat: Any, 
     assert fake.chat_requests == [] and data_files() == []
 
 
-def test_history_clear_deletes_everything(fake: FakeOpenAI, chat: Any) -> None:
+def test_history_clear_deletes_every_conversation_and_keeps_the_usage(fake: FakeOpenAI, chat: Any) -> None:
     fake.queue(Reply("first reply"), Reply("second reply"))
     assert chat("-p", "first", "--save").returncode == 0
     assert chat("-p", "second", "--save").returncode == 0
     assert len(json.loads(chat("history", "--json").stdout)) == 2
+    usage = json.loads(chat("usage", "--json").stdout)
+    assert [row["requests"] for row in usage] == [2]
 
     done = chat("history", "--clear", "--yes")
 
-    assert done.returncode == 0 and str(db_path()) in done.stderr
+    assert done.returncode == 0 and str(db_path()) in done.stderr and "chat usage keeps" in done.stderr
     assert json.loads(chat("history", "--json").stdout) == []
-    assert json.loads(chat("usage", "--json").stdout) == []
+    assert json.loads(chat("usage", "--json").stdout) == usage  # what was spent was spent
     store = HistoryStore(db_path())
     try:
         assert store.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 0
@@ -1002,6 +1025,16 @@ def test_history_clear_deletes_everything(fake: FakeOpenAI, chat: Any) -> None:
     finally:
         store.close()
     assert chat("-c", "-p", "x").returncode == 2  # nothing left to continue
+
+    done = chat("history", "--clear", "--with-usage")
+
+    assert done.returncode == 0 and "history and usage deleted" in done.stderr
+    assert json.loads(chat("usage", "--json").stdout) == []
+
+
+def test_with_usage_needs_clear(chat: Any) -> None:
+    done = chat("history", "--with-usage")
+    assert done.returncode == 2 and "--with-usage goes with --clear" in done.stderr
 
 
 def test_history_clear_leaves_no_word_of_the_old_messages_in_the_file(fake: FakeOpenAI, chat: Any) -> None:
@@ -1025,6 +1058,25 @@ def test_history_delete_removes_one_conversation(chat: Any) -> None:
     assert chat("history", "--delete", str(drop)).returncode == 0
     assert [c["id"] for c in json.loads(chat("history", "--json").stdout)] == [keep]
     assert json.loads(chat("history", "--search", "drop", "--json").stdout) == []
+
+
+def test_deleting_a_conversation_keeps_its_usage(fake: FakeOpenAI, chat: Any) -> None:
+    fake.queue(Reply("a", prompt_tokens=20, completion_tokens=3), Reply("b", prompt_tokens=40, completion_tokens=2))
+    assert chat("-p", "one", "--save", "-m", "gpt-4o").returncode == 0
+    assert chat("-p", "two", "--save", "-m", "gpt-4o").returncode == 0
+    before = json.loads(chat("usage", "--json").stdout)
+    [newest, _] = json.loads(chat("history", "--json").stdout)
+
+    assert chat("history", "--delete", str(newest["id"])).returncode == 0
+
+    assert len(json.loads(chat("history", "--json").stdout)) == 1
+    assert json.loads(chat("usage", "--json").stdout) == before
+    assert before[0]["requests"] == 2 and before[0]["cost"] == "0.00020"
+    # A new conversation that takes the deleted one's id is not charged for its requests.
+    fake.queue(Reply("c", prompt_tokens=10, completion_tokens=1))
+    assert chat("-p", "three", "--save", "-m", "gpt-4o").returncode == 0
+    listed = json.loads(chat("history", "--json").stdout)
+    assert [(c["id"], c["cost_usd"]) for c in listed][0] == (newest["id"], "0.000035")
 
 
 # -- continuing from the command line --------------------------------------------------------------------------
@@ -1105,39 +1157,42 @@ DAY2 = 1704196800.0  # 2024-01-02 12:00 UTC
 
 
 def fill_usage(store: HistoryStore) -> None:
-    """Replies on two days and two models, with costs that float arithmetic would not add up exactly."""
+    """Requests on two days and four models, with costs that float arithmetic would not add up exactly, a 429
+    that was retried (a request, billed nothing), and a model priced part of the way through a day."""
     c = store.create("gpt-4o", "balanced", "")
-    replies = [
-        (DAY1, "gpt-4o", Usage(100, 10, 20), Decimal("0.1")),
-        (DAY1, "gpt-4o", Usage(200, 20, 0), Decimal("0.2")),
-        (DAY1, "gpt-4o-mini", Usage(1000, 300, 500), Decimal("0.000075")),
-        (DAY2, "gpt-4o-mini", Usage(50, 5, 0), Decimal("0.00012")),
-        (DAY2, "gpt-4o-mini", Usage(60, 6, 10), Decimal("0.000075")),
-        (DAY2, "local-model", Usage(70, 7, 0), None),
+    requests = [
+        (DAY1, "gpt-4o", Usage(100, 10, 20), Decimal("0.1"), OK),
+        (DAY1, "gpt-4o", Usage(), Decimal(0), RETRIED),
+        (DAY1, "gpt-4o", Usage(200, 20, 0), Decimal("0.2"), STOPPED),
+        (DAY1, "gpt-4o-mini", Usage(1000, 300, 500), Decimal("0.000075"), OK),
+        (DAY2, "gpt-4o-mini", Usage(50, 5, 0), Decimal("0.00012"), OK),
+        (DAY2, "gpt-4o-mini", Usage(60, 6, 10), Decimal("0.000075"), ERROR),
+        (DAY2, "local-model", Usage(70, 7, 0), None, OK),
+        (DAY2, "local-model", Usage(30, 3, 0), Decimal("0.00001"), OK),
     ]
-    for when, model, usage, cost in replies:
-        store.add(c, Message("user", "q"))
-        row = store.add(c, Message("assistant", "a", model=model, usage=usage, cost=cost))
-        store.db.execute("UPDATE messages SET created = ? WHERE id = ?", (when, row))
+    for when, model, usage, cost, status in requests:
+        store.add_request(c, Request(model, status, usage, cost, timestamp=when))
 
 
 EXPECTED_USAGE = [
-    {"day": "2024-01-01", "model": "gpt-4o", "requests": 2, "prompt_tokens": 300, "cached_tokens": 20,
-     "completion_tokens": 30, "cost": "0.3"},
+    {"day": "2024-01-01", "model": "gpt-4o", "requests": 3, "prompt_tokens": 300, "cached_tokens": 20,
+     "completion_tokens": 30, "cost": "0.3", "known_cost": "0.3"},
     {"day": "2024-01-01", "model": "gpt-4o-mini", "requests": 1, "prompt_tokens": 1000, "cached_tokens": 500,
-     "completion_tokens": 300, "cost": "0.000075"},
+     "completion_tokens": 300, "cost": "0.000075", "known_cost": "0.000075"},
     {"day": "2024-01-02", "model": "gpt-4o-mini", "requests": 2, "prompt_tokens": 110, "cached_tokens": 10,
-     "completion_tokens": 11, "cost": "0.000195"},
-    {"day": "2024-01-02", "model": "local-model", "requests": 1, "prompt_tokens": 70, "cached_tokens": 0,
-     "completion_tokens": 7, "cost": None},
+     "completion_tokens": 11, "cost": "0.000195", "known_cost": "0.000195"},
+    {"day": "2024-01-02", "model": "local-model", "requests": 2, "prompt_tokens": 100, "cached_tokens": 0,
+     "completion_tokens": 10, "cost": None, "known_cost": "0.00001"},
 ]
 
 
 def test_usage_totals_per_day_and_model_are_exact(store: HistoryStore) -> None:
     fill_usage(store)
     rows = store.usage()
-    assert [{**r, "cost": None if r["cost"] is None else str(r["cost"])} for r in rows] == EXPECTED_USAGE
-    assert all(isinstance(r["cost"], Decimal) for r in rows if r["cost"] is not None)
+    assert [(r.day, r.model, r.requests) for r in rows] == [
+        (e["day"], e["model"], e["requests"]) for e in EXPECTED_USAGE]
+    assert [r.cost for r in rows] == [Spent(Decimal("0.3")), Spent(Decimal("0.000075")),
+                                         Spent(Decimal("0.000195")), Spent(Decimal("0.00001"), unpriced=True)]
 
 
 def test_cli_usage_json_and_table(chat: Any) -> None:
@@ -1149,10 +1204,11 @@ def test_cli_usage_json_and_table(chat: Any) -> None:
     table = chat("usage").stdout.splitlines()
     assert table[0].split() == ["day", "model", "requests", "prompt", "cached", "completion", "cost"]
     assert [line.split() for line in table[1:]] == [
-        ["2024-01-01", "gpt-4o", "2", "300", "20", "30", "$0.300"],
+        ["2024-01-01", "gpt-4o", "3", "300", "20", "30", "$0.300"],
         ["2024-01-01", "gpt-4o-mini", "1", "1,000", "500", "300", "$0.000075"],
         ["2024-01-02", "gpt-4o-mini", "2", "110", "10", "11", "$0.000195"],
-        ["2024-01-02", "local-model", "1", "70", "0", "7", "$?"],
+        ["2024-01-02", "local-model", "2", "100", "0", "10", "$0.00001+?"],  # the known part, and a mark
+        ["total", "8", "1,510", "530", "351", "$0.300+?"],
     ]
     widths = {len(line) for line in table}
     assert len(widths) == 1  # columns line up
@@ -1161,9 +1217,8 @@ def test_cli_usage_json_and_table(chat: Any) -> None:
 def test_cli_usage_days_are_local_days(chat: Any) -> None:
     store = HistoryStore(db_path())
     c = store.create("gpt-4o", "balanced", "")
-    store.add(c, Message("user", "q"))
-    row = store.add(c, Message("assistant", "a", model="gpt-4o", usage=Usage(10, 1, 0), cost=Decimal("0.1")))
-    store.db.execute("UPDATE messages SET created = ? WHERE id = ?", (DAY2 - 9 * 3600, row))  # 2024-01-02 03:00 UTC
+    store.add_request(c, Request("gpt-4o", OK, Usage(10, 1, 0), Decimal("0.1"),
+                                 timestamp=DAY2 - 9 * 3600))  # 2024-01-02 03:00 UTC
     store.close()
 
     utc = json.loads(chat("usage", "--json", env={"TZ": "UTC0"}).stdout)
@@ -1188,42 +1243,47 @@ def test_cli_usage_counts_real_one_shot_requests(fake: FakeOpenAI, chat: Any) ->
 # -- one rule for a conversation's cost ------------------------------------------------------------------------
 
 
-PRICED = (Usage(100, 10, 0), Decimal("0.00035"))
+PRICED = (Usage(100, 10, 0), Decimal("0.00035"), OK)
 COST_CASES = {
     # Billed for the prompt, nothing generated (an empty reply), by a model with no price: unknown.
-    "no price, prompt tokens only": [PRICED, (Usage(50, 0, 0), None)],
-    "no price, completion tokens": [PRICED, (Usage(50, 5, 0), None)],
+    "no price, prompt tokens only": ([PRICED, (Usage(50, 0, 0), None, OK)], "$0.00035+?"),
+    "no price, completion tokens": ([PRICED, (Usage(50, 5, 0), None, STOPPED)], "$0.00035+?"),
     # Cut off by a crash before any usage came: nothing known was billed, so it adds nothing.
-    "no usage at all": [PRICED, (None, None)],
+    "no usage at all": ([PRICED, (Usage(), Decimal(0), SENT)], "$0.00035"),
+    # A 429 that was retried, then the retry: two requests, the first billed nothing.
+    "retried": ([(Usage(), Decimal(0), RETRIED), PRICED], "$0.00035"),
+    "nothing priced": ([(Usage(50, 5, 0), None, OK)], "$?"),
 }
 
 
-@pytest.mark.parametrize("replies", COST_CASES.values(), ids=COST_CASES)
+@pytest.mark.parametrize(("requests", "shown"), COST_CASES.values(), ids=COST_CASES)
 def test_history_export_and_usage_agree_with_the_session_on_a_conversations_cost(
-        chat: Any, replies: list[tuple[Usage | None, Decimal | None]]) -> None:
-    expected = Totals()  # what the session that made these replies showed as their total
+        chat: Any, requests: list[tuple[Usage, Decimal | None, str]], shown: str) -> None:
+    expected = Totals()  # what the session that sent these requests showed as their total
     store = HistoryStore(db_path())
     conversation_id = store.create("local-model", "balanced", "")
-    for usage, cost in replies:
+    for usage, cost, status in requests:
         store.add(conversation_id, Message("user", "q"))
-        reply = Message("assistant", "a", model="local-model", usage=usage, cost=cost)
-        row = store.add(conversation_id, reply, streaming=usage is None)  # as Recorder.reply_started leaves it
-        store.db.execute("UPDATE messages SET created = ? WHERE id = ?", (DAY1, row))  # one day: one usage row
-        if usage is not None:  # the session settles only a reply that reported usage
+        store.add(conversation_id, Message("assistant", "a", model="local-model", usage=usage, cost=cost))
+        store.add_request(conversation_id, Request("local-model", status, usage, cost, timestamp=DAY1))
+        if status != SENT:  # the session never settled the request a crash cut off
             expected.add(usage, cost)
     store.close()
-    known = expected.known_cost
+    spent = expected.spent
 
     [listed] = json.loads(chat("history", "--json").stdout)
     exported = front_matter(chat("export", str(conversation_id)).stdout)
     [used] = json.loads(chat("usage", "--json").stdout)
+    table = chat("history").stdout
 
-    assert (listed["cost_usd"], exported["cost"], used["cost"]) == (
-        None if known is None else str(known), format_cost(known), None if known is None else str(known))
+    exact = None if spent.exact is None else str(spent.exact)
+    assert (listed["cost_usd"], listed["known_cost_usd"]) == (exact, str(spent.known))
+    assert (used["cost"], used["known_cost"]) == (exact, str(spent.known))
+    assert format_cost(spent) == shown and exported["cost"] == shown and f" {shown}  " in table
 
 
 def test_listing_takes_as_many_queries_for_ten_conversations_as_for_one(store: HistoryStore) -> None:
-    def listed() -> tuple[int, dict[int, Decimal | None]]:
+    def listed() -> tuple[int, dict[int, Spent]]:
         statements: list[str] = []
         store.db.set_trace_callback(statements.append)
         try:
@@ -1232,26 +1292,28 @@ def test_listing_takes_as_many_queries_for_ten_conversations_as_for_one(store: H
             store.db.set_trace_callback(None)
         return len(statements), {s.id: s.cost for s in summaries}
 
-    def conversation(*replies: tuple[Usage | None, Decimal | None]) -> int:
+    def conversation(*requests: tuple[Usage, Decimal | None, str]) -> int:
         conversation_id = store.create("gpt-4o", "balanced", "")
-        for usage, cost in replies:
+        for usage, cost, status in requests:
             store.add(conversation_id, Message("user", "q"))
             store.add(conversation_id, Message("assistant", "a", usage=usage, cost=cost))
+            store.add_request(conversation_id, Request("gpt-4o", status, usage, cost))
         return conversation_id
 
     first = conversation(PRICED, PRICED)
     queries_for_one, costs = listed()
-    assert costs == {first: Decimal("0.0007")}
+    assert costs == {first: Spent(Decimal("0.0007"))}
 
-    unknown = conversation(PRICED, (Usage(50, 0, 0), None))
+    unknown = conversation(PRICED, (Usage(50, 0, 0), None, OK))
     unanswered = conversation()
-    crashed = conversation((None, None))
-    others = [conversation((Usage(10, 1, 0), Decimal(n) / 1000)) for n in range(1, 7)]
+    crashed = conversation((Usage(), Decimal(0), SENT))
+    others = [conversation((Usage(10, 1, 0), Decimal(n) / 1000, OK)) for n in range(1, 7)]
     queries_for_ten, costs = listed()
 
     assert queries_for_ten == queries_for_one
-    assert costs == {first: Decimal("0.0007"), unknown: None, unanswered: 0, crashed: 0,
-                     **{c: Decimal(n) / 1000 for n, c in enumerate(others, 1)}}
+    assert costs == {first: Spent(Decimal("0.0007")), unknown: Spent(Decimal("0.00035"), unpriced=True),
+                     unanswered: Spent(), crashed: Spent(),
+                     **{c: Spent(Decimal(n) / 1000) for n, c in enumerate(others, 1)}}
 
 
 # -- the usage log ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from chatbot.core import errors
 from chatbot.core.client import ChatClient
 from chatbot.core.conversation import Message
 from chatbot.core.events import Finished, Retrying, TextDelta, UsageReport
+from chatbot.core.pricing import Spent
 from chatbot.core.session import Session
 from chatbot.core.tokens import REPLY_PRIMING, TokenCounter
 
@@ -494,7 +495,7 @@ async def test_costs_count_the_reply_still_streaming_at_the_price_it_was_sent_at
     session = make_session(model="gpt-4o")
     await send(session, "one")
     before = session.totals.known_cost
-    assert session.costs() == (session.last_cost, before) and before > 0
+    assert session.costs() == (session.last_cost, Spent(before)) and before > 0
 
     events = session.send("two")
     async for event in events:
@@ -505,10 +506,10 @@ async def test_costs_count_the_reply_still_streaming_at_the_price_it_was_sent_at
     assert flight is not None and flight.completion_tokens > 0
     live, total = session.costs()
     assert live == expected_cost("gpt-4o", flight.window.prompt_tokens, flight.completion_tokens)
-    assert total == before + live
+    assert total == Spent(before + live)
     async for _ in events:
         pass
-    assert session.costs() == (session.last_cost, session.totals.known_cost)
+    assert session.costs() == (session.last_cost, Spent(session.totals.known_cost))
     assert session.totals.known_cost == before + session.last_cost
 
 
@@ -535,6 +536,6 @@ async def test_costs_are_unknown_while_an_unpriced_model_streams(fake: FakeOpenA
     async for event in events:
         if isinstance(event, TextDelta):
             break
-    assert session.costs() == (None, None)
+    assert session.costs() == (None, Spent(unpriced=True))
     async for _ in events:
         pass

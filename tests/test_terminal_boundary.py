@@ -30,6 +30,7 @@ from test_ui import SIZE
 from chatbot.core.conversation import Message
 from chatbot.core.events import Usage
 from chatbot.core.export import FORMAT, FORMAT_VERSION, import_json, to_json, to_markdown
+from chatbot.core.store.ledger import Request
 from chatbot.core.history import HistoryStore
 from chatbot.core.terminal import neutralize
 from chatbot.ui.app import make_app
@@ -73,6 +74,8 @@ def seed_old_database(db: Path) -> int:
         store.db.execute("UPDATE conversations SET title = ?, model = ?, preset = ? WHERE id = ?",
                          (H, H, H, conversation_id))
         store.db.execute("UPDATE messages SET model = ? WHERE role = 'assistant'", (H,))
+        for usage, cost in ((Usage(10, 2, 0), Decimal("0.00001")), (Usage(12, 3, 0), Decimal("0.00002"))):
+            store.add_request(conversation_id, Request(H, "ok", usage, cost))
         return conversation_id
     finally:
         store.close()
@@ -163,7 +166,7 @@ def test_a_command_printing_stored_text_to_a_terminal_prints_no_sequence(
 
 @pytest.mark.parametrize("name", JSON_COMMANDS)
 def test_json_on_a_terminal_has_no_raw_control_and_holds_the_data_exactly(
-        name: str, stored: tuple[dict[str, str], int]) -> None:
+        name: str, stored: tuple[dict[str, str], int], request: pytest.FixtureRequest) -> None:
     env, conversation_id = stored
     out = on_a_terminal(env, conversation_id, JSON_COMMANDS[name])
     assert not CONTROL.search(out.replace("\n", "")), repr(out)
@@ -171,6 +174,8 @@ def test_json_on_a_terminal_has_no_raw_control_and_holds_the_data_exactly(
     if name == "export-json":
         assert data == to_json(load(env, conversation_id))
         assert [m["content"] for m in data["messages"]] == [H, H, "and again " + H, H]
+    elif name == "usage-json" and request.node.callspec.params["stored"] == "imported":
+        assert data == []  # an import sent no request: nothing was spent
     else:
         assert data
 
@@ -256,7 +261,8 @@ def test_titles_and_names_given_to_the_store_are_clean(store: HistoryStore) -> N
     stored = store.load(conversation_id)
     assert (stored.title, stored.model, stored.preset) == (
         clean_line("new " + H), clean_line("other " + H), clean_line("p " + H))
-    assert [r["model"] for r in store.usage()] == [clean_line(H)]
+    store.add_request(conversation_id, Request(H, "ok", Usage(1, 1, 0), Decimal(0)))
+    assert [r.model for r in store.usage()] == [clean_line(H)]
 
 
 def test_import_cleans_the_title_and_model_names_and_keeps_the_text(store: HistoryStore) -> None:

@@ -23,6 +23,7 @@ from chatbot.core.conversation import Message
 from chatbot.core.events import Usage
 from chatbot.core.export import to_json
 from chatbot.core.history import HistoryStore
+from chatbot.core.store.ledger import OK, Request
 from chatbot.ui.app import ChatApp, make_app
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.screens.history import HistoryScreen
@@ -55,7 +56,14 @@ def options(app: ChatApp) -> list[tuple[str | None, str]]:
     return found
 
 
+async def written(app: ChatApp) -> None:
+    """Wait until the app's writer has stored what was queued so far (it writes on its own thread)."""
+    assert app.writer is not None
+    await app.writer.caught_up()
+
+
 async def open_history(pilot: Any) -> HistoryScreen:
+    await written(pilot.app)  # what was just said is listed
     await pilot.press("ctrl+h")
     await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
     await pilot.pause()
@@ -94,6 +102,7 @@ def seed(db: Path, title: str, model: str, turns: list[tuple[str, str]], *, upda
             store.add(conversation_id, Message("user", question))
             store.add(conversation_id, Message("assistant", answer, model=model, usage=Usage(10, 2, 0),
                                                cost=Decimal("0.00001"), finish_reason="stop"))
+            store.add_request(conversation_id, Request(model, OK, Usage(10, 2, 0), Decimal("0.00001")))
         store.db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (updated, conversation_id))
         return conversation_id
     finally:
@@ -127,6 +136,7 @@ async def test_a_sent_exchange_is_saved(fake: FakeOpenAI, make_settings: Any, db
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "first words")
         await send(pilot, "second words")
+        await written(app)
         conversation_id = app.session.recorder.conversation_id
         assert conversation_id is not None and app.session.recorder.error is None
         # Saved while the app runs, not on exit.
@@ -163,6 +173,7 @@ async def test_a_stopped_reply_is_saved_as_stopped(fake: FakeOpenAI, make_settin
     app = app_with(make_settings, db)
     async with app.run_test(size=SIZE) as pilot:
         screen = await stop_mid_reply(pilot, "count")
+        await written(app)
         conversation_id = app.session.recorder.conversation_id
     reply = reader().load(conversation_id).conversation.messages[-1]
     assert reply.stopped and reply.content.startswith("one ")
@@ -242,7 +253,7 @@ async def test_enter_on_a_hit_opens_that_conversation_and_the_next_request_conti
                               ("user", "And emperor penguins?"), ("assistant", "Even closer.")]
         found = [v for v in app.screen.transcript.views() if v.has_class("found")]
         assert [v.text for v in found] == ["And emperor penguins?"]
-        assert app.session.recorder.row_ids[found[0].message.id] == found_row
+        assert app.session.recorder.row_id(found[0].message) == found_row
         assert (app.session.model, app.session.preset_name) == ("gpt-4.1-nano", "support")
         assert "gpt-4.1-nano · support" in str(app.query_one(StatusBar).render())
 
@@ -477,6 +488,7 @@ async def test_palette_export_writes_the_conversation_into_the_cwd(fake: FakeOpe
     app = app_with(make_settings, db)
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "export this")
+        await written(app)
         conversation_id = app.session.recorder.conversation_id
         path = Path.cwd() / f"chat-{conversation_id}.{fmt}"
         await run_command(pilot, "Export conversation as Markdown" if fmt == "md" else "Export conversation as JSON")

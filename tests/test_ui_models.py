@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from fake_openai import FakeOpenAI, Reply
@@ -21,8 +22,8 @@ def model_requests(fake: FakeOpenAI) -> list[int]:
 
 async def test_the_model_menu_opened_mid_reply_does_not_cut_it_off(fake: FakeOpenAI, make_settings: Any) -> None:
     fake.interrupting = True  # like llama.cpp's server: any request ends the stream in flight
-    reply = Reply(LONG, pause_after=3)
-    fake.queue(reply)
+    hold = threading.Event()
+    fake.queue(Reply(LONG, hold=hold, hold_after=3))
     app = make_app(make_settings())
     async with app.run_test(size=SIZE) as pilot:
         await app.ready.wait()
@@ -32,7 +33,7 @@ async def test_the_model_menu_opened_mid_reply_does_not_cut_it_off(fake: FakeOpe
         await pilot.press("f2")
         assert isinstance(app.screen, Picker)
         await pilot.pause()
-        reply.resume()
+        hold.set()
         await until(pilot, lambda: app.server_models_fetched)
         picker = app.screen
         await pilot.press("escape")

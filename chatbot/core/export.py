@@ -67,7 +67,9 @@ def _message_json(m: Message) -> dict[str, Any]:
 
 
 def import_json(store: HistoryStore, data: dict[str, Any]) -> int:
-    """Store a conversation exported by to_json, all of it or none of it; returns its new id.
+    """Store a conversation exported by to_json, all of it or none of it; returns its new id. Its replies keep
+    what they cost, but nothing was sent: the ledger gets no rows, so `chat usage` and the conversation's cost
+    stay as they were, however often the same export is imported.
 
     Raises ValueError, naming the message at fault, for anything to_json would not have written."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:

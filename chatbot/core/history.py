@@ -1,28 +1,35 @@
 """The conversation store: SQLite in WAL mode, with a schema version and migrations.
 
 Every final message is committed at once, and a reply in flight is saved with its partial text about once a
-second, so a crash or a kill -9 loses at most that second. WAL plus a busy timeout let a TUI and a one-shot
-`chat` write at the same time. The API key is never stored: nothing here ever sees it.
+second, so a crash or a kill -9 loses at most that second. In the app all writes go through one writer thread
+(chatbot.core.store.writer); WAL lets the app read meanwhile, and a TUI and a one-shot `chat` write the same file.
+The ledger of requests (chatbot.core.store.ledger) lives here too. The API key is never stored: nothing here ever
+sees it.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
 from chatbot.core import paths
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.events import Usage
+from chatbot.core.pricing import Spent
+from chatbot.core.store import ledger
+from chatbot.core.store.ledger import Request
 from chatbot.core.terminal import neutralize, one_line
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+BUSY_TIMEOUT = 10.0  # seconds a write waits for another writer's lock before it fails
 TITLE_LENGTH = 60
 SNIPPET_WORDS = 12
 # What highlight() puts around each match: noncharacters, which no text holds and neutralize() keeps.
@@ -76,22 +83,8 @@ MIGRATIONS: dict[int, str] = {
             INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
         END;
     """,
+    3: ledger.MIGRATION,
 }
-
-
-# The cost of a set of replies, by the rule of the session's Totals: GROUP_CONCAT gathers each reply's price,
-# '?' for a reply that used tokens but has no price (the total is then unknown), '0' for one that never reported
-# usage (cut off by a crash before any: nothing we know of was billed); _total_cost adds them up. Summed in Python,
-# as Decimal, because SQLite would add the prices as floats.
-_REPLY_COSTS = ("GROUP_CONCAT(CASE WHEN cost IS NOT NULL THEN cost"
-                " WHEN COALESCE(prompt_tokens, completion_tokens, cached_tokens) IS NOT NULL THEN '?' ELSE '0' END,"
-                " ' ')")
-
-
-def _total_cost(costs: str | None) -> Decimal | None:
-    """The sum of what _REPLY_COSTS gathered; None (unknown) if any reply's cost is."""
-    terms = (costs or "").split()
-    return None if "?" in terms else sum((Decimal(term) for term in terms), Decimal(0))
 
 
 def default_path() -> Path:
@@ -107,7 +100,7 @@ class Summary:
     model: str
     preset: str
     turns: int
-    cost: Decimal | None
+    cost: Spent  # of every request made for it, from the ledger
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,19 +124,19 @@ class Stored:
     row_ids: dict[int, int]  # Message.id -> row id
     created: float = 0.0
     updated: float = 0.0
-    cost: Decimal | None = None  # of all its replies, as `chat history` and `chat usage` count it
+    cost: Spent = Spent()  # of every request made for it, as `chat history` and `chat usage` count it
 
 
 class HistoryStore:
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = path or default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), so writers queue on the busy timeout
         # instead of failing on a lock upgrade.
-        self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        self.db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         # Inside transaction(), each write joins it instead of committing. Our own flag, not db.in_transaction:
-        # a transaction left open by a failed COMMIT must make the next write fail, not silently join it.
+        # a write joins only a transaction that transaction() began, never one left open by anything else.
         self._in_transaction = False
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -177,7 +170,13 @@ class HistoryStore:
             raise
         finally:
             self._in_transaction = False
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            # Undone whole, so the writer's next try of the same write starts from what was stored before.
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
 
     @property
     def version(self) -> int:
@@ -243,6 +242,16 @@ class HistoryStore:
                 (message.content, *_message_fields(message, params),
                  json.dumps(message.token_counts) if message.token_counts else None, row_id))
 
+    def add_request(self, conversation_id: int | None, request: Request) -> int:
+        """A request was sent (or settled at once): its row in the ledger. The model's name, which a server or
+        the user gave, is stored as one line of plain text, like every name."""
+        with self._write() as db:
+            return ledger.insert(db, conversation_id, replace(request, model=one_line(request.model)))
+
+    def settle_request(self, row_id: int, request: Request) -> None:
+        with self._write() as db:
+            ledger.settle(db, row_id, replace(request, model=one_line(request.model)))
+
     def delete_message(self, row_id: int) -> None:
         with self._write() as db:
             db.execute("DELETE FROM messages WHERE id = ?", (row_id,))
@@ -255,9 +264,12 @@ class HistoryStore:
         with self._write() as db:
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
-    def clear(self) -> None:
+    def clear(self, *, usage: bool = False) -> None:
+        """Delete every conversation; the ledger's requests stay (unattached) unless `usage` says to go too."""
         with self._write() as db:
             db.execute("DELETE FROM conversations")
+            if usage:
+                db.execute("DELETE FROM requests")
             # The index keeps deleted words until told to forget them all.
             db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('delete-all')")
         self.db.execute("VACUUM")
@@ -285,17 +297,11 @@ class HistoryStore:
         rows = self.db.execute(
             "SELECT c.*,"
             " (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user') AS turns,"
-            f" (SELECT {_REPLY_COSTS} FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant')"
-            " AS costs"
+            f" (SELECT {ledger.COSTS} FROM requests r WHERE r.conversation_id = c.id) AS costs"
             " FROM (SELECT * FROM conversations ORDER BY updated DESC, id DESC LIMIT ?) c"
             " ORDER BY c.updated DESC, c.id DESC", (limit,)).fetchall()
         return [Summary(r["id"], r["title"], r["created"], r["updated"], r["model"], r["preset"], r["turns"],
-                        _total_cost(r["costs"])) for r in rows]
-
-    def _cost(self, conversation_id: int) -> Decimal | None:
-        return _total_cost(self.db.execute(
-            f"SELECT {_REPLY_COSTS} FROM messages WHERE conversation_id = ? AND role = 'assistant'",
-            (conversation_id,)).fetchone()[0])
+                        ledger.total(r["costs"])) for r in rows]
 
     def load(self, conversation_id: int) -> Stored:
         row = self.db.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
@@ -308,9 +314,10 @@ class HistoryStore:
             conversation.add(message)
             row_ids[message.id] = m["id"]
         return Stored(row["id"], row["title"], row["model"], row["preset"], conversation, row_ids,
-                      row["created"], row["updated"], self._cost(conversation_id))
+                      row["created"], row["updated"], ledger.of_conversation(self.db, conversation_id))
 
-    def search(self, query: str, limit: int = 50) -> list[Hit]:
+    # builtins.list: inside the class, `list` is the method above.
+    def search(self, query: str, limit: int = 50) -> builtins.list[Hit]:
         """Full-text search over every message; words are matched as given, never as FTS syntax."""
         # NUL and lone surrogates cannot reach SQLite's FTS parser; they match nothing anyway.
         query = "".join(ch for ch in query if ch != "\x00" and not 0xD800 <= ord(ch) <= 0xDFFF)
@@ -325,16 +332,9 @@ class HistoryStore:
             (_MATCH_OPEN, _MATCH_CLOSE, terms, limit)).fetchall()
         return [Hit(r[0], r[1], r[2], r[3], _snippet(r[4])) for r in rows]
 
-    def usage(self) -> list[dict[str, object]]:
-        """Token and cost totals per day and model; days in local time, as `chat history` shows its dates."""
-        rows = self.db.execute(
-            "SELECT date(created, 'unixepoch', 'localtime') AS day, model, COUNT(*) AS requests,"
-            " SUM(prompt_tokens) AS prompt, SUM(cached_tokens) AS cached, SUM(completion_tokens) AS completion,"
-            f" {_REPLY_COSTS} AS costs"
-            " FROM messages WHERE role = 'assistant' GROUP BY day, model ORDER BY day, model").fetchall()
-        return [{"day": r["day"], "model": r["model"], "requests": r["requests"], "prompt_tokens": r["prompt"] or 0,
-                 "cached_tokens": r["cached"] or 0, "completion_tokens": r["completion"] or 0,
-                 "cost": _total_cost(r["costs"])} for r in rows]
+    def usage(self) -> builtins.list[ledger.Used]:
+        """Requests, tokens and cost per day and model, from the ledger."""
+        return ledger.usage(self.db)
 
 
 def title_from(text: str) -> str:

@@ -40,7 +40,33 @@ def cost_of(usage: Usage, price: Price | None) -> Decimal | None:
     return None if price is None else price.cost(usage)
 
 
-def format_cost(cost: Decimal | None) -> str:
+@dataclass(frozen=True, slots=True)
+class Spent:
+    """A sum of costs: the part whose price is known, and whether some part of it had no price."""
+
+    known: Decimal = Decimal(0)
+    unpriced: bool = False
+
+    @classmethod
+    def of(cls, cost: Decimal | None) -> Spent:
+        return cls(unpriced=True) if cost is None else cls(cost)
+
+    def __add__(self, other: Spent) -> Spent:
+        return Spent(self.known + other.known, self.unpriced or other.unpriced)
+
+    @property
+    def exact(self) -> Decimal | None:
+        """The total, or None when some part of it is unknown."""
+        return None if self.unpriced else self.known
+
+
+def format_cost(cost: Decimal | Spent | None) -> str:
+    """$0.000207; a sum with unpriced parts shows what is known and a mark ($0.000207+?), `$?` only when
+    nothing is."""
+    if isinstance(cost, Spent):
+        if not cost.unpriced:
+            return format_cost(cost.known)
+        return "$?" if cost.known == 0 else format_cost(cost.known) + "+?"
     if cost is None:
         return "$?"
     if cost == 0:
@@ -52,3 +78,11 @@ def format_cost(cost: Decimal | None) -> str:
         digits = f"{cost:.6f}".rstrip("0")
         return "$" + digits.ljust(6, "0") if len(digits) < 6 else "$" + digits
     return f"${cost:.2f}" if cost >= 1 else f"${cost:.3f}"
+
+
+def billed(usage: Usage, price: Price | None) -> Decimal | None:
+    """What one request cost: nothing when it used no tokens (a failed or refused request), whatever the price;
+    else its cost, None if the price is unknown."""
+    if not (usage.prompt_tokens or usage.completion_tokens or usage.cached_tokens):
+        return Decimal(0)
+    return cost_of(usage, price)

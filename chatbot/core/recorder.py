@@ -1,18 +1,22 @@
-"""Recorder: writes one session's conversation to the history store as it happens.
+"""Recorder: keeps one session's conversation, its settings and its requests in the history as they happen.
 
-A failing store (disk full, a locked or broken file) never stops a chat: the first error is kept for the UI
-to show, and recording stops.
+Every write goes to the history's writer thread, so recording never waits on SQLite. What a write needs is copied
+when it is queued (the session goes on changing); the rows it creates are Handles the writer fills in. A failing
+store (a locked, full or broken file) never stops a chat: the writer keeps the write, reports the failure for
+the UI to show, and tries again.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from chatbot.core.conversation import Message
-from chatbot.core.history import HistoryStore
+from chatbot.core.history import HistoryStore, Stored
+from chatbot.core.store.ledger import SENT, Request
+from chatbot.core.store.writer import Handle, Writer
 
 if TYPE_CHECKING:
     from chatbot.core.session import Session
@@ -21,83 +25,163 @@ SAVE_INTERVAL = 1.0  # seconds between saves of a reply in flight
 
 
 class Recorder:
-    def __init__(self, store: HistoryStore, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.store = store
-        self.conversation_id: int | None = None
-        self.row_ids: dict[int, int] = {}
-        self.error: str | None = None
+    def __init__(self, writer: Writer, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.writer = writer
         self._clock = clock
-        self._streaming_row: int | None = None
+        self._conversation: Handle | None = None
+        self._rows: dict[int, Handle] = {}  # Message.id -> its row
+        self._streaming: Handle | None = None  # the row of the reply in flight
+        self._request: tuple[Handle, Handle | None] | None = None  # the request in flight, its conversation
         self._last_save = 0.0
 
-    def _guard(self, action: Callable[[], object]) -> None:
-        if self.error is not None:
-            return
-        try:
-            action()
-        except sqlite3.Error as exc:
-            self.error = f"history is not being saved: {exc} ({self.store.path})"
+    @property
+    def error(self) -> str | None:
+        """The first write that failed, for the UI to show once."""
+        return self.writer.error
 
-    def _conversation(self, session: Session) -> int:
-        if self.conversation_id is None:
-            self.conversation_id = self.store.create(session.model, session.preset_name,
-                                                     session.conversation.system_prompt)
-        return self.conversation_id
+    @property
+    def conversation_id(self) -> int | None:
+        """The stored conversation's id; None before its first message, or while that is still being written."""
+        return None if self._conversation is None else self._conversation.id
+
+    def row_id(self, message: Message) -> int | None:
+        row = self._rows.get(message.id)
+        return None if row is None else row.id
+
+    def _write(self, write: Callable[[HistoryStore], object]) -> None:
+        self.writer.submit(write)
+
+    def _conversation_for(self, session: Session) -> Handle:
+        if self._conversation is None:
+            handle = self._conversation = Handle()
+            model, preset, prompt = session.model, session.preset_name, session.conversation.system_prompt
+
+            def write(store: HistoryStore) -> None:
+                handle.id = store.create(model, preset, prompt)
+            self._write(write)
+        return self._conversation
+
+    # -- the conversation --
 
     def new_conversation(self) -> None:
-        self.conversation_id = None
-        self.row_ids.clear()
-        self._streaming_row = None
+        self._conversation = None
+        self._rows.clear()
+        self._streaming = None
 
-    def user(self, session: Session, message: Message) -> None:
-        def write() -> None:
-            conversation = self._conversation(session)
-            self.store.update_settings(conversation, session.model, session.preset_name,
-                                       session.conversation.system_prompt)
-            self.row_ids[message.id] = self.store.add(conversation, message)
-        self._guard(write)
-
-    def forget(self, message: Message) -> None:
-        """A message left the conversation (unsent, or a reply replaced by regenerate)."""
-        row = self.row_ids.pop(message.id, None)
-        if row is None:
-            return
-
-        def write() -> None:
-            self.store.delete_message(row)
-            # A conversation whose only message was never answered is not worth keeping (or titling).
-            if self.conversation_id is not None and self.store.message_count(self.conversation_id) == 0:
-                self.store.delete(self.conversation_id)
-                self.conversation_id = None
-        self._guard(write)
+    def resume(self, stored: Stored) -> None:
+        self._conversation = Handle(stored.id)
+        self._rows = {message_id: Handle(row) for message_id, row in stored.row_ids.items()}
+        self._streaming = None
 
     def deleted(self, conversation_id: int) -> None:
         """The user deleted a stored conversation; if it is this one, the next message starts a new one."""
         if conversation_id == self.conversation_id:
             self.new_conversation()
 
+    def settings(self, session: Session) -> None:
+        """The model, the preset or the system prompt changed: kept now, not only with the next message."""
+        conversation = self._conversation
+        if conversation is None:
+            return  # nothing stored yet: the first message stores them
+        model, preset, prompt = session.model, session.preset_name, session.conversation.system_prompt
+
+        def write(store: HistoryStore) -> None:
+            if conversation.id is not None:
+                store.update_settings(conversation.id, model, preset, prompt)
+        self._write(write)
+
+    def user(self, session: Session, message: Message) -> None:
+        conversation = self._conversation_for(session)
+        model, preset, prompt = session.model, session.preset_name, session.conversation.system_prompt
+        row = self._rows[message.id] = Handle()
+        message = _copy(message)
+
+        def write(store: HistoryStore) -> None:
+            if conversation.id is not None:
+                store.update_settings(conversation.id, model, preset, prompt)
+                row.id = store.add(conversation.id, message)
+        self._write(write)
+
+    def forget(self, message: Message) -> None:
+        """A message left the conversation (unsent, or a reply replaced by regenerate)."""
+        row = self._rows.pop(message.id, None)
+        if row is None:
+            return
+        conversation = self._conversation
+        # A conversation whose only message was never answered is not worth keeping (or titling).
+        empty = not self._rows and self._streaming is None
+        if empty:
+            self._conversation = None
+
+        def write(store: HistoryStore) -> None:
+            if row.id is not None:
+                store.delete_message(row.id)
+            if empty and conversation is not None and conversation.id is not None \
+                    and store.message_count(conversation.id) == 0:
+                store.delete(conversation.id)
+        self._write(write)
+
+    # -- requests and replies --
+
+    def request_started(self, model: str) -> None:
+        """A request is going out: its ledger row now, so even a crash leaves it counted."""
+        handle, conversation = Handle(), self._conversation
+        self._request = handle, conversation
+        started = Request(model, SENT)
+
+        def write(store: HistoryStore) -> None:
+            handle.id = store.add_request(None if conversation is None else conversation.id, started)
+        self._write(write)
+
+    def request_settled(self, request: Request) -> None:
+        handle, conversation = self._request or (Handle(), self._conversation)
+        self._request = None
+
+        def write(store: HistoryStore) -> None:
+            if handle.id is None:  # its start was never stored
+                handle.id = store.add_request(None if conversation is None else conversation.id, request)
+            else:
+                store.settle_request(handle.id, request)
+        self._write(write)
+
     def reply_started(self, session: Session) -> None:
-        def write() -> None:
-            placeholder = Message("assistant", "", model=session.model)
-            self._streaming_row = self.store.add(self._conversation(session), placeholder, streaming=True)
-            self._last_save = self._clock()
-        self._guard(write)
+        conversation = self._conversation_for(session)
+        row = self._streaming = Handle()
+        placeholder = Message("assistant", "", model=session.model)
+        self._last_save = self._clock()
+
+        def write(store: HistoryStore) -> None:
+            if conversation.id is not None:
+                row.id = store.add(conversation.id, placeholder, streaming=True)
+        self._write(write)
 
     def reply_progress(self, text: Callable[[], str]) -> None:
         """Save the partial reply if a second has passed; `text` is called only then."""
-        row = self._streaming_row
+        row = self._streaming
         if row is None or self._clock() - self._last_save < SAVE_INTERVAL:
             return
         self._last_save = self._clock()
-        self._guard(lambda: self.store.save_partial(row, text()))
+        content = text()
+
+        def write(store: HistoryStore) -> None:
+            if row.id is not None:
+                store.save_partial(row.id, content)
+        self._write(write)
 
     def reply_final(self, session: Session, message: Message, params: dict[str, object]) -> None:
-        row, self._streaming_row = self._streaming_row, None
+        streaming, self._streaming = self._streaming, None
+        row = self._rows[message.id] = streaming or Handle()
+        conversation = self._conversation_for(session)
+        message, params = _copy(message), dict(params)
 
-        def write() -> None:
-            if row is None:
-                self.row_ids[message.id] = self.store.add(self._conversation(session), message, params)
-            else:
-                self.store.finalize(row, message, params)
-                self.row_ids[message.id] = row
-        self._guard(write)
+        def write(store: HistoryStore) -> None:
+            if row.id is not None:
+                store.finalize(row.id, message, params)
+            elif conversation.id is not None:
+                row.id = store.add(conversation.id, message, params)
+        self._write(write)
+
+
+def _copy(message: Message) -> Message:
+    """The message as it is now: its token counts go on growing on the event loop while the writer reads them."""
+    return replace(message, token_counts=dict(message.token_counts))

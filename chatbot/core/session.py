@@ -16,28 +16,32 @@ from chatbot.core.budget import Window, build_window, prompt_budget
 from chatbot.core.client import ChatClient, reply_reserve
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.errors import ChatError, SpendLimitError
-from chatbot.core.events import Event, Finished, TextDelta, Usage, UsageReport
+from chatbot.core.events import Event, Finished, Retrying, TextDelta, Usage, UsageReport
 from chatbot.core.history import Stored
 from chatbot.core.models import ModelSpec
 from chatbot.core.presets import Preset
-from chatbot.core.pricing import Price, cost_of, format_cost
+from chatbot.core.pricing import Price, Spent, billed, cost_of, format_cost
 from chatbot.core.recorder import Recorder
-from chatbot.core.usage_log import RequestRecord, UsageLog
+from chatbot.core.store.ledger import ERROR, OK, RETRIED, STOPPED, Request
+from chatbot.core.usage_log import UsageLog
 from chatbot.core.settings import Settings
 from chatbot.core.tokens import TokenCounter
 
 
 @dataclass
 class Totals:
-    """What the session has used so far. `cost_complete` is False once any reply had an unknown price."""
+    """What the session's requests used, each counted once, as the ledger counts them. `cost` is the known
+    part; `cost_complete` is False once any request used tokens at an unknown price."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
     cost: Decimal = Decimal(0)
     cost_complete: bool = True
+    requests: int = 0
 
     def add(self, usage: Usage, cost: Decimal | None) -> None:
+        self.requests += 1
         self.prompt_tokens += usage.prompt_tokens
         self.completion_tokens += usage.completion_tokens
         self.cached_tokens += usage.cached_tokens
@@ -49,6 +53,10 @@ class Totals:
     @property
     def known_cost(self) -> Decimal | None:
         return self.cost if self.cost_complete else None
+
+    @property
+    def spent(self) -> Spent:
+        return Spent(self.cost, not self.cost_complete)
 
 
 @dataclass
@@ -124,10 +132,19 @@ class Session:
 
     def set_model(self, name: str) -> None:
         self.model = name
+        if self.recorder:
+            self.recorder.settings(self)
 
     def set_preset(self, name: str) -> None:
         self.settings.active_preset(name)  # raises ConfigError for an unknown name
         self.preset_name = name
+        if self.recorder:
+            self.recorder.settings(self)
+
+    def set_system_prompt(self, text: str) -> None:
+        self.conversation.set_system_prompt(text)
+        if self.recorder:
+            self.recorder.settings(self)
 
     def budget(self) -> int:
         return prompt_budget(self.spec.context_window, reply_reserve(self.spec, self.preset),
@@ -149,15 +166,14 @@ class Session:
         window = self.next_window()
         return window.dropped if window else []
 
-    def costs(self) -> tuple[Decimal | None, Decimal | None]:
-        """The last reply's cost and the session's, a reply still streaming included at its running count
-        (None where a price is unknown). A request still waiting or retrying has cost nothing yet."""
+    def costs(self) -> tuple[Decimal | None, Spent]:
+        """The last reply's cost (None if its price is unknown) and the session's, a reply still streaming
+        included at its running count. A request still waiting or retrying has cost nothing yet."""
         flight = self.in_flight
         if flight is None or (flight.first_token_at is None and flight.usage is None):
-            return self.last_cost, self.totals.known_cost
+            return self.last_cost, self.totals.spent
         live = cost_of(flight.live_usage(), flight.price)
-        total = self.totals.known_cost
-        return live, None if live is None or total is None else total + live
+        return live, self.totals.spent + Spent.of(live)
 
     def new_conversation(self) -> None:
         self.conversation = Conversation(system_prompt=self.conversation.system_prompt)
@@ -180,8 +196,7 @@ class Session:
             self.preset_name = stored.preset
         self.last_window = None
         if self.recorder:
-            self.recorder.conversation_id = stored.id
-            self.recorder.row_ids = dict(stored.row_ids)
+            self.recorder.resume(stored)
 
     @staticmethod
     def params(spec: ModelSpec, preset: Preset) -> dict[str, object]:
@@ -238,81 +253,100 @@ class Session:
         window = self.window()
         self._check_spend(window, spec, preset)
         self.last_window = window
+        self.client.check_ready()  # a request that cannot go out (no key) is not a request
         flight = self.in_flight = InFlight(window, self.clock, price=spec.price)
+        attempt_started = flight.started
+        announced = True  # the attempt under way has its row in the ledger
+        if self.recorder:
+            self.recorder.request_started(spec.name)
         finish: str | None = None
         error: ChatError | None = None
         stopped = True  # until the stream ends normally or with an error: cancellation leaves it True
         try:
-            async for event in self.client.stream(window.kept, spec, preset):
-                if isinstance(event, TextDelta):
-                    if flight.first_token_at is None:
-                        flight.first_token_at = self.clock()
-                        flight.retry_until = None
+            # Closed here, not left to the garbage collector: a reply given up mid-stream (stop, or a caller that
+            # went away) shuts its stream down in order, before the client is closed.
+            async with aclosing(self.client.stream(window.kept, spec, preset)) as stream:
+                async for event in stream:
+                    if isinstance(event, TextDelta):
+                        if flight.first_token_at is None:
+                            flight.first_token_at = self.clock()
+                            flight.retry_until = None
+                            if self.recorder:
+                                if not announced:
+                                    self.recorder.request_started(spec.name)
+                                self.recorder.reply_started(self)
+                            announced = True
+                        flight.parts.append(event.text)
+                        flight.completion_tokens += counter.count_text(event.text)
                         if self.recorder:
-                            self.recorder.reply_started(self)
-                    flight.parts.append(event.text)
-                    flight.completion_tokens += counter.count_text(event.text)
-                    if self.recorder:
-                        self.recorder.reply_progress(lambda: flight.text)
-                elif isinstance(event, UsageReport):
-                    flight.usage = event.usage
-                    flight.request_id = event.request_id
-                elif isinstance(event, Finished):
-                    finish = event.reason
-                else:
-                    flight.retry_until = self.clock() + event.delay
-                    flight.retry_note = event.error.message
-                yield event
+                            self.recorder.reply_progress(lambda: flight.text)
+                    elif isinstance(event, UsageReport):
+                        flight.usage = event.usage
+                        flight.request_id = event.request_id
+                    elif isinstance(event, Finished):
+                        finish = event.reason
+                    else:
+                        # The attempt that failed was a request too (billed nothing); the next one goes out
+                        # after the wait.
+                        self._account(self._retried(event, spec, attempt_started))
+                        attempt_started, announced = self.clock() + event.delay, False
+                        flight.retry_until = attempt_started
+                        flight.retry_note = event.error.message
+                    yield event
             stopped = False
         except ChatError as exc:
             stopped, error = False, exc
             raise
         finally:
-            self._settle(flight, spec, preset, finish, stopped, error)
-            if self.usage_log:
-                self._log(flight, spec, stopped, error)
+            # Stopped while waiting to retry: the next attempt never went out, so it is no request.
+            sent = announced or not stopped or self.clock() >= attempt_started
+            self._settle(flight, spec, preset, finish, stopped, error, attempt_started if sent else None)
 
     def _settle(self, flight: InFlight, spec: ModelSpec, preset: Preset, finish: str | None, stopped: bool,
-                error: ChatError | None) -> None:
-        """Record the reply and what it cost; runs on success, stop and failure alike."""
+                error: ChatError | None, started: float | None) -> None:
+        """Record the reply and the request (if one went out, since `started`) with what it cost; runs on
+        success, stop and failure alike."""
         self.in_flight = None
+        if started is None:
+            return
         if flight.usage is None and flight.first_token_at is not None:
             # The server sent no usage. The whole reply is counted once here: the running count adds up
             # deltas, which splits the tokens that straddle two of them.
             completion = self._counter(spec).count_text(flight.text)
             flight.usage = Usage(flight.window.prompt_tokens, completion, 0, estimated=True)
-        if flight.first_token_at is None and flight.usage is None:
-            return  # nothing was generated, so nothing was billed
-        usage = flight.live_usage()
-        cost = cost_of(usage, spec.price)
-        self.last_usage, self.last_cost = usage, cost
-        self.totals.add(usage, cost)
-        reply = self.conversation.add(Message(
-            "assistant", flight.text, model=spec.name, usage=usage, cost=cost, finish_reason=finish,
-            stopped=stopped, error=error.message if error else None,
-        ))
-        if self.recorder:
-            self._counter(spec).count_message(reply)  # stored with the reply: a resume never re-tokenizes it
-            self.recorder.reply_final(self, reply, self.params(spec, preset))
-
-    def _log(self, flight: InFlight, spec: ModelSpec, stopped: bool, error: ChatError | None) -> None:
-        usage = flight.live_usage() if (flight.first_token_at or flight.usage) else Usage()
-        cost = cost_of(usage, spec.price)
-        record = RequestRecord(
-            timestamp=time.time(), request_id=flight.request_id or (error.request_id if error else None),
-            model=spec.name, prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
-            completion_tokens=usage.completion_tokens, usage_estimated=usage.estimated,
-            cost_usd=None if cost is None else str(cost),
-            first_token_seconds=None if flight.first_token_at is None else round(flight.first_token_at - flight.started, 4),
-            total_seconds=round(self.clock() - flight.started, 4),
-            status="error" if error else "stopped" if stopped else "ok",
-            error=type(error).__name__.rstrip("_") if error else None,
+        generated = flight.first_token_at is not None or flight.usage is not None
+        usage = flight.live_usage() if generated else Usage()  # nothing generated: nothing billed
+        request = Request(
+            spec.name, ERROR if error else STOPPED if stopped else OK, usage, billed(usage, spec.price),
+            error=_error_class(error), request_id=flight.request_id or (error.request_id if error else None),
+            first_token_seconds=None if flight.first_token_at is None else round(flight.first_token_at - started, 4),
+            total_seconds=round(self.clock() - started, 4),
         )
-        try:
-            assert self.usage_log is not None
-            self.usage_log.write(record)
-        except OSError:
-            self.usage_log = None  # a log that cannot be written must not break the chat
+        if generated:
+            self.last_usage, self.last_cost = usage, request.cost
+            reply = self.conversation.add(Message(
+                "assistant", flight.text, model=spec.name, usage=usage, cost=request.cost, finish_reason=finish,
+                stopped=stopped, error=error.message if error else None,
+            ))
+            if self.recorder:
+                self._counter(spec).count_message(reply)  # stored with the reply: a resume never re-tokenizes it
+                self.recorder.reply_final(self, reply, self.params(spec, preset))
+        self._account(request)
+
+    def _retried(self, event: Retrying, spec: ModelSpec, started: float) -> Request:
+        return Request(spec.name, RETRIED, error=_error_class(event.error), request_id=event.error.request_id,
+                       total_seconds=round(self.clock() - started, 4))
+
+    def _account(self, request: Request) -> None:
+        """Count a request once: in the totals, the ledger and the usage log alike."""
+        self.totals.add(request.usage, request.cost)
+        if self.recorder:
+            self.recorder.request_settled(request)
+        if self.usage_log:
+            try:
+                self.usage_log.write(request)
+            except OSError:
+                self.usage_log = None  # a log that cannot be written must not break the chat
 
     def _check_spend(self, window: Window, spec: ModelSpec, preset: Preset) -> None:
         limit = self.settings.max_session_cost
@@ -325,3 +359,7 @@ class Session:
                 f"{format_cost(limit)} limit (spent {format_cost(self.totals.cost)})",
                 "raise max_session_cost, lower max_tokens, or start a new session",
             )
+
+
+def _error_class(error: ChatError | None) -> str | None:
+    return None if error is None else type(error).__name__.rstrip("_")

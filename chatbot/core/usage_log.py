@@ -3,39 +3,33 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from chatbot.core import paths
+from chatbot.core.store.ledger import Request
 
 
 def default_path() -> Path:
     return paths.state_dir() / "usage.jsonl"
 
 
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    timestamp: float
-    request_id: str | None
-    model: str
-    prompt_tokens: int
-    cached_tokens: int
-    completion_tokens: int
-    usage_estimated: bool
-    cost_usd: str | None
-    first_token_seconds: float | None
-    total_seconds: float
-    status: str  # ok, stopped, error
-    error: str | None  # the error's class, e.g. RateLimitError
-
-
 class UsageLog:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_path()
 
-    def write(self, record: RequestRecord) -> None:
+    def write(self, request: Request) -> None:
+        """One line per request, as the ledger has it: status ok, stopped, error or retried (billed nothing)."""
+        usage = request.usage
+        record = {
+            "timestamp": request.timestamp, "request_id": request.request_id, "model": request.model,
+            "prompt_tokens": usage.prompt_tokens, "cached_tokens": usage.cached_tokens,
+            "completion_tokens": usage.completion_tokens, "usage_estimated": usage.estimated,
+            "cost_usd": None if request.cost is None else str(request.cost),
+            "first_token_seconds": request.first_token_seconds, "total_seconds": request.total_seconds,
+            "status": request.status, "error": request.error,
+        }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(asdict(record), separators=(",", ":")) + "\n"
+        line = json.dumps(record, separators=(",", ":")) + "\n"
         # One write of a short line in append mode: lines from concurrent processes do not interleave.
         with self.path.open("a", encoding="utf-8") as f:
             f.write(line)

@@ -24,6 +24,7 @@ from chatbot.core.errors import ChatError, ConfigError
 from chatbot.core.history import HistoryStore
 from chatbot.core.recorder import Recorder
 from chatbot.core.session import Session
+from chatbot.core.store.writer import Writer
 from chatbot.core.usage_log import UsageLog
 from chatbot.core import paths
 from chatbot.core.settings import Settings, config_path
@@ -60,12 +61,14 @@ class ChatApp(App[None]):
         # both drop them. What the terminal held before the app read it (typeahead) comes first.
         self._held: list[events.Event] | None = typeahead.events_for(typed_ahead)
         self.settings = settings
-        self.store = store
+        self.store = store  # read on the UI thread; every write goes to the writer's thread
+        self.writer = Writer(store.path) if store else None
+        self.unsaved: str | None = None  # what quitting could not write, for run() to say after the app is gone
         self._client_given = client is not None
         # The key from api_key_cmd is resolved in warm_up, off the UI thread.
         client = client or ChatClient.from_settings(settings, run_key_cmd=False)
         self.session = session or Session(
-            settings, client, recorder=Recorder(store) if store else None,
+            settings, client, recorder=Recorder(self.writer) if self.writer else None,
             usage_log=UsageLog() if settings.usage_log else None)
         if store is not None and resume_id is not None:
             self.session.resume(store.load(resume_id))
@@ -143,6 +146,10 @@ class ChatApp(App[None]):
     async def on_unmount(self) -> None:
         self.collector.stop()
         await self.session.client.aclose()
+        if self.writer is not None:
+            lost = await asyncio.to_thread(self.writer.close)
+            if lost:
+                self.unsaved = f"{lost} history writes could not be saved: {self.writer.error}"
         if self.store is not None:
             self.store.close()
 
@@ -287,5 +294,10 @@ def run(settings: Settings, warnings: list[str] | None = None, *, store: History
         resume_id: int | None = None) -> int:
     stdin = sys.__stdin__.fileno() if sys.__stdin__ is not None else -1
     with typeahead.typed_ahead(stdin) as typed:
-        make_app(settings, warnings=warnings, store=store, resume_id=resume_id, typed_ahead=typed).run()
+        app = make_app(settings, warnings=warnings, store=store, resume_id=resume_id, typed_ahead=typed)
+        app.run()
+    if app.unsaved:
+        from chatbot.cli_output import stderr
+
+        stderr().line(f"chat: {app.unsaved}")
     return 0

@@ -332,12 +332,12 @@ class ChatScreen(Screen[None]):
             self.notify(f"Preset: {name} ({self.session.preset.summary()})", markup=False)
 
     def action_history(self) -> None:
-        if self.app.store is None:
+        if self.app.store is None or self.app.writer is None:
             self.notify("History is off (--no-history or history = false).")
             return
         recorder = self.session.recorder
-        self.app.push_screen(HistoryScreen(self.app.store, recorder.deleted if recorder else None),
-                             self._history_chosen)
+        self.app.push_screen(HistoryScreen(self.app.store, recorder.deleted if recorder else None,
+                                           writer=self.app.writer), self._history_chosen)
 
     async def _history_chosen(self, chosen: Opened | None) -> None:
         if chosen is None or self.app.store is None:
@@ -357,12 +357,15 @@ class ChatScreen(Screen[None]):
         await self.show_conversation(jump_to=rows.get(chosen.message_row) if chosen.message_row else None)
         self.notify(f"Opened: {stored.title or stored.id}", markup=False)
 
-    def export(self, fmt: str) -> None:
+    @work(group="export", exit_on_error=False)
+    async def export(self, fmt: str) -> None:
         import json
 
         from chatbot.core.export import to_json, to_markdown
 
         recorder, store = self.session.recorder, self.app.store
+        if recorder is not None:
+            await recorder.writer.caught_up()  # everything said so far is in the store, and so in the file
         if store is None or recorder is None or recorder.conversation_id is None:
             self.notify("Nothing to export yet (the history keeps conversations once a message is sent).")
             return
@@ -381,7 +384,7 @@ class ChatScreen(Screen[None]):
 
     def _system_prompt_saved(self, text: str | None) -> None:
         if text is not None:
-            self.session.conversation.set_system_prompt(text)
+            self.session.set_system_prompt(text)
             self.notify("System prompt updated; it applies from the next request.")
 
 

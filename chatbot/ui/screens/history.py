@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -17,6 +19,7 @@ from textual.widgets.option_list import Option
 
 from chatbot.core.history import HistoryStore
 from chatbot.core.pricing import format_cost
+from chatbot.core.store.writer import Writer
 from chatbot.core.terminal import one_line
 from chatbot.core.text import plural
 from chatbot.ui.shown import shown, shown_text
@@ -43,9 +46,11 @@ class HistoryScreen(ModalScreen[Opened | None]):
         Binding("ctrl+t", "rename", "Rename", priority=True),
     ]
 
-    def __init__(self, store: HistoryStore, on_delete: Callable[[int], None] | None = None) -> None:
+    def __init__(self, store: HistoryStore, on_delete: Callable[[int], None] | None = None, *,
+                 writer: Writer) -> None:
         super().__init__()
-        self.store = store
+        self.store = store  # read here; changes go through the writer, so a locked file never freezes the screen
+        self.writer = writer
         self.on_delete = on_delete
         self.renaming: int | None = None
         self.titles: dict[int, str] = {}  # of the listed conversations, for the delete question
@@ -62,6 +67,8 @@ class HistoryScreen(ModalScreen[Opened | None]):
 
     def on_mount(self) -> None:
         self._fill("")
+        if self.writer.pending:
+            self._write(None)  # what is still being written is listed once it is
 
     def _fill(self, query: str, highlight: int = 0) -> None:
         options = self.query_one(OptionList)
@@ -97,11 +104,11 @@ class HistoryScreen(ModalScreen[Opened | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if self.renaming is not None:
-            self.store.rename(self.renaming, event.value)
+            conversation_id, title = self.renaming, event.value
             self.renaming = None
             event.input.value = ""
             event.input.placeholder = "search every message (enter opens, ctrl+t renames, ctrl+d deletes)"
-            self._fill("")
+            self._write(lambda store: store.rename(conversation_id, title))
             return
         if (chosen := self._highlighted()) is not None:
             self.dismiss(chosen)
@@ -121,8 +128,8 @@ class HistoryScreen(ModalScreen[Opened | None]):
             return
         self.deleting = chosen.conversation_id
         title = self.titles.get(chosen.conversation_id, "")
-        shown = title if len(title) <= 40 else title[:39] + "…"
-        self.query_one(ConfirmBar).ask(f"Delete '{shown}'? enter/y deletes, escape keeps")
+        name = title if len(title) <= 40 else title[:39] + "…"
+        self.query_one(ConfirmBar).ask(f"Delete '{name}'? enter/y deletes, escape keeps")
 
     def on_confirm_bar_answered(self, event: ConfirmBar.Answered) -> None:
         event.stop()
@@ -130,11 +137,10 @@ class HistoryScreen(ModalScreen[Opened | None]):
         if not event.yes or conversation_id is None:
             return
         title = self.titles.get(conversation_id, "")
-        self.store.delete(conversation_id)
         if self.on_delete is not None:
             self.on_delete(conversation_id)
-        self.notify(f"Deleted '{title}'.")
-        self._fill(self.query_one(Input).value, self.query_one(OptionList).highlighted or 0)
+        self._write(lambda store: store.delete(conversation_id), f"Deleted '{title}'.",
+                    highlight=self.query_one(OptionList).highlighted or 0)
 
     def action_rename(self) -> None:
         if (chosen := self._highlighted()) is None:
@@ -144,3 +150,17 @@ class HistoryScreen(ModalScreen[Opened | None]):
         search.placeholder = "new title, enter saves"
         search.value = shown_text(one_line(self.store.load(chosen.conversation_id).title))
         search.focus()
+
+    @work(group="history-write", exit_on_error=False)
+    async def _write(self, write: Callable[[HistoryStore], object] | None, done: str | None = None,
+                     highlight: int = 0) -> None:
+        """Make a change through the writer (None: only wait for what it has queued), then list again."""
+        try:
+            await asyncio.wrap_future(self.writer.submit(write))
+        except Exception:  # noqa: BLE001 - the writer keeps the reason
+            self.notify(self.writer.error or "The history could not be changed.", severity="error", markup=False)
+        else:
+            if done:
+                self.notify(done)
+        if self.is_attached and self.renaming is None:
+            self._fill(self.query_one(Input).value, highlight)

@@ -7,25 +7,34 @@ Everything that could differ between runs is pinned down:
 - the session's clock is fixed, so elapsed times read "0s" and no tokens/s figure is shown;
 - replies are awaited (or, mid-stream, polled for) before the screenshot, never timed;
 - text cursors stop blinking and scrollbars are repainted just before the screenshot (see settle());
-- the model menu waits for the server's model list, which arrives after the menu opens.
+- the model menu waits for the server's model list, which arrives after the menu opens;
+- stored conversations carry fixed times, shown in a fixed zone (UTC).
 Waits are bounded loops of short pauses that fail loudly instead of snapshotting a half-drawn screen.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import Input, OptionList, Static, TextArea
 
 from fake_openai import Error, FakeOpenAI, Reply
+from test_ui_history import seed
 from chatbot.core.client import ChatClient
+from chatbot.core.history import HistoryStore
 from chatbot.core.session import Session
 from chatbot.core.settings import Settings, load_settings
 from chatbot.ui.app import ChatApp
 from chatbot.ui.screens.chat import ChatScreen
+from chatbot.ui.screens.history import HistoryScreen
+from chatbot.ui.screens.system_prompt import SystemPromptScreen
+from chatbot.ui.widgets.confirm_bar import ConfirmBar
 from chatbot.ui.widgets.message_view import MessageView
 
 SIZE = (100, 30)
@@ -53,10 +62,10 @@ def top(xs, n=3):
 RunBefore = Callable[[Pilot[Any]], Awaitable[None]]
 
 
-def make_app(settings: Settings) -> ChatApp:
+def make_app(settings: Settings, store: HistoryStore | None = None) -> ChatApp:
     """The app with a session whose clock never moves, so no time or speed on screen depends on the run."""
     session = Session(settings, ChatClient.from_settings(settings), clock=lambda: FIXED_NOW)
-    return ChatApp(settings, session=session)
+    return ChatApp(settings, session=session, store=store)
 
 
 @pytest.fixture
@@ -309,5 +318,96 @@ def test_dropped_turns(snap_compare: Any, fake: FakeOpenAI, settings_for: Callab
         await exchanges("one " * 10, "two " * 10, "three")(pilot)
         screen = chat_screen(pilot)
         assert any(v.has_class("dropped") for v in screen.transcript.views())
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+# -- the history and the system prompt ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Iterator[Path]:
+    """A history file with three conversations at fixed times; the times are shown in UTC for the test."""
+    zone = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    db = tmp_path / "history.db"
+    seed(db, "Penguins", "gpt-4.1-nano", [("How do penguins keep warm?", "They huddle."),
+                                          ("And emperor penguins?", "Even closer.")], updated=1_700_000_000.0)
+    seed(db, "Volcanoes", "gpt-4o", [("Why do volcanoes erupt?", "Pressure builds.")], updated=1_700_000_300.0)
+    seed(db, "Teapots, kettles and the long story of the brown betty", "gpt-4o-mini",
+         [("Best teapot?", "A brown betty.")], updated=1_700_000_200.0)
+    yield db
+    if zone is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = zone
+    time.tzset()
+
+
+def _history(*keys: str) -> RunBefore:
+    """F4, then `keys`, and wait until the screen shows what they did."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen), "the history screen")
+        screen = pilot.app.screen
+        assert isinstance(screen, HistoryScreen)
+        await until(pilot, lambda: screen.query_one(OptionList).option_count == 3, "the three conversations listed")
+        if keys:
+            await pilot.press(*keys)
+        await pilot.pause()
+        await settle(pilot)
+
+    return run_before
+
+
+def test_history(snap_compare: Any, fake: FakeOpenAI, settings_for: Callable[..., Settings], history: Path) -> None:
+    """F4: the stored conversations newest first, with time, model, turns and cost; a long title is cut."""
+    app = make_app(settings_for(), HistoryStore(history))
+    assert snap_compare(app, terminal_size=SIZE, run_before=_history())
+
+
+def test_history_search(snap_compare: Any, fake: FakeOpenAI, settings_for: Callable[..., Settings],
+                        history: Path) -> None:
+    """F4 then "penguins": the messages that match, each under its conversation's title, the words marked."""
+    app = make_app(settings_for(), HistoryStore(history))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _history(*"penguins")(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, HistoryScreen)
+        await until(pilot, lambda: screen.query_one(OptionList).option_count == 2, "the two hits")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_history_delete_question(snap_compare: Any, fake: FakeOpenAI, settings_for: Callable[..., Settings],
+                                 history: Path) -> None:
+    """F4, down, ctrl+d: the question in place under the list, the title in it cut to fit; nothing deleted yet."""
+    app = make_app(settings_for(), HistoryStore(history))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _history("down", "ctrl+d")(pilot)
+        await until(pilot, lambda: pilot.app.screen.query_one(ConfirmBar).display, "the delete question")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_system_prompt_editor(snap_compare: Any, fake: FakeOpenAI, settings_for: Callable[..., Settings]) -> None:
+    """The system prompt editor (from the palette) with a prompt of two paragraphs, one wrapped."""
+    prompt = ("You are a careful assistant for a team of field biologists. Answer briefly, name your sources, "
+              "and say so when you are unsure.\n\nUse metric units.")
+    app = make_app(settings_for(system_prompt=prompt))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
+        chat_screen(pilot).action_edit_system_prompt()
+        await until(pilot, lambda: isinstance(pilot.app.screen, SystemPromptScreen), "the system prompt editor")
+        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

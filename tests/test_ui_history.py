@@ -397,7 +397,7 @@ async def test_the_question_goes_away_when_focus_leaves_it(fake: FakeOpenAI, mak
         screen = await open_history(pilot)
         await pilot.press("ctrl+d")
         await until(pilot, lambda: asking(screen) is not None)
-        await pilot.click("#history-search")
+        await pilot.click(Input)  # the search box
         await until(pilot, lambda: asking(screen) is None)
         await pilot.press("enter")  # opens the highlighted conversation; deletes nothing
         await until(pilot, lambda: isinstance(app.screen, ChatScreen))

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -160,7 +161,9 @@ def running(layout: Layout, log: Path, api_key: str | None = None) -> Iterator[S
     if not layout.installed():
         raise RuntimeError(f"llama-cpp-python is not installed in {layout.root}: run {INSTALL}")
     model = {"model": str(layout.model), "model_alias": MODEL_ID, "n_ctx": N_CTX, "n_threads": N_THREADS,
-             "n_threads_batch": N_THREADS, "verbose": False}
+             "n_threads_batch": N_THREADS, "verbose": False,
+             # The file carries no chat template, and llama-cpp-python would fall back on Llama 2's turn format.
+             "chat_format": "gemma"}
     # interrupt_requests is the default, said here because the tier tests what it does to a stream.
     settings = {"host": "127.0.0.1", "api_key": api_key, "interrupt_requests": True}
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -215,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'installed' if layout.installed() else 'not installed'}: {layout.root}")
         return 0 if layout.installed() else 1
     else:
+        # A plain kill stops the server too (Python's default would leave it running, orphaned).
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         with running(layout, layout.root / "server.log") as server:
             print(f"chat --base-url {server.base_url} -m {server.model}   (server output: {server.log}; ctrl+c stops)",
                   flush=True)

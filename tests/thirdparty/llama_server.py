@@ -112,7 +112,7 @@ def install(layout: Layout) -> None:
     shutil.rmtree(layout.root / "venv", ignore_errors=True)
     layout.root.mkdir(parents=True, exist_ok=True)
     _run([sys.executable, "-m", "venv", layout.root / "venv"])
-    pip = [layout.venv_python, "-m", "pip", "--disable-pip-version-check"]
+    pip: list[str | Path] = [layout.venv_python, "-m", "pip", "--disable-pip-version-check"]
     if not any(layout.wheels.glob("llama_cpp_python-*.whl")):
         # Compiles llama.cpp: minutes on 2 cores, once per cache.
         with tempfile.TemporaryDirectory(dir=layout.root) as out:

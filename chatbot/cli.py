@@ -227,34 +227,30 @@ async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace
 
     from chatbot.cli_output import Writer
     from chatbot.core.errors import ChatError
-    from chatbot.core.events import Finished, Retrying, TextDelta
+    from chatbot.core.events import Retrying, TextDelta
 
     # On a terminal, model text is data: escape sequences go, even when split across deltas.
     screen, notes = Writer(out), Writer(err)
-    finish = None
-    failure: ChatError | None = None
-    before = session.conversation.last_reply()  # a resumed conversation's, not this run's
+    turn = session.send(prompt)
     try:
         # Closed here, not at interpreter exit: a reader that went away (`| head -1`) raises in the middle of the
         # stream, and the HTTP stream left open would be closed by the loop's shutdown, which reports the
         # broken pipe a second time as a traceback.
-        async with aclosing(session.send(prompt)) as events:
+        async with aclosing(turn) as events:
             async for event in events:
                 if isinstance(event, TextDelta) and not args.json:
                     screen.piece(event.text)
                 elif isinstance(event, Retrying):
                     notes.line(f"chat: {event.error.message}; retrying in {event.delay:.1f}s "
                                f"({event.attempt}/{session.client.max_retries})")
-                elif isinstance(event, Finished):
-                    finish = event
-    except ChatError as exc:
-        failure = exc
+    except ChatError:
+        pass  # the outcome holds it
     finally:
         await session.client.aclose()
         screen.end_pieces()
-    reply = session.conversation.last_reply()
-    if reply is before:
-        reply = None
+    outcome = turn.outcome
+    assert outcome is not None  # the turn has ended, however it ended
+    reply, failure = outcome.reply, outcome.error
     if args.json:
         screen.json(_json_result(session, reply, failure))  # a failed request too: scripts read stdout
     if failure is not None and reply is None:
@@ -263,8 +259,8 @@ async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace
     if not args.json and reply and reply.content and not reply.content.endswith("\n"):
         screen.document("\n")
     screen.flush()
-    if finish and finish.note:
-        notes.line(f"chat: note: {finish.note}")
+    if outcome.note:
+        notes.line(f"chat: note: {outcome.note}")
     if args.usage:
         notes.line(_usage_line(session))
     if failure is not None:

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from chatbot.core.conversation import Message
     from chatbot.core.errors import ChatError
 
 
@@ -60,3 +63,33 @@ class Finished:
 
 
 Event = TextDelta | UsageReport | Retrying | Finished
+
+
+@dataclass(frozen=True, slots=True)
+class TurnSettled:
+    """How a turn ended: the one value the screen, the one-shot command and the tests read afterwards.
+
+    `ended` is "finished", "stopped" (the user stopped it; what arrived is kept), "broken off" (it failed after
+    text arrived, which is kept and marked) or "failed" (no reply). `reply` is the reply the turn added to the
+    conversation, `replaced` the one a regenerate replaced, and `text_returned` says the user's message was taken
+    back out because nothing came, so the caller can hand it back to the user."""
+
+    ended: str
+    reply: Message | None = None
+    replaced: Message | None = None
+    error: ChatError | None = None
+    finish_reason: str | None = None
+    text_returned: bool = False
+
+    @property
+    def note(self) -> str | None:
+        """What the user should know about how a finished reply ended (cut at max_tokens, filtered)."""
+        return Finished(self.finish_reason).note if self.ended == "finished" else None
+
+    @property
+    def usage(self) -> Usage | None:
+        return self.reply.usage if self.reply else None
+
+    @property
+    def cost(self) -> Decimal | None:
+        return self.reply.cost if self.reply else None

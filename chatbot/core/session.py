@@ -7,7 +7,7 @@ what arrived (marked), and a message that got no reply at all is taken back out 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,6 +26,7 @@ from chatbot.core.store.ledger import ERROR, OK, RETRIED, STOPPED, Request
 from chatbot.core.usage_log import UsageLog
 from chatbot.core.settings import Settings
 from chatbot.core.tokens import TokenCounter
+from chatbot.core.turn import Ending, Turn
 
 
 @dataclass
@@ -206,35 +207,51 @@ class Session:
 
     # -- one turn --
 
-    async def send(self, text: str) -> AsyncIterator[Event]:
+    def send(self, text: str) -> Turn:
         """Add the user's message and stream the reply. If the request fails or is stopped before the first
-        token, the message is removed again, so the caller can hand the text back to the user."""
+        token, the message is removed again (the outcome says so), so the caller can hand the text back."""
+        return Turn(lambda turn: self._send(text, turn))
+
+    def regenerate(self) -> Turn:
+        """Replace the last reply with a new one. If no new reply comes, the old one is put back."""
+        return Turn(self._regenerate)
+
+    async def _send(self, text: str, turn: Turn) -> AsyncGenerator[Event, None]:
         user = self.conversation.add_user(text)
         previous_window = self.last_window
+        ending = Ending()
+        returned = False
         if self.recorder:
             self.counter.count_message(user)  # the window needs it anyway; stored, it spares a resume the work
             self.recorder.user(self, user)
         try:
-            async with aclosing(self.reply()) as replies:
+            async with aclosing(self.reply(ending)) as replies:
                 async for event in replies:
                     yield event
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, ChatError):
+                ending.error = exc  # also one raised before the request went out (the window, the spend guard)
             # aclosing has settled any partial reply by now, so the user message is last only if none came.
             if self.conversation.messages and self.conversation.messages[-1] is user:
                 self.conversation.messages.pop()
                 self.last_window = previous_window  # nothing went out: the counters stay as they were
+                returned = True
                 if self.recorder:
                     self.recorder.forget(user)
             raise
+        finally:
+            turn.outcome = ending.settled(text_returned=returned)
 
-    async def regenerate(self) -> AsyncIterator[Event]:
-        """Replace the last reply with a new one. If no new reply comes, the old one is put back."""
+    async def _regenerate(self, turn: Turn) -> AsyncGenerator[Event, None]:
         old = self.conversation.pop_last_reply()
+        ending = Ending()
         try:
-            async with aclosing(self.reply()) as replies:
+            async with aclosing(self.reply(ending)) as replies:
                 async for event in replies:
                     yield event
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, ChatError):
+                ending.error = exc
             if old is not None and self.conversation.messages and self.conversation.messages[-1].role != "assistant":
                 self.conversation.add(old)
                 old = None
@@ -242,8 +259,9 @@ class Session:
         finally:
             if old is not None and self.recorder:
                 self.recorder.forget(old)
+            turn.outcome = ending.settled(replaced=old)
 
-    async def reply(self) -> AsyncIterator[Event]:
+    async def reply(self, ending: Ending | None = None) -> AsyncGenerator[Event, None]:
         """Stream a reply to the conversation as it stands. A stopped or broken reply keeps its text.
 
         The model and preset are read once: the user may switch them while the reply streams, and that
@@ -259,9 +277,7 @@ class Session:
         announced = True  # the attempt under way has its row in the ledger
         if self.recorder:
             self.recorder.request_started(spec.name)
-        finish: str | None = None
-        error: ChatError | None = None
-        stopped = True  # until the stream ends normally or with an error: cancellation leaves it True
+        ending = ending or Ending()
         try:
             # Closed here, not left to the garbage collector: a reply given up mid-stream (stop, or a caller that
             # went away) shuts its stream down in order, before the client is closed.
@@ -284,7 +300,7 @@ class Session:
                         flight.usage = event.usage
                         flight.request_id = event.request_id
                     elif isinstance(event, Finished):
-                        finish = event.reason
+                        ending.finish_reason = event.reason
                     else:
                         # The attempt that failed was a request too (billed nothing); the next one goes out
                         # after the wait.
@@ -293,22 +309,23 @@ class Session:
                         flight.retry_until = attempt_started
                         flight.retry_note = event.error.message
                     yield event
-            stopped = False
+            ending.stopped = False
         except ChatError as exc:
-            stopped, error = False, exc
+            ending.stopped, ending.error = False, exc
             raise
         finally:
             # Stopped while waiting to retry: the next attempt never went out, so it is no request.
-            sent = announced or not stopped or self.clock() >= attempt_started
-            self._settle(flight, spec, preset, finish, stopped, error, attempt_started if sent else None)
+            sent = announced or not ending.stopped or self.clock() >= attempt_started
+            ending.reply = self._settle(flight, spec, preset, ending, attempt_started if sent else None)
 
-    def _settle(self, flight: InFlight, spec: ModelSpec, preset: Preset, finish: str | None, stopped: bool,
-                error: ChatError | None, started: float | None) -> None:
+    def _settle(self, flight: InFlight, spec: ModelSpec, preset: Preset, ending: Ending,
+                started: float | None) -> Message | None:
         """Record the reply and the request (if one went out, since `started`) with what it cost; runs on
-        success, stop and failure alike."""
+        success, stop and failure alike. Returns the reply it added, if any text came."""
         self.in_flight = None
         if started is None:
-            return
+            return None
+        error, stopped = ending.error, ending.stopped
         if flight.usage is None and flight.first_token_at is not None:
             # The server sent no usage. The whole reply is counted once here: the running count adds up
             # deltas, which splits the tokens that straddle two of them.
@@ -316,6 +333,7 @@ class Session:
             flight.usage = Usage(flight.window.prompt_tokens, completion, 0, estimated=True)
         generated = flight.first_token_at is not None or flight.usage is not None
         usage = flight.live_usage() if generated else Usage()  # nothing generated: nothing billed
+        reply: Message | None = None
         request = Request(
             spec.name, ERROR if error else STOPPED if stopped else OK, usage, billed(usage, spec.price),
             error=_error_class(error), request_id=flight.request_id or (error.request_id if error else None),
@@ -325,13 +343,14 @@ class Session:
         if generated:
             self.last_usage, self.last_cost = usage, request.cost
             reply = self.conversation.add(Message(
-                "assistant", flight.text, model=spec.name, usage=usage, cost=request.cost, finish_reason=finish,
-                stopped=stopped, error=error.message if error else None,
+                "assistant", flight.text, model=spec.name, usage=usage, cost=request.cost,
+                finish_reason=ending.finish_reason, stopped=stopped, error=error.message if error else None,
             ))
             if self.recorder:
                 self._counter(spec).count_message(reply)  # stored with the reply: a resume never re-tokenizes it
                 self.recorder.reply_final(self, reply, self.params(spec, preset))
         self._account(request)
+        return reply
 
     def _retried(self, event: Retrying, spec: ModelSpec, started: float) -> Request:
         return Request(spec.name, RETRIED, error=_error_class(event.error), request_id=event.error.request_id,

@@ -1,6 +1,7 @@
 """The chat screen: transcript, prompt and status bar, and the worker that streams one turn.
 
-The worker only talks to the session and to its own reply view; everything else reacts when it ends.
+The worker streams a turn's text into its own reply view; when the turn ends, its one outcome (the session's
+TurnSettled) decides what the transcript and the prompt show.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from textual.worker import Worker, WorkerState
 
 from chatbot.core.conversation import Message
 from chatbot.core.errors import ChatError
-from chatbot.core.events import Finished, TextDelta
+from chatbot.core.events import TextDelta, TurnSettled
 from chatbot.core.pricing import format_cost
 from chatbot.core.text import plural
+from chatbot.core.turn import Turn
 from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen
 from chatbot.ui.screens.picker import Picker, PickerItem
@@ -177,45 +179,43 @@ class ChatScreen(Screen[None]):
     async def run_turn(self, text: str | None) -> None:
         """Send `text` (or regenerate the last reply when None) and stream the reply into its view."""
         session = self.session
-        before = session.conversation.last_reply()
         user_view = await self.transcript.add(MessageView("user", text)) if text is not None else None
-        old_view = self._view_of(before) if text is None else None
+        old_view = self._view_of(session.conversation.last_reply()) if text is None else None
         if old_view is not None:
             old_view.display = False  # shown again if no new reply replaces it
         view = self.reply_view = await self.transcript.add(MessageView("assistant", model=session.model))
         view.set_note("waiting")
-        error: ChatError | None = None
-        finish: Finished | None = None
+        turn: Turn | None = None
         try:
             await self.app.ready.wait()
             async with self.app.server_turn:
-                events = session.send(text) if text is not None else session.regenerate()
-                async for event in events:
+                turn = session.send(text) if text is not None else session.regenerate()
+                async for event in turn:
                     if isinstance(event, TextDelta):
                         await view.append(event.text)
-                    elif isinstance(event, Finished):
-                        finish = event
-        except ChatError as exc:
-            error = exc
+        except ChatError:
+            pass  # the outcome holds it
         finally:
             self.reply_view = None
-            await self._settle(view, user_view, old_view, text, before, finish, error)
+            # Stopped before the turn began (waiting for start-up or for the model list): nothing was sent.
+            outcome = turn.outcome if turn is not None else None
+            await self._settle(view, user_view, old_view, text, outcome or TurnSettled("stopped", text_returned=True))
 
     async def _settle(self, view: MessageView, user_view: MessageView | None, old_view: MessageView | None,
-                      text: str | None, before: object, finish: Finished | None, error: ChatError | None) -> None:
+                      text: str | None, outcome: TurnSettled) -> None:
         session = self.session
-        reply = session.conversation.last_reply()
+        reply = outcome.reply
         if old_view is not None:
-            if reply is before:
+            if outcome.replaced is None:
                 old_view.display = True
             else:
                 await old_view.remove()
-        if reply is not None and reply is not before:
+        if reply is not None:
             view.message = reply
             if user_view is not None:
                 user_view.message = session.conversation.last_user()
             await view.finish(reply.content)
-            view.set_note(reply_note(reply, finish.note if finish else None))
+            view.set_note(reply_note(reply, outcome.note))
         else:
             await view.finish()
             await view.remove()
@@ -223,7 +223,7 @@ class ChatScreen(Screen[None]):
                 user_view.set_note("not sent: back in the prompt" if not self.prompt.text else "not sent")
                 if not self.prompt.text and text is not None:
                     self.prompt.set_text(text)
-        if error is not None:
+        if (error := outcome.error) is not None:
             await self.add_note("error", f"{error.headline()}\n{error.hint}".rstrip())
         self.transcript.mark_dropped(session.dropped())
         self.refresh_status()

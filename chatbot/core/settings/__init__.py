@@ -2,7 +2,7 @@
 errors, sources.py ranks the sources, key_command.py runs api_key_cmd, edit.py changes the config file.
 
 What callers import lives here, so they need not know which module holds it. edit.py is left out: it needs
-tomlkit, which only saving from the TUI pays for.
+tomlkit, and loading the settings (`chat -p` too) should not pay for importing it.
 """
 
 from chatbot.core.settings.load import config_path, load_settings, read_config_file, shown

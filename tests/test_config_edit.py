@@ -1,4 +1,4 @@
-"""Config edits (`chatbot.core.config_edit`): one top-level key set, every other byte of the file kept.
+"""Config edits (`chatbot.core.settings.edit`): one top-level key set, every other byte of the file kept.
 
 Each shape is checked three ways: the exact text written, what TOML reads from it (the old data plus the key),
 and what the settings loader makes of it (the new theme, everything else as before).
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chatbot.core.config_edit import set_top_level_key
+from chatbot.core.settings.edit import set_top_level_key
 from chatbot.core.errors import ConfigError
 from chatbot.core.settings import load_settings
 

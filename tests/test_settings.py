@@ -376,6 +376,34 @@ def test_bad_nested_environment_names_the_variable(monkeypatch: pytest.MonkeyPat
     assert "CHAT_BUDGET__MAX_CONTEXT_TOKENS" in message
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "key"),
+    [
+        # A variable deeper than the bad key: it made `bogus` a table, and the table is an unknown key.
+        ("CHAT_MODELS__x__bogus__deep", "1", "models.x.bogus"),
+        # "__" with nothing between: empty keys, each a table of the next (found by the fuzz).
+        ("CHAT_PRESETS______", "", "presets.."),
+        ("CHAT_MODELS______cached_input_price", "", "models.."),
+    ],
+)
+def test_variable_setting_a_key_inside_a_bad_one_is_named(
+    variable: str, value: str, key: str, cfg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The file holds the same table, so only the variable's own name says where the bad key came from.
+    write(cfg, '[models.x]\ncontext_window = 1000\n[presets.p]\ntemperature = 1\n')
+    monkeypatch.setenv(variable, value)
+    message = load_error(cfg)
+    assert message.startswith(f"environment {variable.upper()}: {key}: unknown key"), message
+
+
+def test_variable_under_a_plain_setting_is_not_blamed_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pydantic-settings does not split CHAT_BASE_URL__X (base_url is no table): the bad value is elsewhere."""
+    monkeypatch.setenv("CHAT_BASE_URL__X", "1")
+    monkeypatch.setenv("OPENAI_BASE_URL", "localhost:11434/v1")
+    message = load_error(None)
+    assert message.startswith("environment OPENAI_BASE_URL: base_url: "), message
+
+
 def test_bad_nested_environment_names_key_and_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHAT_BUDGET__MAX_CONTEXT_TOKENS", "0")
     message = load_error(None)

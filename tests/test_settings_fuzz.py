@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from chatbot.core.errors import ConfigError
@@ -294,6 +294,9 @@ def test_arbitrary_toml_documents(doc: dict[str, Any]) -> None:
 
 @FUZZ
 @given(env=environments())
+# Once named no variable ("environment or .env: presets..: unknown key"): the variable is deeper than the bad key.
+@example(env={"CHAT_PRESETS______": ""})
+@example(env={"CHAT_MODELS______cached_input_price": ""})
 def test_arbitrary_environment_values(env: dict[str, str]) -> None:
     with environment(env):
         _, message = load(None)

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, TypeVar, get_args
 
 from chatbot.core.pricing import Price
+
+if TYPE_CHECKING:
+    # Only a type: the config schema imports this module for ReasoningEffort.
+    from chatbot.core.settings.schema import ModelConfig
 
 PRICES_AS_OF = "2026-08-21"
 DEFAULT_ENCODING = "o200k_base"
@@ -215,3 +219,45 @@ def unknown_model(name: str, context_window: int) -> ModelSpec:
     The window is assumed (the configured default) until the config or the server says otherwise.
     """
     return ModelSpec(name, context_window, context_window, price=None, known=False, window_source="assumed")
+
+
+def resolve_spec(name: str, *, default_window: int, config: ModelConfig | None = None,
+                 server_window: int | None = None) -> ModelSpec:
+    """The model's spec: the catalogue's (or an assumed one), then what the server and the config say.
+
+    `server_window` is the context window the serving OpenAI-compatible server reported (server_info.py);
+    it beats the catalogue, which describes OpenAI's deployment, and loses to the config, which is the
+    user's word. `default_window` is what a model nobody describes is assumed to hold.
+    """
+    spec = match_catalogue(name, CATALOGUE) or unknown_model(name, default_window)
+    if server_window is not None:
+        spec = _with_window(spec, server_window, "server")
+    if config is None:
+        return spec
+    price = spec.price
+    if price is not None:
+        price = Price(_first(config.input_price, price.input), _first(config.output_price, price.output),
+                      _first(config.cached_input_price, price.cached_input))
+    elif config.input_price is not None and config.output_price is not None:
+        price = Price(config.input_price, config.output_price, config.cached_input_price)
+    if config.context_window is not None:
+        spec = _with_window(spec, config.context_window, "config")
+    efforts = None if config.reasoning_efforts is None else tuple(config.reasoning_efforts)
+    spec = spec.with_overrides(max_output=config.max_output, encoding=config.encoding, reasoning=config.reasoning,
+                               price=price, reasoning_efforts=efforts, tools=config.tools, vision=config.vision)
+    # A reply can never be longer than the window it shares with the prompt.
+    return spec.with_overrides(max_output=min(spec.max_output, spec.context_window))
+
+
+def _with_window(spec: ModelSpec, window: int, source: WindowSource) -> ModelSpec:
+    # A model we know nothing about may write as much as its window holds; a known one keeps its own limit.
+    max_output = window if not spec.known else min(spec.max_output, window)
+    return spec.with_overrides(context_window=window, max_output=max_output, window_source=source)
+
+
+_Rate = TypeVar("_Rate", Decimal, Decimal | None)
+
+
+def _first(value: Decimal | None, fallback: _Rate) -> Decimal | _Rate:
+    # A configured 0 is a price (a free local model), so only None falls back.
+    return fallback if value is None else value

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal
+
+from chatbot.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    # Only a type: the config schema imports this module for the built-in presets.
+    from chatbot.core.settings.schema import PresetConfig
 
 ResponseFormat = Literal["text", "json_object"]
 
@@ -40,3 +47,25 @@ BUILTIN_PRESETS: dict[str, Preset] = {
     )
 }
 DEFAULT_PRESET = "balanced"
+
+
+def resolve_presets(configs: Mapping[str, PresetConfig]) -> dict[str, Preset]:
+    """The built-in presets with the config's: a field left out keeps the built-in preset's value, or, for a
+    preset of the user's own, `balanced`'s."""
+    presets = dict(BUILTIN_PRESETS)
+    for name, config in configs.items():
+        base = presets.get(name, BUILTIN_PRESETS[DEFAULT_PRESET])
+        values = {k: v for k, v in config.model_dump().items() if v is not None}
+        presets[name] = replace(base, **values, name=name)
+    return presets
+
+
+def choose_preset(presets: Mapping[str, Preset], name: str, *, temperature: float | None, top_p: float | None,
+                  max_tokens: int | None) -> Preset:
+    """The named preset with the overrides that are set; ConfigError for a name no preset has."""
+    if name not in presets:
+        raise ConfigError(f"unknown preset {name!r}", f"known presets: {', '.join(presets)}")
+    base = presets[name]
+    return replace(base, temperature=base.temperature if temperature is None else temperature,
+                   top_p=base.top_p if top_p is None else top_p,
+                   max_tokens=base.max_tokens if max_tokens is None else max_tokens)

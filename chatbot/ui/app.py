@@ -19,7 +19,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from chatbot.core.client import ChatClient
-from chatbot.core.config_edit import set_top_level_key
+from chatbot.core.settings.edit import set_top_level_key
 from chatbot.core.errors import ChatError, ConfigError
 from chatbot.core.history import HistoryStore
 from chatbot.core.recorder import Recorder

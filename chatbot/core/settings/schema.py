@@ -1,0 +1,195 @@
+"""What can be configured: every key of config.toml (and of CHAT_* variables and flags), its type, its limits,
+its default and, in the docstring under it, what it does.
+
+Every model forbids unknown keys. Loading and the wording of errors are load.py's; what the config makes of
+the catalogue and the presets is models.py's and presets.py's, asked through the methods at the bottom.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from chatbot.core.models import CATALOGUE, ModelSpec, ReasoningEffort, resolve_spec
+from chatbot.core.presets import DEFAULT_PRESET, Preset, choose_preset, resolve_presets
+from chatbot.core.settings.key_command import key_from_command
+from chatbot.core.settings.sources import ENV_PREFIX, in_order
+
+
+class _Strict(BaseModel):
+    """A table of the config: unknown keys are errors, infinities and NaN are not numbers, and a bad value is
+    never echoed (it may be a key pasted into the wrong place)."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True,
+                              allow_inf_nan=False)
+
+
+class ModelConfig(_Strict):
+    """Overrides for a catalogue model, or the description of a model the catalogue lacks."""
+
+    context_window: int | None = Field(default=None, ge=256)
+    """Tokens the model accepts, prompt and reply together."""
+    max_output: int | None = Field(default=None, ge=1)
+    """Most tokens the model can write in one reply."""
+    encoding: Literal["o200k_base", "cl100k_base"] | None = None
+    """Tokenizer used for counting."""
+    input_price: Decimal | None = Field(default=None, ge=0)
+    """Dollars per 1M prompt tokens."""
+    cached_input_price: Decimal | None = Field(default=None, ge=0)
+    """Dollars per 1M cached prompt tokens."""
+    output_price: Decimal | None = Field(default=None, ge=0)
+    """Dollars per 1M completion tokens."""
+    reasoning: bool | None = None
+    """A reasoning model: no temperature/top_p, max_completion_tokens, developer role."""
+    reasoning_efforts: list[ReasoningEffort] | None = None
+    """The reasoning_effort values the model accepts, e.g. ["low", "medium", "high"]; [] for none."""
+    tools: bool | None = None
+    """The model accepts function tools."""
+    vision: bool | None = None
+    """The model accepts images."""
+
+
+class PresetConfig(_Strict):
+    """A parameter preset; fields left out keep the built-in preset's (or `balanced`'s) values."""
+
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    """Sampling temperature, 0..2."""
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    """Nucleus sampling, 0..1."""
+    max_tokens: int | None = Field(default=None, ge=1, le=100_000_000)
+    """Most tokens of one reply; always sent."""
+    response_format: Literal["text", "json_object"] | None = None
+    """`json_object` asks the model for a JSON reply."""
+    description: str | None = None
+    """Shown in the preset menu."""
+
+
+class BudgetConfig(_Strict):
+    """How much of the model's context window a request may use."""
+
+    max_context_tokens: int | None = Field(default=None, ge=1)
+    """The most context a request may use (prompt plus max_tokens), below the model's window; unset: the window."""
+
+
+class Settings(BaseSettings):
+    """Every setting, from built-in defaults < config.toml < .env < environment < command-line flags.
+
+    Build it with load_settings, which reads the config file and words every error; Settings() alone reads
+    no config file.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        # Only CHAT_* lines of .env are ours; a shared .env may hold anything else.
+        dotenv_filtering="match_prefix",
+        extra="forbid",
+        hide_input_in_errors=True,
+        allow_inf_nan=False,
+    )
+
+    model: str = Field(default="gpt-4o-mini", min_length=1)
+    """The model of new conversations."""
+    preset: str = DEFAULT_PRESET
+    """The parameter preset of new conversations."""
+    system_prompt: str = "You are a helpful assistant."
+    """Sent first in every request; never dropped by the sliding window."""
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    """Overrides the preset's temperature."""
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    """Overrides the preset's top_p."""
+    max_tokens: int | None = Field(default=None, ge=1, le=100_000_000)
+    """Overrides the preset's max_tokens."""
+
+    api_key: SecretStr | None = None
+    """The API key. Prefer OPENAI_API_KEY or api_key_cmd to keeping it in a file."""
+    api_key_cmd: str | None = None
+    """A shell command whose stdout is the API key, e.g. a password manager."""
+    base_url: str | None = None
+    """An OpenAI-compatible server, e.g. http://localhost:11434/v1 for Ollama."""
+    organization: str | None = None
+    """OpenAI organization id."""
+    project: str | None = None
+    """OpenAI project id."""
+    timeout: float = Field(default=60.0, gt=0)
+    """Seconds to wait for the server to answer, and between streamed chunks."""
+    max_retries: int = Field(default=2, ge=0, le=10)
+    """Retries of a request that failed before its first token (429, 5xx, connection, timeout)."""
+    retry_max_wait: float = Field(default=60.0, ge=0)
+    """Longest wait before one retry, in seconds; a longer Retry-After fails at once."""
+
+    default_context_window: int = Field(default=8192, ge=256)
+    """Context window assumed for models the catalogue does not know."""
+    max_session_cost: Decimal | None = Field(default=None, gt=0)
+    """Refuse a request whose worst-case cost would take the session past this many dollars."""
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    """Limits on the context a request may use ([budget] in the config)."""
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    """Model name -> overrides of its catalogue entry, or the description of a model the catalogue lacks."""
+    presets: dict[str, PresetConfig] = Field(default_factory=dict)
+    """Preset name -> changes to a built-in preset, or a preset of the user's own."""
+    history: bool = True
+    """Keep conversations in $XDG_DATA_HOME/chatbot/history.db (also --no-history)."""
+    usage_log: bool = False
+    """Append one JSON line of metadata per request to $XDG_STATE_HOME/chatbot/usage.jsonl (never content or keys)."""
+    theme: str = "chatbot-dark"
+    """The TUI's theme: a name from themes/ or the user's theme folder."""
+    keymap: dict[str, str] = Field(default_factory=dict)
+    """Binding id -> keys, e.g. send = "ctrl+s"."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_has_a_scheme(cls, value: str | None) -> str | None:
+        # Without a scheme the SDK's request fails like an unreachable server, and is retried as one.
+        if value is not None and not value.lower().startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} needs http:// or https://, e.g. http://localhost:11434/v1")
+        return value
+
+    @model_validator(mode="after")
+    def _preset_exists(self) -> Settings:
+        if self.preset not in self.all_presets():
+            raise ValueError(f"unknown preset {self.preset!r} (known: {', '.join(self.all_presets())})")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Settings() without load_settings: the same ranking with an empty config file.
+        return in_order(settings_cls, init_settings, env_settings, dotenv_settings, {})
+
+    # -- what the rest of the app asks of the settings --
+
+    def all_presets(self) -> dict[str, Preset]:
+        return resolve_presets(self.presets)
+
+    def active_preset(self, name: str | None = None) -> Preset:
+        """The named preset (default: the configured one) with the temperature/top_p/max_tokens overrides."""
+        return choose_preset(self.all_presets(), name or self.preset, temperature=self.temperature,
+                             top_p=self.top_p, max_tokens=self.max_tokens)
+
+    def all_models(self) -> dict[str, ModelSpec]:
+        """The catalogue plus every model the config describes, as model_spec makes each."""
+        return {**CATALOGUE, **{name: self.model_spec(name) for name in self.models}}
+
+    def model_spec(self, name: str | None = None, *, server_window: int | None = None) -> ModelSpec:
+        """The model's spec (default: the configured model's): see models.resolve_spec."""
+        name = name or self.model
+        return resolve_spec(name, default_window=self.default_context_window, config=self.models.get(name),
+                            server_window=server_window)
+
+    def resolve_api_key(self) -> str | None:
+        """The key from the settings, or from running api_key_cmd. Never logged or shown."""
+        if self.api_key is not None and self.api_key.get_secret_value():
+            return self.api_key.get_secret_value()
+        return key_from_command(self.api_key_cmd) if self.api_key_cmd else None

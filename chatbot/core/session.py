@@ -7,7 +7,7 @@ what arrived (marked), and a message that got no reply at all is taken back out 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,10 +22,10 @@ from chatbot.core.models import ModelSpec
 from chatbot.core.presets import Preset
 from chatbot.core.pricing import Price, Spent, billed, cost_of, format_cost
 from chatbot.core.recorder import Recorder
-from chatbot.core.store.ledger import ERROR, OK, RETRIED, STOPPED, Request
-from chatbot.core.usage_log import UsageLog
 from chatbot.core.settings import Settings
+from chatbot.core.store.ledger import ERROR, OK, RETRIED, STOPPED, Request
 from chatbot.core.tokens import TokenCounter
+from chatbot.core.usage_log import UsageLog
 
 
 @dataclass
@@ -206,7 +206,7 @@ class Session:
 
     # -- one turn --
 
-    async def send(self, text: str) -> AsyncIterator[Event]:
+    async def send(self, text: str) -> AsyncGenerator[Event, None]:
         """Add the user's message and stream the reply. If the request fails or is stopped before the first
         token, the message is removed again, so the caller can hand the text back to the user."""
         user = self.conversation.add_user(text)
@@ -227,7 +227,7 @@ class Session:
                     self.recorder.forget(user)
             raise
 
-    async def regenerate(self) -> AsyncIterator[Event]:
+    async def regenerate(self) -> AsyncGenerator[Event, None]:
         """Replace the last reply with a new one. If no new reply comes, the old one is put back."""
         old = self.conversation.pop_last_reply()
         try:
@@ -243,7 +243,7 @@ class Session:
             if old is not None and self.recorder:
                 self.recorder.forget(old)
 
-    async def reply(self) -> AsyncIterator[Event]:
+    async def reply(self) -> AsyncGenerator[Event, None]:
         """Stream a reply to the conversation as it stands. A stopped or broken reply keeps its text.
 
         The model and preset are read once: the user may switch them while the reply streams, and that

@@ -306,5 +306,6 @@ def _list_models(settings: Settings, out: Writer) -> None:
                        (f"{p.input}", f"{p.cached_input if p.cached_input is not None else p.input}", f"{p.output}"))))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        out.line("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
+        cells = enumerate(zip(row, widths, strict=True))
+        out.line("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in cells).rstrip())
     out.line(f"\nprices as of {PRICES_AS_OF}; override them under [models.NAME] in config.toml")

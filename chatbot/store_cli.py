@@ -10,13 +10,13 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from chatbot.cli import report
+from chatbot.cli_output import stderr, stdout
 from chatbot.core.errors import EXIT_INTERRUPTED, ChatError, ConfigError, UsageError
 from chatbot.core.history import HistoryStore, default_path
 from chatbot.core.pricing import Spent, format_cost
 from chatbot.core.terminal import one_line
 from chatbot.core.text import plural
-from chatbot.cli import report
-from chatbot.cli_output import stderr, stdout
 
 
 def open_store(path: Path | None = None) -> HistoryStore:
@@ -101,7 +101,7 @@ def _history(store: HistoryStore, args: argparse.Namespace) -> int:
         for h in hits if not args.json else []:
             out.line(f"{h.conversation_id:>5}  {one_line(h.title)[:40]:<40}  {h.role:>9}: {h.snippet}")
         return 0
-    summaries = store.list()
+    summaries = store.conversations()
     if args.json:
         out.json([{"id": s.id, "title": s.title, "created": s.created, "updated": s.updated,
                    "model": s.model, "preset": s.preset, "turns": s.turns,
@@ -116,7 +116,8 @@ def _history(store: HistoryStore, args: argparse.Namespace) -> int:
 def _confirmed(deletion: str) -> bool:
     """Ask on the terminal, the default no. A script has no one to ask, and a piped `y` is no consent: --yes."""
     if not sys.stdin.isatty():
-        raise UsageError(f"--clear would {deletion}, and there is no terminal to ask", "add --yes to delete without asking")
+        raise UsageError(f"--clear would {deletion}, and there is no terminal to ask",
+                         "add --yes to delete without asking")
     stderr().ask(f"chat: {deletion}? [y/N] ")
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
@@ -146,7 +147,8 @@ def _import(store: HistoryStore, args: argparse.Namespace) -> int:
         data = json.loads(Path(args.file).read_text(encoding="utf-8"))
         conversation_id = import_json(store, data)
     except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot import {args.file}: {exc}", "give a file written by chat export --format json") from None
+        raise UsageError(f"cannot import {args.file}: {exc}",
+                         "give a file written by chat export --format json") from None
     stdout().line(str(conversation_id))  # alone on stdout, for scripts
     stderr().line(f"chat: imported as conversation {conversation_id} (chat --resume {conversation_id} continues it)")
     return 0
@@ -167,7 +169,8 @@ def _usage(store: HistoryStore, args: argparse.Namespace) -> int:
                          f"{r.cached_tokens:,}", f"{r.completion_tokens:,}", format_cost(r.cost)) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        out.line("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        cells = enumerate(zip(row, widths, strict=True))
+        out.line("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in cells))
     return 0
 
 

@@ -497,7 +497,7 @@ def three_stored(chat_env: dict[str, str]) -> Path:
 def stored_titles(path: Path) -> list[str]:
     store = HistoryStore(path)
     try:
-        return sorted(s.title for s in store.list())
+        return sorted(s.title for s in store.conversations())
     finally:
         store.close()
 

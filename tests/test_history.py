@@ -221,7 +221,7 @@ async def test_two_turns_round_trip_every_field(fake: FakeOpenAI, make_session: 
     assert not reply1.stopped and reply1.error is None
     assert stored.title == "What is an axolotl?"
     assert (stored.model, stored.preset, stored.conversation.system_prompt) == ("gpt-4o", "writing", "Be terse.")
-    [summary] = store.list()
+    [summary] = store.conversations()
     assert (summary.id, summary.turns, summary.cost) == (stored.id, 2, Spent(Decimal("0.000195")))
     assert integrity(store.path) == "ok"
     key_is_absent(store.path)
@@ -292,7 +292,7 @@ async def test_resume_restores_model_preset_and_system_prompt_and_keeps_recordin
                                 {"role": "user", "content": "bonjour"},
                                 {"role": "assistant", "content": "first reply"},
                                 {"role": "user", "content": "encore"}]
-    assert len(store.list()) == 1  # the same conversation, not a new one
+    assert len(store.conversations()) == 1  # the same conversation, not a new one
     assert [m.content for m in store.load(conversation_id).conversation.messages] == [
         "bonjour", "first reply", "encore", "third reply"]
 
@@ -378,7 +378,7 @@ async def test_a_first_message_taken_back_does_not_name_the_conversation(fake: F
     with pytest.raises(Exception):  # noqa: B017, PT011 - BadRequestError
         await turn(session, "my unsent private words")
     await turn(session, "resent in other words")
-    assert [s.title for s in store.list()] == ["resent in other words"]
+    assert [s.title for s in store.conversations()] == ["resent in other words"]
 
 
 # -- export and import -----------------------------------------------------------------------------------------
@@ -518,7 +518,7 @@ def test_cli_import_of_junk_is_a_clear_usage_error(chat: Any, content: str, says
     assert "chat export --format json" in done.stderr  # the hint
     store = HistoryStore(db_path())
     try:
-        assert store.list() == []  # nothing half-imported
+        assert store.conversations() == []  # nothing half-imported
     finally:
         store.close()
 
@@ -580,7 +580,7 @@ def test_a_version_1_database_is_migrated_and_keeps_everything(tmp_path: Path) -
     store = HistoryStore(path)
     try:
         assert store.version == SCHEMA_VERSION
-        [summary] = store.list()
+        [summary] = store.conversations()
         assert (summary.id, summary.title, summary.model, summary.preset, summary.turns) == (
             7, "Old times", "gpt-4o", "writing", 1)
         assert summary.cost == Spent(Decimal("0.0002625"))
@@ -853,7 +853,7 @@ def test_kill_9_mid_reply_keeps_the_question_and_the_partial_reply(fake: FakeOpe
     key_is_absent(path)  # before anything reopens it: the WAL of the killed process as it was left
     store = HistoryStore(path)
     try:
-        [summary] = store.list()
+        [summary] = store.conversations()
         stored = store.load(summary.id)
         user, reply = stored.conversation.messages
         assert (user.role, user.content) == ("user", "count to sixty")
@@ -916,7 +916,7 @@ async def test_a_one_shot_chat_and_a_session_write_the_same_history_at_once(
 
     store = HistoryStore(path)
     try:
-        assert {s.id for s in store.list()} == {sub_id, own_id}
+        assert {s.id for s in store.conversations()} == {sub_id, own_id}
         for conversation_id, prefix, user in ((sub_id, "sub", "subprocess turn"), (own_id, "in", "in-process turn")):
             messages = store.load(conversation_id).conversation.messages
             expected = []
@@ -1096,7 +1096,7 @@ def test_continue_sends_the_earlier_turns(fake: FakeOpenAI, chat: Any) -> None:
         ("user", "What colour is the sky?"), ("assistant", "Blue."), ("user", "Why?")]
     store = HistoryStore(db_path())
     try:
-        [summary] = store.list()
+        [summary] = store.conversations()
         assert summary.turns == 2
         assert [m.content for m in store.load(summary.id).conversation.messages][-1] == (
             "Because of Rayleigh scattering.")
@@ -1119,7 +1119,7 @@ def test_resume_picks_the_given_conversation(fake: FakeOpenAI, chat: Any) -> Non
     assert chat("-p", "cats?", "--save").returncode == 0
     assert chat("-p", "dogs?", "--save").returncode == 0
     store = HistoryStore(db_path())
-    cats = next(s.id for s in store.list() if s.title == "cats?")
+    cats = next(s.id for s in store.conversations() if s.title == "cats?")
     store.close()
 
     done = chat("--resume", str(cats), "-p", "and kittens?")
@@ -1130,7 +1130,7 @@ def test_resume_picks_the_given_conversation(fake: FakeOpenAI, chat: Any) -> Non
     try:
         assert [m.content for m in store.load(cats).conversation.messages] == [
             "cats?", "about cats", "and kittens?", "more about cats"]
-        assert len(store.list()) == 2
+        assert len(store.conversations()) == 2
     finally:
         store.close()
 
@@ -1287,7 +1287,7 @@ def test_listing_takes_as_many_queries_for_ten_conversations_as_for_one(store: H
         statements: list[str] = []
         store.db.set_trace_callback(statements.append)
         try:
-            summaries = store.list()
+            summaries = store.conversations()
         finally:
             store.db.set_trace_callback(None)
         return len(statements), {s.id: s.cost for s in summaries}

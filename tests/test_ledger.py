@@ -133,7 +133,7 @@ async def test_a_stopped_reply_and_two_regenerations_are_three_requests_everywhe
     [used] = store.usage()
     assert (used.requests, used.prompt_tokens) == (3, session.totals.prompt_tokens)
     assert used.cost == session.totals.spent and used.cost.known > session.conversation.messages[-1].cost
-    [listed] = store.list()
+    [listed] = store.conversations()
     assert listed.cost == session.totals.spent  # the conversation's cost counts the replies it replaced
     assert [s for _, s, *_ in ledger(store)] == ["stopped", "ok", "ok"]
     assert len(log.path.read_text("utf-8").splitlines()) == 3
@@ -188,7 +188,7 @@ async def test_a_failed_first_message_leaves_its_request_when_the_conversation_g
     with pytest.raises(Exception):  # noqa: B017, PT011 - BadRequestError
         await turn(session, "my unsent words")
 
-    assert store.list() == []  # the message was taken back, and its conversation with it
+    assert store.conversations() == []  # the message was taken back, and its conversation with it
     assert ledger(store) == [(None, "error", "BadRequestError", 0, 0, "0")]
     assert [u.requests for u in store.usage()] == [1]
 
@@ -218,7 +218,7 @@ async def test_an_unpriced_reply_leaves_the_known_part_of_the_total(fake: FakeOp
 
     spent = Spent(Decimal("0.00007"), unpriced=True)
     assert session.totals.spent == spent and session.costs()[1] == spent
-    assert store.list()[0].cost == spent
+    assert store.conversations()[0].cost == spent
     assert sum((u.cost for u in store.usage()), Spent()) == spent
 
 
@@ -230,7 +230,7 @@ async def test_model_preset_and_system_prompt_are_stored_when_changed(fake: Fake
     session = make_session(store, model="gpt-4o-mini", preset="balanced")
     session.set_model("gpt-4.1")  # nothing stored yet: the first message stores the settings
     written(session)
-    assert store.list() == []
+    assert store.conversations() == []
 
     fake.queue(Reply("ok"))
     await turn(session, "hello")
@@ -325,7 +325,7 @@ def test_upgrading_makes_every_stored_reply_a_request_and_changes_no_total(tmp_p
                  for u in store.usage()]
         assert after == before
         assert before[0][2] == 3 and before[-1][-1] is None  # the crashed reply is a request; unpriced is unknown
-        assert {s.id: s.cost.exact for s in store.list()} == before_conversations
+        assert {s.id: s.cost.exact for s in store.conversations()} == before_conversations
         assert [s for _, s, *_ in ledger(store)] == ["ok", "stopped", "stopped", "error", "ok"]
     finally:
         store.close()

@@ -241,7 +241,7 @@ def store(tmp_path: Path) -> Any:
 def test_a_title_from_the_first_message_is_clean(store: HistoryStore) -> None:
     conversation_id = store.create("gpt-4o", "balanced", "")
     store.add(conversation_id, Message("user", H))
-    [summary] = store.list()
+    [summary] = store.conversations()
     assert_nothing_raw(summary.title)
     assert summary.title == clean_line(H)[:59].rstrip() + "…"
     assert store.load(conversation_id).conversation.messages[0].content == H  # the message itself is kept

@@ -148,7 +148,7 @@ async def test_a_sent_exchange_is_saved(fake: FakeOpenAI, make_settings: Any, db
         assert stored.title == "first words" and stored.model == "gpt-4o-mini"
     assert not app.is_running
     store = reader()
-    assert [s.id for s in store.list()] == [conversation_id]
+    assert [s.id for s in store.conversations()] == [conversation_id]
     assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     for suffix in ("", "-wal", "-shm"):
         path = Path(f"{db}{suffix}")
@@ -164,7 +164,7 @@ async def test_new_conversation_starts_a_new_stored_one(fake: FakeOpenAI, make_s
         await pilot.press("ctrl+n")
         await pilot.pause()
         await send(pilot, "new topic")
-    assert [s.title for s in reader().list()] == ["new topic", "old topic"]
+    assert [s.title for s in reader().conversations()] == ["new topic", "old topic"]
 
 
 async def test_a_stopped_reply_is_saved_as_stopped(fake: FakeOpenAI, make_settings: Any, db: Path,
@@ -272,8 +272,8 @@ async def test_enter_on_a_hit_opens_that_conversation_and_the_next_request_conti
     store = reader()
     messages = store.load(three["penguins"]).conversation.messages
     assert [m.content for m in messages[-2:]] == ["What about their feet?", "Their feathers overlap."]
-    assert len(store.list()) == 3  # continued, not copied
-    assert store.list()[0].id == three["penguins"]  # and now the newest
+    assert len(store.conversations()) == 3  # continued, not copied
+    assert store.conversations()[0].id == three["penguins"]  # and now the newest
 
 
 async def test_arrows_and_enter_open_a_listed_conversation(fake: FakeOpenAI, make_settings: Any, db: Path,
@@ -315,7 +315,7 @@ def asking(screen: HistoryScreen) -> str | None:
 
 
 def stored_ids(reader: Any) -> set[int]:
-    return {s.id for s in reader().list()}
+    return {s.id for s in reader().conversations()}
 
 
 @pytest.mark.parametrize("where", ["search field", "list"])
@@ -417,7 +417,7 @@ async def test_deleting_the_current_conversation_keeps_recording(fake: FakeOpenA
         await until(pilot, lambda: isinstance(app.screen, ChatScreen))
         await send(pilot, "kept?")
         assert app.session.recorder.error is None
-    assert [s.title for s in reader().list()] == ["kept?"]
+    assert [s.title for s in reader().conversations()] == ["kept?"]
 
 
 async def test_history_is_off_without_a_store(fake: FakeOpenAI, make_settings: Any) -> None:

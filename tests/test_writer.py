@@ -32,7 +32,7 @@ def fresh(tmp_path: Path) -> Path:
 def titles(path: Path) -> list[str]:
     store = HistoryStore(path)
     try:
-        return [s.title for s in reversed(store.list())]
+        return [s.title for s in reversed(store.conversations())]
     finally:
         store.close()
 

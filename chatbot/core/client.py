@@ -10,7 +10,7 @@ import asyncio
 import email.utils
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +58,8 @@ def backoff_delay(attempt: int, retry_after: float | None) -> float:
     """Seconds before retry number `attempt` (1-based): the server's Retry-After, else exponential with jitter."""
     if retry_after is not None:
         return max(retry_after, 0.0)
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)) * random.uniform(0.75, 1.25)
+    # 2.0, not 2: int ** int is a float for a negative exponent, so its type is Any.
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (attempt - 1)) * random.uniform(0.75, 1.25)
 
 
 class ChatClient:
@@ -154,7 +155,7 @@ class ChatClient:
         messages: list[Message],
         spec: ModelSpec,
         preset: Preset,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Stream one reply.
 
         Raises a ChatError; StreamDroppedError when the reply had started (the caller keeps what arrived).
@@ -183,7 +184,7 @@ class ChatClient:
             yield Retrying(attempt, wait, error)
             await self._sleep(wait)
 
-    async def _stream_once(self, params: dict[str, Any], parts: list[str]) -> AsyncIterator[Event]:
+    async def _stream_once(self, params: dict[str, Any], parts: list[str]) -> AsyncGenerator[Event, None]:
         usage: Usage | None = None
         finish: str | None = None
         stream = await self.sdk.chat.completions.create(
@@ -234,18 +235,21 @@ def _dropped(error: errors.ChatError) -> errors.StreamDroppedError:
                                      request_id=error.request_id)
 
 
-def _map_error(exc: BaseException, model: str | None, base_url: str) -> errors.ChatError:  # noqa: C901, PLR0911
+def _map_error(exc: BaseException, model: str | None, base_url: str) -> errors.ChatError:
     import openai
 
     if isinstance(exc, errors.ChatError):
         return exc
     if isinstance(exc, openai.APITimeoutError):
-        return errors.TimeoutError_(f"no answer from {base_url} in time", "the server may be busy: try again, or raise timeout")
+        return errors.TimeoutError_(f"no answer from {base_url} in time",
+                                    "the server may be busy: try again, or raise timeout")
     if isinstance(exc, openai.APIConnectionError):
-        return errors.ConnectionError_(f"cannot reach {base_url}", "check that the server is running and that base_url is right")
+        return errors.ConnectionError_(f"cannot reach {base_url}",
+                                       "check that the server is running and that base_url is right")
     if not isinstance(exc, openai.APIError):
         # Malformed JSON or chunks the SDK cannot parse.
-        return errors.ServerError(f"the server sent a malformed reply ({type(exc).__name__})", "try again; if it persists, the server is at fault")
+        return errors.ServerError(f"the server sent a malformed reply ({type(exc).__name__})",
+                                  "try again; if it persists, the server is at fault")
     detail = exc.message
     if isinstance(exc.body, dict) and isinstance(exc.body.get("message"), str):
         detail = exc.body["message"]
@@ -255,21 +259,34 @@ def _map_error(exc: BaseException, model: str | None, base_url: str) -> errors.C
     status = exc.status_code
     code = exc.code or ""
     if isinstance(exc, openai.AuthenticationError):
-        return errors.AuthError(f"the server rejected the API key (401): {detail}", "check OPENAI_API_KEY or api_key_cmd", request_id=request_id)
+        return errors.AuthError(f"the server rejected the API key (401): {detail}",
+                                "check OPENAI_API_KEY or api_key_cmd", request_id=request_id)
     if isinstance(exc, openai.PermissionDeniedError):
-        return errors.PermissionError_(f"permission denied (403): {detail}", "your key or project has no access to this model or region", request_id=request_id)
+        return errors.PermissionError_(f"permission denied (403): {detail}",
+                                       "your key or project has no access to this model or region",
+                                       request_id=request_id)
     if isinstance(exc, openai.NotFoundError):
         what = f"model {model!r}" if model else "the endpoint"
-        return errors.ModelNotFoundError(f"{what} not found at {base_url} (404): {detail}", "pick another model (chat --list-models, or F2 in the app)", request_id=request_id)
+        return errors.ModelNotFoundError(f"{what} not found at {base_url} (404): {detail}",
+                                         "pick another model (chat --list-models, or F2 in the app)",
+                                         request_id=request_id)
     if isinstance(exc, openai.RateLimitError):
         if code == "insufficient_quota" or "quota" in detail.lower():
-            return errors.QuotaError(f"quota exceeded (429): {detail}", "check your plan and billing", request_id=request_id)
-        return errors.RateLimitError(f"rate limited (429): {detail}", "wait a moment and try again", retry_after=_retry_after(exc), request_id=request_id)
-    if status == 400 and (code == "context_length_exceeded" or "context length" in detail.lower() or "too long" in detail.lower()):
-        return errors.ContextTooLongError(f"the prompt is too long for the model (400): {detail}", "lower budget.max_context_tokens or max_tokens, or start a new conversation", request_id=request_id)
+            return errors.QuotaError(f"quota exceeded (429): {detail}", "check your plan and billing",
+                                     request_id=request_id)
+        return errors.RateLimitError(f"rate limited (429): {detail}", "wait a moment and try again",
+                                     retry_after=_retry_after(exc), request_id=request_id)
+    if status == 400 and (code == "context_length_exceeded" or "context length" in detail.lower()
+                          or "too long" in detail.lower()):
+        return errors.ContextTooLongError(f"the prompt is too long for the model (400): {detail}",
+                                          "lower budget.max_context_tokens or max_tokens, or start a new conversation",
+                                          request_id=request_id)
     if status >= 500:
-        return errors.ServerError(f"server error ({status}): {detail}", "the server is having trouble: try again shortly", retry_after=_retry_after(exc), request_id=request_id)
-    return errors.BadRequestError(f"the server refused the request ({status}): {detail}", "check the model's parameters and the preset", request_id=request_id)
+        return errors.ServerError(f"server error ({status}): {detail}",
+                                  "the server is having trouble: try again shortly",
+                                  retry_after=_retry_after(exc), request_id=request_id)
+    return errors.BadRequestError(f"the server refused the request ({status}): {detail}",
+                                  "check the model's parameters and the preset", request_id=request_id)
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:

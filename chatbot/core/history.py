@@ -9,7 +9,6 @@ sees it.
 
 from __future__ import annotations
 
-import builtins
 import json
 import re
 import sqlite3
@@ -291,7 +290,7 @@ class HistoryStore:
         row = self.db.execute("SELECT id FROM conversations ORDER BY updated DESC, id DESC LIMIT 1").fetchone()
         return None if row is None else int(row[0])
 
-    def list(self, limit: int = 200) -> list[Summary]:
+    def conversations(self, limit: int = 200) -> list[Summary]:
         """The newest conversations, in one query however many there are."""
         # The limit is applied first, so only the conversations listed are counted and priced.
         rows = self.db.execute(
@@ -316,8 +315,7 @@ class HistoryStore:
         return Stored(row["id"], row["title"], row["model"], row["preset"], conversation, row_ids,
                       row["created"], row["updated"], ledger.of_conversation(self.db, conversation_id))
 
-    # builtins.list: inside the class, `list` is the method above.
-    def search(self, query: str, limit: int = 50) -> builtins.list[Hit]:
+    def search(self, query: str, limit: int = 50) -> list[Hit]:
         """Full-text search over every message; words are matched as given, never as FTS syntax."""
         # NUL and lone surrogates cannot reach SQLite's FTS parser; they match nothing anyway.
         query = "".join(ch for ch in query if ch != "\x00" and not 0xD800 <= ord(ch) <= 0xDFFF)
@@ -332,7 +330,7 @@ class HistoryStore:
             (_MATCH_OPEN, _MATCH_CLOSE, terms, limit)).fetchall()
         return [Hit(r[0], r[1], r[2], r[3], _snippet(r[4])) for r in rows]
 
-    def usage(self) -> builtins.list[ledger.Used]:
+    def usage(self) -> list[ledger.Used]:
         """Requests, tokens and cost per day and model, from the ledger."""
         return ledger.usage(self.db)
 

@@ -100,8 +100,25 @@ class ModelSpec:
     def max_tokens_param(self) -> str:
         return "max_completion_tokens" if self.reasoning else "max_tokens"
 
-    def with_overrides(self, **changes: object) -> ModelSpec:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+    def with_overrides(self, *, name: str | None = None, context_window: int | None = None,
+                       max_output: int | None = None, encoding: str | None = None, price: Price | None = None,
+                       reasoning: bool | None = None, reasoning_efforts: tuple[ReasoningEffort, ...] | None = None,
+                       tools: bool | None = None, vision: bool | None = None,
+                       window_source: WindowSource | None = None) -> ModelSpec:
+        """A copy with the values given; None keeps this spec's own."""
+        return replace(
+            self,
+            name=self.name if name is None else name,
+            context_window=self.context_window if context_window is None else context_window,
+            max_output=self.max_output if max_output is None else max_output,
+            encoding=self.encoding if encoding is None else encoding,
+            price=self.price if price is None else price,
+            reasoning=self.reasoning if reasoning is None else reasoning,
+            reasoning_efforts=self.reasoning_efforts if reasoning_efforts is None else reasoning_efforts,
+            tools=self.tools if tools is None else tools,
+            vision=self.vision if vision is None else vision,
+            window_source=self.window_source if window_source is None else window_source,
+        )
 
 
 def _p(inp: str, cached: str, out: str) -> Price:

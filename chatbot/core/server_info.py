@@ -88,9 +88,9 @@ async def _ollama(client: httpx2.AsyncClient, base: str, root: str, model: str) 
     running = await _json(client, "GET", f"{root}/api/ps")
     loaded = running.get("models") if isinstance(running, dict) else None
     for entry in loaded if isinstance(loaded, list) else []:
-        if isinstance(entry, dict) and (entry.get("name") in names or entry.get("model") in names):
-            if (window := _positive_int(entry.get("context_length"))) is not None:
-                return window
+        if (isinstance(entry, dict) and (entry.get("name") in names or entry.get("model") in names)
+                and (window := _positive_int(entry.get("context_length"))) is not None):
+            return window
     shown = await _json(client, "POST", f"{root}/api/show", {"model": model})
     if not isinstance(shown, dict):
         return None

@@ -22,11 +22,11 @@ from chatbot.core.models import ModelSpec
 from chatbot.core.presets import Preset
 from chatbot.core.pricing import Price, Spent, billed, cost_of, format_cost
 from chatbot.core.recorder import Recorder
-from chatbot.core.store.ledger import ERROR, OK, RETRIED, STOPPED, Request
-from chatbot.core.usage_log import UsageLog
 from chatbot.core.settings import Settings
+from chatbot.core.store.ledger import ERROR, OK, RETRIED, STOPPED, Request
 from chatbot.core.tokens import TokenCounter
 from chatbot.core.turn import Ending, Turn
+from chatbot.core.usage_log import UsageLog
 
 
 @dataclass

@@ -8,26 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
+from collections.abc import Iterator
+from pathlib import Path, PurePath
 from typing import ClassVar
 
 from textual import events, work
 from textual.app import App, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import Binding, BindingsMap, BindingType
 from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+from chatbot.core import paths
 from chatbot.core.client import ChatClient
-from chatbot.core.settings.edit import set_top_level_key
 from chatbot.core.errors import ChatError, ConfigError
 from chatbot.core.history import HistoryStore
 from chatbot.core.recorder import Recorder
 from chatbot.core.session import Session
+from chatbot.core.settings import Settings, config_path
+from chatbot.core.settings.edit import set_top_level_key
 from chatbot.core.store.writer import Writer
 from chatbot.core.usage_log import UsageLog
-from chatbot.core import paths
-from chatbot.core.settings import Settings, config_path
 from chatbot.ui import themes, typeahead
 from chatbot.ui.collector import Collector
 from chatbot.ui.screens.chat import ChatScreen
@@ -44,7 +45,7 @@ MODELS_TIMEOUT = 5.0  # seconds: a reply sent meanwhile waits for the model list
 
 class ChatApp(App[None]):
     TITLE = "chat"
-    CSS_PATH: ClassVar[list[str | Path]] = [  # type: ignore[misc]
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
         HERE / "app.tcss",
         *(HERE / "widgets" / f"{name}.tcss" for name in ("transcript", "message_view", "prompt_input", "status_bar")),
     ]
@@ -213,7 +214,7 @@ class ChatApp(App[None]):
                      for binding_id, b in bindings.items()}
         defaults = {k.strip() for b in bindings.values() for k in b.key.split(",")}
         editing = {key: f"the prompt's {found[0].description.lower() or found[0].action}"
-                   for key, found in PromptInput._merged_bindings.key_to_bindings.items()
+                   for key, found in (PromptInput._merged_bindings or BindingsMap()).key_to_bindings.items()
                    if key not in defaults and not any(b.id for b in found)}
         for binding_id, keys in list(keymap.items()):
             mine = sorted(effective[binding_id])
@@ -249,7 +250,7 @@ class ChatApp(App[None]):
                  f"{'up (empty prompt)':<19} {'Recall':<14} edit and resend the last message"]
         return rows
 
-    def get_system_commands(self, screen: Screen[object]):  # type: ignore[override]
+    def get_system_commands(self, screen: Screen[object]) -> Iterator[SystemCommand]:
         yield from super().get_system_commands(screen)
         if isinstance(screen, ChatScreen):
             key = self.key_of
@@ -259,9 +260,11 @@ class ChatApp(App[None]):
                                 screen.action_preset_menu)
             yield SystemCommand("Edit system prompt", "Change the system prompt of this conversation",
                                 screen.action_edit_system_prompt)
-            yield SystemCommand("New conversation", f"Start over ({key('new_conversation')})", screen.action_new_conversation)
+            yield SystemCommand("New conversation", f"Start over ({key('new_conversation')})",
+                                screen.action_new_conversation)
             yield SystemCommand("Regenerate", f"Replace the last reply ({key('regenerate')})", screen.action_regenerate)
-            yield SystemCommand("Copy last reply", f"To the clipboard, also over ssh ({key('copy_reply')})", screen.action_copy_reply)
+            yield SystemCommand("Copy last reply", f"To the clipboard, also over ssh ({key('copy_reply')})",
+                                screen.action_copy_reply)
             yield SystemCommand("Show dropped turns", "What the sliding window leaves out", screen.action_dropped)
             yield SystemCommand("History", f"Open, search, rename or delete stored conversations ({key('history')})",
                                 screen.action_history)

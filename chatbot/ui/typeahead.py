@@ -9,6 +9,7 @@ into the keys it was typed as.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -52,10 +53,8 @@ def typed_ahead(fd: int) -> Iterator[str]:
     try:
         yield b"".join(chunks).decode("utf-8", errors="replace")
     finally:
-        try:
+        with contextlib.suppress(termios.error):
             termios.tcsetattr(fd, termios.TCSANOW, before)
-        except termios.error:
-            pass
 
 
 def _read(fd: int) -> bytes:

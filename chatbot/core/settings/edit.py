@@ -26,7 +26,8 @@ def set_top_level_key(path: Path, key: str, value: str) -> None:
         before = tomllib.loads(text)
         document = tomlkit.parse(text)
     except (tomllib.TOMLDecodeError, TOMLKitError) as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}; it was left as it is", "fix the syntax, then save again") from None
+        raise ConfigError(f"{path}: invalid TOML: {exc}; it was left as it is",
+                          "fix the syntax, then save again") from None
     if key in document:
         document[key] = value  # tomlkit keeps the old line's comment and ending
     else:
@@ -71,7 +72,8 @@ def _read(path: Path) -> str:
     except FileNotFoundError:
         return ""
     except UnicodeDecodeError as exc:
-        error = ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); it was left as it is", "save the file as UTF-8")
+        error = ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); it was left as it is",
+                            "save the file as UTF-8")
     except OSError as exc:
         error = ConfigError(f"{path}: cannot read ({exc.strerror})", "check the file's permissions")
     raise error

@@ -95,8 +95,8 @@ def _build(table: dict[str, Any], flags: dict[str, Any]) -> Settings:
     """
     sources = in_order(Settings, InitSettingsSource(Settings, flags), EnvSettingsSource(Settings),
                        DotEnvSettingsSource(Settings), table)
-    # mypy knows the __init__ pydantic makes of the fields, not BaseSettings' own, which takes _build_sources.
-    return Settings(_build_sources=((*sources, DefaultSettingsSource(Settings)), flags))  # type: ignore[call-arg]
+    # _build_sources is BaseSettings' documented way to give it sources made for this one load.
+    return Settings(_build_sources=((*sources, DefaultSettingsSource(Settings)), flags))
 
 
 def _secrets(table: dict[str, Any], flags: dict[str, Any]) -> tuple[str, ...]:

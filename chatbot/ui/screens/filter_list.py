@@ -8,7 +8,7 @@ the query box has the focus, escape closes with None, enter or a click on a row 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import ClassVar, TypeVar
 
 from textual.app import ComposeResult
@@ -24,7 +24,8 @@ Result = TypeVar("Result")
 
 
 class FilterList(ModalScreen[Result | None]):
-    CSS_PATH = [Path(__file__).with_suffix(".tcss")]  # a list: a subclass adds its own file to it
+    # A list: a subclass adds its own file to it.
+    CSS_PATH: ClassVar[list[str | PurePath]] = [Path(__file__).with_suffix(".tcss")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Close", show=False),
         Binding("down", "move(1)", show=False),

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import ClassVar
 
 from textual import work
@@ -34,7 +34,7 @@ class Opened:
 
 
 class HistoryScreen(FilterList[Opened]):
-    CSS_PATH = [*FilterList.CSS_PATH, Path(__file__).with_suffix(".tcss")]
+    CSS_PATH: ClassVar[list[str | PurePath]] = [*FilterList.CSS_PATH, Path(__file__).with_suffix(".tcss")]
     BINDINGS: ClassVar[list[BindingType]] = [
         # Priority: the search box would take ctrl+d as delete-right, which stays on its delete key. The focus is
         # in the search box most of the time, and ctrl+d only asks, so a readline habit there loses nothing.
@@ -71,7 +71,7 @@ class HistoryScreen(FilterList[Opened]):
                 yield (f"{hit.conversation_id}:{hit.message_id}",
                        f"{one_line(hit.title)[:30]:<30}  {hit.role:>9}: {hit.snippet}")
             return
-        for s in self.store.list():
+        for s in self.store.conversations():
             self.titles[s.id] = s.title
             when = dt.datetime.fromtimestamp(s.updated).strftime("%Y-%m-%d %H:%M")
             yield (f"{s.id}:", f"{when}  {one_line(s.model)[:14]:<14} {plural(s.turns, 'turn'):>9} "

@@ -7,13 +7,11 @@ from typing import ClassVar
 
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
 from chatbot.ui.shown import shown
-
 
 YES = ("enter", "y")
 NO = ("escape", "n")
@@ -36,7 +34,7 @@ class ConfirmBar(Static, can_focus=True):
         bar: ConfirmBar
         yes: bool
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name for a widget's id
         super().__init__(id=id)
         self.display = False
         self._return_focus: Widget | None = None

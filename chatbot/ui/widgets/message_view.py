@@ -12,8 +12,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.geometry import Size
 from textual.layout import DockArrangeResult
-from textual.widgets import Static
 from textual.timer import Timer
+from textual.widgets import Static
 
 from chatbot.core.conversation import Message
 from chatbot.ui.shown import ShownStream, shown, shown_text

@@ -10,7 +10,9 @@ A table's cells are not even built as widgets: the parser hands each table over 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterable
+import contextlib
+from collections.abc import Iterable
+from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
@@ -20,12 +22,12 @@ from rich.console import Group, JustifyMethod, RenderableType
 from rich.style import Style as RichStyle
 from rich.table import Table
 from rich.text import Text
+from textual.app import ComposeResult, RenderResult
 from textual.content import Content
 from textual.geometry import Size
 from textual.layout import DockArrangeResult
 from textual.style import Style
 from textual.widgets import Markdown
-from textual.widgets.markdown import MarkdownBlock
 
 # Not exported by textual.widgets.markdown, but the documented way to change a block is to subclass it.
 from textual.widgets._markdown import (
@@ -35,6 +37,7 @@ from textual.widgets._markdown import (
     MarkdownParagraph,
     MarkdownTable,
 )
+from textual.widgets.markdown import MarkdownBlock
 
 
 def rich_text(widget: MarkdownBlock, content: Content) -> Text:
@@ -133,14 +136,15 @@ class ReplyTable(DrawnBlock, MarkdownTable):
             elif cell.type == "inline":
                 (self._headers if head else self._rows[-1]).append(self._token_to_content(cell))
 
-    def compose(self):  # type: ignore[override]
+    def compose(self) -> ComposeResult:
         return iter(())  # drawn by render(), not by Textual's table of cell widgets
 
     def render(self) -> RenderableType:
         table = Table(box=box.ROUNDED, expand=False, show_edge=True, pad_edge=True,
                       header_style=self.get_component_rich_style("markdown-table--header", partial=True),
                       border_style=self.get_component_rich_style("markdown-table--lines", partial=True))
-        for header, justify in zip(self._headers, self._justify + ["left"] * len(self._headers)):
+        # The alignments padded with "left", longer than the headers on purpose: not strict.
+        for header, justify in zip(self._headers, self._justify + ["left"] * len(self._headers), strict=False):
             table.add_column(rich_text(self, header), overflow="fold", justify=justify)
         width = len(self._headers)
         for row in self._rows:
@@ -168,13 +172,11 @@ def plain_items(block: MarkdownBlock) -> list[Item] | None:
     entries = [b for b in block._blocks if isinstance(b, MarkdownListItem)]
     start = 1
     if ordered and entries:
-        try:
+        with contextlib.suppress(ValueError):
             start = int(entries[0].bullet)
-        except ValueError:
-            pass
     numbers = [f"{n}. " for n in range(start, start + len(entries))]
     size = max(map(len, numbers), default=0)
-    for number, entry in zip(numbers, entries):
+    for number, entry in zip(numbers, entries, strict=True):
         parts: list[Content | list[Item]] = []
         for child in entry._blocks:
             if isinstance(child, MarkdownParagraph):
@@ -203,16 +205,16 @@ class ReplyList(DrawnBlock):
     """
     _items: list[Item] | None = None
 
-    def compose(self):  # type: ignore[override]
+    def compose(self) -> ComposeResult:
         self._items = plain_items(self)
         if self._items is None:
-            return super().compose()  # type: ignore[misc]
+            return super().compose()
         self._blocks.clear()
         return iter(())
 
-    def render(self) -> RenderableType:
+    def render(self) -> RenderResult:
         if self._items is None:
-            return super().render()  # type: ignore[misc]
+            return super().render()
         return self._grid(self._items)
 
     def _grid(self, items: Iterable[Item]) -> Table:
@@ -260,7 +262,8 @@ class ReplyMarkdown(Markdown):
                 return
         await self.update(markdown)
 
-    BLOCKS = {**Markdown.BLOCKS, "bullet_list_open": ReplyBulletList, "ordered_list_open": ReplyOrderedList}
+    # Textual declares BLOCKS an instance attribute, so a ClassVar here would contradict it.
+    BLOCKS = {**Markdown.BLOCKS, "bullet_list_open": ReplyBulletList, "ordered_list_open": ReplyOrderedList}  # noqa: RUF012
 
     def __init__(self, markdown: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("parser_factory", reply_parser)

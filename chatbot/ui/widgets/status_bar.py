@@ -27,7 +27,8 @@ def status_parts(session: Session) -> tuple[list[str], list[str]]:
     flight = session.in_flight
     usage = flight.live_usage() if flight else session.last_usage
     mark = "~" if usage and usage.estimated else ""
-    prompt, cached, completion = (usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens) if usage else (0, 0, 0)
+    prompt, cached, completion = ((usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens) if usage
+                                  else (0, 0, 0))
     tokens = f"prompt {mark}{prompt:,} cached {cached:,} completion {mark}{completion:,}"
     short_tokens = f"in {mark}{prompt:,}" + (f" ({cached:,} cached)" if cached else "") + f" out {mark}{completion:,}"
     window = flight.window if flight else session.last_window

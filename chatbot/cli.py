@@ -12,6 +12,7 @@ from chatbot import __version__
 
 if TYPE_CHECKING:
     from chatbot.cli_output import Writer
+    from chatbot.core.client import Client
     from chatbot.core.conversation import Message
     from chatbot.core.errors import ChatError
     from chatbot.core.history import HistoryStore
@@ -59,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", metavar="ID", type=int, help="continue conversation ID (see `chat history`)")
     parser.add_argument("--no-history", action="store_true", help="keep nothing of this run in the history")
     parser.add_argument("--save", action="store_true", help="keep a one-shot exchange in the history")
+    parser.add_argument("--demo", action="store_true",
+                        help="try chat offline: canned demo replies, no key, no server, nothing sent")
     parser.add_argument("--list-models", action="store_true", help="list known models with context window and prices")
     parser.add_argument("--config-example", action="store_true",
                         help="print a config.toml documenting every key (chat --config-example > config.toml)")
@@ -94,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     gc.disable()
     try:
         settings, warnings = _load(args)
+        if args.demo:
+            from chatbot.core.demo import demo_settings
+
+            settings = demo_settings(settings)
         if args.list_models:
             _list_models(settings, stdout())
             return 0
@@ -148,7 +155,14 @@ def _run_tui(settings: Settings, warnings: list[str], args: argparse.Namespace) 
     from chatbot.ui.app import run
 
     store = _open_store(settings, args, one_shot=False)
-    return run(settings, warnings, store=store, resume_id=_resume_id(store, args))
+    return run(settings, warnings, store=store, resume_id=_resume_id(store, args), client=_demo_client(args))
+
+
+def _demo_client(args: argparse.Namespace) -> Client | None:
+    """The offline demo responder with --demo; None lets the app and one-shot build the real client."""
+    from chatbot.core.demo import DemoClient
+
+    return DemoClient() if args.demo else None
 
 
 def _open_store(settings: Settings, args: argparse.Namespace, *, one_shot: bool) -> HistoryStore | None:
@@ -200,7 +214,7 @@ def _one_shot(settings: Settings, args: argparse.Namespace, prompt: str) -> int:
 
     store = _open_store(settings, args, one_shot=True)
     resume_id = _resume_id(store, args)
-    client = ChatClient.from_settings(settings)
+    client = _demo_client(args) or ChatClient.from_settings(settings)
     writer = Writer(store.path) if store else None  # closed below: what is queued is written before chat exits
     session = Session(settings, client, recorder=Recorder(writer) if writer else None,
                       usage_log=UsageLog() if settings.usage_log else None)

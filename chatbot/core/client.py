@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chatbot.core import errors
 from chatbot.core.conversation import Message, to_api_messages
@@ -60,6 +60,27 @@ def backoff_delay(attempt: int, retry_after: float | None) -> float:
         return max(retry_after, 0.0)
     # 2.0, not 2: int ** int is a float for a negative exponent, so its type is Any.
     return min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (attempt - 1)) * random.uniform(0.75, 1.25)
+
+
+class Client(Protocol):
+    """What a session and the app need of a client: ChatClient, or the offline DemoClient."""
+
+    base_url: str
+    has_key: bool
+    max_retries: int
+
+    @property
+    def is_openai(self) -> bool: ...
+
+    def set_api_key(self, key: str | None) -> None: ...
+
+    def check_ready(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    async def list_models(self, *, timeout: float | None = None) -> list[str]: ...
+
+    def stream(self, messages: list[Message], spec: ModelSpec, preset: Preset) -> AsyncGenerator[Event, None]: ...
 
 
 class ChatClient:

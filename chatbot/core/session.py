@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from chatbot.core.budget import Window, build_window, prompt_budget
-from chatbot.core.client import ChatClient, reply_reserve
+from chatbot.core.client import Client, reply_reserve
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.errors import ChatError, SpendLimitError
 from chatbot.core.events import Event, Finished, Retrying, TextDelta, Usage, UsageReport
@@ -94,7 +94,7 @@ class InFlight:
 
 
 class Session:
-    def __init__(self, settings: Settings, client: ChatClient, conversation: Conversation | None = None,
+    def __init__(self, settings: Settings, client: Client, conversation: Conversation | None = None,
                  *, clock: Callable[[], float] = time.monotonic, recorder: Recorder | None = None,
                  usage_log: UsageLog | None = None) -> None:
         self.settings = settings

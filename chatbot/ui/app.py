@@ -20,7 +20,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from chatbot.core import paths
-from chatbot.core.client import ChatClient
+from chatbot.core.client import ChatClient, Client
 from chatbot.core.errors import ChatError, ConfigError
 from chatbot.core.history import HistoryStore
 from chatbot.core.recorder import Recorder
@@ -53,7 +53,7 @@ class ChatApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 
-    def __init__(self, settings: Settings, client: ChatClient | None = None, *, warnings: list[str] | None = None,
+    def __init__(self, settings: Settings, client: Client | None = None, *, warnings: list[str] | None = None,
                  session: Session | None = None, store: HistoryStore | None = None,
                  resume_id: int | None = None, typed_ahead: str = "") -> None:
         super().__init__()
@@ -183,6 +183,7 @@ class ChatApp(App[None]):
                 "- For a local server (Ollama, llama.cpp, vLLM): chat --base-url http://localhost:11434/v1\n"
                 f"  or set base_url in {paths.for_display(config_path()[0])}\n"
                 "  (chat --config-example prints a config.toml that documents every key).\n"
+                "- To try everything first, offline and free: chat --demo\n"
                 "F1 lists every key."
             )
         return None
@@ -288,16 +289,16 @@ class ChatApp(App[None]):
         self.notify(f"Theme {self.theme} saved to {path}", markup=False)
 
 
-def make_app(settings: Settings, client: ChatClient | None = None, *, warnings: list[str] | None = None,
+def make_app(settings: Settings, client: Client | None = None, *, warnings: list[str] | None = None,
              store: HistoryStore | None = None, resume_id: int | None = None, typed_ahead: str = "") -> ChatApp:
     return ChatApp(settings, client, warnings=warnings, store=store, resume_id=resume_id, typed_ahead=typed_ahead)
 
 
 def run(settings: Settings, warnings: list[str] | None = None, *, store: HistoryStore | None = None,
-        resume_id: int | None = None) -> int:
+        resume_id: int | None = None, client: Client | None = None) -> int:
     stdin = sys.__stdin__.fileno() if sys.__stdin__ is not None else -1
     with typeahead.typed_ahead(stdin) as typed:
-        app = make_app(settings, warnings=warnings, store=store, resume_id=resume_id, typed_ahead=typed)
+        app = make_app(settings, client, warnings=warnings, store=store, resume_id=resume_id, typed_ahead=typed)
         app.run()
     if app.unsaved:
         from chatbot.cli_output import stderr

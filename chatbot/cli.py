@@ -221,7 +221,7 @@ def _one_shot(settings: Settings, args: argparse.Namespace, prompt: str) -> int:
     if store is not None and resume_id is not None:
         session.resume(store.load(resume_id))
         # Flags given for this run win over what the conversation was stored with.
-        session.model = args.model or session.model
+        session.model = settings.model if args.demo else args.model or session.model
         session.preset_name = args.preset or session.preset_name
         if args.system_prompt:
             session.conversation.set_system_prompt(args.system_prompt)

@@ -17,7 +17,7 @@ import pytest
 
 from support import SleepRecorder, closed_port, offline, until, wait_turn
 from chatbot.core.conversation import Message
-from chatbot.core.demo import DEMO_MODEL, REPLIES, WORDS_PER_SECOND, DemoClient, demo_settings, pick_reply
+from chatbot.core.demo import DEMO_MODEL, REPLIES, TOKENS_PER_SECOND, DemoClient, demo_settings, pick_reply
 from chatbot.core.events import Finished, TextDelta, Usage, UsageReport
 from chatbot.core.history import HistoryStore
 from chatbot.core.session import Session
@@ -64,8 +64,10 @@ async def test_reply_streams_word_by_word_then_usage_then_stop() -> None:
     assert len(deltas) > 100
     assert isinstance(events[-2], UsageReport) and events[-1] == Finished("stop")
     assert not any(isinstance(e, (UsageReport, Finished)) for e in events[:-2])
-    # One pause before each word, at the pace a hosted model writes.
-    assert sleeps.delays == [1 / WORDS_PER_SECOND] * len(REPLIES[0].split())
+    # A pause before each word, as long as its tokens take at the pace a hosted model writes.
+    counter = TokenCounter("o200k_base")
+    assert sleeps.delays == [counter.count_text(d.text) / TOKENS_PER_SECOND for d in deltas[:-1]]
+    assert len(sleeps.delays) == len(REPLIES[0].split())
 
 
 def test_every_reply_is_markdown_that_says_it_is_the_demo() -> None:
@@ -212,14 +214,18 @@ def test_the_welcome_text_offers_the_demo() -> None:
 
 # -- chat --demo -p --------------------------------------------------------------------------------------------
 
-def test_chat_demo_one_shot_prints_the_demo_reply(tmp_path: Path) -> None:
+def chat(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`chat ARGS` offline, with no key, no server and XDG dirs in `tmp_path`."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("CHAT_", "OPENAI_"))}
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
-        (tmp_path / var).mkdir()
+        (tmp_path / var).mkdir(exist_ok=True)
         env[var] = str(tmp_path / var)
-    done = subprocess.run([sys.executable, "-m", "chatbot", "--demo", "-p", "hi", "--usage"],
-                          capture_output=True, env=offline(env), cwd=tmp_path, timeout=120,
-                          stdin=subprocess.DEVNULL, text=True, encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "chatbot", *args], capture_output=True, env=offline(env),
+                          cwd=tmp_path, timeout=120, stdin=subprocess.DEVNULL, text=True, encoding="utf-8")
+
+
+def test_chat_demo_one_shot_prints_the_demo_reply(tmp_path: Path) -> None:
+    done = chat(tmp_path, "--demo", "-p", "hi", "--usage")
     assert done.returncode == 0, done.stderr
     assert done.stdout == REPLIES[0]
     assert "built-in demo, not from a model" in done.stdout
@@ -227,3 +233,23 @@ def test_chat_demo_one_shot_prints_the_demo_reply(tmp_path: Path) -> None:
     prompt = counter.count_prompt([Message("system", load_settings(None)[0].system_prompt), Message("user", "hi")])
     assert done.stderr == (f"usage: prompt {prompt} (cached 0), completion {counter.count_text(REPLIES[0])}, "
                            "cost $0\n")
+
+
+def test_continuing_a_conversation_in_the_demo_answers_as_the_demo(tmp_path: Path) -> None:
+    """The demo answers, so the reply is stored as the demo's, whatever model the conversation had."""
+    (tmp_path / "XDG_DATA_HOME" / "chatbot").mkdir(parents=True)
+    db = tmp_path / "XDG_DATA_HOME" / "chatbot" / "history.db"
+    store = HistoryStore(db)
+    try:
+        conversation_id = store.create("gpt-4o", "balanced", "", title="Earlier")
+    finally:
+        store.close()
+    done = chat(tmp_path, "--demo", "--resume", str(conversation_id), "-p", "what does it cost?")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == REPLIES[2]
+    store = HistoryStore(db)
+    try:
+        stored = store.load(conversation_id)
+    finally:
+        store.close()
+    assert [(m.role, m.model) for m in stored.conversation.messages] == [("user", None), ("assistant", DEMO_MODEL)]

@@ -2,8 +2,8 @@
 account or a server.
 
 It has ChatClient's public surface and never opens a connection: replies come from the texts below, word by word
-at about the pace of a hosted model, followed by usage counted with the model's own tokenizer, exactly as the
-window and the reply are counted elsewhere.
+at about the pace of a hosted model (each word waits as long as its tokens would take), followed by usage counted
+with the model's own tokenizer, exactly as the window and the reply are counted elsewhere.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 DEMO_MODEL = "demo"
 DEMO_URL = "demo (offline, nothing is sent)"
-WORDS_PER_SECOND = 40.0  # about a hosted model's pace; a word of English is a token or a little more
+TOKENS_PER_SECOND = 40.0  # about a hosted model's pace
 _WORD = re.compile(r"\s*\S+")
 
 _BANNER = "*This reply comes from chat's built-in demo, not from a model: nothing was sent anywhere.*\n\n"
@@ -145,12 +145,12 @@ class DemoClient:
     """Answers offline with canned replies. `sleep` paces the words; tests pass one that returns at once."""
 
     def __init__(self, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 words_per_second: float = WORDS_PER_SECOND) -> None:
+                 tokens_per_second: float = TOKENS_PER_SECOND) -> None:
         self.base_url = DEMO_URL
         self.has_key = True  # the demo needs none: nothing should ask for one
         self.max_retries = 0
         self._sleep = sleep
-        self._pause = 1.0 / words_per_second
+        self._rate = tokens_per_second
         self._turns = 0
         self._counters: dict[str, TokenCounter] = {}
 
@@ -177,7 +177,7 @@ class DemoClient:
         self._turns += 1
         counter = self._counters.setdefault(spec.encoding, TokenCounter(spec.encoding))
         for word in _WORD.findall(reply):
-            await self._sleep(self._pause)
+            await self._sleep(counter.count_text(word) / self._rate)
             yield TextDelta(word)
         # The closing newline comes after the last word, so the words alone would drop it.
         if tail := reply[len("".join(_WORD.findall(reply))):]:

@@ -179,11 +179,11 @@ class ChatApp(App[None]):
         if client.is_openai and not client.has_key and not self.settings.api_key_cmd:
             return (
                 "Welcome to chat. No API key is set, so nothing can be sent yet.\n"
+                "- To try every feature now, offline and free: quit (ctrl+q) and run chat --demo\n"
                 "- For OpenAI: quit (ctrl+q), export OPENAI_API_KEY=sk-... and start chat again.\n"
                 "- For a local server (Ollama, llama.cpp, vLLM): chat --base-url http://localhost:11434/v1\n"
                 f"  or set base_url in {paths.for_display(config_path()[0])}\n"
                 "  (chat --config-example prints a config.toml that documents every key).\n"
-                "- To try everything first, offline and free: chat --demo\n"
                 "F1 lists every key."
             )
         return None

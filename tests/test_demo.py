@@ -193,6 +193,27 @@ async def test_the_app_in_demo_mode_streams_regenerates_and_opens_menus_offline(
         ("user", "hi", None), ("assistant", REPLIES[1], DEMO_MODEL)]
 
 
+async def test_a_conversation_continued_in_the_demo_app_is_answered_as_the_demo(tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    store = HistoryStore(db)
+    try:
+        conversation_id = store.create("gpt-4o", "balanced", "", title="Earlier")
+    finally:
+        store.close()
+    app = make_app(settings(), DemoClient(sleep=SleepRecorder()), store=HistoryStore(db), resume_id=conversation_id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.query_one(PromptInput).insert("hi")
+        await pilot.press("enter")
+        await wait_turn(pilot)
+        assert app.session.last_cost == Decimal(0)
+    store = HistoryStore(db)
+    try:
+        stored = store.load(conversation_id)
+    finally:
+        store.close()
+    assert stored.model == DEMO_MODEL and stored.conversation.messages[-1].model == DEMO_MODEL
+
+
 async def test_without_the_demo_the_same_app_would_connect(no_connections: list[object]) -> None:
     """The check above can fail: the real client, with the same settings, tries the network."""
     from chatbot.core.client import ChatClient

@@ -21,6 +21,7 @@ from textual.screen import Screen
 
 from chatbot.core import paths
 from chatbot.core.client import ChatClient, Client
+from chatbot.core.demo import DEMO_MODEL, DemoClient
 from chatbot.core.errors import ChatError, ConfigError
 from chatbot.core.history import HistoryStore
 from chatbot.core.recorder import Recorder
@@ -73,6 +74,8 @@ class ChatApp(App[None]):
             usage_log=UsageLog() if settings.usage_log else None)
         if store is not None and resume_id is not None:
             self.session.resume(store.load(resume_id))
+            if isinstance(client, DemoClient):
+                self.session.model = DEMO_MODEL  # the demo answers: its replies are stored and priced as its own
         self.ready = asyncio.Event()
         self.collector = Collector()
         self.startup_warnings = list(warnings or [])

@@ -18,6 +18,7 @@ import pytest
 from support import SleepRecorder, closed_port, offline, until, wait_turn
 from chatbot.core.conversation import Message
 from chatbot.core.demo import DEMO_MODEL, REPLIES, TOKENS_PER_SECOND, DemoClient, demo_settings, pick_reply
+from chatbot.core.errors import ModelNotFoundError
 from chatbot.core.events import Finished, TextDelta, Usage, UsageReport
 from chatbot.core.history import HistoryStore
 from chatbot.core.session import Session
@@ -90,6 +91,20 @@ async def test_regenerating_gives_the_next_reply() -> None:
     texts = ["".join(e.text for e in await collect(client, [Message("user", "hi")]) if isinstance(e, TextDelta))
              for _ in range(2)]
     assert texts == list(REPLIES[:2])
+
+
+async def test_another_model_is_refused_before_anything_streams() -> None:
+    """A canned reply stored under gpt-4o's name and billed at its price would be a lie in the history and
+    the ledger: the demo says it is not that model, as a server without it would, and the text goes back."""
+    loaded = settings()
+    session = Session(loaded, DemoClient(sleep=SleepRecorder()))
+    session.set_model("gpt-4o")
+    turn = session.send("hi")
+    with pytest.raises(ModelNotFoundError, match="the demo answers only as the model 'demo'"):
+        async for _ in turn:
+            pass
+    assert turn.outcome is not None and turn.outcome.text_returned and turn.outcome.reply is None
+    assert session.conversation.messages == [] and session.totals.cost == Decimal(0)
 
 
 async def test_usage_is_counted_exactly_with_the_models_tokenizer() -> None:

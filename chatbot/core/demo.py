@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from chatbot.core import errors
 from chatbot.core.events import Event, Finished, TextDelta, Usage, UsageReport
 from chatbot.core.tokens import TokenCounter
 
@@ -172,7 +173,12 @@ class DemoClient:
 
     async def stream(self, messages: list[Message], spec: ModelSpec, preset: Preset) -> AsyncGenerator[Event, None]:
         """Stream a canned reply word by word, then its usage and Finished("stop"). Stopping is cancelling:
-        the pause between words is where it lands."""
+        the pause between words is where it lands. Raises ModelNotFoundError for any model but the demo."""
+        if spec.name != DEMO_MODEL:
+            # Answering as another model would store canned text under its name and bill it at its price.
+            raise errors.ModelNotFoundError(
+                f"the demo answers only as the model {DEMO_MODEL!r}, not {spec.name!r}",
+                f"pick {DEMO_MODEL} (F2), or leave the demo and set OPENAI_API_KEY or base_url for real models")
         reply = pick_reply(messages, self._turns)
         self._turns += 1
         counter = self._counters.setdefault(spec.encoding, TokenCounter(spec.encoding))

@@ -61,3 +61,59 @@ async def test_the_server_models_are_fetched_once_and_again_on_demand(fake: Fake
         await until(pilot, lambda: "new-local-model" in app.server_models)
         assert len(model_requests(fake)) == 2
         assert "new-local-model" in {item.value for item in app.screen.items}
+
+
+async def test_typing_a_name_exactly_highlights_that_model(fake: FakeOpenAI, make_settings: Any) -> None:
+    app = make_app(make_settings(model="gpt-4o-mini"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        picker = app.screen
+        assert isinstance(picker, Picker) and picker.highlighted_id == "gpt-4o-mini"
+        await pilot.press(*"gpt-4o")  # gpt-4o-mini matches too, and was highlighted
+        assert picker.highlighted_id == "gpt-4o"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.session.model == "gpt-4o"
+
+
+async def test_a_query_naming_nothing_exactly_highlights_the_first_match(fake: FakeOpenAI,
+                                                                         make_settings: Any) -> None:
+    app = make_app(make_settings(model="gpt-4o-mini"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        picker = app.screen
+        assert isinstance(picker, Picker)
+        await pilot.press(*"nano")
+        first = picker.options.get_option_at_index(0).id
+        assert first is not None and "nano" in first and picker.highlighted_id == first
+
+
+async def test_a_name_the_menu_does_not_list_can_be_used(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("hi"))
+    app = make_app(make_settings(model="gpt-4o-mini"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        picker = app.screen
+        assert isinstance(picker, Picker)
+        await until(pilot, lambda: app.server_models_fetched)
+        await pilot.press(*"gpt-4o-2024-08-06")
+        assert picker.highlighted_id == "gpt-4o-2024-08-06"
+        assert "use 'gpt-4o-2024-08-06'" in str(picker.options.get_option("gpt-4o-2024-08-06").prompt)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.session.model == "gpt-4o-2024-08-06"
+        app.query_one(PromptInput).insert("hello")
+        await pilot.press("enter")
+        await wait_turn(pilot)
+        assert fake.last_body["model"] == "gpt-4o-2024-08-06"
+
+
+async def test_a_listed_name_is_not_offered_twice(fake: FakeOpenAI, make_settings: Any) -> None:
+    app = make_app(make_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        picker = app.screen
+        assert isinstance(picker, Picker)
+        await pilot.press(*"GPT-4O")
+        ids = [picker.options.get_option_at_index(i).id for i in range(picker.options.option_count)]
+        assert ids.count("gpt-4o") == 1 and "GPT-4O" not in ids and picker.highlighted_id == "gpt-4o"

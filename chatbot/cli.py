@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         settings, warnings = _load(args)
         if args.list_models:
             _list_models(settings, stdout())
+            _list_server_models(settings, stdout())
             return 0
         piped = _read_stdin()
         if args.prompt is None and piped is None:
@@ -309,3 +310,25 @@ def _list_models(settings: Settings, out: Writer) -> None:
         cells = enumerate(zip(row, widths, strict=True))
         out.line("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in cells).rstrip())
     out.line(f"\nprices as of {PRICES_AS_OF}; override them under [models.NAME] in config.toml")
+
+
+def _list_server_models(settings: Settings, out: Writer) -> None:
+    """The ids another server offers (a local one serves models the catalogue cannot know)."""
+    import asyncio
+
+    from chatbot.cli_output import stderr
+    from chatbot.core.client import ChatClient
+    from chatbot.core.errors import ChatError
+
+    url = ChatClient(base_url=settings.base_url)
+    if url.is_openai:
+        return  # its list is the catalogue and hundreds of ids that cannot chat
+    try:
+        # Short: the catalogue is already printed, and a dead server should not hold the prompt for a minute.
+        names = asyncio.run(ChatClient.from_settings(settings).list_models(timeout=5.0))
+    except ChatError as exc:
+        stderr().line(f"chat: could not list the models of {url.base_url}: {exc.headline()}")
+        return
+    out.line(f"\nfrom the server at {url.base_url}:" if names else f"\nno models listed by {url.base_url}")
+    for name in names:
+        out.line(f"{name}  (from the server)")

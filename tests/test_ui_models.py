@@ -9,7 +9,9 @@ from fake_openai import FakeOpenAI, Reply
 from support import until, wait_turn
 from chatbot.ui.app import make_app
 from chatbot.ui.screens.picker import Picker
+from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
+from chatbot.ui.widgets.status_bar import StatusBar
 
 SIZE = (100, 30)
 LONG = " ".join(f"word{i}" for i in range(40))
@@ -117,3 +119,37 @@ async def test_a_listed_name_is_not_offered_twice(fake: FakeOpenAI, make_setting
         await pilot.press(*"GPT-4O")
         ids = [picker.options.get_option_at_index(i).id for i in range(picker.options.option_count)]
         assert ids.count("gpt-4o") == 1 and "GPT-4O" not in ids and picker.highlighted_id == "gpt-4o"
+
+
+def notes(app: Any) -> list[str]:
+    return [view.text for view in app.screen.query(MessageView) if view.role == "info"]
+
+
+async def test_a_server_with_no_model_chosen_says_which_model_is_used_and_how_to_pick(fake: FakeOpenAI,
+                                                                                       make_settings: Any) -> None:
+    # Only a base URL: no model in the config, the environment or the flags.
+    app = make_app(make_settings(model=None, catalogue_prices=None))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        [note] = notes(app)
+        assert f"Using gpt-4o-mini at {fake.base_url}" in note
+        assert "f2 opens the model menu" in note and "chat -m NAME" in note
+
+
+async def test_a_chosen_model_needs_no_note(fake: FakeOpenAI, make_settings: Any) -> None:
+    app = make_app(make_settings(model="gpt-4o-mini", catalogue_prices=None))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert notes(app) == []
+
+
+async def test_another_servers_replies_are_not_priced_at_openais_rates(fake: FakeOpenAI,
+                                                                       make_settings: Any) -> None:
+    fake.queue(Reply("hi", prompt_tokens=20, completion_tokens=2))
+    app = make_app(make_settings(model="gpt-4o", catalogue_prices=None))
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(PromptInput).insert("hello")
+        await pilot.press("enter")
+        await wait_turn(pilot)
+        assert app.session.last_cost is None
+        assert "last $?" in str(app.query_one(StatusBar).render())

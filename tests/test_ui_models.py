@@ -132,8 +132,8 @@ async def test_a_server_with_no_model_chosen_says_which_model_is_used_and_how_to
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         [note] = notes(app)
-        assert f"Using gpt-4o-mini at {fake.base_url}" in note
-        assert "f2 opens the model menu" in note and "chat -m NAME" in note
+        assert f"Using gpt-4o-mini at {fake.base_url}: no model was chosen." in note
+        assert "f2: the model menu" in note and "chat -m NAME" in note
 
 
 async def test_a_chosen_model_needs_no_note(fake: FakeOpenAI, make_settings: Any) -> None:

@@ -188,10 +188,10 @@ class ChatApp(App[None]):
         if not client.is_openai and "model" not in self.settings.model_fields_set:
             # The default model is OpenAI's: a local server may serve nothing by that name.
             return (
-                f"Using {self.settings.model} at {client.base_url} (nobody chose a model).\n"
-                f"- {self.key_of('model_menu')} opens the model menu, with the models this server lists;\n"
-                "  or start with chat -m NAME, or set model in "
-                f"{paths.for_display(config_path()[0])}.\n"
+                f"Using {self.settings.model} at {client.base_url}: no model was chosen.\n"
+                f"- {self.key_of('model_menu')}: the model menu, with the models this server lists\n"
+                "- or start with chat -m NAME\n"
+                f"- or set model in {paths.for_display(config_path()[0])}\n"
                 "F1 lists every key."
             )
         return None

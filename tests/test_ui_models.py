@@ -8,7 +8,7 @@ from typing import Any
 from fake_openai import FakeOpenAI, Reply
 from support import until, wait_turn
 from chatbot.ui.app import make_app
-from chatbot.ui.screens.picker import Picker
+from chatbot.ui.screens.picker import Picker, PickerItem
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar
@@ -153,3 +153,22 @@ async def test_another_servers_replies_are_not_priced_at_openais_rates(fake: Fak
         await wait_turn(pilot)
         assert app.session.last_cost is None
         assert "last $?" in str(app.query_one(StatusBar).render())
+
+
+async def test_models_arriving_later_win_over_the_typed_name(fake: FakeOpenAI, make_settings: Any) -> None:
+    app = make_app(make_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await until(pilot, lambda: app.server_models_fetched)
+        picker = app.screen
+        assert isinstance(picker, Picker)
+        await pilot.press(*"llama")
+        assert picker.highlighted_id == "llama"  # only "use 'llama'" is left
+        picker.add_items([PickerItem("llama3.2", "from the server")])
+        await pilot.pause()
+        assert picker.highlighted_id == "llama3.2"
+        await pilot.press("down")  # the user's own choice stays when more arrive
+        assert picker.highlighted_id == "llama"
+        picker.add_items([PickerItem("llama3.3", "from the server")])
+        await pilot.pause()
+        assert picker.highlighted_id == "llama"

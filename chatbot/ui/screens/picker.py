@@ -39,20 +39,29 @@ class Picker(FilterList[str]):
         self.current = current
         self.refresh_with = refresh
         self.free = free
+        self.moved = False  # the user moved the highlight since the last edit of the query
 
     def add_items(self, items: list[PickerItem]) -> None:
         """Add items that arrived later (e.g. the server's own models), keeping the filter."""
         known = {item.value for item in self.items}
         self.items += [item for item in items if item.value not in known]
-        # Rows arriving later must not move the highlight from under the user's keys.
-        highlighted = self.highlighted_id
-        self.fill(keep=self.current if highlighted is None else highlighted)
+        # Rows arriving later must not move the highlight from under the user's keys; until the user moves it,
+        # the rule of typing holds (a typed name the server now lists beats "use 'name'").
+        if self.moved:
+            self.fill(keep=self.highlighted_id)
+        else:
+            self.refill()
 
     def refill(self) -> None:
         # Typing "gpt-4o" must land on gpt-4o, not stay on the gpt-4o-mini it started on; no query: the current.
         query = self.query_box.value.strip()
         exact = next((i.value for i in self.items if i.value.lower() == query.lower()), None)
         self.fill(keep=exact if query else self.current)
+        self.moved = False
+
+    def action_move(self, step: int) -> None:
+        super().action_move(step)
+        self.moved = True
 
     def rows(self, query: str) -> Iterable[tuple[str, str]]:
         needle = query.strip().lower()

@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = demo_settings(settings)
         if args.list_models:
             _list_models(settings, stdout())
+            _list_server_models(settings, stdout())
             return 0
         piped = _read_stdin()
         if args.prompt is None and piped is None:
@@ -323,3 +324,29 @@ def _list_models(settings: Settings, out: Writer) -> None:
         cells = enumerate(zip(row, widths, strict=True))
         out.line("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in cells).rstrip())
     out.line(f"\nprices as of {PRICES_AS_OF}; override them under [models.NAME] in config.toml")
+    if not settings.prices_from_catalogue:
+        out.line("catalogue prices are OpenAI's and base_url is another server: `?` until [models.NAME] gives "
+                 "prices (or catalogue_prices = true, for a proxy that bills as OpenAI does)")
+
+
+def _list_server_models(settings: Settings, out: Writer) -> None:
+    """The ids another server offers (a local one serves models the catalogue cannot know)."""
+    import asyncio
+
+    from chatbot.cli_output import stderr
+    from chatbot.core.client import ChatClient
+    from chatbot.core.errors import ChatError
+    from chatbot.core.models import is_openai_url
+
+    if settings.base_url is None or is_openai_url(settings.base_url):
+        return  # OpenAI's list is the catalogue and hundreds of ids that cannot chat
+    url = settings.base_url.rstrip("/")
+    try:
+        # Short: the catalogue is already printed, and a dead server should not hold the prompt for a minute.
+        names = asyncio.run(ChatClient.from_settings(settings).list_models(timeout=5.0))
+    except ChatError as exc:
+        stderr().line(f"chat: could not list the models of {url}: {exc.headline()}")
+        return
+    out.line(f"\nfrom the server at {url}:" if names else f"\nno models listed by {url}")
+    for name in names:
+        out.line(f"{name}  (from the server)")

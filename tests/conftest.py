@@ -45,12 +45,18 @@ def api_key() -> str:
 
 @pytest.fixture
 def make_settings(fake: FakeOpenAI) -> Callable[..., Any]:
-    """make_settings(**flags) -> Settings pointed at the fake, with the test key; flags override anything."""
+    """make_settings(**flags) -> Settings pointed at the fake, with the test key; flags override anything.
+
+    The fake stands in for OpenAI: catalogue prices apply to it, and the model is chosen (gpt-4o-mini) as a user
+    of another server would choose one. Tests of what another server gets pass catalogue_prices=None, model=None.
+    """
     from chatbot.core.settings import load_settings
 
     def make(**flags: Any) -> Any:
         flags.setdefault("base_url", fake.base_url)
         flags.setdefault("api_key", TEST_API_KEY)
+        flags.setdefault("catalogue_prices", True)
+        flags.setdefault("model", "gpt-4o-mini")
         settings, _warnings = load_settings(None, **flags)
         return settings
 

@@ -28,8 +28,12 @@ ECHO = f"Incorrect API key provided: {KEY}"
 
 @pytest.fixture
 def chat_env(tmp_path: Path) -> dict[str, str]:
-    """A clean environment: no OPENAI_*/CHAT_* variables, XDG dirs in tmp, the package importable."""
+    """A clean environment: no OPENAI_*/CHAT_* variables, XDG dirs in tmp, the package importable.
+
+    CHAT_CATALOGUE_PRICES=true: the fake stands in for OpenAI, so its replies are priced as OpenAI's.
+    """
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("CHAT_", "OPENAI_"))}
+    env["CHAT_CATALOGUE_PRICES"] = "true"
     for var, sub in (("XDG_CONFIG_HOME", "xdg-config"), ("XDG_DATA_HOME", "xdg-data"),
                      ("XDG_STATE_HOME", "xdg-state")):
         (tmp_path / sub).mkdir()
@@ -448,7 +452,7 @@ def test_version(run_chat) -> None:
 
 
 def test_list_models(fake: FakeOpenAI, run_chat) -> None:
-    done = run_chat("--list-models")
+    done = run_chat("--list-models", base_url=False)
 
     assert done.returncode == 0, done.stderr
     rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
@@ -457,6 +461,31 @@ def test_list_models(fake: FakeOpenAI, run_chat) -> None:
     assert "128,000" in rows["gpt-4o-mini"]
     assert fake.requests == []
     assert_clean(done)
+
+
+def test_list_models_with_a_base_url_lists_the_servers_models_too(fake: FakeOpenAI, run_chat) -> None:
+    fake.models = ["llama3.2:3b", "qwen2.5-coder"]
+    # A server that is not OpenAI: the catalogue's prices are not its own.
+    done = run_chat("--list-models", "--base-url", fake.base_url, base_url=False, env={"CHAT_CATALOGUE_PRICES": None})
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    [gpt_4o] = [line.split() for line in lines if line.startswith("gpt-4o ")]  # the catalogue first
+    assert gpt_4o == ["gpt-4o", "128,000", "16,384", "?", "?", "?"]
+    assert f"from the server at {fake.base_url}:" in lines
+    assert "llama3.2:3b  (from the server)" in lines and "qwen2.5-coder  (from the server)" in lines
+    assert [(r.method, r.path) for r in fake.requests] == [("GET", "/v1/models")]
+    assert_clean(done)
+
+
+def test_list_models_with_a_dead_server_says_so_in_one_line(run_chat) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    done = run_chat("--list-models", "--base-url", url, base_url=False)
+
+    assert done.returncode == 0
+    assert any(line.startswith("gpt-4o ") for line in done.stdout.splitlines())
+    errors = done.stderr.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith(f"chat: could not list the models of {url}: "), done.stderr
 
 
 def test_help_lists_exit_codes(run_chat) -> None:

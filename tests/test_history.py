@@ -151,6 +151,7 @@ def chat_env(fake: FakeOpenAI) -> dict[str, str]:
     env = dict(os.environ)
     env["OPENAI_API_KEY"] = KEY
     env["OPENAI_BASE_URL"] = fake.base_url
+    env["CHAT_CATALOGUE_PRICES"] = "true"  # the fake stands in for OpenAI
     return offline(env)
 
 

@@ -98,7 +98,8 @@ def ledger(store: HistoryStore) -> list[tuple[Any, ...]]:
 @pytest.fixture
 def chat(fake: FakeOpenAI) -> Callable[..., subprocess.CompletedProcess]:
     """chat(*args) -> the finished `chat` subprocess, against the fake, with the test's XDG dirs."""
-    env = offline(dict(os.environ, OPENAI_API_KEY=KEY, OPENAI_BASE_URL=fake.base_url))
+    # The fake stands in for OpenAI: its replies are priced at the catalogue's rates.
+    env = offline(dict(os.environ, OPENAI_API_KEY=KEY, OPENAI_BASE_URL=fake.base_url, CHAT_CATALOGUE_PRICES="true"))
 
     def run(*args: str) -> subprocess.CompletedProcess:
         done = subprocess.run([sys.executable, "-m", "chatbot", *args], stdin=subprocess.DEVNULL, capture_output=True,

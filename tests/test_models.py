@@ -261,3 +261,39 @@ def test_config_rejects_an_effort_the_api_does_not_have(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(cfg)
     assert "models.qwen3.reasoning_efforts" in str(info.value)
+
+
+# -- catalogue prices are OpenAI's: they apply to OpenAI's URL, or where the config says so --
+
+
+@pytest.mark.parametrize("base_url", [None, "https://api.openai.com/v1", "https://api.openai.com/v1/"])
+def test_openai_is_priced_from_the_catalogue(base_url: str | None) -> None:
+    spec = load_settings(None, base_url=base_url)[0].model_spec("gpt-4o")
+    assert spec.price == CATALOGUE["gpt-4o"].price
+
+
+def test_another_servers_catalogue_model_keeps_its_window_but_has_no_price() -> None:
+    settings = load_settings(None, base_url="http://localhost:11434/v1")[0]
+    spec = settings.model_spec("gpt-5.4")
+    assert spec.price is None and spec.long_context is None
+    assert (spec.context_window, spec.max_output, spec.reasoning_efforts, spec.tools) == (
+        CATALOGUE["gpt-5.4"].context_window, CATALOGUE["gpt-5.4"].max_output,
+        CATALOGUE["gpt-5.4"].reasoning_efforts, True)
+    assert settings.model_spec("gpt-4o-2024-08-06").price is None  # a dated snapshot too
+    assert all(spec.price is None for spec in settings.all_models().values())  # as the menu and --list-models show
+
+
+def test_another_servers_model_is_priced_by_the_config(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "c.toml", '[models."gpt-4o"]\ninput_price = 0\noutput_price = 0\n'
+                                     '[models."gpt-4o-mini"]\ninput_price = 1\n')
+    settings = load_settings(cfg, base_url="http://localhost:8080/v1")[0]
+    assert settings.model_spec("gpt-4o").price == Price(Decimal(0), Decimal(0), None)
+    # Half a price is no price: the catalogue's output rate is OpenAI's, not this server's.
+    assert settings.model_spec("gpt-4o-mini").price is None
+
+
+def test_catalogue_prices_can_be_asked_for_a_proxy_or_refused_for_openai() -> None:
+    proxy = load_settings(None, base_url="https://gateway.example/v1", catalogue_prices=True)[0]
+    assert proxy.model_spec("gpt-4o").price == CATALOGUE["gpt-4o"].price
+    openai = load_settings(None, catalogue_prices=False)[0]
+    assert openai.model_spec("gpt-4o").price is None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chatbot.core import errors
 from chatbot.core.conversation import Message, to_api_messages
 from chatbot.core.events import Event, Finished, Retrying, TextDelta, Usage, UsageReport
-from chatbot.core.models import ModelSpec
+from chatbot.core.models import OPENAI_URL, ModelSpec, is_openai_url
 from chatbot.core.presets import Preset
 
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
     from chatbot.core.settings import Settings
 
-OPENAI_URL = "https://api.openai.com/v1"
 # Local servers (Ollama, llama.cpp, vLLM) ignore the key, but the SDK insists on one.
 PLACEHOLDER_KEY = "not-needed"
 BACKOFF_BASE = 0.5
@@ -128,7 +127,7 @@ class ChatClient:
 
     @property
     def is_openai(self) -> bool:
-        return self.base_url == OPENAI_URL
+        return is_openai_url(self.base_url)
 
     def check_ready(self) -> None:
         """Raise AuthError when no request can succeed: OpenAI itself and no key."""

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from chatbot.core.settings.schema import ModelConfig
 
 PRICES_AS_OF = "2026-08-21"
+OPENAI_URL = "https://api.openai.com/v1"
 DEFAULT_ENCODING = "o200k_base"
 
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
@@ -238,15 +239,25 @@ def unknown_model(name: str, context_window: int) -> ModelSpec:
     return ModelSpec(name, context_window, context_window, price=None, known=False, window_source="assumed")
 
 
+def is_openai_url(base_url: str | None) -> bool:
+    """Whether requests go to OpenAI itself (no base URL is OpenAI's)."""
+    return base_url is None or base_url.rstrip("/") == OPENAI_URL
+
+
 def resolve_spec(name: str, *, default_window: int, config: ModelConfig | None = None,
-                 server_window: int | None = None) -> ModelSpec:
+                 server_window: int | None = None, catalogue_prices: bool = True) -> ModelSpec:
     """The model's spec: the catalogue's (or an assumed one), then what the server and the config say.
+
+    Without `catalogue_prices` a catalogue model keeps its window and what it accepts but has no price (its
+    replies cost `$?`) unless the config gives one: another server's gpt-4o is not billed at OpenAI's rates.
 
     `server_window` is the context window the serving OpenAI-compatible server reported (server_info.py);
     it beats the catalogue, which describes OpenAI's deployment, and loses to the config, which is the
     user's word. `default_window` is what a model nobody describes is assumed to hold.
     """
     spec = match_catalogue(name, CATALOGUE) or unknown_model(name, default_window)
+    if not catalogue_prices:
+        spec = replace(spec, price=None, long_context=None)
     if server_window is not None:
         spec = _with_window(spec, server_window, "server")
     if config is None:

@@ -177,7 +177,7 @@ class ChatApp(App[None]):
             self.call_from_thread(self.ready.set)
 
     def first_run_message(self) -> str | None:
-        """What a user without a key or a server needs to read first, or None."""
+        """What a user without a key or a server, or with a server and no model chosen, needs to read first."""
         client = self.session.client
         if client.is_openai and not client.has_key and not self.settings.api_key_cmd:
             return (
@@ -187,6 +187,15 @@ class ChatApp(App[None]):
                 "- For a local server (Ollama, llama.cpp, vLLM): chat --base-url http://localhost:11434/v1\n"
                 f"  or set base_url in {paths.for_display(config_path()[0])}\n"
                 "  (chat --config-example prints a config.toml that documents every key).\n"
+                "F1 lists every key."
+            )
+        if not client.is_openai and "model" not in self.settings.model_fields_set:
+            # The default model is OpenAI's: a local server may serve nothing by that name.
+            return (
+                f"Using {self.settings.model} at {client.base_url}: no model was chosen.\n"
+                f"- {self.key_of('model_menu')}: the model menu, with the models this server lists\n"
+                "- or start with chat -m NAME\n"
+                f"- or set model in {paths.for_display(config_path()[0])}\n"
                 "F1 lists every key."
             )
         return None

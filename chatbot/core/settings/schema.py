@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from chatbot.core.models import CATALOGUE, ModelSpec, ReasoningEffort, resolve_spec
+from chatbot.core.models import CATALOGUE, ModelSpec, ReasoningEffort, is_openai_url, resolve_spec
 from chatbot.core.presets import DEFAULT_PRESET, Preset, choose_preset, resolve_presets
 from chatbot.core.settings.key_command import key_from_command
 from chatbot.core.settings.sources import ENV_PREFIX, in_order
@@ -125,6 +125,9 @@ class Settings(BaseSettings):
 
     default_context_window: int = Field(default=8192, ge=256)
     """Context window assumed for models the catalogue does not know."""
+    catalogue_prices: bool | None = None
+    """Price catalogue models at OpenAI's rates. Unset: only when base_url is OpenAI's (or unset); true for a
+    proxy that bills as OpenAI does. Prices under [models.NAME] apply either way."""
     max_session_cost: Decimal | None = Field(default=None, gt=0)
     """Refuse a request whose worst-case cost would take the session past this many dollars."""
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
@@ -180,13 +183,18 @@ class Settings(BaseSettings):
 
     def all_models(self) -> dict[str, ModelSpec]:
         """The catalogue plus every model the config describes, as model_spec makes each."""
-        return {**CATALOGUE, **{name: self.model_spec(name) for name in self.models}}
+        return {name: self.model_spec(name) for name in [*CATALOGUE, *self.models]}
 
     def model_spec(self, name: str | None = None, *, server_window: int | None = None) -> ModelSpec:
         """The model's spec (default: the configured model's): see models.resolve_spec."""
         name = name or self.model
         return resolve_spec(name, default_window=self.default_context_window, config=self.models.get(name),
-                            server_window=server_window)
+                            server_window=server_window, catalogue_prices=self.prices_from_catalogue)
+
+    @property
+    def prices_from_catalogue(self) -> bool:
+        """Whether catalogue prices apply: OpenAI's own URL, unless catalogue_prices says otherwise."""
+        return is_openai_url(self.base_url) if self.catalogue_prices is None else self.catalogue_prices
 
     def resolve_api_key(self) -> str | None:
         """The key from the settings, or from running api_key_cmd. Never logged or shown."""

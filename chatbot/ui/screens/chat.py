@@ -302,7 +302,7 @@ class ChatScreen(Screen[None]):
         items = [PickerItem(name, _model_detail(spec)) for name, spec in models.items()]
         items += [PickerItem(name, "from the server") for name in self.app.server_models if name not in models]
         picker = Picker("Model (applies from the next request)", items, current=self.session.model,
-                        refresh=("ask the server again", self._refresh_server_models))
+                        refresh=("ask the server again", self._refresh_server_models), free=True)
         self.app.push_screen(picker, self._model_chosen)
         if not self.app.server_models_fetched:
             self._refresh_server_models(picker)

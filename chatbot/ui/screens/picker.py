@@ -22,35 +22,56 @@ NBSP = chr(0xA0)  # keeps a row's columns: a leading plain space would be trimme
 
 
 class Picker(FilterList[str]):
-    """Closes with the chosen item's value (None on escape); the current one is marked and highlighted first."""
+    """Closes with the chosen item's value (None on escape); the current one is marked and highlighted first.
+
+    As you type, the item named exactly what you typed is highlighted, else the first match. With `free`, a
+    query that names no item is offered last as "use 'query'": a name the list does not hold can still be chosen.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+r", "refresh", show=False)]
 
     def __init__(self, title: str, items: list[PickerItem], current: str | None = None,
-                 refresh: tuple[str, Callable[[Picker], None]] | None = None) -> None:
+                 refresh: tuple[str, Callable[[Picker], None]] | None = None, free: bool = False) -> None:
         """`refresh`: what ctrl+r fetches again (named in the filter's placeholder), and how."""
         hint = f" (ctrl+r: {refresh[0]})" if refresh else ""
         super().__init__(title, f"type to filter{hint}")
         self.items = items
         self.current = current
         self.refresh_with = refresh
+        self.free = free
+        self.moved = False  # the user moved the highlight since the last edit of the query
 
     def add_items(self, items: list[PickerItem]) -> None:
         """Add items that arrived later (e.g. the server's own models), keeping the filter."""
         known = {item.value for item in self.items}
         self.items += [item for item in items if item.value not in known]
-        self.refill()
+        # Rows arriving later must not move the highlight from under the user's keys; until the user moves it,
+        # the rule of typing holds (a typed name the server now lists beats "use 'name'").
+        if self.moved:
+            self.fill(keep=self.highlighted_id)
+        else:
+            self.refill()
 
     def refill(self) -> None:
-        # The highlighted item stays highlighted while it matches; with none yet, the current one.
-        highlighted = self.highlighted_id
-        self.fill(keep=self.current if highlighted is None else highlighted)
+        # Typing "gpt-4o" must land on gpt-4o, not stay on the gpt-4o-mini it started on; no query: the current.
+        query = self.query_box.value.strip()
+        exact = next((i.value for i in self.items if i.value.lower() == query.lower()), None)
+        self.fill(keep=exact if query else self.current)
+        self.moved = False
+
+    def action_move(self, step: int) -> None:
+        super().action_move(step)
+        self.moved = True
 
     def rows(self, query: str) -> Iterable[tuple[str, str]]:
         needle = query.strip().lower()
         matches = [i for i in self.items if any(needle in text.lower() for text in (i.value, i.detail, i.note))]
         width = max((len(i.value) for i in matches), default=0)
-        return [(i.value, self._label(i, width)) for i in matches]
+        rows = [(i.value, self._label(i, width)) for i in matches]
+        name = query.strip()
+        if self.free and name and all(i.value.lower() != name.lower() for i in self.items):
+            rows.append((name, f"{NBSP} use '{name}'"))
+        return rows
 
     def result(self, row_id: str) -> str:
         return row_id

@@ -178,9 +178,14 @@ class Session:
 
     def new_conversation(self) -> None:
         self.conversation = Conversation(system_prompt=self.conversation.system_prompt)
-        self.last_window = None
+        self._opened()
         if self.recorder:
             self.recorder.new_conversation()
+
+    def _opened(self) -> None:
+        """Another conversation is open: the last-request figures were the previous one's, so they go (each
+        stored reply shows its own in the transcript; the session's total stays, it is what this run spent)."""
+        self.last_usage = self.last_cost = self.last_window = None
 
     def measure(self) -> None:
         """Let the counters describe the conversation as it stands: a resumed one, before anything is sent, uses
@@ -195,7 +200,7 @@ class Session:
         self.model = stored.model
         if stored.preset in self.settings.all_presets():
             self.preset_name = stored.preset
-        self.last_window = None
+        self._opened()
         if self.recorder:
             self.recorder.resume(stored)
 

@@ -38,7 +38,9 @@ def status_parts(session: Session) -> tuple[list[str], list[str]]:
     if dropped:
         rest.append(f"dropped {dropped}")
     last, total = session.costs()
-    replied = session.last_usage is not None or (flight is not None and flight.first_token_at is not None)
+    # While a request waits for its first token, 'last' is that request's, which has cost nothing yet: the
+    # previous reply's cost beside the new request's tokens would mix two requests.
+    replied = flight.first_token_at is not None if flight else session.last_usage is not None
     rest.append(f"last {format_cost(last) if replied else '-'}")
     rest.append(f"session {format_cost(total)}")
     if flight and (rate := flight.tokens_per_second()) is not None:

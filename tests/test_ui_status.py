@@ -69,3 +69,15 @@ def test_an_opened_conversation_drops_the_previous_ones_figures(make_settings: A
     session.resume(Stored(1, "t", "gpt-4o", "balanced", conversation, {}))
 
     assert session.last_usage is None and session.last_cost is None and session.last_window is None
+
+
+async def test_ctx_is_measured_against_the_budget_where_it_is_the_limit(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("fine"), Reply("fine"))
+    limited = make_app(make_settings(model="gpt-4o", budget={"max_context_tokens": 600}))
+    async with limited.run_test(size=SIZE) as pilot:
+        await send(pilot, "hi")
+        assert "/600 budget" in status(limited) and "/128k" not in status(limited)
+    unlimited = make_app(make_settings(model="gpt-4o", budget={"max_context_tokens": 1_000_000}))
+    async with unlimited.run_test(size=SIZE) as pilot:
+        await send(pilot, "hi")
+        assert "/128k" in status(unlimited) and "budget" not in status(unlimited)

@@ -33,7 +33,13 @@ def status_parts(session: Session) -> tuple[list[str], list[str]]:
     short_tokens = f"in {mark}{prompt:,}" + (f" ({cached:,} cached)" if cached else "") + f" out {mark}{completion:,}"
     window = flight.window if flight else session.last_window
     used = (window.prompt_tokens if window else 0) + (usage.completion_tokens if usage and window else 0)
-    rest = [f"ctx {compact(used)}/{compact(spec.context_window)}"]
+    # Measured against what limits the request: the configured budget where it is below the model's window
+    # (named, since `ctx 172/600` against a 128k model would read as a small window).
+    budget = session.settings.budget.max_context_tokens
+    if budget is not None and budget < spec.context_window:
+        rest = [f"ctx {compact(used)}/{compact(budget)} budget"]
+    else:
+        rest = [f"ctx {compact(used)}/{compact(spec.context_window)}"]
     dropped = window.dropped_turns if window else 0
     if dropped:
         rest.append(f"dropped {dropped}")

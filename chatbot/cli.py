@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 from chatbot import __version__
 
 if TYPE_CHECKING:
-    from chatbot.cli_output import Writer
+    from chatbot.cli_output import Output
     from chatbot.core.client import Client
     from chatbot.core.conversation import Message
     from chatbot.core.errors import ChatError
@@ -240,12 +240,12 @@ def _one_shot(settings: Settings, args: argparse.Namespace, prompt: str) -> int:
 async def _stream_answer(session: Session, prompt: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from contextlib import aclosing
 
-    from chatbot.cli_output import Writer
+    from chatbot.cli_output import Output
     from chatbot.core.errors import ChatError
     from chatbot.core.events import Retrying, TextDelta
 
     # On a terminal, model text is data: escape sequences go, even when split across deltas.
-    screen, notes = Writer(out), Writer(err)
+    screen, notes = Output(out), Output(err)
     turn = session.send(prompt)
     try:
         # Closed here, not at interpreter exit: a reader that went away (`| head -1`) raises in the middle of the
@@ -310,7 +310,7 @@ def _json_result(session: Session, reply: Message | None, failure: ChatError | N
     }
 
 
-def _list_models(settings: Settings, out: Writer) -> None:
+def _list_models(settings: Settings, out: Output) -> None:
     from chatbot.core.models import PRICES_AS_OF
 
     rows = [("model", "context", "max out", "input $/1M", "cached $/1M", "output $/1M")]
@@ -329,7 +329,7 @@ def _list_models(settings: Settings, out: Writer) -> None:
                  "prices (or catalogue_prices = true, for a proxy that bills as OpenAI does)")
 
 
-def _list_server_models(settings: Settings, out: Writer) -> None:
+def _list_server_models(settings: Settings, out: Output) -> None:
     """The ids another server offers (a local one serves models the catalogue cannot know)."""
     import asyncio
 

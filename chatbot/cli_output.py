@@ -1,4 +1,4 @@
-"""The command line's one way to stdout and stderr: all that `chat` prints goes through a Writer.
+"""The command line's one way to stdout and stderr: all that `chat` prints goes through a Output.
 
 Model, tool and stored text is data, never terminal control. What is kept of it depends on what is printed
 and where it goes:
@@ -33,7 +33,7 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
-class Writer:
+class Output:
     """Text to one stream, cleaned as what it is and where it goes (see the module's docstring)."""
 
     def __init__(self, stream: TextIO) -> None:
@@ -69,10 +69,10 @@ class Writer:
         self.stream.flush()
 
 
-def stdout() -> Writer:
-    """A Writer on sys.stdout as it is now (tests and redirections replace it)."""
-    return Writer(sys.stdout)
+def stdout() -> Output:
+    """A Output on sys.stdout as it is now (tests and redirections replace it)."""
+    return Output(sys.stdout)
 
 
-def stderr() -> Writer:
-    return Writer(sys.stderr)
+def stderr() -> Output:
+    return Output(sys.stderr)

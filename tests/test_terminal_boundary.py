@@ -370,7 +370,7 @@ CLI_BOUNDARY = "chatbot/cli_output.py"
 
 def test_the_command_line_writes_only_through_its_writer() -> None:
     """chatbot/*.py (the command line, not the core or the app) never prints or writes a stream itself:
-    chatbot/cli_output.py's Writer is the one way to stdout and stderr."""
+    chatbot/cli_output.py's Output is the one way to stdout and stderr."""
     files = [p for p in sorted((ROOT / "chatbot").glob("*.py"))
              if p.relative_to(ROOT).as_posix() not in (CLI_BOUNDARY, "chatbot/__init__.py", "chatbot/__main__.py")]
     assert {p.name for p in files} >= {"cli.py", "store_cli.py"}

@@ -237,6 +237,34 @@ async def test_up_recalls_previous_message(fake: FakeOpenAI, make_settings: Any)
         assert app.query_one(PromptInput).text == "say it again"
 
 
+async def test_up_and_down_walk_through_the_messages_sent(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("one"), Reply("two"), Reply("three"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        for text in ("first", "second\nof two lines", "third"):
+            await send(pilot, text)
+        prompt = app.query_one(PromptInput)
+        seen = []
+        for key in ("up", "up", "up", "up", "up", "down", "down", "down", "down"):
+            await pilot.press(key)
+            seen.append(prompt.text)
+        # Up on the second line of a recalled message moves the cursor first; up at the oldest stays there;
+        # down past the newest is the empty prompt the walk started from.
+        assert seen == ["third", "second\nof two lines", "second\nof two lines", "first", "first",
+                        "second\nof two lines", "third", "", ""]
+
+
+async def test_an_edited_recalled_message_is_never_walked_away_from(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("one"), Reply("two"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "first")
+        await send(pilot, "second")
+        prompt = app.query_one(PromptInput)
+        await pilot.press("up", "!", "up", "down")
+        assert prompt.text == "second!"
+
+
 async def test_copy_last_reply(fake: FakeOpenAI, make_settings: Any) -> None:
     fake.queue(Reply("copy me"))
     app = app_for(make_settings)
@@ -270,6 +298,37 @@ async def test_keymap_onto_one_of_the_prompts_editing_keys_is_not_applied(fake: 
         assert "copy_reply" not in warnings  # ctrl+y is its own key already; f8 is free
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, Picker))  # the model menu keeps f2
+
+
+async def test_keymap_with_unknown_key_names_keeps_help_and_send_where_they_were(fake: FakeOpenAI,
+                                                                                 make_settings: Any) -> None:
+    from chatbot.ui.screens.info import InfoScreen
+
+    fake.queue(Reply("still sends"))
+    app = app_for(make_settings, keymap={"help": "F9", "send": "notakey"})
+    async with app.run_test(size=SIZE) as pilot:
+        warnings = " ".join(app.startup_warnings)
+        assert "help = 'F9' not applied: 'F9' is no key name (did you mean 'f9'?)" in warnings
+        assert "send = 'notakey' not applied" in warnings
+        await send(pilot, "hello")
+        assert views(app)[-1] == ("assistant", "still sends")
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, InfoScreen))
+
+
+async def test_command_palette_has_help_and_none_of_textuals_broken_commands(fake: FakeOpenAI, make_settings: Any,
+                                                                              tmp_path: Any,
+                                                                              monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert {"Help", "Screenshot", "Theme", "Quit"} <= set(commands)
+        assert not {"Keys", "Maximize", "Minimize"} & set(commands)
+        commands["Screenshot"].callback()
+        await until(pilot, lambda: list(tmp_path.glob("*.svg")) != [])
+        commands["Help"].callback()
+        await until(pilot, lambda: type(app.screen).__name__ == "InfoScreen")
 
 
 def test_example_config_lists_every_binding_with_its_default_keys(make_settings: Any) -> None:

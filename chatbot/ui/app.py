@@ -32,6 +32,7 @@ from chatbot.core.store.writer import Writer
 from chatbot.core.usage_log import UsageLog
 from chatbot.ui import themes, typeahead
 from chatbot.ui.collector import Collector
+from chatbot.ui.keymap import resolve as resolve_keymap
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.screens.picker import Picker, PickerItem
 from chatbot.ui.shown import shown_text
@@ -42,6 +43,8 @@ IDLE_CHECK = 0.5  # seconds between two looks at whether the user is idle enough
 
 
 MODELS_TIMEOUT = 5.0  # seconds: a reply sent meanwhile waits for the model list, so it must not wait long
+
+TEXTUAL_COMMANDS_LEFT_OUT = frozenset({"Keys", "Maximize", "Minimize", "Screenshot"})
 
 
 class ChatApp(App[None]):
@@ -215,31 +218,12 @@ class ChatApp(App[None]):
             picker.add_items([PickerItem(name, "from the server") for name in self.server_models if name not in known])
 
     def _apply_keymap(self, keymap: dict[str, str]) -> None:
-        bindings = {b.id: b for _, b in self._all_bindings() if b.id}
-        unknown = sorted(set(keymap) - set(bindings))
-        if unknown:
-            self.startup_warnings.append(
-                f"keymap: unknown binding id {', '.join(unknown)} (known: {', '.join(sorted(bindings))})")
-        keymap = {k: v for k, v in keymap.items() if k in bindings}
-        # A key taken from another binding would silently take that action away, and one of the prompt's editing
-        # keys never reaches the app while the prompt has focus: such a remap is not applied.
-        effective = {binding_id: {k.strip() for k in keymap.get(binding_id, b.key).split(",")}
-                     for binding_id, b in bindings.items()}
-        defaults = {k.strip() for b in bindings.values() for k in b.key.split(",")}
         editing = {key: f"the prompt's {found[0].description.lower() or found[0].action}"
                    for key, found in (PromptInput._merged_bindings or BindingsMap()).key_to_bindings.items()
-                   if key not in defaults and not any(b.id for b in found)}
-        for binding_id, keys in list(keymap.items()):
-            mine = sorted(effective[binding_id])
-            taken = [(key, f"{other}'s") for key in mine for other, theirs in effective.items()
-                     if other != binding_id and key in theirs]
-            taken += [(key, editing[key]) for key in mine if key in editing]
-            if taken:
-                del keymap[binding_id]
-                self.startup_warnings.append(
-                    f"keymap: {binding_id} = {keys!r} not applied: "
-                    + ", ".join(f"{key} is {owner} key" for key, owner in taken))
-        self.set_keymap(keymap)
+                   if not any(b.id for b in found)}
+        resolved = resolve_keymap(keymap, [b for _, b in self._all_bindings()], editing)
+        self.startup_warnings += resolved.warnings
+        self.set_keymap(resolved.keymap)
 
     def _all_bindings(self) -> list[tuple[str, Binding]]:
         sources: list[tuple[str, list[BindingType]]] = [
@@ -260,13 +244,18 @@ class ChatApp(App[None]):
             rows.append(f"{keys:<19} {binding.description or binding.action:<14} id: {binding.id}")
         # Narrow enough for the help page at 80 columns.
         rows += [f"{'ctrl+p':<19} {'Commands':<14} the command palette",
-                 f"{'up (empty prompt)':<19} {'Recall':<14} edit and resend the last message"]
+                 f"{'up, down':<19} {'Recall':<14} earlier messages, to edit and resend"]
         return rows
 
     def get_system_commands(self, screen: Screen[object]) -> Iterator[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own "Keys" panel does not close on escape and duplicates F1, "Maximize" on the prompt fills
+        # the screen with hatching, and its "Screenshot" fails silently without ~/Downloads: replaced or left out.
+        yield from (c for c in super().get_system_commands(screen) if c.title not in TEXTUAL_COMMANDS_LEFT_OUT)
+        yield SystemCommand("Screenshot", "Save an SVG picture of the screen in the current folder",
+                            lambda: self.call_after_refresh(self.action_save_screenshot))  # once the palette is gone
         if isinstance(screen, ChatScreen):
             key = self.key_of
+            yield SystemCommand("Help", f"Every key, and where settings live ({key('help')})", screen.action_help)
             yield SystemCommand("Switch model", f"Pick the model of the next request ({key('model_menu')})",
                                 screen.action_model_menu)
             yield SystemCommand("Switch preset", f"Pick the parameter preset ({key('preset_menu')})",
@@ -287,6 +276,14 @@ class ChatApp(App[None]):
                                 lambda: screen.export("json"))
             yield SystemCommand("Save theme to config", f"Keep the current theme in {self.config_file_label()}",
                                 self.action_save_theme)
+
+    def action_save_screenshot(self) -> None:
+        try:
+            path = self.save_screenshot(path=str(Path.cwd()))
+        except OSError as exc:
+            self.notify(f"Screenshot not saved: {exc.strerror or exc}", severity="error", markup=False)
+            return
+        self.notify(f"Screenshot saved to {path}", markup=False)
 
     def config_file_label(self) -> str:
         return str(config_path()[0])

@@ -74,7 +74,7 @@ class ChatScreen(Screen[None]):
         yield Transcript(id="transcript")
         key = self.app.key_of  # as remapped in [keymap]
         yield PromptInput(id="prompt", placeholder=f"Message ({key('send')} sends, {key('newline')} newline, "
-                                                   f"{key('help')} help)", previous=self.previous_message)
+                                                   f"{key('help')} help)", sent=self.sent_messages)
         yield StatusBar(id="status")
         yield Footer()
 
@@ -168,9 +168,9 @@ class ChatScreen(Screen[None]):
             return
         self.start_turn(event.text)
 
-    def previous_message(self) -> str | None:
-        """The last message the user sent, which up in an empty prompt brings back."""
-        return next((v.text for v in reversed(self.transcript.views()) if v.role == "user"), None)
+    def sent_messages(self) -> list[str]:
+        """The user's messages in this conversation, oldest first, which up and down in the prompt walk through."""
+        return [v.text for v in self.transcript.views() if v.role == "user"]
 
     def start_turn(self, text: str | None) -> None:
         self.turn_worker = self.run_turn(text)

@@ -1,8 +1,9 @@
-"""The multi-line prompt: enter sends, ctrl+j / shift+enter insert a newline, up in an empty prompt recalls."""
+"""The multi-line prompt: enter sends, ctrl+j / shift+enter insert a newline, up in an empty prompt walks back
+through the messages sent, down walks forward again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from textual import events
@@ -27,10 +28,11 @@ class PromptInput(TextArea):
             super().__init__()
             self.text = text
 
-    def __init__(self, *, previous: Callable[[], str | None] | None = None, **kwargs: object) -> None:
-        """`previous` gives the message that `up` in an empty prompt brings back (None: there is none)."""
+    def __init__(self, *, sent: Callable[[], Sequence[str]] | None = None, **kwargs: object) -> None:
+        """`sent` gives the messages the user sent, oldest first, that up and down walk through."""
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)  # type: ignore[arg-type]
-        self._previous = previous
+        self._sent = sent
+        self._walk: int | None = None  # how far back up has gone, while the prompt shows that message unedited
 
     async def _on_key(self, event: events.Key) -> None:
         # Textual runs a focused widget's binding only once its key has bubbled up, through the screen's queue, to
@@ -65,13 +67,40 @@ class PromptInput(TextArea):
     def action_newline(self) -> None:
         self.insert("\n")
 
+    def _walking(self) -> Sequence[str] | None:
+        """The sent messages while the prompt shows one of them as recalled; an edit ends the walk, so up and
+        down move the cursor again and never throw the edited text away."""
+        sent = self._sent() if self._sent is not None else ()
+        if self._walk is None or not 0 < self._walk <= len(sent) or self.text != shown_text(sent[-self._walk]):
+            self._walk = None
+            return None
+        return sent
+
+    def _recall(self, sent: Sequence[str], back: int) -> None:
+        """Show the message `back` steps from the newest; 0 is the empty prompt the walk started from."""
+        self._walk = back or None
+        self.set_text(sent[-back] if back else "")
+
     def action_cursor_up(self, select: bool = False) -> None:
-        # The previous message is put in the prompt at once, so the keys typed after up edit it.
-        if not self.text and not select and self._previous is not None:
-            if (previous := self._previous()) is not None:
-                self.set_text(previous)
-            return
+        # The message is put in the prompt at once, so the keys typed after up edit it.
+        if not select:
+            sent = self._walking()
+            if sent is not None and self.cursor_location[0] == 0:
+                if self._walk is not None and self._walk < len(sent):
+                    self._recall(sent, self._walk + 1)
+                return
+            if sent is None and not self.text and self._sent is not None:
+                if sent := self._sent():
+                    self._recall(sent, 1)
+                return
         super().action_cursor_up(select)
+
+    def action_cursor_down(self, select: bool = False) -> None:
+        if not select and (sent := self._walking()) is not None and self._walk is not None \
+                and self.cursor_location[0] == self.document.line_count - 1:
+            self._recall(sent, self._walk - 1)
+            return
+        super().action_cursor_down(select)
 
     def set_text(self, text: str) -> None:
         """Replace the prompt's text and put the cursor at its end."""

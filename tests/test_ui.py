@@ -265,6 +265,37 @@ async def test_an_edited_recalled_message_is_never_walked_away_from(fake: FakeOp
         assert prompt.text == "second!"
 
 
+async def test_the_transcript_scrolls_from_the_prompt(fake: FakeOpenAI, make_settings: Any) -> None:
+    from chatbot.ui.widgets.transcript import Transcript
+
+    fake.queue(Reply("\n\n".join(f"line {i}" for i in range(80))))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "long please")
+        transcript = app.query_one(Transcript)
+        await until(pilot, lambda: transcript.max_scroll_y > 0 and transcript.scroll_y == transcript.max_scroll_y)
+        bottom = transcript.scroll_y
+        await pilot.press("pageup")
+        await until(pilot, lambda: transcript.scroll_y < bottom)
+        await pilot.press("ctrl+home")
+        await until(pilot, lambda: transcript.scroll_y == 0)
+        await pilot.press("pagedown")
+        await until(pilot, lambda: transcript.scroll_y > 0)
+        await pilot.press("ctrl+end")
+        await until(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y)
+        assert app.query_one(PromptInput).has_focus and app.query_one(PromptInput).text == ""
+
+
+async def test_typing_after_focus_left_the_prompt_goes_to_the_prompt(fake: FakeOpenAI, make_settings: Any) -> None:
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = app.query_one(PromptInput)
+        await pilot.press("tab")
+        assert not prompt.has_focus
+        await pilot.press("h", "i")
+        assert prompt.has_focus and prompt.text == "hi"
+
+
 async def test_copy_last_reply(fake: FakeOpenAI, make_settings: Any) -> None:
     fake.queue(Reply("copy me"))
     app = app_for(make_settings)

@@ -240,11 +240,15 @@ class ChatApp(App[None]):
         """Every binding with its id and current keys, for the help screen."""
         rows = []
         for _, binding in self._all_bindings():
+            if not binding.id:
+                continue  # the prompt's own keys, summed up below
             keys = self._keymap.get(binding.id or "", binding.key)
             rows.append(f"{keys:<19} {binding.description or binding.action:<14} id: {binding.id}")
         # Narrow enough for the help page at 80 columns.
         rows += [f"{'ctrl+p':<19} {'Commands':<14} the command palette",
-                 f"{'up, down':<19} {'Recall':<14} earlier messages, to edit and resend"]
+                 f"{'up, down':<19} {'Recall':<14} earlier messages, to edit and resend",
+                 f"{'pageup, pagedown':<19} {'Scroll':<14} the transcript, from the prompt",
+                 f"{'ctrl+home, ctrl+end':<19} {'Top, end':<14} of the transcript"]
         return rows
 
     def get_system_commands(self, screen: Screen[object]) -> Iterator[SystemCommand]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -167,6 +167,19 @@ class ChatScreen(Screen[None]):
             self.notify("Sends when the current reply finishes.", title="Queued")
             return
         self.start_turn(event.text)
+
+    def on_prompt_input_scroll_transcript(self, event: PromptInput.ScrollTranscript) -> None:
+        scroll = {"page_up": self.transcript.scroll_page_up, "page_down": self.transcript.scroll_page_down,
+                  "home": self.transcript.scroll_home, "end": self.transcript.scroll_end}[event.where]
+        scroll(animate=False)
+
+    def on_key(self, event: events.Key) -> None:
+        # Focus left the prompt (tab, a click on the transcript): what is typed still goes to the prompt.
+        prompt = self.query_one(PromptInput)
+        if event.is_printable and event.character and self.focused is not prompt and not prompt.read_only:
+            event.stop()
+            prompt.focus()
+            prompt.insert(event.character)
 
     def sent_messages(self) -> list[str]:
         """The user's messages in this conversation, oldest first, which up and down in the prompt walk through."""

@@ -19,6 +19,11 @@ class PromptInput(TextArea):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Send", id="send", show=False),
         Binding("ctrl+j,shift+enter", "newline", "Newline", id="newline", show=False),
+        # The prompt is a few lines high: paging and jumping act on the transcript above it instead.
+        Binding("pageup", "scroll_transcript('page_up')", "Scroll transcript", show=False),
+        Binding("pagedown", "scroll_transcript('page_down')", "Scroll transcript", show=False),
+        Binding("ctrl+home", "scroll_transcript('home')", "Transcript top", show=False),
+        Binding("ctrl+end", "scroll_transcript('end')", "Transcript end", show=False),
     ]
 
     class Submitted(Message):
@@ -27,6 +32,13 @@ class PromptInput(TextArea):
         def __init__(self, text: str) -> None:
             super().__init__()
             self.text = text
+
+    class ScrollTranscript(Message):
+        """Page the transcript (`page_up`, `page_down`) or jump to its `home` or `end`."""
+
+        def __init__(self, where: str) -> None:
+            super().__init__()
+            self.where = where
 
     def __init__(self, *, sent: Callable[[], Sequence[str]] | None = None, **kwargs: object) -> None:
         """`sent` gives the messages the user sent, oldest first, that up and down walk through."""
@@ -63,6 +75,9 @@ class PromptInput(TextArea):
             # Emptied here, as the key is handled: keys typed before the screen sees the message are kept.
             self.clear()
             self.post_message(self.Submitted(text))
+
+    def action_scroll_transcript(self, where: str) -> None:
+        self.post_message(self.ScrollTranscript(where))
 
     def action_newline(self) -> None:
         self.insert("\n")

@@ -17,10 +17,12 @@ TEST_API_KEY = "sk-test-SECRETSECRET1234"
 
 @pytest.fixture(autouse=True)
 def _isolated_chat_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """No CHAT_*/OPENAI_* variables, XDG dirs and the working directory in tmp (so no config or .env is read)."""
+    """No CHAT_*/OPENAI_* variables, no tmux or display, XDG dirs and the working directory in tmp (so no config or .env is read)."""
     for name in list(os.environ):
         if name.upper().startswith(("CHAT_", "OPENAI_")):
             monkeypatch.delenv(name, raising=False)
+    for name in ("TMUX", "DISPLAY", "WAYLAND_DISPLAY"):  # a copy in a test must not reach the desktop's clipboard
+        monkeypatch.delenv(name, raising=False)
     base = tmp_path_factory.mktemp("chat-env")
     for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_STATE_HOME", "state")):
         (base / sub).mkdir()

@@ -6,6 +6,7 @@ TurnSettled) decides what the transcript and the prompt show.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -22,6 +23,7 @@ from chatbot.core.events import TextDelta, TurnSettled
 from chatbot.core.pricing import format_cost
 from chatbot.core.text import plural
 from chatbot.core.turn import Turn
+from chatbot.ui import clipboard
 from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen
 from chatbot.ui.screens.picker import Picker, PickerItem
@@ -287,14 +289,21 @@ class ChatScreen(Screen[None]):
         await self.transcript.clear()
         self.refresh_status()
 
-    def action_copy_reply(self) -> None:
+    async def action_copy_reply(self) -> None:
         reply = self.session.conversation.last_reply()
         if reply is None or not reply.content:
             self.notify("There is no reply to copy yet.")
             return
         # What is copied is what the screen shows: pasted into a shell, the raw reply's sequences would act.
-        self.app.copy_to_clipboard(copied := shown_text(reply.content))
-        self.notify(f"Copied the last reply ({len(copied):,} characters).")
+        copied = shown_text(reply.content)
+        self.app.copy_to_clipboard(copied)  # OSC 52, the way that also works over ssh
+        ways = await asyncio.to_thread(clipboard.copy, copied)
+        size = f"{len(copied):,} characters"
+        if ways:
+            self.notify(f"Copied the last reply ({size}) to {' and '.join(ways)}, and sent it to the terminal.")
+        else:
+            self.notify(f"Sent the last reply ({size}) to the terminal's clipboard (OSC 52). A terminal that "
+                        "does not allow OSC 52 drops it: README's Clipboard section says what to set.")
 
     def action_help(self) -> None:
         self.app.push_screen(InfoScreen("Keys", self.app.binding_rows(),

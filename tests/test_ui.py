@@ -362,6 +362,28 @@ async def test_command_palette_has_help_and_none_of_textuals_broken_commands(fak
         await until(pilot, lambda: type(app.screen).__name__ == "InfoScreen")
 
 
+async def test_help_at_60x20_scrolls_to_its_last_row_and_keeps_its_footer_in_sight(fake: FakeOpenAI,
+                                                                                    make_settings: Any) -> None:
+    from chatbot.ui.screens.info import InfoScreen
+    from textual.containers import VerticalScroll
+
+    app = app_for(make_settings)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, InfoScreen))
+        screen = app.screen
+        body = screen.query_one("#info-body", VerticalScroll)
+        footer = screen.query_one("#info-footer", Static)
+        await until(pilot, lambda: body.max_scroll_y > 0)  # more rows than fit: it scrolls
+        box = screen.query_one("#info")
+        # The footer is drawn whole inside the box, which is inside the screen: neither is cut off.
+        assert screen.region.contains_region(box.region)
+        assert box.content_region.contains_region(footer.region)
+        assert footer.content_size.height == 1
+        await pilot.press("end")
+        await until(pilot, lambda: body.scroll_y == body.max_scroll_y)
+
+
 def test_example_config_lists_every_binding_with_its_default_keys(make_settings: Any) -> None:
     from support import PROJECT
 

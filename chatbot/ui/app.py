@@ -237,18 +237,16 @@ class ChatApp(App[None]):
         return self._keymap.get(binding_id, binding.key).split(",")[0].strip()
 
     def binding_rows(self) -> list[str]:
-        """Every binding with its id and current keys, for the help screen."""
-        rows = []
+        """Every binding with its current keys and its id, for the help screen; narrow enough for 60 columns."""
+        rows = [f"{'key':<19} {'action':<14} [keymap] id"]
         for _, binding in self._all_bindings():
-            if not binding.id:
-                continue  # the prompt's own keys, summed up below
-            keys = self._keymap.get(binding.id or "", binding.key)
-            rows.append(f"{keys:<19} {binding.description or binding.action:<14} id: {binding.id}")
-        # Narrow enough for the help page at 80 columns.
-        rows += [f"{'ctrl+p':<19} {'Commands':<14} the command palette",
-                 f"{'up, down':<19} {'Recall':<14} earlier messages, to edit and resend",
-                 f"{'pageup, pagedown':<19} {'Scroll':<14} the transcript, from the prompt",
-                 f"{'ctrl+home, ctrl+end':<19} {'Top, end':<14} of the transcript"]
+            if binding.id:  # the prompt's own keys are summed up below
+                keys = self._keymap.get(binding.id, binding.key)
+                rows.append(f"{keys:<19} {binding.description or binding.action:<14} {binding.id}")
+        rows += ["", f"{'ctrl+p':<19} Commands: every action, export",
+                 f"{'up, down':<19} Messages sent, to resend",
+                 f"{'pageup, pagedown':<19} Scroll the transcript",
+                 f"{'ctrl+home, ctrl+end':<19} The transcript's top, its end"]
         return rows
 
     def get_system_commands(self, screen: Screen[object]) -> Iterator[SystemCommand]:

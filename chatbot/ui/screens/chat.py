@@ -307,7 +307,7 @@ class ChatScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.app.push_screen(InfoScreen("Keys", self.app.binding_rows(),
-                                        'escape closes · remap an id in config.toml: [keymap] send = "ctrl+s"'))
+                                        'escape closes · [keymap] in config.toml remaps an id'))
 
     def action_dropped(self) -> None:
         window = self.session.next_window()

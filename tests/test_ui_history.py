@@ -532,3 +532,21 @@ async def test_history_write_failure_is_shown_once_and_the_chat_goes_on(fake: Fa
         assert app.session.recorder.error and "history is not being saved" in app.session.recorder.error
         shown = [n for n in app._notifications if "history is not being saved" in str(n.message)]
         assert len(shown) == 1 and str(db) in str(shown[0].message)
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 30)])
+async def test_rows_keep_the_title_and_the_cost_in_columns_at_any_width(make_settings: Any, db: Path,
+                                                                        size: tuple[int, int]) -> None:
+    from rich.cells import cell_len
+
+    seed(db, "日本語のタイトル 🐧 and a long tail that cannot fit", "gpt-4o", [("q", "a")], updated=1_700_000_300.0)
+    seed(db, "Plain", "gpt-4.1-nano-2025-04-14-long-name", [("q", "a")], updated=1_700_000_000.0)
+    app = app_with(make_settings, db)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_history(pilot)
+        rows = [text for _, text in options(app)]
+        assert rows[0].split("  ")[1].startswith("日本語") and rows[1].split("  ")[1].startswith("Plain")
+        assert all(row.rstrip().endswith("$0.00001") for row in rows)  # the cost is never cut off
+        # Columns line up in cells, not characters, and the rows fit the list.
+        assert len({cell_len(row) for row in rows}) == 1
+        assert cell_len(rows[0]) <= screen.options.scrollable_content_region.width - 2

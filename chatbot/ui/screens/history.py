@@ -20,8 +20,10 @@ from chatbot.core.terminal import one_line
 from chatbot.core.text import plural
 from chatbot.ui.screens.filter_list import FilterList
 from chatbot.ui.shown import shown_text
+from chatbot.ui.text_cells import fit
 from chatbot.ui.widgets.confirm_bar import ConfirmBar
 
+MIN_TITLE = 30  # cells: a shorter title column drops the row's other columns first
 SEARCH = "search every message (enter opens, ctrl+t renames, ctrl+d deletes)"
 
 
@@ -63,19 +65,50 @@ class HistoryScreen(FilterList[Opened]):
 
     def rows(self, query: str) -> Iterable[tuple[str, str]]:
         self.titles.clear()
+        width = self.row_width()
         if query.strip():
+            title_width = max(12, min(30, width // 3))
             for hit in self.store.search(query):
                 self.titles[hit.conversation_id] = hit.title
                 # Names are cleaned before they are cut (an older store holds them raw), so no sequence is cut
                 # in two.
                 yield (f"{hit.conversation_id}:{hit.message_id}",
-                       f"{one_line(hit.title)[:30]:<30}  {hit.role:>9}: {hit.snippet}")
+                       f"{fit(one_line(hit.title), title_width)}  {hit.role:>9}: {hit.snippet}")
             return
+        # The title matters most, then when, what it cost, its turns and its model: on a narrow screen the model
+        # goes first, then the turns, then the year and the date's seconds.
+        columns = ["model", "turns"]
+        stamp = "%Y-%m-%d %H:%M"
+
+        def fixed() -> int:
+            # The stamp, the cost (10) and the two-cell gaps around the title and before the cost.
+            return len(dt.datetime(2000, 1, 1).strftime(stamp)) + 14 + sum({"model": 16, "turns": 11}[c]
+                                                                            for c in columns)
+        while width - fixed() < MIN_TITLE and columns:
+            columns.pop(0)
+        if width - fixed() < MIN_TITLE:
+            stamp = "%m-%d %H:%M"
+        title_width = max(MIN_TITLE // 2, width - fixed())
         for s in self.store.conversations():
             self.titles[s.id] = s.title
-            when = dt.datetime.fromtimestamp(s.updated).strftime("%Y-%m-%d %H:%M")
-            yield (f"{s.id}:", f"{when}  {one_line(s.model)[:14]:<14} {plural(s.turns, 'turn'):>9} "
-                               f"{format_cost(s.cost):>10}  {one_line(s.title)}")
+            when = dt.datetime.fromtimestamp(s.updated).strftime(stamp)
+            parts = [when, fit(one_line(s.title), title_width)]
+            if "model" in columns:
+                parts.append(fit(one_line(s.model), 14))
+            if "turns" in columns:
+                parts.append(f"{plural(s.turns, 'turn'):>9}")
+            parts.append(f"{format_cost(s.cost):>10}")
+            yield (f"{s.id}:", "  ".join(parts))
+
+    def row_width(self) -> int:
+        """Cells a row's text has: the list's own width once laid out (else what the box's style gives it), less
+        the cell of padding each side of an option."""
+        laid_out = self.options.scrollable_content_region.width
+        return (laid_out if laid_out > 0 else min(int(self.app.size.width * 0.9), 100) - 6) - 2
+
+    def on_resize(self) -> None:
+        if self.renaming is None:
+            self.fill(keep=self.highlighted_id)
 
     def result(self, row_id: str) -> Opened:
         conversation, _, message = row_id.partition(":")

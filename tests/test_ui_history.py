@@ -550,3 +550,14 @@ async def test_rows_keep_the_title_and_the_cost_in_columns_at_any_width(make_set
         # Columns line up in cells, not characters, and the rows fit the list.
         assert len({cell_len(row) for row in rows}) == 1
         assert cell_len(rows[0]) <= screen.options.scrollable_content_region.width - 2
+
+
+async def test_an_empty_history_and_a_search_without_hits_say_so(make_settings: Any, db: Path) -> None:
+    app = app_with(make_settings, db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_history(pilot)
+        assert [text for _, text in options(app)] == [
+            "No conversations yet: each one is kept here from its first message."]
+        await pilot.press("n", "o", "n", "e", "down", "enter")
+        await until(pilot, lambda: [text for _, text in options(app)] == ["No message contains 'none'."])
+        assert app.screen is screen and screen.highlighted_id is None  # enter chose nothing, the screen stays

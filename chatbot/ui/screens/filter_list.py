@@ -55,6 +55,10 @@ class FilterList(ModalScreen[Result | None]):
         """(id, text) of each row matching `query`. The text may be stored or model text: it is drawn as data."""
         raise NotImplementedError
 
+    def empty_text(self, query: str) -> str:
+        """The line shown, dimmed and not choosable, when no row matches `query`: an empty list says why."""
+        return f"Nothing matches {query.strip()!r}." if query.strip() else "Nothing to list."
+
     def result(self, row_id: str) -> Result:
         """What choosing the row `row_id` closes the screen with."""
         raise NotImplementedError
@@ -90,6 +94,8 @@ class FilterList(ModalScreen[Result | None]):
         options = self.options
         options.clear_options()
         options.add_options(Option(shown(text), id=row_id) for row_id, text in rows)
+        if not rows:
+            options.add_option(Option(shown(self.empty_text(self.query_box.value)), disabled=True))
         ids = [row_id for row_id, _ in rows]
         if ids:
             options.highlighted = ids.index(keep) if keep in ids else min(index, len(ids) - 1)
@@ -109,5 +115,5 @@ class FilterList(ModalScreen[Result | None]):
 
     def action_move(self, step: int) -> None:
         options = self.options
-        if options.option_count:
+        if options.option_count and not options.get_option_at_index(0).disabled:  # not the empty list's line
             options.highlighted = ((options.highlighted or 0) + step) % options.option_count

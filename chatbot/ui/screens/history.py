@@ -100,6 +100,11 @@ class HistoryScreen(FilterList[Opened]):
             parts.append(f"{format_cost(s.cost):>10}")
             yield (f"{s.id}:", "  ".join(parts))
 
+    def empty_text(self, query: str) -> str:
+        if query.strip():
+            return f"No message contains {query.strip()!r}."
+        return "No conversations yet: each one is kept here from its first message."
+
     def row_width(self) -> int:
         """Cells a row's text has: the list's own width once laid out (else what the box's style gives it), less
         the cell of padding each side of an option."""

@@ -102,7 +102,7 @@ class Terminal:
 
 @pytest.fixture
 def spawn(fake: FakeOpenAI, tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
-    """spawn(typed_before=b"", config="") -> `chat` on a pty, pointed at the fake, with nothing kept on disk."""
+    """spawn(typed_before=b"", config="", **env) -> `chat` on a pty, pointed at the fake, with nothing kept on disk."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("CHAT_", "OPENAI_"))}
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
         (tmp_path / var).mkdir()
@@ -111,10 +111,10 @@ def spawn(fake: FakeOpenAI, tmp_path: Path) -> Iterator[Callable[..., Terminal]]
     env.pop("TEXTUAL_DRIVER", None)
     terminals: list[Terminal] = []
 
-    def start(typed_before: bytes = b"", config: str = "") -> Terminal:
+    def start(typed_before: bytes = b"", config: str = "", **more_env: str) -> Terminal:
         (tmp_path / "XDG_CONFIG_HOME" / "chatbot").mkdir(exist_ok=True)
         (tmp_path / "XDG_CONFIG_HOME" / "chatbot" / "config.toml").write_text(config, encoding="utf-8")
-        terminal = Terminal(["--base-url", fake.base_url, "--no-history"], offline(env), tmp_path,
+        terminal = Terminal(["--base-url", fake.base_url, "--no-history"], offline({**env, **more_env}), tmp_path,
                             typed_before=typed_before)
         terminals.append(terminal)
         return terminal
@@ -222,3 +222,37 @@ def test_typed_ahead_reads_what_the_cooked_terminal_holds_and_gives_the_terminal
     finally:
         os.close(slave)
         os.close(master)
+
+
+def editor_script(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "editor.sh"
+    script.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_ctrl_g_composes_in_the_editor_and_the_app_comes_back(spawn: Callable[..., Terminal], fake: FakeOpenAI,
+                                                              tmp_path: Path) -> None:
+    fake.queue(Reply("ok"), Reply("ok"))
+    # The editor sees the prompt's text in its file, adds a line as a user would, and saves.
+    editor = editor_script(tmp_path, f'cp "$1" "{tmp_path}/seen"; printf "draft\\nsecond line\\n" > "$1"')
+    terminal = ready(spawn(EDITOR=editor))
+    terminal.write(b"draft\x07")  # ctrl+g
+    # The app gives the terminal up (leaves the alternate screen) and takes it back.
+    terminal.wait_for(lambda: terminal.written().count(ALTERNATE_SCREEN) >= 2, "the app back after the editor")
+    assert (tmp_path / "seen").read_text() == "draft"
+    assert send_burst(terminal, fake, b"\r") == "draft\nsecond line"
+    assert send_burst(terminal, fake, b"typing works again\r") == "typing works again"
+
+
+def test_an_editor_that_fails_leaves_the_prompt_as_it_was(spawn: Callable[..., Terminal], fake: FakeOpenAI,
+                                                          tmp_path: Path) -> None:
+    fake.queue(Reply("ok"))
+    terminal = ready(spawn(EDITOR=editor_script(tmp_path, 'printf "half-written" > "$1"; exit 3')))
+    terminal.write(b"my words\x07")
+    # The toast wraps its lines inside a frame: read its words.
+    def said() -> str:
+        return re.sub(r"[\s│▌▐▊▎▏▍▋▉█]+", " ", terminal.text())
+    terminal.wait_for(lambda: "exited with status 3" in said(), "the editor's failure said")
+    terminal.wait_for(lambda: "What it saved is in" in said(), "the kept file named")
+    assert send_burst(terminal, fake, b"\r") == "my words"

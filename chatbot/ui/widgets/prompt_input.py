@@ -7,11 +7,13 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from textual import events
+from textual.app import SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import TextArea
 
 from chatbot.core.terminal import neutralize
+from chatbot.ui import editor
 from chatbot.ui.shown import shown_text
 
 
@@ -19,6 +21,7 @@ class PromptInput(TextArea):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Send", id="send", show=False),
         Binding("ctrl+j,shift+enter", "newline", "Newline", id="newline", show=False),
+        Binding("ctrl+g", "open_editor", "Editor", id="editor", show=False),
         # The prompt is a few lines high: paging and jumping act on the transcript above it instead.
         Binding("pageup", "scroll_transcript('page_up')", "Scroll transcript", show=False),
         Binding("pagedown", "scroll_transcript('page_down')", "Scroll transcript", show=False),
@@ -78,6 +81,18 @@ class PromptInput(TextArea):
 
     def action_scroll_transcript(self, where: str) -> None:
         self.post_message(self.ScrollTranscript(where))
+
+    def action_open_editor(self) -> None:
+        """Compose in $VISUAL / $EDITOR: the prompt's text goes there, what is saved comes back to the prompt."""
+        try:
+            edited = editor.edit(self.text, self.app.suspend)
+        except SuspendNotSupported:
+            edited = editor.Edited(None, "This terminal cannot hand itself to an editor.")
+        if edited.text is None:
+            self.app.notify(edited.problem or "", severity="warning", markup=False)
+        else:
+            self.set_text(edited.text)
+            self._walk = None
 
     def action_newline(self) -> None:
         self.insert("\n")

@@ -339,3 +339,4 @@ def test_a_preset_rejects_an_effort_the_api_does_not_have(tmp_path: Path) -> Non
     with pytest.raises(ConfigError) as info:
         load_settings(cfg)
     assert "presets.deep.reasoning_effort" in str(info.value)
+    assert "'xhigh'" in str(info.value)  # what it may be: the key itself is known

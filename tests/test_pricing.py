@@ -16,7 +16,7 @@ from support import SleepRecorder
 
 from chatbot.core import errors
 from chatbot.core.client import ChatClient
-from chatbot.core.events import Usage
+from chatbot.core.events import ReasoningDelta, Usage
 from chatbot.core.models import CATALOGUE, ModelSpec
 from chatbot.core.pricing import PER, Price, billed, cost_of, format_cost, rate, worst_case
 from chatbot.core.session import Session
@@ -34,8 +34,8 @@ def priced(price: Price | None) -> ModelSpec:
 def test_catalogue_prices_are_decimal() -> None:
     for spec in CATALOGUE.values():
         assert spec.price is not None
-        for rate in (spec.price.input, spec.price.output, spec.price.cached_input):
-            assert isinstance(rate, Decimal)
+        for each in (spec.price.input, spec.price.output, spec.price.cached_input):
+            assert isinstance(each, Decimal)
 
 
 def test_cost_with_cached_tokens_at_cached_rate() -> None:
@@ -145,7 +145,8 @@ def test_reasoning_tokens_are_billed_once_as_output() -> None:
     # OpenAI counts them inside completion_tokens: 900 output tokens, 850 of them reasoning, cost 900 outputs.
     o3 = CATALOGUE["o3"]
     usage = Usage(prompt_tokens=1_000, completion_tokens=900, reasoning_tokens=850)
-    assert cost_of(usage, o3) == cost_of(Usage(1_000, 900), o3) == (1_000 * Decimal("2.00") + 900 * Decimal("8.00")) / PER
+    expected = (1_000 * Decimal("2.00") + 900 * Decimal("8.00")) / PER
+    assert cost_of(usage, o3) == cost_of(Usage(1_000, 900), o3) == expected
 
 
 # -- a request's cost as the session records it, against the fake server ------------------------
@@ -174,13 +175,17 @@ async def test_a_long_prompt_request_is_billed_at_the_tier(fake: FakeOpenAI, mak
     assert session.last_cost == session.totals.cost == Decimal("1.095")  # at the normal rate: $0.555
 
 
-async def test_a_reasoning_reply_is_billed_for_its_completion_tokens_once(fake: FakeOpenAI, make_session) -> None:
+async def test_a_reasoning_reply_keeps_only_its_text_and_is_billed_once(fake: FakeOpenAI, make_session) -> None:
     fake.queue(Reply("Paris.", reasoning="The capital of France.", prompt_tokens=40, completion_tokens=900,
                      reasoning_tokens=850))
     session = make_session(model="o3")
 
-    [_ async for _ in session.send("capital of France?")]
+    events = [event async for event in session.send("capital of France?")]
 
+    assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)) == "The capital of France."
+    reply = session.conversation.messages[-1]
+    assert (reply.role, reply.content) == ("assistant", "Paris.")
+    assert session.totals.requests == 1  # the reasoning was not taken for a retry
     assert session.last_usage is not None
     assert (session.last_usage.completion_tokens, session.last_usage.reasoning_tokens) == (900, 850)
     assert session.last_cost == (40 * Decimal("2.00") + 900 * Decimal("8.00")) / PER

@@ -43,6 +43,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -135,10 +136,15 @@ class Reply:
         """The fields the reasoning is sent in."""
         return ("reasoning_content", "reasoning") if self.reasoning_field == "both" else (self.reasoning_field,)
 
-    def deltas(self) -> list[dict[str, str]]:
-        """Every delta of the stream in order: the reasoning's, then the content's."""
-        return [*({name: piece for name in self.reasoning_fields()} for piece in self.reasoning_pieces()),
-                *({"content": piece} for piece in self.pieces())]
+    def deltas(self) -> Iterator[dict[str, str]]:
+        """Every delta of the stream in order, the reasoning's then the content's, each taken as it is sent."""
+        for piece in self.reasoning_pieces():
+            yield {name: piece for name in self.reasoning_fields()}
+        for piece in self.pieces():
+            yield {"content": piece}
+
+    def delta_count(self) -> int:
+        return len(self.reasoning_pieces()) + len(self.pieces())
 
     def usage(self) -> dict[str, Any]:
         """The ``usage`` object, shaped like the real API's."""
@@ -524,7 +530,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._write_chunk(b"")
                 return
             self._event(chunk(delta))
-        n = len(reply.deltas())
+        n = reply.delta_count()
         if reply.drop_after is not None and n >= reply.drop_after:
             raise _Dropped
         if reply.malformed_after is not None:

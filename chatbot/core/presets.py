@@ -42,9 +42,9 @@ def _fmt(value: float | None) -> str:
     return "default" if value is None else f"{value:g}"
 
 
-# From OpenAI's prompting guides: low temperature for support and extraction, higher for prose. None sets a
-# reasoning effort: each reasoning model then thinks as hard as it does by default (medium before gpt-5.1, none
-# from it on), and no built-in preset can ask a model for an effort it refuses.
+# From OpenAI's prompting guides: low temperature for support and extraction, higher for prose. None of them sets
+# a reasoning effort: each reasoning model thinks as hard as it does by default (medium before gpt-5.1, none from
+# it on), and no built-in preset can ask a model for an effort it refuses.
 BUILTIN_PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (

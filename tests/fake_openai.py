@@ -25,6 +25,11 @@ Wire details that matter to the SDK:
   streams ends that stream with ``data: [DONE]`` and no finish_reason.
 * Each SSE event is written as its own HTTP chunk, immediately, with Nagle disabled, so the
   client sees deltas as they are produced rather than in one burst at the end.
+* ``Reply(reasoning=...)`` streams the model's reasoning before its content, as OpenAI-compatible
+  servers do: in ``delta.reasoning_content`` (DeepSeek, llama.cpp's server, older vLLM) or
+  ``delta.reasoning`` (OpenRouter, vLLM after its rename), or both at once with the same text as
+  servers between the two names do. Its tokens are counted inside ``completion_tokens`` and reported as
+  ``usage.completion_tokens_details.reasoning_tokens``, as OpenAI reports them.
 """
 
 from __future__ import annotations
@@ -38,15 +43,18 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["DEFAULT_MODELS", "Error", "FakeOpenAI", "Hang", "RecordedRequest", "Reply", "split_words"]
 
 DEFAULT_MODELS: tuple[str, ...] = ("gpt-4o-mini", "fake-local-model")
 
 NO_SCRIPT_MESSAGE = "fake server: no scripted response"
+
+ReasoningField = Literal["reasoning_content", "reasoning", "both"]
 
 # Leading whitespace stays with the following word, like the tokens a real model streams
 # (" world"), and trailing whitespace survives, so "".join(pieces) == text always holds.
@@ -70,11 +78,19 @@ class Reply:
 
     chunks: list[str] | str = "Hello!"
     """Content deltas; a ``str`` is split into word-ish pieces (see :func:`split_words`)."""
+    reasoning: list[str] | str = ""
+    """Reasoning deltas, streamed before the content; a ``str`` is split like ``chunks``."""
+    reasoning_field: ReasoningField = "reasoning_content"
+    """The delta field the reasoning goes in; ``both`` sends it in both fields, the same text twice."""
+    reasoning_tokens: int | None = None
+    """Reported as ``usage.completion_tokens_details.reasoning_tokens``; ``None`` means the number of
+    reasoning pieces."""
     finish_reason: str | None = "stop"
     """Sent in a final chunk with an empty delta; ``None`` leaves that chunk out entirely."""
     prompt_tokens: int = 10
     completion_tokens: int | None = None
-    """``None`` means the number of content pieces."""
+    """``None`` means the number of content pieces plus the reasoning tokens (part of the completion, as
+    OpenAI counts them)."""
     cached_tokens: int = 0
     """Reported as ``usage.prompt_tokens_details.cached_tokens``."""
     send_usage: bool = True
@@ -83,7 +99,7 @@ class Reply:
     send_done: bool = True
     """Whether ``data: [DONE]`` ends the stream."""
     drop_after: int | None = None
-    """Close the connection abruptly after this many content chunks (no finish, usage or [DONE])."""
+    """Close the connection abruptly after this many deltas, reasoning then content (no finish, usage or [DONE])."""
     chunk_delay: float = 0.0
     """Seconds to sleep between chunks."""
     first_chunk_delay: float = 0.0
@@ -92,12 +108,12 @@ class Reply:
     """The inner error object; after the content chunks ``data: {"error": <this>}`` is sent and
     the stream ends (llama.cpp reports failures mid-stream this way)."""
     malformed_after: int | None = None
-    """After this many content chunks send ``data: {not json`` and end the stream."""
+    """After this many deltas (reasoning, then content) send ``data: {not json`` and end the stream."""
     model: str | None = None
     """The ``model`` field of the response; ``None`` echoes the model the request asked for."""
     hold: threading.Event | None = field(default=None, compare=False)
-    """When given, the stream pauses after ``hold_after`` content chunks until this event is set, so a test can
-    act while a reply is certainly in flight."""
+    """When given, the stream pauses after ``hold_after`` deltas (reasoning, then content) until this event is
+    set, so a test can act while a reply is certainly in flight."""
     hold_after: int = 1
     chunked: bool = True
     """Stream with chunked transfer encoding. ``False`` sends ``Connection: close`` and no length, as many
@@ -112,16 +128,35 @@ class Reply:
         """The whole content, as a non-streamed response carries it."""
         return "".join(self.pieces())
 
+    def reasoning_pieces(self) -> list[str]:
+        """The reasoning deltas this reply streams before its content."""
+        return split_words(self.reasoning) if isinstance(self.reasoning, str) else list(self.reasoning)
+
+    def reasoning_fields(self) -> tuple[str, ...]:
+        """The fields the reasoning is sent in."""
+        return ("reasoning_content", "reasoning") if self.reasoning_field == "both" else (self.reasoning_field,)
+
+    def deltas(self) -> Iterator[dict[str, str]]:
+        """Every delta of the stream in order, the reasoning's then the content's, each taken as it is sent."""
+        for piece in self.reasoning_pieces():
+            yield {name: piece for name in self.reasoning_fields()}
+        for piece in self.pieces():
+            yield {"content": piece}
+
+    def delta_count(self) -> int:
+        return len(self.reasoning_pieces()) + len(self.pieces())
+
     def usage(self) -> dict[str, Any]:
         """The ``usage`` object, shaped like the real API's."""
-        completion = len(self.pieces()) if self.completion_tokens is None else self.completion_tokens
+        reasoning = len(self.reasoning_pieces()) if self.reasoning_tokens is None else self.reasoning_tokens
+        completion = len(self.pieces()) + reasoning if self.completion_tokens is None else self.completion_tokens
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": completion,
             "total_tokens": self.prompt_tokens + completion,
             "prompt_tokens_details": {"cached_tokens": self.cached_tokens, "audio_tokens": 0},
             "completion_tokens_details": {
-                "reasoning_tokens": 0,
+                "reasoning_tokens": reasoning,
                 "audio_tokens": 0,
                 "accepted_prediction_tokens": 0,
                 "rejected_prediction_tokens": 0,
@@ -413,7 +448,9 @@ class _Handler(BaseHTTPRequestHandler):
             "model": reply.model or request.get("model") or "unknown",
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": reply.text(), "refusal": None, "annotations": []},
+                "message": {"role": "assistant", "content": reply.text(), "refusal": None, "annotations": [],
+                            **({name: "".join(reply.reasoning_pieces()) for name in reply.reasoning_fields()}
+                               if reply.reasoning_pieces() else {})},
                 "logprobs": None,
                 "finish_reason": reply.finish_reason,
             }],
@@ -479,7 +516,7 @@ class _Handler(BaseHTTPRequestHandler):
                        chunk_id: str, created: int, model: str) -> None:
         self._sleep(reply.first_chunk_delay)
         self._event(chunk({"role": "assistant", "content": ""}))
-        for sent, piece in enumerate(reply.pieces()):
+        for sent, delta in enumerate(reply.deltas()):
             if reply.drop_after is not None and sent >= reply.drop_after:
                 raise _Dropped
             if reply.malformed_after is not None and sent >= reply.malformed_after:
@@ -492,8 +529,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._event("[DONE]")
                 self._write_chunk(b"")
                 return
-            self._event(chunk({"content": piece}))
-        n = len(reply.pieces())
+            self._event(chunk(delta))
+        n = reply.delta_count()
         if reply.drop_after is not None and n >= reply.drop_after:
             raise _Dropped
         if reply.malformed_after is not None:

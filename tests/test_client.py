@@ -13,7 +13,7 @@ from support import SleepRecorder, closed_port
 from chatbot.core import errors
 from chatbot.core.client import ChatClient
 from chatbot.core.conversation import Message
-from chatbot.core.events import Finished, Retrying, TextDelta, UsageReport
+from chatbot.core.events import Finished, ReasoningDelta, Retrying, TextDelta, UsageReport
 
 KEY = "sk-test-SECRETSECRET1234"
 ECHO = f"Incorrect API key provided: {KEY}"
@@ -64,6 +64,10 @@ async def collect(client: ChatClient, settings: Any, *, model: str | None = None
 
 def deltas(events: list[Any]) -> list[str]:
     return [e.text for e in events if isinstance(e, TextDelta)]
+
+
+def reasoning(events: list[Any]) -> list[str]:
+    return [e.text for e in events if isinstance(e, ReasoningDelta)]
 
 
 def assert_no_key(exc: BaseException) -> None:
@@ -238,6 +242,155 @@ async def test_an_empty_stream_without_finish_reason_is_a_server_error(fake: Fak
 
     with pytest.raises(errors.ServerError, match="without a reply"):
         await collect(client, make_settings())
+
+
+# -- reasoning ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+async def test_reasoning_streams_apart_from_the_reply(fake: FakeOpenAI, client: ChatClient, make_settings,
+                                                      field: str) -> None:
+    fake.queue(Reply(["The", " answer."], reasoning=["Two", " plus", " two."], reasoning_field=field))
+
+    events = await collect(client, make_settings())
+
+    assert events[:5] == [ReasoningDelta("Two"), ReasoningDelta(" plus"), ReasoningDelta(" two."),
+                          TextDelta("The"), TextDelta(" answer.")]
+    assert deltas(events) == ["The", " answer."]  # the reasoning is no part of the reply
+    assert events[-1] == Finished("stop")
+
+
+async def test_reasoning_sent_in_both_fields_arrives_once(fake: FakeOpenAI, client: ChatClient,
+                                                          make_settings) -> None:
+    # A server between the two names (vLLM during its rename) sends the same text in both.
+    fake.queue(Reply("ok", reasoning="Think once.", reasoning_field="both"))
+
+    events = await collect(client, make_settings())
+
+    assert "".join(reasoning(events)) == "Think once."
+    assert deltas(events) == ["ok"]
+
+
+async def test_reasoning_tokens_are_read_from_usage_and_stay_inside_completion(fake: FakeOpenAI, client: ChatClient,
+                                                                               make_settings) -> None:
+    fake.queue(Reply("Paris.", reasoning="Capital of France.", prompt_tokens=40, completion_tokens=900,
+                     reasoning_tokens=850))
+
+    events = await collect(client, make_settings(model="o4-mini"))
+
+    usage = next(e.usage for e in events if isinstance(e, UsageReport))
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens) == (40, 900, 850)
+
+
+async def test_reasoning_tokens_are_never_more_than_the_completion(fake: FakeOpenAI, client: ChatClient,
+                                                                   make_settings) -> None:
+    fake.queue(Reply("ok", completion_tokens=10, reasoning_tokens=50))
+
+    events = await collect(client, make_settings())
+
+    usage = next(e.usage for e in events if isinstance(e, UsageReport))
+    assert (usage.completion_tokens, usage.reasoning_tokens) == (10, 10)
+
+
+async def test_a_reply_of_reasoning_alone_that_finishes_is_finished(fake: FakeOpenAI, client: ChatClient,
+                                                                    make_settings) -> None:
+    # max_tokens spent on thinking: the model stops with finish_reason "length" and no reply text.
+    fake.queue(Reply([], reasoning="Long thought", finish_reason="length"))
+
+    events = await collect(client, make_settings(model="o3"))
+
+    assert reasoning(events) == ["Long", " thought"] and deltas(events) == []
+    assert events[-1] == Finished("length")
+
+
+@pytest.mark.parametrize("reply", [
+    Reply([], reasoning="Let me think", finish_reason=None),  # [DONE] without a finish_reason
+    Reply("never sent", reasoning="Let me think", drop_after=2),  # connection lost mid-reasoning
+    Reply("never sent", reasoning="Let me think", malformed_after=1),
+], ids=["done-without-finish", "dropped", "malformed"])
+async def test_reasoning_alone_then_cut_off_is_broken_off_and_not_retried(fake: FakeOpenAI, client: ChatClient,
+                                                                          make_settings, sleeps: SleepRecorder,
+                                                                          reply: Reply) -> None:
+    # Not "the server ended the stream without a reply" (which is retried): the model had started, and its
+    # reasoning tokens are billed, so a retry would pay for them twice.
+    fake.queue(reply, Reply("must not be requested"))
+    events: list[Any] = []
+
+    with pytest.raises(errors.StreamDroppedError) as info:
+        await collect(client, make_settings(), into=events)
+
+    assert reasoning(events) and deltas(events) == []
+    assert "while the model was reasoning" in info.value.message
+    assert "no reply text" in info.value.hint
+    assert info.value.exit_code == errors.EXIT_NETWORK
+    assert fake.pending == 1
+    assert sleeps.delays == []
+
+
+@pytest.mark.parametrize(("model", "effort"), [("o3", "high"), ("gpt-5", "minimal"), ("gpt-5.1", "none"),
+                                               ("gpt-5.4", "xhigh")])
+async def test_a_presets_reasoning_effort_goes_to_a_reasoning_model(fake: FakeOpenAI, client: ChatClient,
+                                                                    make_settings, model: str, effort: str) -> None:
+    fake.queue(Reply("ok"))
+    settings = make_settings(model=model, presets={"deep": {"reasoning_effort": effort}}, preset="deep")
+
+    await collect(client, settings)
+
+    assert fake.last_body["reasoning_effort"] == effort
+
+
+async def test_no_reasoning_effort_is_sent_to_a_model_that_samples(fake: FakeOpenAI, client: ChatClient,
+                                                                   make_settings) -> None:
+    fake.queue(Reply("ok"))
+    settings = make_settings(model="gpt-4o", presets={"deep": {"reasoning_effort": "high"}}, preset="deep")
+
+    await collect(client, settings)
+
+    assert "reasoning_effort" not in fake.last_body
+    assert fake.last_body["temperature"] == 1.0  # balanced's, which the preset keeps
+
+
+@pytest.mark.parametrize("preset", ["balanced", "support", "writing", "extraction"])
+async def test_builtin_presets_leave_the_effort_to_the_model(fake: FakeOpenAI, client: ChatClient, make_settings,
+                                                             preset: str) -> None:
+    fake.queue(Reply("{}"))
+
+    await collect(client, make_settings(model="o3", preset=preset))
+
+    assert "reasoning_effort" not in fake.last_body
+
+
+@pytest.mark.parametrize(("model", "effort", "takes"), [
+    ("o3", "minimal", "it takes low, medium, high"),
+    ("gpt-5", "none", "it takes minimal, low, medium, high"),
+    ("gpt-5.1", "xhigh", "it takes none, low, medium, high"),
+])
+async def test_an_effort_the_model_does_not_take_is_refused_before_sending(fake: FakeOpenAI, client: ChatClient,
+                                                                           make_settings, model: str, effort: str,
+                                                                           takes: str) -> None:
+    fake.queue(Reply("must not be requested"))
+    settings = make_settings(model=model, presets={"deep": {"reasoning_effort": effort}}, preset="deep")
+
+    with pytest.raises(errors.ConfigError) as info:
+        await collect(client, settings)
+
+    assert info.value.message == f"model {model!r} does not take reasoning_effort {effort!r} (preset 'deep')"
+    assert info.value.hint.startswith(takes + ":")
+    assert info.value.exit_code == errors.EXIT_USAGE
+    assert fake.chat_requests == []
+
+
+async def test_an_effort_for_a_reasoning_model_that_takes_none_says_where_to_list_them(
+        fake: FakeOpenAI, client: ChatClient, make_settings) -> None:
+    settings = make_settings(model="my-reasoner", models={"my-reasoner": {"reasoning": True}},
+                             presets={"deep": {"reasoning_effort": "high"}}, preset="deep")
+
+    with pytest.raises(errors.ConfigError) as info:
+        await collect(client, settings)
+
+    assert "it takes none" in info.value.hint
+    assert 'reasoning_efforts under [models."my-reasoner"]' in info.value.hint
+    assert fake.chat_requests == []
 
 
 # -- error mapping ---------------------------------------------------------------------------

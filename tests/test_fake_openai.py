@@ -75,6 +75,38 @@ async def test_stream_arrives_as_several_deltas_with_usage(fake: FakeOpenAI, cli
     assert all(c.usage is None for c in chunks[:-1])
 
 
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning", "both"])
+async def test_reasoning_streams_before_the_content_and_counts_in_the_completion(
+        fake: FakeOpenAI, client: openai.AsyncOpenAI, field: str) -> None:
+    fake.queue(Reply("It is 4.", reasoning="Two plus two.", reasoning_field=field, prompt_tokens=5))
+
+    stream = await client.chat.completions.create(
+        model="o3", messages=MESSAGES, stream=True, stream_options={"include_usage": True})
+    chunks = await collect(stream)
+
+    # The SDK declares no reasoning field: it keeps the server's in model_extra.
+    extras = [c.choices[0].delta.model_extra for c in chunks if c.choices and c.choices[0].delta.model_extra]
+    names = ["reasoning_content", "reasoning"] if field == "both" else [field]
+    assert extras == [dict.fromkeys(names, piece) for piece in ["Two", " plus", " two."]]
+    assert contents(chunks) == ["It", " is", " 4."]
+    first_content = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].delta.content)
+    assert first_content > max(i for i, c in enumerate(chunks) if c.choices and c.choices[0].delta.model_extra)
+    usage = chunks[-1].usage
+    assert (usage.completion_tokens, usage.completion_tokens_details.reasoning_tokens) == (6, 3)
+    assert usage.total_tokens == 11
+
+
+async def test_a_non_streamed_reply_carries_its_reasoning(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    fake.queue(Reply("4", reasoning="Two plus two.", reasoning_tokens=40, completion_tokens=41))
+
+    completion = await client.chat.completions.create(model="o3", messages=MESSAGES)
+
+    message = completion.choices[0].message
+    assert message.content == "4" and message.model_extra == {"reasoning_content": "Two plus two."}
+    assert completion.usage is not None and completion.usage.completion_tokens_details is not None
+    assert completion.usage.completion_tokens_details.reasoning_tokens == 40
+
+
 async def test_no_usage_chunk_without_include_usage(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     fake.queue(Reply(["a", "b"], finish_reason="length"))
 

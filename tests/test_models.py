@@ -297,3 +297,46 @@ def test_catalogue_prices_can_be_asked_for_a_proxy_or_refused_for_openai() -> No
     assert proxy.model_spec("gpt-4o").price == CATALOGUE["gpt-4o"].price
     openai = load_settings(None, catalogue_prices=False)[0]
     assert openai.model_spec("gpt-4o").price is None
+
+
+# -- long-context rates, and presets' reasoning effort, as the config leaves them ------------------------------
+
+
+def test_openai_keeps_the_long_context_rate_and_a_dated_snapshot_too() -> None:
+    settings = load_settings(None)[0]
+    assert settings.model_spec("gpt-5.4").long_context == CATALOGUE["gpt-5.4"].long_context
+    assert settings.model_spec("gpt-5.5-2026-04-23").long_context == CATALOGUE["gpt-5.5"].long_context
+
+
+@pytest.mark.parametrize("key", ["input_price", "cached_input_price", "output_price"])
+def test_a_configured_price_holds_for_every_prompt_length(tmp_path: Path, key: str) -> None:
+    # A negotiated rate is the user's word: billing a long prompt at OpenAI's long-context list price instead
+    # would mix two price lists.
+    cfg = write(tmp_path / "c.toml", f'[models."gpt-5.4"]\n{key} = 1\n')
+    spec = load_settings(cfg)[0].model_spec("gpt-5.4")
+    assert spec.long_context is None
+    assert spec.price is not None and getattr(spec.price, key.removesuffix("_price")) == 1
+
+
+def test_a_config_without_prices_keeps_the_long_context_rate(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "c.toml", '[models."gpt-5.4"]\ntools = false\n')
+    assert load_settings(cfg)[0].model_spec("gpt-5.4").long_context == CATALOGUE["gpt-5.4"].long_context
+
+
+def test_a_preset_takes_a_reasoning_effort_and_says_so(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "c.toml", '[presets.deep]\nreasoning_effort = "high"\n'
+                                     '[presets.support]\nreasoning_effort = "low"\n')
+    settings = load_settings(cfg)[0]
+    deep, support = settings.active_preset("deep"), settings.active_preset("support")
+    assert deep.reasoning_effort == "high" and deep.temperature == 1.0  # the rest is balanced's
+    assert (support.reasoning_effort, support.temperature) == ("low", 0.3)  # the rest is support's
+    assert deep.summary() == "temperature 1, top_p 1, max_tokens 4096, reasoning_effort high"
+    assert all(p.reasoning_effort is None for p in load_settings(None)[0].all_presets().values())
+
+
+def test_a_preset_rejects_an_effort_the_api_does_not_have(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "c.toml", '[presets.deep]\nreasoning_effort = "ultra"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg)
+    assert "presets.deep.reasoning_effort" in str(info.value)
+    assert "'xhigh'" in str(info.value)  # what it may be: the key itself is known

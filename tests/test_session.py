@@ -539,3 +539,17 @@ async def test_costs_are_unknown_while_an_unpriced_model_streams(fake: FakeOpenA
     assert session.costs() == (None, Spent(unpriced=True))
     async for _ in events:
         pass
+
+
+async def test_an_effort_the_model_does_not_take_is_no_request(fake: FakeOpenAI, make_session) -> None:
+    fake.queue(Reply("must not be requested"))
+    session = make_session(model="o3", presets={"deep": {"reasoning_effort": "minimal"}}, preset="deep")
+    turn = session.send("think hard")
+
+    with pytest.raises(errors.ConfigError, match="does not take reasoning_effort 'minimal'"):
+        async for _ in turn:
+            pass
+
+    assert turn.outcome is not None and turn.outcome.ended == "failed" and turn.outcome.text_returned
+    assert session.totals.requests == 0  # nothing went out, so the ledger has no row for it
+    assert fake.chat_requests == [] and session.conversation.messages == []

@@ -12,16 +12,19 @@ import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chatbot.core import errors
 from chatbot.core.conversation import Message, to_api_messages
-from chatbot.core.events import Event, Finished, Retrying, TextDelta, Usage, UsageReport
-from chatbot.core.models import OPENAI_URL, ModelSpec, is_openai_url
+from chatbot.core.events import Event, Finished, ReasoningDelta, Retrying, TextDelta, Usage, UsageReport
+from chatbot.core.models import OPENAI_URL, ModelSpec, ReasoningEffort, is_openai_url
 from chatbot.core.presets import Preset
 
 if TYPE_CHECKING:
     import openai
+    from openai.types import CompletionUsage
+    from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
     from chatbot.core.settings import Settings
 
@@ -43,9 +46,28 @@ def build_params(messages: list[Message], spec: ModelSpec, preset: Preset) -> di
             params["temperature"] = preset.temperature
         if preset.top_p is not None:
             params["top_p"] = preset.top_p
+    if (effort := accepted_effort(spec, preset)) is not None:
+        params["reasoning_effort"] = effort
     if preset.response_format == "json_object":
         params["response_format"] = {"type": "json_object"}
     return params
+
+
+def accepted_effort(spec: ModelSpec, preset: Preset) -> ReasoningEffort | None:
+    """The preset's reasoning_effort, if `spec` takes it: ConfigError, naming what it takes, if not. A model
+    that samples takes none and is sent none, as a reasoning model is sent no temperature."""
+    effort = preset.reasoning_effort
+    if effort is None or not spec.reasoning:
+        return None
+    if effort not in spec.reasoning_efforts:
+        takes = ", ".join(spec.reasoning_efforts)
+        raise errors.ConfigError(
+            f"model {spec.name!r} does not take reasoning_effort {effort!r} (preset {preset.name!r})",
+            f"it takes {takes}: set one of them in the preset, or leave reasoning_effort out" if takes else
+            f"it takes none: leave reasoning_effort out of the preset, or list the values it takes as "
+            f'reasoning_efforts under [models."{spec.name}"]',
+        )
+    return effort
 
 
 def reply_reserve(spec: ModelSpec, preset: Preset) -> int:
@@ -184,19 +206,19 @@ class ChatClient:
         params = build_params(messages, spec, preset)
         attempt = 0
         while True:
-            parts: list[str] = []
+            streamed = _Streamed()
             try:
                 # Closed here, in order, when the caller stops early: left to the garbage collector, the SDK's
                 # generators were closed concurrently at loop shutdown ("aclose(): ... already running").
-                async with aclosing(self._stream_once(params, parts)) as events:
+                async with aclosing(self._stream_once(params, streamed)) as events:
                     async for event in events:
                         yield event
                 return
             except Exception as exc:  # noqa: BLE001 - mapped below; CancelledError is not an Exception
                 error = self.map_error(exc, spec.name)
             # Raised outside the except block so no traceback chains back to the SDK's error and its request.
-            if parts:
-                raise error if isinstance(error, errors.StreamDroppedError) else _dropped(error)
+            if streamed.text or streamed.reasoning:
+                raise error if isinstance(error, errors.StreamDroppedError) else _dropped(error, streamed)
             wait = backoff_delay(attempt + 1, error.retry_after)
             if not error.retryable or attempt >= self.max_retries or wait > self.retry_max_wait:
                 raise error
@@ -204,7 +226,7 @@ class ChatClient:
             yield Retrying(attempt, wait, error)
             await self._sleep(wait)
 
-    async def _stream_once(self, params: dict[str, Any], parts: list[str]) -> AsyncGenerator[Event, None]:
+    async def _stream_once(self, params: dict[str, Any], streamed: _Streamed) -> AsyncGenerator[Event, None]:
         usage: Usage | None = None
         finish: str | None = None
         stream = await self.sdk.chat.completions.create(
@@ -213,16 +235,15 @@ class ChatClient:
         async with stream:
             async for chunk in stream:
                 if chunk.usage is not None:
-                    details = chunk.usage.prompt_tokens_details
-                    usage = Usage(
-                        prompt_tokens=chunk.usage.prompt_tokens or 0,
-                        completion_tokens=chunk.usage.completion_tokens or 0,
-                        cached_tokens=(details.cached_tokens or 0) if details else 0,
-                    )
+                    usage = _usage(chunk.usage)
                 for choice in chunk.choices:
-                    if choice.delta is not None and choice.delta.content:
-                        parts.append(choice.delta.content)
-                        yield TextDelta(choice.delta.content)
+                    if choice.delta is not None:
+                        if reasoning := _reasoning(choice.delta):
+                            streamed.reasoning = True
+                            yield ReasoningDelta(reasoning)
+                        if choice.delta.content:
+                            streamed.text = True
+                            yield TextDelta(choice.delta.content)
                     if choice.finish_reason:
                         finish = choice.finish_reason
         request_id = stream.response.headers.get("x-request-id")
@@ -231,28 +252,69 @@ class ChatClient:
             # Every complete reply names why it ended. A proxy closing a response that has no chunked
             # encoding looks like a normal EOF, and llama.cpp-style servers end an in-flight stream with a
             # bare [DONE] when another request arrives: both are cut off, however cleanly they ended.
-            if not parts:
+            if not (streamed.text or streamed.reasoning):
                 raise errors.ServerError("the server ended the stream without a reply", "try again",
                                          request_id=request_id)
-            raise errors.StreamDroppedError(
-                "the reply broke off: the stream ended without saying the reply was complete",
-                "what arrived is kept; regenerate to try again", request_id=request_id)
+            raise _dropped(errors.ServerError("the stream ended without saying the reply was complete"), streamed,
+                           request_id=request_id)
         yield Finished(finish)
 
     def map_error(self, exc: BaseException, model: str | None) -> errors.ChatError:
         return _map_error(exc, model, self.base_url).with_secrets_removed(self._secrets())
 
 
-def _dropped(error: errors.ChatError) -> errors.StreamDroppedError:
-    """The reply had started when `error` struck: say what broke, and that the text so far is kept."""
+@dataclass
+class _Streamed:
+    """What one attempt has streamed so far. Once anything has, reply text or reasoning alone, the attempt is
+    never retried: the server bills reasoning as output, and a retry would pay for it twice."""
+
+    text: bool = False
+    reasoning: bool = False
+
+
+def _usage(usage: CompletionUsage) -> Usage:
+    prompt, completion = usage.prompt_tokens_details, usage.completion_tokens_details
+    completion_tokens = usage.completion_tokens or 0
+    reasoning = (completion.reasoning_tokens or 0) if completion else 0
+    return Usage(
+        prompt_tokens=usage.prompt_tokens or 0,
+        completion_tokens=completion_tokens,
+        cached_tokens=(prompt.cached_tokens or 0) if prompt else 0,
+        # Part of completion_tokens, never more: a server that says otherwise is not trusted past them.
+        reasoning_tokens=min(reasoning, completion_tokens),
+    )
+
+
+# Where OpenAI-compatible servers stream reasoning: `reasoning_content` (DeepSeek's name, llama.cpp's server,
+# older vLLM) and `reasoning` (OpenRouter, vLLM since it renamed the field). The SDK keeps fields it does not
+# declare in model_extra. Servers between the two names send both with the same text, so only the first is read.
+_REASONING_FIELDS = ("reasoning_content", "reasoning")
+
+
+def _reasoning(delta: ChoiceDelta) -> str:
+    extra = delta.model_extra or {}
+    for name in _REASONING_FIELDS:
+        value = extra.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _dropped(error: errors.ChatError, streamed: _Streamed, *,
+             request_id: str | None = None) -> errors.StreamDroppedError:
+    """The reply had started when `error` struck: say what broke, and that the text so far is kept. A reply of
+    reasoning alone has broken off too (it is not retried), but has no text to keep."""
     if isinstance(error, errors.ConnectionError_):
-        what = "the connection broke mid-reply"
+        what, cause = "the connection broke", ""
     elif isinstance(error, errors.TimeoutError_):
-        what = "the server stopped sending mid-reply"
+        what, cause = "the server stopped sending", ""
     else:
-        what = f"the reply broke off: {error.message}"
-    return errors.StreamDroppedError(what, "what arrived is kept; regenerate to try again",
-                                     request_id=error.request_id)
+        what, cause = "the reply broke off", f": {error.message}"
+    if streamed.text:
+        when, hint = "" if cause else " mid-reply", "what arrived is kept; regenerate to try again"
+    else:
+        when, hint = " while the model was reasoning, before any reply text", "no reply text had come; try again"
+    return errors.StreamDroppedError(what + when + cause, hint, request_id=request_id or error.request_id)
 
 
 def _map_error(exc: BaseException, model: str | None, base_url: str) -> errors.ChatError:

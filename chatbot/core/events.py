@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,17 +14,30 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Tokens of one request. `estimated` is True when we counted them ourselves."""
+    """Tokens of one request. `estimated` is True when we counted them ourselves.
+
+    `reasoning_tokens` are the part of `completion_tokens` the model spent reasoning (OpenAI's
+    usage.completion_tokens_details.reasoning_tokens): already inside completion_tokens and billed with them as
+    output, so they are never added to them again. Keyword-only: stored rows build Usage positionally."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
     estimated: bool = False
+    reasoning_tokens: int = field(default=0, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
     """A piece of the assistant's reply."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of the model's reasoning, as OpenAI-compatible servers stream it beside the reply (llama.cpp,
+    vLLM, DeepSeek). Never part of the reply's text."""
 
     text: str
 
@@ -62,7 +75,7 @@ class Finished:
         return None
 
 
-Event = TextDelta | UsageReport | Retrying | Finished
+Event = TextDelta | ReasoningDelta | UsageReport | Retrying | Finished
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,10 +59,8 @@ ImageRule = TileRule | PatchRule
 
 @dataclass(frozen=True, slots=True)
 class LongContextTier:
-    """A request whose prompt has more than `above` tokens is billed at `price` for all of its tokens.
-
-    Only data: the cost of a request is computed by pricing.py, which does not apply this yet.
-    """
+    """A request whose prompt has more than `above` tokens is billed at `price` for all of its tokens: prompt,
+    cached prompt and output alike (pricing.rate applies it, to costs and to the spend guard's worst case)."""
 
     above: int
     price: Price
@@ -263,6 +261,10 @@ def resolve_spec(name: str, *, default_window: int, config: ModelConfig | None =
     if config is None:
         return spec
     price = spec.price
+    if any(p is not None for p in (config.input_price, config.cached_input_price, config.output_price)):
+        # The config's prices are the user's word for every prompt length: the catalogue's long-context rates
+        # were OpenAI's, and billing a long prompt at them would mix two price lists.
+        spec = replace(spec, long_context=None)
     if price is not None:
         price = Price(_first(config.input_price, price.input), _first(config.output_price, price.output),
                       _first(config.cached_input_price, price.cached_input))

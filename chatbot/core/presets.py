@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Literal
 from chatbot.core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from chatbot.core.models import ReasoningEffort
+
     # Only a type: the config schema imports this module for the built-in presets.
     from chatbot.core.settings.schema import PresetConfig
 
@@ -23,10 +25,14 @@ class Preset:
     max_tokens: int
     response_format: ResponseFormat = "text"
     description: str = ""
+    reasoning_effort: ReasoningEffort | None = None
+    """Sent to reasoning models only (as temperature and top_p go to the others); None: the model's default."""
 
     def summary(self) -> str:
         parts = [f"temperature {_fmt(self.temperature)}", f"top_p {_fmt(self.top_p)}",
                  f"max_tokens {self.max_tokens}"]
+        if self.reasoning_effort is not None:
+            parts.append(f"reasoning_effort {self.reasoning_effort}")
         if self.response_format != "text":
             parts.append(self.response_format)
         return ", ".join(parts)
@@ -36,7 +42,9 @@ def _fmt(value: float | None) -> str:
     return "default" if value is None else f"{value:g}"
 
 
-# From OpenAI's prompting guides: low temperature for support and extraction, higher for prose.
+# From OpenAI's prompting guides: low temperature for support and extraction, higher for prose. None of them sets
+# a reasoning effort: each reasoning model thinks as hard as it does by default (medium before gpt-5.1, none from
+# it on), and no built-in preset can ask a model for an effort it refuses.
 BUILTIN_PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (

@@ -1,14 +1,23 @@
 """Prices per 1M tokens and the exact cost of a request, in Decimal dollars.
 
 Float sums drift; a session of thousands of requests must add up to the cent the provider bills.
+
+One rule prices a request: `rate` picks the price its prompt length is billed at (the model's, or its
+long-context tier's), and `cost_of`, `billed` and `worst_case` apply that price. Reasoning tokens need no rule of
+their own: they are part of completion_tokens and billed as output with them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from chatbot.core.events import Usage
+
+if TYPE_CHECKING:
+    # Only a type: the catalogue imports this module for Price.
+    from chatbot.core.models import ModelSpec
 
 PER = Decimal(1_000_000)
 
@@ -22,6 +31,7 @@ class Price:
     cached_input: Decimal | None = None
 
     def cost(self, usage: Usage) -> Decimal:
+        """`usage` at these rates. What a request costs is `cost_of`'s: its prompt length may call for another."""
         cached = min(usage.cached_tokens, usage.prompt_tokens)
         cached_rate = self.input if self.cached_input is None else self.cached_input
         return (
@@ -35,9 +45,27 @@ class Price:
         return (prompt_tokens * self.input + max_tokens * self.output) / PER
 
 
-def cost_of(usage: Usage, price: Price | None) -> Decimal | None:
-    """None means unknown, which is never shown as $0."""
+def rate(spec: ModelSpec, prompt_tokens: int) -> Price | None:
+    """The price a request with `prompt_tokens` of prompt is billed at (None: unknown). Over the model's
+    long-context threshold that is the tier's price, for every token of the request, output and cached input
+    included."""
+    tier = spec.long_context
+    if spec.price is not None and tier is not None and prompt_tokens > tier.above:
+        return tier.price
+    return spec.price
+
+
+def cost_of(usage: Usage, spec: ModelSpec) -> Decimal | None:
+    """What `usage` costs at `spec`'s prices. None means unknown, which is never shown as $0."""
+    price = rate(spec, usage.prompt_tokens)
     return None if price is None else price.cost(usage)
+
+
+def worst_case(spec: ModelSpec, prompt_tokens: int, max_tokens: int) -> Decimal | None:
+    """The most a request of `prompt_tokens` can cost on `spec` (None: unknown): no cache hit and every allowed
+    output token, at the rate its prompt length is billed at."""
+    price = rate(spec, prompt_tokens)
+    return None if price is None else price.worst_case(prompt_tokens, max_tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +108,9 @@ def format_cost(cost: Decimal | Spent | None) -> str:
     return f"${cost:.2f}" if cost >= 1 else f"${cost:.3f}"
 
 
-def billed(usage: Usage, price: Price | None) -> Decimal | None:
+def billed(usage: Usage, spec: ModelSpec) -> Decimal | None:
     """What one request cost: nothing when it used no tokens (a failed or refused request), whatever the price;
     else its cost, None if the price is unknown."""
     if not (usage.prompt_tokens or usage.completion_tokens or usage.cached_tokens):
         return Decimal(0)
-    return cost_of(usage, price)
+    return cost_of(usage, spec)

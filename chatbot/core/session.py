@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from chatbot.core.budget import Window, build_window, prompt_budget
-from chatbot.core.client import Client, reply_reserve
+from chatbot.core.client import Client, accepted_effort, reply_reserve
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.errors import ChatError, SpendLimitError
-from chatbot.core.events import Event, Finished, Retrying, TextDelta, Usage, UsageReport
+from chatbot.core.events import Event, Finished, ReasoningDelta, Retrying, TextDelta, Usage, UsageReport
 from chatbot.core.history import Stored
 from chatbot.core.models import ModelSpec
 from chatbot.core.presets import Preset
-from chatbot.core.pricing import Price, Spent, billed, cost_of, format_cost
+from chatbot.core.pricing import Spent, billed, cost_of, format_cost, worst_case
 from chatbot.core.recorder import Recorder
 from chatbot.core.settings import Settings
 from chatbot.core.store.ledger import ERROR, OK, RETRIED, STOPPED, Request
@@ -74,7 +74,7 @@ class InFlight:
     retry_until: float | None = None
     retry_note: str = ""
     request_id: str | None = None
-    price: Price | None = None  # of the model the request went to
+    spec: ModelSpec | None = None  # the model the request went to, whose prices it is billed at
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -173,7 +173,7 @@ class Session:
         flight = self.in_flight
         if flight is None or (flight.first_token_at is None and flight.usage is None):
             return self.last_cost, self.totals.spent
-        live = cost_of(flight.live_usage(), flight.price)
+        live = None if flight.spec is None else cost_of(flight.live_usage(), flight.spec)
         return live, self.totals.spent + Spent.of(live)
 
     def new_conversation(self) -> None:
@@ -277,7 +277,8 @@ class Session:
         self._check_spend(window, spec, preset)
         self.last_window = window
         self.client.check_ready()  # a request that cannot go out (no key) is not a request
-        flight = self.in_flight = InFlight(window, self.clock, price=spec.price)
+        accepted_effort(spec, preset)  # nor is one the model would refuse (a reasoning_effort it does not take)
+        flight = self.in_flight = InFlight(window, self.clock, spec=spec)
         attempt_started = flight.started
         announced = True  # the attempt under way has its row in the ledger
         if self.recorder:
@@ -306,6 +307,8 @@ class Session:
                         flight.request_id = event.request_id
                     elif isinstance(event, Finished):
                         ending.finish_reason = event.reason
+                    elif isinstance(event, ReasoningDelta):
+                        pass  # not reply text: passed on to the caller, kept nowhere yet
                     else:
                         # The attempt that failed was a request too (billed nothing); the next one goes out
                         # after the wait.
@@ -340,7 +343,7 @@ class Session:
         usage = flight.live_usage() if generated else Usage()  # nothing generated: nothing billed
         reply: Message | None = None
         request = Request(
-            spec.name, ERROR if error else STOPPED if stopped else OK, usage, billed(usage, spec.price),
+            spec.name, ERROR if error else STOPPED if stopped else OK, usage, billed(usage, spec),
             error=_error_class(error), request_id=flight.request_id or (error.request_id if error else None),
             first_token_seconds=None if flight.first_token_at is None else round(flight.first_token_at - started, 4),
             total_seconds=round(self.clock() - started, 4),
@@ -374,9 +377,9 @@ class Session:
 
     def _check_spend(self, window: Window, spec: ModelSpec, preset: Preset) -> None:
         limit = self.settings.max_session_cost
-        if limit is None or spec.price is None:
+        worst = worst_case(spec, window.prompt_tokens, reply_reserve(spec, preset))
+        if limit is None or worst is None:
             return
-        worst = spec.price.worst_case(window.prompt_tokens, reply_reserve(spec, preset))
         if self.totals.cost + worst > limit:
             raise SpendLimitError(
                 f"this request could cost up to {format_cost(worst)}, taking the session past its "

@@ -28,7 +28,8 @@ class _Strict(BaseModel):
 
 
 class ModelConfig(_Strict):
-    """Overrides for a catalogue model, or the description of a model the catalogue lacks."""
+    """Overrides for a catalogue model, or the description of a model the catalogue lacks. Prices given here hold
+    for every prompt length: the catalogue's long-context rates (gpt-5.4, gpt-5.5) no longer apply."""
 
     context_window: int | None = Field(default=None, ge=256)
     """Tokens the model accepts, prompt and reply together."""
@@ -63,6 +64,10 @@ class PresetConfig(_Strict):
     """Most tokens of one reply; always sent."""
     response_format: Literal["text", "json_object"] | None = None
     """`json_object` asks the model for a JSON reply."""
+    reasoning_effort: ReasoningEffort | None = None
+    """How hard a reasoning model thinks before it answers: none, minimal, low, medium, high, xhigh or max; each
+    model takes some of them (the catalogue's, or reasoning_efforts under [models.NAME]). Sent to reasoning models
+    only; unset: the model's default. A value the model does not take is an error before anything is sent."""
     description: str | None = None
     """Shown in the preset menu."""
 

@@ -185,7 +185,7 @@ def test_the_search_snippet_is_cut_from_the_text_as_shown(stored: tuple[dict[str
     # Words the screen shows; one glued to a sequence's parameters ("\x1b[31mred") is indexed with them.
     for word in ("title", "clip", "hyperlink", "dcs", "end"):
         out = on_a_terminal(env, conversation_id, ["history", "--search", word])
-        snippets = [line.partition(": ")[2] for line in out.splitlines() if line]
+        snippets = [line.partition(": ")[2].strip() for line in out.splitlines() if line]
         assert snippets and all(f"«{word}»" in s for s in snippets), out
         shown = clean_line(H)
         for snippet in snippets:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from chatbot.core.terminal import StreamFilter, neutralize, one_line
@@ -72,14 +72,14 @@ class Output:
               widest: Mapping[int, int] | None = None) -> None:
         """`rows` in columns two spaces apart: the columns in `right` aligned right, the others left; a column
         in `widest` cut to that many cells. The last column is not padded."""
-        from rich.cells import cell_len, set_cell_size  # measured here only: importing it takes ~30 ms
+        from rich.cells import cell_len  # measured here only: importing it takes ~30 ms
 
         cut = widest or {}
         cells = [[one_line(cell) for cell in row] for row in rows]
         for row in cells:
             for column, limit in cut.items():
                 if cell_len(row[column]) > limit:
-                    row[column] = set_cell_size(row[column], limit - 1) + "…"
+                    row[column] = _cut(row[column], limit - 1, cell_len) + "…"
         if not cells:
             return
         widths = [max(cell_len(row[i]) for row in cells) for i in range(len(cells[0]))]
@@ -96,6 +96,17 @@ class Output:
 
     def flush(self) -> None:
         self.stream.flush()
+
+
+def _cut(text: str, limit: int, cell_len: Callable[[str], int]) -> str:
+    """The longest start of `text` that fits in `limit` cells (a wide character that would not fit is left out
+    whole, never split)."""
+    width = 0
+    for end, character in enumerate(text):
+        width += cell_len(character)
+        if width > limit:
+            return text[:end]
+    return text
 
 
 def stdout() -> Output:

@@ -66,8 +66,8 @@ def _history(store: HistoryStore, args: Parsed) -> int:
                        "role": h.role, "snippet": h.snippet} for h in hits])
         else:
             # One line a hit, no header: `chat history --search x | wc -l` counts the hits.
-            out.table([(str(h.conversation_id), h.title, f"{h.role:>9}: {h.snippet}") for h in hits],
-                      right=(0,), widest={1: 40})
+            out.table([(str(h.conversation_id), h.title, f"{h.role}:", h.snippet) for h in hits],
+                      right=(0, 2), widest={1: 40})
         return 0
     summaries = store.conversations()
     if args.as_json:

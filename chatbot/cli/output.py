@@ -120,6 +120,6 @@ def stderr() -> Output:
 
 def report(exc: ChatError) -> int:
     """Print `exc` as the one line a failed command ends with, and return its exit code."""
-    hint = f" ({exc.hint})" if exc.hint else ""
+    hint = f" ({exc.one_shot_hint})" if exc.one_shot_hint else ""
     stderr().line(f"chat: {exc.headline()}{hint}")
     return exc.exit_code

@@ -136,6 +136,8 @@ class ChatClient:
                 "no API key",
                 "set OPENAI_API_KEY (or api_key_cmd in the config), or point base_url at a local server "
                 "such as Ollama (http://localhost:11434/v1)",
+                one_shot_hint="set OPENAI_API_KEY or api_key_cmd in the config, or give --base-url a local server "
+                "such as Ollama's, http://localhost:11434/v1",
             )
 
     @property
@@ -236,11 +238,14 @@ class ChatClient:
                                          request_id=request_id)
             raise errors.StreamDroppedError(
                 "the reply broke off: the stream ended without saying the reply was complete",
-                "what arrived is kept; regenerate to try again", request_id=request_id)
+                "what arrived is kept; regenerate to try again", request_id=request_id, one_shot_hint=DROPPED_ONE_SHOT)
         yield Finished(finish)
 
     def map_error(self, exc: BaseException, model: str | None) -> errors.ChatError:
         return _map_error(exc, model, self.base_url).with_secrets_removed(self._secrets())
+
+
+DROPPED_ONE_SHOT = "what arrived is printed; ask again to retry"
 
 
 def _dropped(error: errors.ChatError) -> errors.StreamDroppedError:
@@ -252,7 +257,7 @@ def _dropped(error: errors.ChatError) -> errors.StreamDroppedError:
     else:
         what = f"the reply broke off: {error.message}"
     return errors.StreamDroppedError(what, "what arrived is kept; regenerate to try again",
-                                     request_id=error.request_id)
+                                     request_id=error.request_id, one_shot_hint=DROPPED_ONE_SHOT)
 
 
 def _map_error(exc: BaseException, model: str | None, base_url: str) -> errors.ChatError:
@@ -289,7 +294,8 @@ def _map_error(exc: BaseException, model: str | None, base_url: str) -> errors.C
         what = f"model {model!r}" if model else "the endpoint"
         return errors.ModelNotFoundError(f"{what} not found at {base_url} (404): {detail}",
                                          "pick another model (chat --list-models, or F2 in the app)",
-                                         request_id=request_id)
+                                         request_id=request_id,
+                                         one_shot_hint="chat --list-models lists models; pick one with -m NAME")
     if isinstance(exc, openai.RateLimitError):
         if code == "insufficient_quota" or "quota" in detail.lower():
             return errors.QuotaError(f"quota exceeded (429): {detail}", "check your plan and billing",

@@ -59,6 +59,7 @@ def one_shot(settings: Settings, args: Parsed, prompt: str) -> int:
 
 
 async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextIO, err: TextIO) -> int:
+    import asyncio
     from contextlib import aclosing
 
     from chatbot.cli.output import Output
@@ -68,6 +69,7 @@ async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextI
     # On a terminal, model text is data: escape sequences go, even when split across deltas.
     screen, notes = Output(out), Output(err)
     turn = session.send(prompt)
+    interrupted = False
     try:
         # Closed here, not at interpreter exit: a reader that went away (`| head -1`) raises in the middle of the
         # stream, and the HTTP stream left open would be closed by the loop's shutdown, which reports the
@@ -81,6 +83,10 @@ async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextI
                                f"({event.attempt}/{session.client.max_retries})")
     except ChatError:
         pass  # the outcome holds it
+    except asyncio.CancelledError:
+        # ctrl+c: asyncio.run cancels this task. The turn has settled as stopped; what arrived, and what it
+        # used, is printed as for any other ending, and then chat says it was interrupted.
+        interrupted = True
     finally:
         await session.client.aclose()
         screen.end_pieces()
@@ -88,7 +94,8 @@ async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextI
     assert outcome is not None  # the turn has ended, however it ended
     reply, failure = outcome.reply, outcome.error
     if args.json:
-        screen.json(_json_result(session, reply, failure))  # a failed request too: scripts read stdout
+        # A failed or interrupted request too: scripts read stdout.
+        screen.json(_json_result(session, reply, failure, interrupted=interrupted))
     if failure is not None and reply is None:
         screen.flush()
         raise failure
@@ -101,6 +108,8 @@ async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextI
         notes.line(_usage_line(session))
     if failure is not None:
         raise failure  # after the partial reply and its usage are out
+    if interrupted:
+        raise asyncio.CancelledError  # asyncio.run makes it the KeyboardInterrupt main() reports
     return 0
 
 
@@ -116,7 +125,8 @@ def _usage_line(session: Session) -> str:
             f"{' (estimated)' if usage.estimated else ''}")
 
 
-def _json_result(session: Session, reply: Message | None, failure: ChatError | None = None) -> dict[str, object]:
+def _json_result(session: Session, reply: Message | None, failure: ChatError | None = None, *,
+                 interrupted: bool = False) -> dict[str, object]:
     usage = session.last_usage if reply is not None else None
     return {
         "model": session.model,
@@ -127,5 +137,5 @@ def _json_result(session: Session, reply: Message | None, failure: ChatError | N
             "cached_tokens": usage.cached_tokens, "estimated": usage.estimated,
         },
         "cost_usd": None if reply is None or session.last_cost is None else str(session.last_cost),
-        "error": None if failure is None else failure.headline(),
+        "error": "interrupted" if interrupted else None if failure is None else failure.headline(),
     }

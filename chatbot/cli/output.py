@@ -71,7 +71,7 @@ class Output:
     def table(self, rows: Sequence[Sequence[str]], *, right: Collection[int] = (),
               widest: Mapping[int, int] | None = None) -> None:
         """`rows` in columns two spaces apart: the columns in `right` aligned right, the others left; a column
-        in `widest` cut to that many cells. The last column is not padded."""
+        in `widest` cut to that many cells. Nothing pads the end of a line."""
         from rich.cells import cell_len  # measured here only: importing it takes ~30 ms
 
         cut = widest or {}

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from chatbot.ui.collector import Collector
+from chatbot.ui.collector import Collector, starting_up
 
 
 class Node:
@@ -99,3 +99,22 @@ def test_stop_hands_everything_back(clock: Clock) -> None:
     del node
     gc.collect()
     assert ref() is None
+
+
+def test_start_up_runs_without_the_collector_and_every_way_out_turns_it_back_on() -> None:
+    with starting_up():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(KeyboardInterrupt), starting_up():
+        raise KeyboardInterrupt
+    assert gc.isenabled()
+
+
+@pytest.mark.parametrize("args", [["--list-models"], ["--config", "/nowhere/config.toml", "-p", "hi"]],
+                         ids=["list-models", "an-error"])
+def test_chat_leaves_the_collector_on_however_it_ends(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from chatbot.cli import main
+
+    main(args)
+    capsys.readouterr()
+    assert gc.isenabled()

@@ -630,7 +630,7 @@ def test_a_database_from_a_newer_chat_is_refused_and_left_alone(tmp_path: Path) 
     with pytest.raises(sqlite3.DatabaseError, match="newer"):
         HistoryStore(path)
     with pytest.raises(ConfigError) as raised:
-        from chatbot.store_cli import open_store
+        from chatbot.core.store.opening import open_store
 
         open_store(path)
     assert str(path) in raised.value.message and raised.value.exit_code == 2
@@ -783,7 +783,8 @@ def test_cli_history_search_and_list(chat: Any) -> None:
     assert [c["id"] for c in listed] == [b, a]  # newest first
     assert listed[0]["title"] == "Tell me about penguins (emperor)" and listed[0]["turns"] == 1
     table = chat("history").stdout.splitlines()
-    assert len(table) == 2 and "Tell me about penguins (emperor)" in table[0]
+    assert table[0].split() == ["id", "updated", "model", "turns", "cost", "title"]
+    assert len(table) == 3 and "Tell me about penguins (emperor)" in table[1]
 
 
 # -- crash safety ----------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Stored and model text reaches a terminal only through one boundary: chatbot/cli_output.py for the command
+"""Stored and model text reaches a terminal only through one boundary: chatbot/cli/output.py for the command
 line, chatbot/ui/shown.py (and ChatApp.notify) for the app.
 
 A stored conversation holds every sequence of test_hostile.HOSTILE_ESCAPES in every field: its text, its title,
@@ -185,7 +185,7 @@ def test_the_search_snippet_is_cut_from_the_text_as_shown(stored: tuple[dict[str
     # Words the screen shows; one glued to a sequence's parameters ("\x1b[31mred") is indexed with them.
     for word in ("title", "clip", "hyperlink", "dcs", "end"):
         out = on_a_terminal(env, conversation_id, ["history", "--search", word])
-        snippets = [line.partition(": ")[2] for line in out.splitlines() if line]
+        snippets = [line.partition(": ")[2].strip() for line in out.splitlines() if line]
         assert snippets and all(f"«{word}»" in s for s in snippets), out
         shown = clean_line(H)
         for snippet in snippets:
@@ -365,15 +365,15 @@ def called_name(call: ast.Call) -> str | None:
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
-CLI_BOUNDARY = "chatbot/cli_output.py"
+CLI_BOUNDARY = "chatbot/cli/output.py"
 
 
 def test_the_command_line_writes_only_through_its_writer() -> None:
-    """chatbot/*.py (the command line, not the core or the app) never prints or writes a stream itself:
-    chatbot/cli_output.py's Output is the one way to stdout and stderr."""
-    files = [p for p in sorted((ROOT / "chatbot").glob("*.py"))
+    """chatbot/cli/ and chatbot/*.py (the command line, not the core or the app) never print or write a stream
+    themselves: chatbot/cli/output.py's Output is the one way to stdout and stderr."""
+    files = [p for p in [*sorted((ROOT / "chatbot").glob("*.py")), *python_files(ROOT / "chatbot" / "cli", skip=())]
              if p.relative_to(ROOT).as_posix() not in (CLI_BOUNDARY, "chatbot/__init__.py", "chatbot/__main__.py")]
-    assert {p.name for p in files} >= {"cli.py", "store_cli.py"}
+    assert {p.name for p in files} >= {"run.py", "one_shot.py", "store_commands.py", "catalogue.py"}
     bypasses = []
     for path in files:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -382,7 +382,7 @@ def test_the_command_line_writes_only_through_its_writer() -> None:
             if isinstance(node, ast.Attribute) and node.attr == "buffer" and ast.unparse(node.value) in (
                     "sys.stdout", "sys.stderr"):
                 bypasses.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
-    assert not bypasses, "write through chatbot.cli_output instead:\n" + "\n".join(bypasses)
+    assert not bypasses, "write through chatbot.cli.output instead:\n" + "\n".join(bypasses)
 
 
 UI_BOUNDARY = "chatbot/ui/shown.py"

@@ -158,6 +158,8 @@ class ChatClient:
                 "no API key",
                 "set OPENAI_API_KEY (or api_key_cmd in the config), or point base_url at a local server "
                 "such as Ollama (http://localhost:11434/v1)",
+                one_shot_hint="set OPENAI_API_KEY or api_key_cmd in the config, or give --base-url a local server "
+                "such as Ollama's, http://localhost:11434/v1",
             )
 
     @property
@@ -263,6 +265,9 @@ class ChatClient:
         return _map_error(exc, model, self.base_url).with_secrets_removed(self._secrets())
 
 
+DROPPED_ONE_SHOT = "what arrived is printed; ask again to retry"
+
+
 @dataclass
 class _Streamed:
     """What one attempt has streamed so far. Once anything has, reply text or reasoning alone, the attempt is
@@ -314,7 +319,8 @@ def _dropped(error: errors.ChatError, streamed: _Streamed, *,
         when, hint = "" if cause else " mid-reply", "what arrived is kept; regenerate to try again"
     else:
         when, hint = " while the model was reasoning, before any reply text", "no reply text had come; try again"
-    return errors.StreamDroppedError(what + when + cause, hint, request_id=request_id or error.request_id)
+    return errors.StreamDroppedError(what + when + cause, hint, request_id=request_id or error.request_id,
+                                     one_shot_hint=DROPPED_ONE_SHOT if streamed.text else "ask again to retry")
 
 
 def _map_error(exc: BaseException, model: str | None, base_url: str) -> errors.ChatError:
@@ -351,7 +357,8 @@ def _map_error(exc: BaseException, model: str | None, base_url: str) -> errors.C
         what = f"model {model!r}" if model else "the endpoint"
         return errors.ModelNotFoundError(f"{what} not found at {base_url} (404): {detail}",
                                          "pick another model (chat --list-models, or F2 in the app)",
-                                         request_id=request_id)
+                                         request_id=request_id,
+                                         one_shot_hint="chat --list-models lists models; pick one with -m NAME")
     if isinstance(exc, openai.RateLimitError):
         if code == "insufficient_quota" or "quota" in detail.lower():
             return errors.QuotaError(f"quota exceeded (429): {detail}", "check your plan and billing",

@@ -36,10 +36,13 @@ class ChatError(Exception):
     title = "error"
 
     def __init__(self, message: str, hint: str = "", *, retry_after: float | None = None,
-                 request_id: str | None = None) -> None:
+                 request_id: str | None = None, one_shot_hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # Where the hint is advice only the app can follow (a key, a menu, regenerate): what `chat -p` says.
+        # Neither holds brackets: the command line prints the hint in brackets after the message.
+        self.one_shot_hint = hint if one_shot_hint is None else one_shot_hint
         self.retry_after = retry_after
         self.request_id = request_id
 
@@ -55,6 +58,7 @@ class ChatError(Exception):
     def with_secrets_removed(self, secrets: tuple[str, ...]) -> ChatError:
         self.message = redact(self.message, secrets)
         self.hint = redact(self.hint, secrets)
+        self.one_shot_hint = redact(self.one_shot_hint, secrets)
         self.args = (self.message,)
         return self
 

@@ -385,6 +385,8 @@ class Session:
                 f"this request could cost up to {format_cost(worst)}, taking the session past its "
                 f"{format_cost(limit)} limit (spent {format_cost(self.totals.cost)})",
                 "raise max_session_cost, lower max_tokens, or start a new session",
+                # One run of chat -p is one session: a new one starts at $0, and is refused the same way.
+                one_shot_hint="raise max_session_cost, or lower --max-tokens",
             )
 
 

@@ -312,7 +312,7 @@ def run(settings: Settings, warnings: list[str] | None = None, *, store: History
         app = make_app(settings, client, warnings=warnings, store=store, resume_id=resume_id, typed_ahead=typed)
         app.run()
     if app.unsaved:
-        from chatbot.cli_output import stderr
+        from chatbot.cli.output import stderr
 
         stderr().line(f"chat: {app.unsaved}")
     return 0

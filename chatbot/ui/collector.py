@@ -6,17 +6,32 @@ typing stalled with it. So every object that survives a full collection is froze
 collection walks only what is newer, which is a few milliseconds. What becomes garbage after it was frozen is
 kept until the user has been idle for a moment with no reply streaming; then the whole heap is unfrozen,
 collected once and frozen again.
+
+Before any of that, while chat starts (`starting_up`), the collector is off: start-up builds long-lived objects
+(modules, settings, styles), so its passes over them find nothing and only delay the first paint.
 """
 
 from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 IDLE = 2.0  # seconds without input and without a streaming reply before the heap is collected whole
 OLDEST = 2  # CPython's generations are 0, 1 and 2; a collection of 2 is a full one
+
+
+@contextmanager
+def starting_up() -> Iterator[None]:
+    """No cyclic collection inside: the app's Collector.start() freezes what start-up built and turns it back
+    on before the first screen; every other way out (one-shot, --list-models, an error) turns it back on here."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class Collector:

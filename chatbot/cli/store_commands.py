@@ -2,61 +2,29 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import sqlite3
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from chatbot.cli import report
-from chatbot.cli_output import stderr, stdout
+from chatbot.cli.output import report, stderr, stdout
+from chatbot.cli.parser import Parsed
 from chatbot.core.errors import EXIT_INTERRUPTED, ChatError, ConfigError, UsageError
 from chatbot.core.history import HistoryStore, default_path
 from chatbot.core.pricing import Spent, format_cost
-from chatbot.core.terminal import one_line
+from chatbot.core.store.opening import open_store
 from chatbot.core.text import plural
 
 
-def open_store(path: Path | None = None) -> HistoryStore:
-    try:
-        return HistoryStore(path)
-    except (sqlite3.Error, OSError) as exc:
-        where = path or default_path()
-        raise ConfigError(f"cannot open the history at {where}: {exc}",
-                          "move the file aside, or run with --no-history") from None
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chat", description="The conversation history.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    history = commands.add_parser("history", help="list, search or delete stored conversations")
-    history.add_argument("--search", metavar="TEXT", help="full-text search over every message")
-    history.add_argument("--json", action="store_true", help="print JSON")
-    history.add_argument("--clear", action="store_true",
-                         help="delete every conversation, asking first (what was spent stays in chat usage)")
-    history.add_argument("--yes", action="store_true", help="with --clear: delete without asking (scripts)")
-    history.add_argument("--with-usage", action="store_true",
-                         help="with --clear: delete the record of requests and their cost too")
-    history.add_argument("--delete", metavar="ID", type=int, help="delete one conversation")
-    export = commands.add_parser("export", help="export a conversation")
-    export.add_argument("id", type=int)
-    export.add_argument("--format", choices=("md", "json"), default="md")
-    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
-    imported = commands.add_parser("import", help="import a conversation exported as JSON")
-    imported.add_argument("file")
-    usage = commands.add_parser("usage", help="tokens and cost per day and model")
-    usage.add_argument("--json", action="store_true", help="print JSON")
-    return parser
-
-
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+def run_command(command: str, args: Parsed) -> int:
+    """Run the store command `command` with `args`; returns the exit code."""
     try:
         store = open_store()
         try:
-            return COMMANDS[args.command](store, args)
+            return COMMANDS[command](store, args)
         finally:
             store.close()
     except sqlite3.Error as exc:
@@ -73,7 +41,7 @@ def _date(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
 
 
-def _history(store: HistoryStore, args: argparse.Namespace) -> int:
+def _history(store: HistoryStore, args: Parsed) -> int:
     if args.with_usage and not args.clear:
         raise UsageError("--with-usage goes with --clear", "chat history --clear --with-usage deletes both")
     if args.clear:
@@ -91,25 +59,27 @@ def _history(store: HistoryStore, args: argparse.Namespace) -> int:
         store.delete(args.delete)
         return 0
     out = stdout()
-    # Names are cleaned before they are cut and padded (a store written by an older chat holds them raw): the
-    # columns line up, and no sequence is cut in two. out.line() cleans the whole line as well.
     if args.search:
         hits = store.search(args.search)
-        if args.json:
+        if args.as_json:
             out.json([{"conversation": h.conversation_id, "message": h.message_id, "title": h.title,
                        "role": h.role, "snippet": h.snippet} for h in hits])
-        for h in hits if not args.json else []:
-            out.line(f"{h.conversation_id:>5}  {one_line(h.title)[:40]:<40}  {h.role:>9}: {h.snippet}")
+        else:
+            # One line a hit, no header: `chat history --search x | wc -l` counts the hits.
+            out.table([(str(h.conversation_id), h.title, f"{h.role}:", h.snippet) for h in hits],
+                      right=(0, 2), widest={1: 40})
         return 0
     summaries = store.conversations()
-    if args.json:
+    if args.as_json:
         out.json([{"id": s.id, "title": s.title, "created": s.created, "updated": s.updated,
                    "model": s.model, "preset": s.preset, "turns": s.turns,
                    **_cost_json(s.cost, "cost_usd")} for s in summaries])
-        return 0
-    for s in summaries:
-        out.line(f"{s.id:>5}  {_date(s.updated)}  {one_line(s.model):<14} {plural(s.turns, 'turn'):>9}  "
-                 f"{format_cost(s.cost):>10}  {one_line(s.title)}")
+    elif not summaries:
+        out.line("no conversations yet: chat keeps each one it has (chat --no-history keeps none)")
+    else:
+        out.table([("id", "updated", "model", "turns", "cost", "title")]
+                  + [(str(s.id), _date(s.updated), s.model, plural(s.turns, "turn"), format_cost(s.cost), s.title)
+                     for s in summaries], right=(0, 3, 4))
     return 0
 
 
@@ -122,7 +92,7 @@ def _confirmed(deletion: str) -> bool:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def _export(store: HistoryStore, args: argparse.Namespace) -> int:
+def _export(store: HistoryStore, args: Parsed) -> int:
     from chatbot.core.export import to_json, to_markdown
 
     try:
@@ -140,7 +110,7 @@ def _export(store: HistoryStore, args: argparse.Namespace) -> int:
     return 0
 
 
-def _import(store: HistoryStore, args: argparse.Namespace) -> int:
+def _import(store: HistoryStore, args: Parsed) -> int:
     from chatbot.core.export import import_json
 
     try:
@@ -154,23 +124,22 @@ def _import(store: HistoryStore, args: argparse.Namespace) -> int:
     return 0
 
 
-def _usage(store: HistoryStore, args: argparse.Namespace) -> int:
+def _usage(store: HistoryStore, args: Parsed) -> int:
     rows = store.usage()
     out = stdout()
-    if args.json:
+    if args.as_json:
         out.json([{"day": r.day, "model": r.model, "requests": r.requests, "prompt_tokens": r.prompt_tokens,
                    "cached_tokens": r.cached_tokens, "completion_tokens": r.completion_tokens,
                    **_cost_json(r.cost, "cost")} for r in rows])
         return 0
+    if not rows:
+        out.line("nothing spent yet: chat usage counts every request chat sends")
+        return 0
     if len(rows) > 1:
         rows.append(replace(sum(rows[1:], rows[0]), day="total", model=""))
     header = ("day", "model", "requests", "prompt", "cached", "completion", "cost")
-    table = [header] + [(r.day, one_line(str(r.model)), str(r.requests), f"{r.prompt_tokens:,}",
-                         f"{r.cached_tokens:,}", f"{r.completion_tokens:,}", format_cost(r.cost)) for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        cells = enumerate(zip(row, widths, strict=True))
-        out.line("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in cells))
+    out.table([header] + [(r.day, str(r.model), str(r.requests), f"{r.prompt_tokens:,}", f"{r.cached_tokens:,}",
+                           f"{r.completion_tokens:,}", format_cost(r.cost)) for r in rows], right=range(2, 7))
     return 0
 
 
@@ -179,4 +148,5 @@ def _cost_json(spent: Spent, key: str) -> dict[str, object]:
     return {key: None if spent.exact is None else str(spent.exact), f"known_{key}": str(spent.known)}
 
 
-COMMANDS = {"history": _history, "export": _export, "import": _import, "usage": _usage}
+COMMANDS: dict[str, Callable[[HistoryStore, Parsed], int]] = {
+    "history": _history, "export": _export, "import": _import, "usage": _usage}

@@ -1,4 +1,4 @@
-"""The command line's one way to stdout and stderr: all that `chat` prints goes through a Output.
+"""The command line's one way to stdout and stderr: all that `chat` prints goes through an Output.
 
 Model, tool and stored text is data, never terminal control. What is kept of it depends on what is printed
 and where it goes:
@@ -9,6 +9,8 @@ and where it goes:
   or a file, exact, so `chat export 3 > chat.md` is the conversation as stored, byte for byte. What reads the
   pipe decides how to show it: a pager shows controls as ^[ unless told otherwise (`less -R` passes colours
   and links only; `less -r` passes everything, on the user's say).
+- table(): rows for people, as line() cleans them, each cell made one line first; columns measured in
+  terminal cells, so a wide character (CJK, most emoji) takes the two columns it is drawn in.
 - json(): every control escaped, wherever it goes. The data stays exact (a reader decodes the same text),
   and no raw control is written, not even the C1 ones json.dumps leaves as they are.
 """
@@ -17,9 +19,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TextIO
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, TextIO
 
-from chatbot.core.terminal import StreamFilter, neutralize
+from chatbot.core.terminal import StreamFilter, neutralize, one_line
+
+if TYPE_CHECKING:
+    from chatbot.core.errors import ChatError
 
 # json.dumps escapes C0 controls but not DEL or C1 (U+0080-U+009F, e.g. an 8-bit CSI); escaped, they stay
 # valid JSON.
@@ -62,6 +68,29 @@ class Output:
         if self._pieces:
             self.stream.write(self._pieces.flush())
 
+    def table(self, rows: Sequence[Sequence[str]], *, right: Collection[int] = (),
+              widest: Mapping[int, int] | None = None) -> None:
+        """`rows` in columns two spaces apart: the columns in `right` aligned right, the others left; a column
+        in `widest` cut to that many cells. Nothing pads the end of a line."""
+        from rich.cells import cell_len  # measured here only: importing it takes ~30 ms
+
+        cut = widest or {}
+        cells = [[one_line(cell) for cell in row] for row in rows]
+        for row in cells:
+            for column, limit in cut.items():
+                if cell_len(row[column]) > limit:
+                    row[column] = _cut(row[column], limit - 1, cell_len) + "…"
+        if not cells:
+            return
+        widths = [max(cell_len(row[i]) for row in cells) for i in range(len(cells[0]))]
+        last = len(widths) - 1
+        for row in cells:
+            padded = []
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True)):
+                gap = " " * (width - cell_len(cell))
+                padded.append(gap + cell if i in right else cell if i == last else cell + gap)
+            self.line("  ".join(padded).rstrip())
+
     def json(self, value: object, *, indent: int | None = None) -> None:
         self.stream.write(json.dumps(value, ensure_ascii=False, indent=indent).translate(_JSON_ESCAPES) + "\n")
 
@@ -69,10 +98,28 @@ class Output:
         self.stream.flush()
 
 
+def _cut(text: str, limit: int, cell_len: Callable[[str], int]) -> str:
+    """The longest start of `text` that fits in `limit` cells (a wide character that would not fit is left out
+    whole, never split)."""
+    width = 0
+    for end, character in enumerate(text):
+        width += cell_len(character)
+        if width > limit:
+            return text[:end]
+    return text
+
+
 def stdout() -> Output:
-    """A Output on sys.stdout as it is now (tests and redirections replace it)."""
+    """An Output on sys.stdout as it is now (tests and redirections replace it)."""
     return Output(sys.stdout)
 
 
 def stderr() -> Output:
     return Output(sys.stderr)
+
+
+def report(exc: ChatError) -> int:
+    """Print `exc` as the one line a failed command ends with, and return its exit code."""
+    hint = f" ({exc.one_shot_hint})" if exc.one_shot_hint else ""
+    stderr().line(f"chat: {exc.headline()}{hint}")
+    return exc.exit_code

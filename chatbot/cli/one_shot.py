@@ -1,0 +1,141 @@
+"""`chat -p`: one prompt (and piped text) sent, the answer streamed to stdout, then chat exits."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from chatbot.cli.flags import demo_client, open_history, resumed_id
+
+if TYPE_CHECKING:
+    from chatbot.cli.parser import Parsed
+    from chatbot.core.conversation import Message
+    from chatbot.core.errors import ChatError
+    from chatbot.core.session import Session
+    from chatbot.core.settings import Settings
+
+
+def compose(prompt: str | None, piped: str | None) -> str:
+    from chatbot.core.errors import UsageError
+    from chatbot.core.terminal import neutralize
+
+    text = neutralize("\n\n".join(part for part in (prompt, piped) if part and part.strip()))
+    if not text.strip():
+        raise UsageError("nothing to send: the prompt is empty", 'give a prompt with -p "..." or pipe text in')
+    return text
+
+
+def one_shot(settings: Settings, args: Parsed, prompt: str) -> int:
+    import asyncio
+
+    from chatbot.core.client import ChatClient
+    from chatbot.core.recorder import Recorder
+    from chatbot.core.session import Session
+    from chatbot.core.store.writer import Writer
+    from chatbot.core.usage_log import UsageLog
+
+    store = open_history(settings, args, one_shot=True)
+    resume_id = resumed_id(store, args)
+    client = demo_client(args) or ChatClient.from_settings(settings)
+    writer = Writer(store.path) if store else None  # closed below: what is queued is written before chat exits
+    session = Session(settings, client, recorder=Recorder(writer) if writer else None,
+                      usage_log=UsageLog() if settings.usage_log else None)
+    if store is not None and resume_id is not None:
+        session.resume(store.load(resume_id))
+        # Flags given for this run win over what the conversation was stored with.
+        session.model = settings.model if args.demo else args.model or session.model
+        session.preset_name = args.preset or session.preset_name
+        if args.system_prompt:
+            session.conversation.set_system_prompt(args.system_prompt)
+    try:
+        return asyncio.run(_stream_answer(session, prompt, args, sys.stdout, sys.stderr))
+    finally:
+        if writer is not None and (lost := writer.close()):
+            from chatbot.cli.output import stderr
+
+            stderr().line(f"chat: {lost} history writes could not be saved: {writer.error or ''}")
+        if store is not None:
+            store.close()
+
+
+async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextIO, err: TextIO) -> int:
+    import asyncio
+    from contextlib import aclosing
+
+    from chatbot.cli.output import Output
+    from chatbot.core.errors import ChatError
+    from chatbot.core.events import Retrying, TextDelta
+
+    # On a terminal, model text is data: escape sequences go, even when split across deltas.
+    screen, notes = Output(out), Output(err)
+    turn = session.send(prompt)
+    interrupted = False
+    try:
+        # Closed here, not at interpreter exit: a reader that went away (`| head -1`) raises in the middle of the
+        # stream, and the HTTP stream left open would be closed by the loop's shutdown, which reports the
+        # broken pipe a second time as a traceback.
+        async with aclosing(turn) as events:
+            async for event in events:
+                if isinstance(event, TextDelta) and not args.json:
+                    screen.piece(event.text)
+                elif isinstance(event, Retrying):
+                    notes.line(f"chat: {event.error.message}; retrying in {event.delay:.1f}s "
+                               f"({event.attempt}/{session.client.max_retries})")
+    except ChatError:
+        pass  # the outcome holds it
+    except asyncio.CancelledError:
+        # ctrl+c: asyncio.run cancels this task. The turn has settled as stopped; what arrived, and what it
+        # used, is printed as for any other ending, and then chat says it was interrupted.
+        interrupted = True
+    finally:
+        await session.client.aclose()
+        screen.end_pieces()
+    outcome = turn.outcome
+    assert outcome is not None  # the turn has ended, however it ended
+    reply, failure = outcome.reply, outcome.error
+    if args.json:
+        # A failed or interrupted request too: scripts read stdout.
+        screen.json(_json_result(session, reply, failure, interrupted=interrupted))
+    if failure is not None and reply is None:
+        screen.flush()
+        raise failure
+    if not args.json and reply and reply.content and not reply.content.endswith("\n"):
+        screen.document("\n")
+    screen.flush()
+    if outcome.note:
+        notes.line(f"chat: note: {outcome.note}")
+    if args.usage:
+        notes.line(_usage_line(session))
+    if failure is not None:
+        raise failure  # after the partial reply and its usage are out
+    if interrupted:
+        raise asyncio.CancelledError  # asyncio.run makes it the KeyboardInterrupt main() reports
+    return 0
+
+
+def _usage_line(session: Session) -> str:
+    from chatbot.core.pricing import format_cost
+
+    usage = session.last_usage
+    if usage is None:
+        return "usage: none"
+    mark = "~" if usage.estimated else ""
+    return (f"usage: prompt {mark}{usage.prompt_tokens} (cached {usage.cached_tokens}), "
+            f"completion {mark}{usage.completion_tokens}, cost {format_cost(session.last_cost)}"
+            f"{' (estimated)' if usage.estimated else ''}")
+
+
+def _json_result(session: Session, reply: Message | None, failure: ChatError | None = None, *,
+                 interrupted: bool = False) -> dict[str, object]:
+    usage = session.last_usage if reply is not None else None
+    return {
+        "model": session.model,
+        "reply": reply.content if reply else "",
+        "finish_reason": reply.finish_reason if reply else None,
+        "usage": None if usage is None else {
+            "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "cached_tokens": usage.cached_tokens, "estimated": usage.estimated,
+        },
+        "cost_usd": None if reply is None or session.last_cost is None else str(session.last_cost),
+        "error": "interrupted" if interrupted else None if failure is None else failure.headline(),
+    }

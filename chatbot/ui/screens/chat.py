@@ -295,8 +295,7 @@ class ChatScreen(Screen[None]):
             self.notify("There is no reply to copy yet.")
             return
         # What is copied is what the screen shows: pasted into a shell, the raw reply's sequences would act.
-        copied = shown_text(reply.content)
-        self.app.copy_to_clipboard(copied)  # OSC 52, the way that also works over ssh
+        self.app.copy_to_clipboard(copied := shown_text(reply.content))  # OSC 52: it also works over ssh
         ways = await asyncio.to_thread(clipboard.copy, copied)
         size = f"{len(copied):,} characters"
         if ways:

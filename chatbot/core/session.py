@@ -134,21 +134,21 @@ class Session:
         for observer in self.observers:
             observer.observe(event)
 
-    def setup(self) -> journal.Setup:
+    def _setup(self) -> journal.Setup:
         return journal.Setup(self.model, self.preset_name, self.conversation.system_prompt)
 
     def set_model(self, name: str) -> None:
         self.model = name
-        self._tell(journal.SettingsChanged(self.setup()))
+        self._tell(journal.SettingsChanged(self._setup()))
 
     def set_preset(self, name: str) -> None:
         self.settings.active_preset(name)  # raises ConfigError for an unknown name
         self.preset_name = name
-        self._tell(journal.SettingsChanged(self.setup()))
+        self._tell(journal.SettingsChanged(self._setup()))
 
     def set_system_prompt(self, text: str) -> None:
         self.conversation.set_system_prompt(text)
-        self._tell(journal.SettingsChanged(self.setup()))
+        self._tell(journal.SettingsChanged(self._setup()))
 
     def budget(self) -> int:
         return prompt_budget(self.spec.context_window, reply_reserve(self.spec, self.preset),
@@ -182,7 +182,7 @@ class Session:
     def new_conversation(self) -> None:
         self.conversation = Conversation(system_prompt=self.conversation.system_prompt)
         self._opened()
-        self._tell(journal.ConversationStarted(self.setup()))
+        self._tell(journal.ConversationStarted(self._setup()))
 
     def _opened(self) -> None:
         """Another conversation is open: the last-request figures were the previous one's, so they go (each
@@ -204,7 +204,7 @@ class Session:
         if preset in self.settings.all_presets():
             self.preset_name = preset
         self._opened()
-        self._tell(journal.ConversationResumed(self.setup()))
+        self._tell(journal.ConversationResumed(self._setup()))
 
     @staticmethod
     def params(spec: ModelSpec, preset: Preset) -> dict[str, object]:
@@ -229,7 +229,7 @@ class Session:
         ending = Ending()
         returned = False
         self.counter.count_message(user)  # the window needs it anyway; kept with it, it spares a resume the work
-        self._tell(journal.MessageAdded(journal.frozen(user), self.setup()))
+        self._tell(journal.MessageAdded(journal.frozen(user), self._setup()))
         try:
             async with aclosing(self.reply(ending)) as replies:
                 async for event in replies:
@@ -295,7 +295,7 @@ class Session:
                             if not announced:
                                 self._tell(journal.RequestStarted(spec.name))
                             announced = True
-                            self._tell(journal.ReplyStarted(spec.name, self.setup()))
+                            self._tell(journal.ReplyStarted(spec.name, self._setup()))
                         flight.parts.append(event.text)
                         flight.completion_tokens += counter.count_text(event.text)
                         self._tell(progress)
@@ -350,7 +350,7 @@ class Session:
                 finish_reason=ending.finish_reason, stopped=stopped, error=error.message if error else None,
             ))
             self._counter(spec).count_message(reply)  # kept with the reply: a resume never re-tokenizes it
-            self._tell(journal.ReplyFinal(journal.frozen(reply), self.params(spec, preset), self.setup()))
+            self._tell(journal.ReplyFinal(journal.frozen(reply), self.params(spec, preset), self._setup()))
         self._account(request)
         return reply
 
@@ -359,7 +359,7 @@ class Session:
                        total_seconds=round(self.clock() - started, 4))
 
     def _account(self, request: Request) -> None:
-        """Count a request once: in the totals, and for the observers (the ledger, the usage log) alike."""
+        """Count a request once: in the totals, and once to the observers."""
         self.totals.add(request.usage, request.cost)
         self._tell(journal.RequestSettled(request))
 

@@ -375,6 +375,24 @@ async def test_regenerate_replaces_the_stored_reply(fake: FakeOpenAI, make_sessi
     assert store.search("first") == []
 
 
+async def test_regenerate_in_a_resumed_conversation_replaces_the_stored_reply(fake: FakeOpenAI, make_session: Any,
+                                                                              store: HistoryStore) -> None:
+    fake.queue(Reply("first draft"), Reply("second draft"))
+    first = make_session(store)
+    await turn(first, "write something")
+    conversation_id = recorder_of(first).conversation_id
+
+    later = make_session(store)
+    resume(later, store.load(conversation_id))
+    async for _ in later.regenerate():
+        pass
+    written(later)
+
+    assert recorder_of(later).conversation_id == conversation_id and store.count() == 1
+    messages = store.load(conversation_id).conversation.messages
+    assert [(m.role, m.content) for m in messages] == [("user", "write something"), ("assistant", "second draft")]
+
+
 async def test_a_message_that_got_no_reply_is_taken_back_out_of_the_store(fake: FakeOpenAI, make_session: Any,
                                                                           store: HistoryStore) -> None:
     fake.queue(Reply("ok"), Error(400, "nope"))

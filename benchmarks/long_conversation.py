@@ -84,7 +84,7 @@ def time_turns(session: Any, samples: int) -> tuple[float, float]:
 
 
 def store_conversation(path: Path, session: Any) -> int:
-    from chatbot.core.history import HistoryStore
+    from chatbot.core.store.history import HistoryStore
 
     store = HistoryStore(path)
     conversation_id = store.create(session.model, session.preset_name, session.conversation.system_prompt)
@@ -105,7 +105,7 @@ def memory_child(db: str, conversation_id: int, out: str, limit: float) -> None:
     wait gives up after 30 s."""
     from textual.pilot import Pilot
 
-    from chatbot.core.history import HistoryStore
+    from chatbot.core.store.history import HistoryStore
     from chatbot.ui.app import make_app
     from chatbot.ui.screens.chat import ChatScreen
     from chatbot.ui.widgets.message_view import MessageView
@@ -161,7 +161,7 @@ def run_memory_child(db: Path, conversation_id: int, limit: float) -> dict[str, 
 
 
 def measure(quick: bool, base: Path) -> list[h.Row]:
-    from chatbot.core.history import HistoryStore
+    from chatbot.core.store.history import HistoryStore
 
     turns, checkpoints, samples, limit = plan(quick)
     rows: list[h.Row] = []
@@ -207,7 +207,7 @@ def measure(quick: bool, base: Path) -> list[h.Row]:
         t0 = time.perf_counter()
         stored = store.load(conversation_id)
         t1 = time.perf_counter()
-        fresh.resume(stored)
+        fresh.resume(stored.conversation, stored.model, stored.preset)
         w = fresh.window()
         t2 = time.perf_counter()
         resume_ms.append((t2 - t0) * 1000)

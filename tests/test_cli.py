@@ -20,7 +20,7 @@ from fake_openai import Error, FakeOpenAI, Reply
 from support import closed_port, offline
 
 import chatbot
-from chatbot.core.history import HistoryStore
+from chatbot.core.store.history import HistoryStore
 
 KEY = "sk-test-SECRETSECRET1234"
 ECHO = f"Incorrect API key provided: {KEY}"

@@ -14,7 +14,7 @@ import pytest
 from chatbot.cli import main
 from chatbot.core.conversation import Message
 from chatbot.core.events import Usage
-from chatbot.core.history import HistoryStore
+from chatbot.core.store.history import HistoryStore
 from chatbot.core.store.ledger import Request
 
 WIDE_MODEL = "模型-中文"  # CJK: two cells a character

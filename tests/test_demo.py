@@ -20,7 +20,7 @@ from chatbot.core.conversation import Message
 from chatbot.core.demo import DEMO_MODEL, REPLIES, TOKENS_PER_SECOND, DemoClient, demo_settings, pick_reply
 from chatbot.core.errors import ModelNotFoundError
 from chatbot.core.events import Finished, TextDelta, Usage, UsageReport
-from chatbot.core.history import HistoryStore
+from chatbot.core.store.history import HistoryStore
 from chatbot.core.session import Session
 from chatbot.core.settings import Settings, load_settings
 from chatbot.core.tokens import TokenCounter

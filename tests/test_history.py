@@ -4,7 +4,7 @@ In-process tests drive a real Session (real ChatClient, real HTTP) against the f
 HistoryStore in tmp. CLI tests run `python -m chatbot` as a subprocess; the autouse fixture in conftest.py has
 already put XDG_CONFIG_HOME / XDG_DATA_HOME / XDG_STATE_HOME in tmp and removed every CHAT_*/OPENAI_* variable
 from os.environ, so a subprocess started with a copy of os.environ uses the same history.db as
-`chatbot.core.history.default_path()` does here.
+`chatbot.core.store.history.default_path()` does here.
 """
 
 from __future__ import annotations
@@ -36,15 +36,18 @@ from chatbot.core.client import ChatClient
 from chatbot.core.conversation import Message
 from chatbot.core.errors import ConfigError
 from chatbot.core.events import TextDelta, Usage
-from chatbot.core.export import FORMAT, import_json, to_json, to_markdown
-from chatbot.core.history import MIGRATIONS, SCHEMA_VERSION, TITLE_LENGTH, HistoryStore, title_from
-from chatbot.core.recorder import Recorder
+from chatbot.core.assembly import Assembly
+from chatbot.core.journal import Observer
 from chatbot.core.pricing import Spent, format_cost
+from chatbot.core.request import ERROR, OK, RETRIED, SENT, STOPPED, Request
 from chatbot.core.session import Session, Totals
-from chatbot.core.store.ledger import ERROR, OK, RETRIED, SENT, STOPPED, Request
+from chatbot.core.store.export import FORMAT, import_json, to_json, to_markdown
+from chatbot.core.store.history import TITLE_LENGTH, HistoryStore, Stored, title_from
+from chatbot.core.store.recorder import Recorder
+from chatbot.core.store.schema import MIGRATIONS, SCHEMA_VERSION
+from chatbot.core.store.usage_log import UsageLog
 from chatbot.core.store.writer import Writer
 from chatbot.core.tokens import TokenCounter
-from chatbot.core.usage_log import UsageLog
 
 KEY = "sk-test-SECRETSECRET1234"  # the recognisable key of conftest.TEST_API_KEY
 USAGE_LOG_FIELDS = {"timestamp", "request_id", "model", "prompt_tokens", "cached_tokens", "completion_tokens",
@@ -118,11 +121,13 @@ async def make_session(fake: FakeOpenAI, make_settings: Any) -> AsyncIterator[Ca
         client = ChatClient(api_key=KEY, base_url=base_url or fake.base_url, timeout=30.0, max_retries=max_retries,
                             sleep=SleepRecorder())
         clients.append(client)
-        recorder = None
+        observers: list[Observer] = []
         if store is not None:
             writers.append(writer := Writer(store.path))
-            recorder = Recorder(writer, clock=recorder_clock) if recorder_clock else Recorder(writer)
-        return Session(settings, client, recorder=recorder, usage_log=usage_log)
+            observers.append(Recorder(writer, clock=recorder_clock) if recorder_clock else Recorder(writer))
+        if usage_log is not None:
+            observers.append(usage_log)
+        return Session(settings, client, observers=observers)
 
     yield make
     for client in clients:
@@ -131,10 +136,20 @@ async def make_session(fake: FakeOpenAI, make_settings: Any) -> AsyncIterator[Ca
         writer.close()
 
 
+def recorder_of(session: Session) -> Recorder:
+    """The recorder among the session's observers."""
+    return next(o for o in session.observers if isinstance(o, Recorder))
+
+
+def resume(session: Session, stored: Stored) -> None:
+    """Resume `stored` as the app and `chat -c` do: the session and its recorder together."""
+    Assembly(session, recorder_of(session)).resume(stored)
+
+
 def written(session: Session) -> None:
     """Wait until the session's writer has stored everything queued so far (the tests read the file after)."""
-    if session.recorder is not None:
-        assert session.recorder.writer.drain(60)
+    if any(isinstance(o, Recorder) for o in session.observers):
+        assert recorder_of(session).writer.drain(60)
 
 
 async def turn(session: Session, text: str) -> None:
@@ -209,8 +224,8 @@ async def test_two_turns_round_trip_every_field(fake: FakeOpenAI, make_session: 
     await turn(session, "What is an axolotl?")
     await turn(session, "And a quokka?")
 
-    assert session.recorder is not None and session.recorder.error is None
-    stored = store.load(session.recorder.conversation_id)
+    assert recorder_of(session).error is None
+    stored = store.load(recorder_of(session).conversation_id)
     assert [fields(m) for m in stored.conversation.messages] == [fields(m) for m in session.conversation.messages]
     user1, reply1, user2, reply2 = stored.conversation.messages
     assert (user1.role, user1.content, user2.content) == ("user", "What is an axolotl?", "And a quokka?")
@@ -241,8 +256,7 @@ async def test_switching_model_and_preset_mid_reply_applies_to_the_next_request(
     reply = session.conversation.messages[-1]
     assert reply.model == "gpt-4o-mini"
     assert reply.cost == Decimal("0.0000033")  # gpt-4o-mini's price: 10 x $0.15 + 3 x $0.60 per 1M
-    assert session.recorder is not None
-    row = session.recorder.row_id(reply)
+    row = recorder_of(session).row_id(reply)
     with sqlite3.connect(store.path) as db:
         params = json.loads(db.execute("SELECT params FROM messages WHERE id = ?", (row,)).fetchone()[0])
     assert (params["preset"], params["response_format"]) == ("balanced", "text")
@@ -257,7 +271,7 @@ async def test_long_first_message_makes_a_truncated_title(fake: FakeOpenAI, make
     await turn(session, first)
     await turn(session, "a second message never renames it")
 
-    title = store.load(session.recorder.conversation_id).title
+    title = store.load(recorder_of(session).conversation_id).title
     assert title.endswith("…") and len(title) <= TITLE_LENGTH
     assert title.startswith("Please explain the difference between very")  # whitespace collapsed
     assert " ".join(first.split()).startswith(title[:-1])
@@ -278,10 +292,10 @@ async def test_resume_restores_model_preset_and_system_prompt_and_keeps_recordin
     fake.queue(Reply("first reply"), Reply("third reply"))
     first = make_session(store, model="gpt-4.1-nano", preset="support", system_prompt="Answer in French.")
     await turn(first, "bonjour")
-    conversation_id = first.recorder.conversation_id
+    conversation_id = recorder_of(first).conversation_id
 
     later = make_session(store)  # the defaults: gpt-4o-mini, balanced, the default system prompt
-    later.resume(store.load(conversation_id))
+    resume(later, store.load(conversation_id))
     assert (later.model, later.preset_name) == ("gpt-4.1-nano", "support")
     assert later.conversation.system_prompt == "Answer in French."
     await turn(later, "encore")
@@ -303,7 +317,7 @@ async def test_resume_with_a_preset_no_longer_configured_keeps_the_current_one(
     conversation_id = store.create("gpt-4o", "gone-preset", "sys")
     store.add(conversation_id, Message("user", "hello"))
     session = make_session(store, preset="writing")
-    session.resume(store.load(conversation_id))
+    resume(session, store.load(conversation_id))
     assert (session.model, session.preset_name) == ("gpt-4o", "writing")
 
 
@@ -325,7 +339,7 @@ async def resumed_counter(fake: FakeOpenAI, make_session: Any, store: HistorySto
     await turn(first, "a first question to count")
     await turn(first, "a second question to count")
     later = make_session(store)
-    later.resume(store.load(first.recorder.conversation_id))
+    resume(later, store.load(recorder_of(first).conversation_id))
     counter = CountingCounter(later.spec.encoding)
     later._counters[later.spec.encoding] = counter
     window = later.window()
@@ -343,7 +357,7 @@ async def test_resume_reuses_stored_token_counts_of_user_messages(fake: FakeOpen
 async def test_resume_reuses_stored_token_counts_of_replies(fake: FakeOpenAI, make_session: Any,
                                                             store: HistoryStore) -> None:
     session, counter = await resumed_counter(fake, make_session, store)
-    stored = store.load(session.recorder.conversation_id)
+    stored = store.load(recorder_of(session).conversation_id)
     assert all(m.token_counts for m in stored.conversation.messages)
     assert "The first reply, with several words in it." not in counter.texts
     assert "The second reply, also wordy." not in counter.texts
@@ -356,9 +370,27 @@ async def test_regenerate_replaces_the_stored_reply(fake: FakeOpenAI, make_sessi
     async for _ in session.regenerate():
         pass
     written(session)
-    messages = store.load(session.recorder.conversation_id).conversation.messages
+    messages = store.load(recorder_of(session).conversation_id).conversation.messages
     assert [(m.role, m.content) for m in messages] == [("user", "write something"), ("assistant", "second draft")]
     assert store.search("first") == []
+
+
+async def test_regenerate_in_a_resumed_conversation_replaces_the_stored_reply(fake: FakeOpenAI, make_session: Any,
+                                                                              store: HistoryStore) -> None:
+    fake.queue(Reply("first draft"), Reply("second draft"))
+    first = make_session(store)
+    await turn(first, "write something")
+    conversation_id = recorder_of(first).conversation_id
+
+    later = make_session(store)
+    resume(later, store.load(conversation_id))
+    async for _ in later.regenerate():
+        pass
+    written(later)
+
+    assert recorder_of(later).conversation_id == conversation_id and store.count() == 1
+    messages = store.load(conversation_id).conversation.messages
+    assert [(m.role, m.content) for m in messages] == [("user", "write something"), ("assistant", "second draft")]
 
 
 async def test_a_message_that_got_no_reply_is_taken_back_out_of_the_store(fake: FakeOpenAI, make_session: Any,
@@ -368,7 +400,7 @@ async def test_a_message_that_got_no_reply_is_taken_back_out_of_the_store(fake: 
     await turn(session, "kept")
     with pytest.raises(Exception):  # noqa: B017, PT011 - BadRequestError
         await turn(session, "taken back")
-    assert [m.content for m in store.load(session.recorder.conversation_id).conversation.messages] == ["kept", "ok"]
+    assert [m.content for m in store.load(recorder_of(session).conversation_id).conversation.messages] == ["kept", "ok"]
     assert store.search("taken") == []
 
 
@@ -403,7 +435,7 @@ async def test_markdown_export_has_front_matter_and_every_message(fake: FakeOpen
     session = make_session(store, model="gpt-4o", preset="writing", system_prompt="Be terse.")
     await turn(session, "What is an axolotl?")
     await turn(session, "And a quokka?")
-    stored = store.load(session.recorder.conversation_id)
+    stored = store.load(recorder_of(session).conversation_id)
 
     text = to_markdown(stored)
 
@@ -440,7 +472,7 @@ async def test_json_export_then_import_gives_an_equal_conversation(fake: FakeOpe
     await turn(session, "What is an axolotl?")
     with pytest.raises(Exception):  # noqa: B017, PT011 - the dropped stream; its partial reply is kept
         await turn(session, "And a quokka?")
-    original = store.load(session.recorder.conversation_id)
+    original = store.load(recorder_of(session).conversation_id)
     assert original.conversation.messages[-1].error  # the broken reply round-trips too
 
     exported = json.loads(json.dumps(to_json(original)))
@@ -909,8 +941,8 @@ async def test_a_one_shot_chat_and_a_session_write_the_same_history_at_once(
                                        recorder_clock=itertools.count(step=1.0).__next__)
                 for t in range(turns):
                     await turn(session, f"in-process turn {t}")
-                assert session.recorder.error is None
-                return session.recorder.conversation_id
+                assert recorder_of(session).error is None
+                return recorder_of(session).conversation_id
             finally:
                 store.close()
 
@@ -949,7 +981,7 @@ async def test_the_key_is_never_written_even_when_the_server_echoes_it(
     for text in ("two", "three", "four"):
         with pytest.raises(Exception):  # noqa: B017, PT011 - each of these fails, one after a partial reply
             await turn(session, text)
-    messages = store.load(session.recorder.conversation_id).conversation.messages
+    messages = store.load(recorder_of(session).conversation_id).conversation.messages
     assert [m.content for m in messages] == ["one", "fine", "three", "partial text "]
     assert messages[-1].error and "[redacted]" in messages[-1].error
     store.close()

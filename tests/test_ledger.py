@@ -23,12 +23,14 @@ from support import SleepRecorder, offline
 
 from chatbot.core.client import ChatClient
 from chatbot.core.events import Retrying, TextDelta
-from chatbot.core.history import MIGRATIONS, HistoryStore
+from chatbot.core.journal import Observer
 from chatbot.core.pricing import Spent
-from chatbot.core.recorder import Recorder
 from chatbot.core.session import Session
+from chatbot.core.store.history import HistoryStore
+from chatbot.core.store.recorder import Recorder
+from chatbot.core.store.schema import MIGRATIONS
+from chatbot.core.store.usage_log import UsageLog
 from chatbot.core.store.writer import Writer
-from chatbot.core.usage_log import UsageLog
 
 KEY = "sk-test-SECRETSECRET1234"
 
@@ -51,7 +53,8 @@ async def make_session(fake: FakeOpenAI, make_settings: Any) -> AsyncIterator[Ca
                             sleep=sleep or SleepRecorder())
         writer = Writer(store.path)
         made.append((client, writer))
-        return Session(make_settings(**flags), client, recorder=Recorder(writer), usage_log=usage_log)
+        observers: list[Observer] = [Recorder(writer)] + ([usage_log] if usage_log else [])
+        return Session(make_settings(**flags), client, observers=observers)
 
     yield make
     for client, writer in made:
@@ -59,9 +62,12 @@ async def make_session(fake: FakeOpenAI, make_settings: Any) -> AsyncIterator[Ca
         writer.close()
 
 
+def recorder_of(session: Session) -> Recorder:
+    return next(o for o in session.observers if isinstance(o, Recorder))
+
+
 def written(session: Session) -> None:
-    assert session.recorder is not None
-    assert session.recorder.writer.drain(60)
+    assert recorder_of(session).writer.drain(60)
 
 
 async def turn(session: Session, text: str | None) -> None:
@@ -149,7 +155,7 @@ async def test_a_retried_429_is_a_request_billed_nothing(fake: FakeOpenAI, make_
 
     await turn(session, "hello")
 
-    conversation = session.recorder.conversation_id
+    conversation = recorder_of(session).conversation_id
     assert ledger(store) == [(conversation, "retried", "RateLimitError", 0, 0, "0"),
                              (conversation, "ok", None, 20, 2, "0.00007")]
     assert session.totals.requests == 2 and session.totals.spent == Spent(Decimal("0.00007"))
@@ -240,7 +246,7 @@ async def test_model_preset_and_system_prompt_are_stored_when_changed(fake: Fake
     session.set_system_prompt("Answer in haiku.")
     written(session)
 
-    stored = store.load(session.recorder.conversation_id)
+    stored = store.load(recorder_of(session).conversation_id)
     assert (stored.model, stored.preset, stored.conversation.system_prompt) == ("gpt-4o", "writing",
                                                                               "Answer in haiku.")
     assert len(fake.chat_requests) == 1  # kept without another message

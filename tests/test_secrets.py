@@ -352,7 +352,7 @@ ECHOED = {"401-echo", "401-partial-echo", "403", "404", "429", "429-quota", "500
 async def test_app_http_faults_never_show_the_key(fault: str, fake: FakeOpenAI, make_settings: Any,
                                                   tmp_path: Path, _isolated_chat_env: Path,
                                                   capfd: pytest.CaptureFixture[str]) -> None:
-    from chatbot.core.history import HistoryStore
+    from chatbot.core.store.history import HistoryStore
 
     fake.queue(*TUI_FAULTS[fault])
     store = HistoryStore()  # under the isolated XDG_DATA_HOME

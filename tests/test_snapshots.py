@@ -27,7 +27,7 @@ from textual.widgets import Input, OptionList, Static, TextArea
 from fake_openai import Error, FakeOpenAI, Reply
 from test_ui_history import seed
 from chatbot.core.client import ChatClient
-from chatbot.core.history import HistoryStore
+from chatbot.core.store.history import HistoryStore
 from chatbot.core.session import Session
 from chatbot.core.settings import Settings, load_settings
 from chatbot.ui.app import ChatApp

@@ -29,9 +29,9 @@ from test_ui import SIZE
 
 from chatbot.core.conversation import Message
 from chatbot.core.events import Usage
-from chatbot.core.export import FORMAT, FORMAT_VERSION, import_json, to_json, to_markdown
-from chatbot.core.store.ledger import Request
-from chatbot.core.history import HistoryStore
+from chatbot.core.request import Request
+from chatbot.core.store.export import FORMAT, FORMAT_VERSION, import_json, to_json, to_markdown
+from chatbot.core.store.history import HistoryStore
 from chatbot.core.terminal import neutralize
 from chatbot.ui.app import make_app
 

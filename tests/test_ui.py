@@ -473,7 +473,7 @@ async def test_views_of_a_resumed_conversation_are_freed_when_it_is_left(make_se
     import weakref
 
     from chatbot.core.conversation import Message
-    from chatbot.core.history import HistoryStore
+    from chatbot.core.store.history import HistoryStore
 
     store = HistoryStore(tmp_path / "history.db")
     conversation_id = store.create("gpt-4o", "balanced", "system")
@@ -503,7 +503,7 @@ async def test_views_of_a_resumed_conversation_are_freed_when_it_is_left(make_se
 
 async def test_long_conversation_keeps_only_the_newest_messages_mounted(make_settings: Any, tmp_path: Any) -> None:
     from chatbot.core.conversation import Message
-    from chatbot.core.history import HistoryStore
+    from chatbot.core.store.history import HistoryStore
     from chatbot.ui.widgets.transcript import MAX_VIEWS
 
     store = HistoryStore(tmp_path / "history.db")
@@ -526,7 +526,7 @@ async def test_long_conversation_keeps_only_the_newest_messages_mounted(make_set
 async def test_a_jump_to_an_old_message_marks_the_newer_ones_it_leaves_out(fake: FakeOpenAI, make_settings: Any,
                                                                            tmp_path: Any) -> None:
     from chatbot.core.conversation import Message
-    from chatbot.core.history import HistoryStore
+    from chatbot.core.store.history import HistoryStore
     from chatbot.ui.widgets.transcript import MAX_VIEWS
 
     store = HistoryStore(tmp_path / "history.db")
@@ -538,7 +538,7 @@ async def test_a_jump_to_an_old_message_marks_the_newer_ones_it_leaves_out(fake:
     app = make_app(make_settings(), store=store)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        app.session.resume(store.load(conversation_id))
+        app.assembly.resume(store.load(conversation_id))
         messages = app.session.conversation.messages
         target = messages[10]  # "question 5": older than the newest MAX_VIEWS
         await app.screen.transcript.clear()

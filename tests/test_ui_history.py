@@ -21,9 +21,9 @@ from textual.widgets import Input, OptionList
 
 from chatbot.core.conversation import Message
 from chatbot.core.events import Usage
-from chatbot.core.export import to_json
-from chatbot.core.history import HistoryStore
-from chatbot.core.store.ledger import OK, Request
+from chatbot.core.store.export import to_json
+from chatbot.core.store.history import HistoryStore
+from chatbot.core.request import OK, Request
 from chatbot.ui.app import ChatApp, make_app
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.screens.history import HistoryScreen
@@ -137,8 +137,8 @@ async def test_a_sent_exchange_is_saved(fake: FakeOpenAI, make_settings: Any, db
         await send(pilot, "first words")
         await send(pilot, "second words")
         await written(app)
-        conversation_id = app.session.recorder.conversation_id
-        assert conversation_id is not None and app.session.recorder.error is None
+        conversation_id = app.recorder.conversation_id
+        assert conversation_id is not None and app.recorder.error is None
         # Saved while the app runs, not on exit.
         stored = reader().load(conversation_id)
         assert [(m.role, m.content) for m in stored.conversation.messages] == [
@@ -174,7 +174,7 @@ async def test_a_stopped_reply_is_saved_as_stopped(fake: FakeOpenAI, make_settin
     async with app.run_test(size=SIZE) as pilot:
         screen = await stop_mid_reply(pilot, "count")
         await written(app)
-        conversation_id = app.session.recorder.conversation_id
+        conversation_id = app.recorder.conversation_id
     reply = reader().load(conversation_id).conversation.messages[-1]
     assert reply.stopped and reply.content.startswith("one ")
     assert len(reply.content) < len("one two three four five six ")
@@ -253,7 +253,7 @@ async def test_enter_on_a_hit_opens_that_conversation_and_the_next_request_conti
                               ("user", "And emperor penguins?"), ("assistant", "Even closer.")]
         found = [v for v in app.screen.transcript.views() if v.has_class("found")]
         assert [v.text for v in found] == ["And emperor penguins?"]
-        assert app.session.recorder.row_id(found[0].message) == found_row
+        assert app.recorder.row_id(found[0].message) == found_row
         assert (app.session.model, app.session.preset_name) == ("gpt-4.1-nano", "support")
         assert "gpt-4.1-nano · support" in str(app.query_one(StatusBar).render())
 
@@ -286,7 +286,7 @@ async def test_arrows_and_enter_open_a_listed_conversation(fake: FakeOpenAI, mak
         await until(pilot, lambda: isinstance(app.screen, ChatScreen))
         await pilot.pause()
         assert views(app) == [("user", "Best teapot?"), ("assistant", "A brown betty.")]
-        assert app.session.recorder.conversation_id == three["teapots"]
+        assert app.recorder.conversation_id == three["teapots"]
         assert not [v for v in app.screen.transcript.views() if v.has_class("found")]
 
 
@@ -416,7 +416,7 @@ async def test_deleting_the_current_conversation_keeps_recording(fake: FakeOpenA
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ChatScreen))
         await send(pilot, "kept?")
-        assert app.session.recorder.error is None
+        assert app.recorder.error is None
     assert [s.title for s in reader().conversations()] == ["kept?"]
 
 
@@ -425,7 +425,7 @@ async def test_history_is_off_without_a_store(fake: FakeOpenAI, make_settings: A
     app = make_app(make_settings())
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "hello")
-        assert app.session.recorder is None
+        assert app.recorder is None
         await pilot.press("ctrl+h")
         await pilot.pause()
         assert isinstance(app.screen, ChatScreen)
@@ -489,7 +489,7 @@ async def test_palette_export_writes_the_conversation_into_the_cwd(fake: FakeOpe
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "export this")
         await written(app)
-        conversation_id = app.session.recorder.conversation_id
+        conversation_id = app.recorder.conversation_id
         path = Path.cwd() / f"chat-{conversation_id}.{fmt}"
         await run_command(pilot, "Export conversation as Markdown" if fmt == "md" else "Export conversation as JSON")
         await until(pilot, path.exists)
@@ -529,7 +529,7 @@ async def test_history_write_failure_is_shown_once_and_the_chat_goes_on(fake: Fa
         await send(pilot, "first")
         await send(pilot, "second")
         assert [m.content for m in app.session.conversation.messages] == ["first", "one", "second", "two"]
-        assert app.session.recorder.error and "history is not being saved" in app.session.recorder.error
+        assert app.recorder.error and "history is not being saved" in app.recorder.error
         shown = [n for n in app._notifications if "history is not being saved" in str(n.message)]
         assert len(shown) == 1 and str(db) in str(shown[0].message)
 

@@ -10,7 +10,6 @@ from fake_openai import FakeOpenAI, Reply
 from support import send, until, wait_turn
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.events import Usage
-from chatbot.core.history import Stored
 from chatbot.ui.app import make_app
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar
@@ -66,7 +65,7 @@ def test_an_opened_conversation_drops_the_previous_ones_figures(make_settings: A
     conversation.add(Message("assistant", "hello", model="gpt-4o", usage=Usage(70, 7, 0), cost=None))
     session.last_usage = Usage(999, 99, 0)
 
-    session.resume(Stored(1, "t", "gpt-4o", "balanced", conversation, {}))
+    session.resume(conversation, "gpt-4o", "balanced")
 
     assert session.last_usage is None and session.last_cost is None and session.last_window is None
 

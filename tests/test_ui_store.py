@@ -17,7 +17,7 @@ import pytest
 from fake_openai import FakeOpenAI, Reply
 from support import send, stop_mid_reply, until, wait_turn
 
-from chatbot.core.history import HistoryStore
+from chatbot.core.store.history import HistoryStore
 from chatbot.core.pricing import Spent, format_cost
 from chatbot.ui.app import ChatApp, make_app
 from chatbot.ui.screens.history import HistoryScreen
@@ -102,7 +102,7 @@ async def test_a_locked_history_never_freezes_the_app_and_everything_is_stored_a
             locker.stdin.flush()
             assert await asyncio.to_thread(locker.wait, 60) == 0
             await written(app)
-            conversation_id = app.session.recorder.conversation_id
+            conversation_id = app.recorder.conversation_id
     finally:
         if locker.poll() is None:
             locker.kill()
@@ -177,7 +177,7 @@ async def test_a_model_switch_and_an_edited_system_prompt_are_kept_without_anoth
         await pilot.press("ctrl+s")
         await until(pilot, lambda: app.session.conversation.system_prompt == "Answer in haiku.")
         await written(app)
-        conversation_id = app.session.recorder.conversation_id
+        conversation_id = app.recorder.conversation_id
     stored = reader().load(conversation_id)  # after quitting, and nothing sent since
     assert (stored.model, stored.preset, stored.conversation.system_prompt) == (
         "gpt-4.1-nano", "writing", "Answer in haiku.")

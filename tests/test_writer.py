@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.core.conversation import Message
-from chatbot.core.history import HistoryStore
+from chatbot.core.store.history import HistoryStore
 from chatbot.core.store.writer import Handle, Writer
 
 

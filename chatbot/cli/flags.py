@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from chatbot.cli.parser import Parsed
     from chatbot.core.client import Client
-    from chatbot.core.history import HistoryStore
     from chatbot.core.settings import Settings
+    from chatbot.core.store.history import HistoryStore
 
 
 def demo_client(args: Parsed) -> Client | None:

@@ -28,20 +28,15 @@ def compose(prompt: str | None, piped: str | None) -> str:
 def one_shot(settings: Settings, args: Parsed, prompt: str) -> int:
     import asyncio
 
+    from chatbot.core.assembly import assemble
     from chatbot.core.client import ChatClient
-    from chatbot.core.recorder import Recorder
-    from chatbot.core.session import Session
-    from chatbot.core.store.writer import Writer
-    from chatbot.core.usage_log import UsageLog
 
     store = open_history(settings, args, one_shot=True)
     resume_id = resumed_id(store, args)
     client = demo_client(args) or ChatClient.from_settings(settings)
-    writer = Writer(store.path) if store else None  # closed below: what is queued is written before chat exits
-    session = Session(settings, client, recorder=Recorder(writer) if writer else None,
-                      usage_log=UsageLog() if settings.usage_log else None)
-    if store is not None and resume_id is not None:
-        session.resume(store.load(resume_id))
+    assembly = assemble(settings, client, store, resume_id=resume_id)
+    session, writer = assembly.session, assembly.writer  # closed below: what is queued is written before chat exits
+    if resume_id is not None:
         # Flags given for this run win over what the conversation was stored with.
         session.model = settings.model if args.demo else args.model or session.model
         session.preset_name = args.preset or session.preset_name

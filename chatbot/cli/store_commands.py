@@ -13,8 +13,8 @@ from pathlib import Path
 from chatbot.cli.output import report, stderr, stdout
 from chatbot.cli.parser import Parsed
 from chatbot.core.errors import EXIT_INTERRUPTED, ChatError, ConfigError, UsageError
-from chatbot.core.history import HistoryStore, default_path
 from chatbot.core.pricing import Spent, format_cost
+from chatbot.core.store.history import HistoryStore, default_path
 from chatbot.core.store.opening import open_store
 from chatbot.core.text import plural
 
@@ -93,7 +93,7 @@ def _confirmed(deletion: str) -> bool:
 
 
 def _export(store: HistoryStore, args: Parsed) -> int:
-    from chatbot.core.export import to_json, to_markdown
+    from chatbot.core.store.export import render, to_json
 
     try:
         stored = store.load(args.id)
@@ -101,17 +101,16 @@ def _export(store: HistoryStore, args: Parsed) -> int:
         raise UsageError(f"no conversation {args.id}", "chat history lists them") from None
     if args.output:
         # A file is the conversation exactly, in either format.
-        text = to_markdown(stored) if args.format == "md" else json.dumps(to_json(stored), ensure_ascii=False, indent=2)
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        Path(args.output).write_text(render(stored, args.format) + "\n", encoding="utf-8")
     elif args.format == "md":
-        stdout().document(to_markdown(stored) + "\n")
+        stdout().document(render(stored, "md") + "\n")
     else:
         stdout().json(to_json(stored), indent=2)
     return 0
 
 
 def _import(store: HistoryStore, args: Parsed) -> int:
-    from chatbot.core.export import import_json
+    from chatbot.core.store.export import import_json
 
     try:
         data = json.loads(Path(args.file).read_text(encoding="utf-8"))

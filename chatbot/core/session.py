@@ -2,31 +2,31 @@
 
 Whatever happens to a request, the conversation stays consistent: a stopped or broken reply is kept with
 what arrived (marked), and a message that got no reply at all is taken back out so it can be resent.
+The session keeps nothing itself: it tells its observers what happened (chatbot.core.journal), and the store
+observes.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from chatbot.core import journal
 from chatbot.core.budget import Window, build_window, prompt_budget
 from chatbot.core.client import Client, accepted_effort, reply_reserve
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.errors import ChatError, SpendLimitError
 from chatbot.core.events import Event, Finished, ReasoningDelta, Retrying, TextDelta, Usage, UsageReport
-from chatbot.core.history import Stored
 from chatbot.core.models import ModelSpec
 from chatbot.core.presets import Preset
 from chatbot.core.pricing import Spent, billed, cost_of, format_cost, worst_case
-from chatbot.core.recorder import Recorder
+from chatbot.core.request import ERROR, OK, RETRIED, STOPPED, Request
 from chatbot.core.settings import Settings
-from chatbot.core.store.ledger import ERROR, OK, RETRIED, STOPPED, Request
 from chatbot.core.tokens import TokenCounter
 from chatbot.core.turn import Ending, Turn
-from chatbot.core.usage_log import UsageLog
 
 
 @dataclass
@@ -95,12 +95,11 @@ class InFlight:
 
 class Session:
     def __init__(self, settings: Settings, client: Client, conversation: Conversation | None = None,
-                 *, clock: Callable[[], float] = time.monotonic, recorder: Recorder | None = None,
-                 usage_log: UsageLog | None = None) -> None:
+                 *, clock: Callable[[], float] = time.monotonic,
+                 observers: Iterable[journal.Observer] = ()) -> None:
         self.settings = settings
-        self.usage_log = usage_log
         self.clock = clock
-        self.recorder = recorder
+        self.observers = list(observers)  # told, in this order, what happens to the conversation
         self.client = client
         self.conversation = conversation or Conversation(system_prompt=settings.system_prompt)
         self.model = settings.model
@@ -131,21 +130,25 @@ class Session:
             self._counters[spec.encoding] = TokenCounter(spec.encoding)
         return self._counters[spec.encoding]
 
+    def _tell(self, event: journal.Entry) -> None:
+        for observer in self.observers:
+            observer.observe(event)
+
+    def _setup(self) -> journal.Setup:
+        return journal.Setup(self.model, self.preset_name, self.conversation.system_prompt)
+
     def set_model(self, name: str) -> None:
         self.model = name
-        if self.recorder:
-            self.recorder.settings(self)
+        self._tell(journal.SettingsChanged(self._setup()))
 
     def set_preset(self, name: str) -> None:
         self.settings.active_preset(name)  # raises ConfigError for an unknown name
         self.preset_name = name
-        if self.recorder:
-            self.recorder.settings(self)
+        self._tell(journal.SettingsChanged(self._setup()))
 
     def set_system_prompt(self, text: str) -> None:
         self.conversation.set_system_prompt(text)
-        if self.recorder:
-            self.recorder.settings(self)
+        self._tell(journal.SettingsChanged(self._setup()))
 
     def budget(self) -> int:
         return prompt_budget(self.spec.context_window, reply_reserve(self.spec, self.preset),
@@ -179,8 +182,7 @@ class Session:
     def new_conversation(self) -> None:
         self.conversation = Conversation(system_prompt=self.conversation.system_prompt)
         self._opened()
-        if self.recorder:
-            self.recorder.new_conversation()
+        self._tell(journal.ConversationStarted(self._setup()))
 
     def _opened(self) -> None:
         """Another conversation is open: the last-request figures were the previous one's, so they go (each
@@ -193,16 +195,16 @@ class Session:
         if self.last_window is None:
             self.last_window = self.next_window()
 
-    def resume(self, stored: Stored) -> None:
-        """Continue a stored conversation with its model, preset and system prompt. The messages' stored token
-        counts are reused, so only the system prompt is counted again."""
-        self.conversation = stored.conversation
-        self.model = stored.model
-        if stored.preset in self.settings.all_presets():
-            self.preset_name = stored.preset
+    def resume(self, conversation: Conversation, model: str, preset: str) -> None:
+        """Continue a conversation made earlier with the model and preset it was made with (a preset this
+        configuration lacks leaves the current one). Token counts the messages hold are reused, so a stored
+        conversation has only its system prompt counted again."""
+        self.conversation = conversation
+        self.model = model
+        if preset in self.settings.all_presets():
+            self.preset_name = preset
         self._opened()
-        if self.recorder:
-            self.recorder.resume(stored)
+        self._tell(journal.ConversationResumed(self._setup()))
 
     @staticmethod
     def params(spec: ModelSpec, preset: Preset) -> dict[str, object]:
@@ -226,9 +228,8 @@ class Session:
         previous_window = self.last_window
         ending = Ending()
         returned = False
-        if self.recorder:
-            self.counter.count_message(user)  # the window needs it anyway; stored, it spares a resume the work
-            self.recorder.user(self, user)
+        self.counter.count_message(user)  # the window needs it anyway; kept with it, it spares a resume the work
+        self._tell(journal.MessageAdded(journal.frozen(user), self._setup()))
         try:
             async with aclosing(self.reply(ending)) as replies:
                 async for event in replies:
@@ -241,8 +242,7 @@ class Session:
                 self.conversation.messages.pop()
                 self.last_window = previous_window  # nothing went out: the counters stay as they were
                 returned = True
-                if self.recorder:
-                    self.recorder.forget(user)
+                self._tell(journal.MessageWithdrawn(journal.frozen(user)))
             raise
         finally:
             turn.outcome = ending.settled(text_returned=returned)
@@ -262,8 +262,8 @@ class Session:
                 old = None
             raise
         finally:
-            if old is not None and self.recorder:
-                self.recorder.forget(old)
+            if old is not None:
+                self._tell(journal.MessageWithdrawn(journal.frozen(old)))
             turn.outcome = ending.settled(replaced=old)
 
     async def reply(self, ending: Ending | None = None) -> AsyncGenerator[Event, None]:
@@ -280,9 +280,9 @@ class Session:
         accepted_effort(spec, preset)  # nor is one the model would refuse (a reasoning_effort it does not take)
         flight = self.in_flight = InFlight(window, self.clock, spec=spec)
         attempt_started = flight.started
-        announced = True  # the attempt under way has its row in the ledger
-        if self.recorder:
-            self.recorder.request_started(spec.name)
+        announced = True  # the attempt under way was told as started
+        self._tell(journal.RequestStarted(spec.name))
+        progress = journal.ReplyProgress(lambda: flight.text)  # one for the whole reply: told per delta, it is free
         ending = ending or Ending()
         try:
             # Closed here, not left to the garbage collector: a reply given up mid-stream (stop, or a caller that
@@ -293,15 +293,13 @@ class Session:
                         if flight.first_token_at is None:
                             flight.first_token_at = self.clock()
                             flight.retry_until = None
-                            if self.recorder:
-                                if not announced:
-                                    self.recorder.request_started(spec.name)
-                                self.recorder.reply_started(self)
+                            if not announced:
+                                self._tell(journal.RequestStarted(spec.name))
                             announced = True
+                            self._tell(journal.ReplyStarted(spec.name, self._setup()))
                         flight.parts.append(event.text)
                         flight.completion_tokens += counter.count_text(event.text)
-                        if self.recorder:
-                            self.recorder.reply_progress(lambda: flight.text)
+                        self._tell(progress)
                     elif isinstance(event, UsageReport):
                         flight.usage = event.usage
                         flight.request_id = event.request_id
@@ -354,9 +352,8 @@ class Session:
                 "assistant", flight.text, model=spec.name, usage=usage, cost=request.cost,
                 finish_reason=ending.finish_reason, stopped=stopped, error=error.message if error else None,
             ))
-            if self.recorder:
-                self._counter(spec).count_message(reply)  # stored with the reply: a resume never re-tokenizes it
-                self.recorder.reply_final(self, reply, self.params(spec, preset))
+            self._counter(spec).count_message(reply)  # kept with the reply: a resume never re-tokenizes it
+            self._tell(journal.ReplyFinal(journal.frozen(reply), self.params(spec, preset), self._setup()))
         self._account(request)
         return reply
 
@@ -365,15 +362,9 @@ class Session:
                        total_seconds=round(self.clock() - started, 4))
 
     def _account(self, request: Request) -> None:
-        """Count a request once: in the totals, the ledger and the usage log alike."""
+        """Count a request once: in the totals, and once to the observers."""
         self.totals.add(request.usage, request.cost)
-        if self.recorder:
-            self.recorder.request_settled(request)
-        if self.usage_log:
-            try:
-                self.usage_log.write(request)
-            except OSError:
-                self.usage_log = None  # a log that cannot be written must not break the chat
+        self._tell(journal.RequestSettled(request))
 
     def _check_spend(self, window: Window, spec: ModelSpec, preset: Preset) -> None:
         limit = self.settings.max_session_cost

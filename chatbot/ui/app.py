@@ -20,16 +20,14 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from chatbot.core import paths
+from chatbot.core.assembly import assemble
 from chatbot.core.client import ChatClient, Client
 from chatbot.core.demo import DEMO_MODEL, DemoClient
 from chatbot.core.errors import ChatError, ConfigError
-from chatbot.core.history import HistoryStore
-from chatbot.core.recorder import Recorder
 from chatbot.core.session import Session
 from chatbot.core.settings import Settings, config_path
 from chatbot.core.settings.edit import set_top_level_key
-from chatbot.core.store.writer import Writer
-from chatbot.core.usage_log import UsageLog
+from chatbot.core.store.history import HistoryStore
 from chatbot.ui import themes, typeahead
 from chatbot.ui.collector import Collector
 from chatbot.ui.keymap import resolve as resolve_keymap
@@ -67,18 +65,14 @@ class ChatApp(App[None]):
         self._held: list[events.Event] | None = typeahead.events_for(typed_ahead)
         self.settings = settings
         self.store = store  # read on the UI thread; every write goes to the writer's thread
-        self.writer = Writer(store.path) if store else None
         self.unsaved: str | None = None  # what quitting could not write, for run() to say after the app is gone
         self._client_given = client is not None
         # The key from api_key_cmd is resolved in warm_up, off the UI thread.
         client = client or ChatClient.from_settings(settings, run_key_cmd=False)
-        self.session = session or Session(
-            settings, client, recorder=Recorder(self.writer) if self.writer else None,
-            usage_log=UsageLog() if settings.usage_log else None)
-        if store is not None and resume_id is not None:
-            self.session.resume(store.load(resume_id))
-            if isinstance(client, DemoClient):
-                self.session.model = DEMO_MODEL  # the demo answers: its replies are stored and priced as its own
+        self.assembly = assemble(settings, client, store, resume_id=resume_id, session=session)
+        self.session, self.recorder, self.writer = self.assembly.session, self.assembly.recorder, self.assembly.writer
+        if store is not None and resume_id is not None and isinstance(client, DemoClient):
+            self.session.model = DEMO_MODEL  # the demo answers: its replies are stored and priced as its own
         self.ready = asyncio.Event()
         self.collector = Collector()
         self.startup_warnings = list(warnings or [])

@@ -8,31 +8,11 @@ still counted, a deleted conversation keeps its usage, and an imported one adds 
 from __future__ import annotations
 
 import sqlite3
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
-from chatbot.core.events import Usage
 from chatbot.core.pricing import Spent
-
-# A request's outcome. SENT is only ever seen in the store: the app ended (a crash, a kill) before the request did.
-SENT, OK, STOPPED, ERROR, RETRIED = "sent", "ok", "stopped", "error", "retried"
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One request as billed: what the ledger keeps, the session's totals add up and the usage log writes."""
-
-    model: str
-    status: str
-    usage: Usage = Usage()
-    cost: Decimal | None = Decimal(0)  # None: it used tokens at an unknown price
-    error: str | None = None  # the error's class, e.g. RateLimitError
-    request_id: str | None = None
-    timestamp: float = field(default_factory=time.time)
-    first_token_seconds: float | None = None
-    total_seconds: float = 0.0
-
+from chatbot.core.request import Request
 
 # Schema version 3. The conversation is a reference that a delete sets to NULL: the usage stays. Replies stored
 # before the ledger existed become its rows, so `chat usage` says after the upgrade what it said before: the

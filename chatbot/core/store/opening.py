@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from chatbot.core.errors import ConfigError
-from chatbot.core.history import HistoryStore, default_path
+from chatbot.core.store.history import HistoryStore, default_path
 
 
 def open_store(path: Path | None = None) -> HistoryStore:

@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from chatbot.core.history import BUSY_TIMEOUT, HistoryStore
+from chatbot.core.store.history import BUSY_TIMEOUT, HistoryStore
 
 RETRY_FIRST = 0.5  # seconds before a write that failed is tried again; doubled each time, up to RETRY_MAX
 RETRY_MAX = 30.0

@@ -251,7 +251,7 @@ class ChatScreen(Screen[None]):
                                                                   WorkerState.CANCELLED):
             if event.state == WorkerState.ERROR:
                 self.notify(f"{event.worker.error}", title="Unexpected error", severity="error", markup=False)
-            recorder = self.session.recorder
+            recorder = self.app.recorder
             if recorder is not None and recorder.error and not self.history_error_shown:
                 self.history_error_shown = True
                 self.notify(recorder.error, title="History", severity="warning", timeout=15, markup=False)
@@ -356,7 +356,7 @@ class ChatScreen(Screen[None]):
         if self.app.store is None or self.app.writer is None:
             self.notify("History is off (--no-history or history = false).")
             return
-        recorder = self.session.recorder
+        recorder = self.app.recorder
         self.app.push_screen(HistoryScreen(self.app.store, recorder.deleted if recorder else None,
                                            writer=self.app.writer), self._history_chosen)
 
@@ -372,7 +372,7 @@ class ChatScreen(Screen[None]):
             self.notify("That conversation is gone.")
             return
         self.queued.clear()
-        self.session.resume(stored)
+        self.app.assembly.resume(stored)
         await self.transcript.clear()
         rows = {row: message_id for message_id, row in stored.row_ids.items()}
         await self.show_conversation(jump_to=rows.get(chosen.message_row) if chosen.message_row else None)
@@ -380,11 +380,9 @@ class ChatScreen(Screen[None]):
 
     @work(group="export", exit_on_error=False)
     async def export(self, fmt: str) -> None:
-        import json
+        from chatbot.core.store.export import render
 
-        from chatbot.core.export import to_json, to_markdown
-
-        recorder, store = self.session.recorder, self.app.store
+        recorder, store = self.app.recorder, self.app.store
         if recorder is not None:
             await recorder.writer.caught_up()  # everything said so far is in the store, and so in the file
         if store is None or recorder is None or recorder.conversation_id is None:
@@ -392,9 +390,8 @@ class ChatScreen(Screen[None]):
             return
         stored = store.load(recorder.conversation_id)
         path = Path.cwd() / f"chat-{stored.id}.{fmt}"
-        text = to_markdown(stored) if fmt == "md" else json.dumps(to_json(stored), ensure_ascii=False, indent=2)
         try:
-            path.write_text(text + "\n", encoding="utf-8")
+            path.write_text(render(stored, fmt) + "\n", encoding="utf-8")
         except OSError as exc:
             self.notify(f"Cannot write {path}: {exc.strerror}", severity="error", markup=False)
             return

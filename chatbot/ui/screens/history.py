@@ -13,8 +13,8 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 
-from chatbot.core.history import HistoryStore
 from chatbot.core.pricing import format_cost
+from chatbot.core.store.history import HistoryStore
 from chatbot.core.store.writer import Writer
 from chatbot.core.terminal import one_line
 from chatbot.core.text import plural

@@ -1,4 +1,7 @@
-"""The optional usage log: one JSON line of metadata per request. Never message content, never the key."""
+"""The optional usage log: one JSON line of metadata per request. Never message content, never the key.
+
+It observes the session (chatbot.core.journal) for settled requests.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ import json
 from pathlib import Path
 
 from chatbot.core import paths
-from chatbot.core.store.ledger import Request
+from chatbot.core.journal import Entry, RequestSettled
+from chatbot.core.request import Request
 
 
 def default_path() -> Path:
@@ -16,6 +20,14 @@ def default_path() -> Path:
 class UsageLog:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_path()
+        self.broken = False  # a write failed: the log stops, and the chat goes on
+
+    def observe(self, event: Entry) -> None:
+        if isinstance(event, RequestSettled) and not self.broken:
+            try:
+                self.write(event.request)
+            except OSError:
+                self.broken = True  # a log that cannot be written must not break the chat
 
     def write(self, request: Request) -> None:
         """One line per request, as the ledger has it: status ok, stopped, error or retried (billed nothing)."""

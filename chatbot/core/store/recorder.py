@@ -1,25 +1,21 @@
 """Recorder: keeps one session's conversation, its settings and its requests in the history as they happen.
 
-Every write goes to the history's writer thread, so recording never waits on SQLite. What a write needs is copied
-when it is queued (the session goes on changing); the rows it creates are Handles the writer fills in. A failing
-store (a locked, full or broken file) never stops a chat: the writer keeps the write, reports the failure for
-the UI to show, and tries again.
+It observes the session (chatbot.core.journal): each event becomes a write on the history's writer thread, so
+recording never waits on SQLite. The events hold copies, so what a write needs is fixed when it is queued; the
+rows it creates are Handles the writer fills in. A failing store (a locked, full or broken file) never stops a
+chat: the writer keeps the write, reports the failure for the UI to show, and tries again.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
+from chatbot.core import journal
 from chatbot.core.conversation import Message
-from chatbot.core.history import HistoryStore, Stored
-from chatbot.core.store.ledger import SENT, Request
+from chatbot.core.request import SENT, Request
+from chatbot.core.store.history import HistoryStore, Stored
 from chatbot.core.store.writer import Handle, Writer
-
-if TYPE_CHECKING:
-    from chatbot.core.session import Session
 
 SAVE_INTERVAL = 1.0  # seconds between saves of a reply in flight
 
@@ -48,27 +44,50 @@ class Recorder:
         row = self._rows.get(message.id)
         return None if row is None else row.id
 
+    def observe(self, event: journal.Entry) -> None:
+        match event:
+            case journal.MessageAdded(message, setup):
+                self._user(message, setup)
+            case journal.MessageWithdrawn(message):
+                self._forget(message)
+            case journal.RequestStarted(model):
+                self._request_started(model)
+            case journal.ReplyStarted(model, setup):
+                self._reply_started(model, setup)
+            case journal.ReplyProgress(text):
+                self._reply_progress(text)
+            case journal.ReplyFinal(message, params, setup):
+                self._reply_final(message, params, setup)
+            case journal.RequestSettled(request):
+                self._request_settled(request)
+            case journal.SettingsChanged(setup):
+                self._settings(setup)
+            case journal.ConversationStarted() | journal.ConversationResumed():
+                # Whatever comes next belongs to another conversation; a stored one is named by resume().
+                self._detach()
+
     def _write(self, write: Callable[[HistoryStore], object]) -> None:
         self.writer.submit(write)
 
-    def _conversation_for(self, session: Session) -> Handle:
+    def _conversation_for(self, setup: journal.Setup) -> Handle:
         if self._conversation is None:
             handle = self._conversation = Handle()
-            model, preset, prompt = session.model, session.preset_name, session.conversation.system_prompt
 
             def write(store: HistoryStore) -> None:
-                handle.id = store.create(model, preset, prompt)
+                handle.id = store.create(setup.model, setup.preset, setup.system_prompt)
             self._write(write)
         return self._conversation
 
     # -- the conversation --
 
-    def new_conversation(self) -> None:
+    def _detach(self) -> None:
         self._conversation = None
         self._rows.clear()
         self._streaming = None
 
     def resume(self, stored: Stored) -> None:
+        """The session now holds `stored`'s conversation (told after it resumed it): what comes next is
+        appended to the same stored conversation, and a message withdrawn deletes its row."""
         self._conversation = Handle(stored.id)
         self._rows = {message_id: Handle(row) for message_id, row in stored.row_ids.items()}
         self._streaming = None
@@ -76,33 +95,30 @@ class Recorder:
     def deleted(self, conversation_id: int) -> None:
         """The user deleted a stored conversation; if it is this one, the next message starts a new one."""
         if conversation_id == self.conversation_id:
-            self.new_conversation()
+            self._detach()
 
-    def settings(self, session: Session) -> None:
+    def _settings(self, setup: journal.Setup) -> None:
         """The model, the preset or the system prompt changed: kept now, not only with the next message."""
         conversation = self._conversation
         if conversation is None:
             return  # nothing stored yet: the first message stores them
-        model, preset, prompt = session.model, session.preset_name, session.conversation.system_prompt
 
         def write(store: HistoryStore) -> None:
             if conversation.id is not None:
-                store.update_settings(conversation.id, model, preset, prompt)
+                store.update_settings(conversation.id, setup.model, setup.preset, setup.system_prompt)
         self._write(write)
 
-    def user(self, session: Session, message: Message) -> None:
-        conversation = self._conversation_for(session)
-        model, preset, prompt = session.model, session.preset_name, session.conversation.system_prompt
+    def _user(self, message: Message, setup: journal.Setup) -> None:
+        conversation = self._conversation_for(setup)
         row = self._rows[message.id] = Handle()
-        message = _copy(message)
 
         def write(store: HistoryStore) -> None:
             if conversation.id is not None:
-                store.update_settings(conversation.id, model, preset, prompt)
+                store.update_settings(conversation.id, setup.model, setup.preset, setup.system_prompt)
                 row.id = store.add(conversation.id, message)
         self._write(write)
 
-    def forget(self, message: Message) -> None:
+    def _forget(self, message: Message) -> None:
         """A message left the conversation (unsent, or a reply replaced by regenerate)."""
         row = self._rows.pop(message.id, None)
         if row is None:
@@ -123,7 +139,7 @@ class Recorder:
 
     # -- requests and replies --
 
-    def request_started(self, model: str) -> None:
+    def _request_started(self, model: str) -> None:
         """A request is going out: its ledger row now, so even a crash leaves it counted."""
         handle, conversation = Handle(), self._conversation
         self._request = handle, conversation
@@ -133,7 +149,7 @@ class Recorder:
             handle.id = store.add_request(None if conversation is None else conversation.id, started)
         self._write(write)
 
-    def request_settled(self, request: Request) -> None:
+    def _request_settled(self, request: Request) -> None:
         handle, conversation = self._request or (Handle(), self._conversation)
         self._request = None
 
@@ -144,10 +160,10 @@ class Recorder:
                 store.settle_request(handle.id, request)
         self._write(write)
 
-    def reply_started(self, session: Session) -> None:
-        conversation = self._conversation_for(session)
+    def _reply_started(self, model: str, setup: journal.Setup) -> None:
+        conversation = self._conversation_for(setup)
         row = self._streaming = Handle()
-        placeholder = Message("assistant", "", model=session.model)
+        placeholder = Message("assistant", "", model=model)
         self._last_save = self._clock()
 
         def write(store: HistoryStore) -> None:
@@ -155,7 +171,7 @@ class Recorder:
                 row.id = store.add(conversation.id, placeholder, streaming=True)
         self._write(write)
 
-    def reply_progress(self, text: Callable[[], str]) -> None:
+    def _reply_progress(self, text: Callable[[], str]) -> None:
         """Save the partial reply if a second has passed; `text` is called only then."""
         row = self._streaming
         if row is None or self._clock() - self._last_save < SAVE_INTERVAL:
@@ -168,11 +184,10 @@ class Recorder:
                 store.save_partial(row.id, content)
         self._write(write)
 
-    def reply_final(self, session: Session, message: Message, params: dict[str, object]) -> None:
+    def _reply_final(self, message: Message, params: dict[str, object], setup: journal.Setup) -> None:
         streaming, self._streaming = self._streaming, None
         row = self._rows[message.id] = streaming or Handle()
-        conversation = self._conversation_for(session)
-        message, params = _copy(message), dict(params)
+        conversation = self._conversation_for(setup)
 
         def write(store: HistoryStore) -> None:
             if row.id is not None:
@@ -181,7 +196,3 @@ class Recorder:
                 row.id = store.add(conversation.id, message, params)
         self._write(write)
 
-
-def _copy(message: Message) -> Message:
-    """The message as it is now: its token counts go on growing on the event loop while the writer reads them."""
-    return replace(message, token_counts=dict(message.token_counts))

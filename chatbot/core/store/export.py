@@ -9,11 +9,16 @@ from typing import Any
 
 from chatbot.core.conversation import Message
 from chatbot.core.events import Usage
-from chatbot.core.history import HistoryStore, Stored
 from chatbot.core.pricing import format_cost
+from chatbot.core.store.history import HistoryStore, Stored
 
 FORMAT = "chatbot-conversation"
 FORMAT_VERSION = 1
+
+
+def render(stored: Stored, fmt: str) -> str:
+    """The export of `stored` as a file holds it, less the final newline: Markdown for "md", JSON for "json"."""
+    return to_markdown(stored) if fmt == "md" else json.dumps(to_json(stored), ensure_ascii=False, indent=2)
 
 
 def _iso(timestamp: float) -> str:

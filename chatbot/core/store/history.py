@@ -1,10 +1,9 @@
-"""The conversation store: SQLite in WAL mode, with a schema version and migrations.
+"""The conversation store: SQLite in WAL mode, its writes and its queries (the schema is in schema.py).
 
 Every final message is committed at once, and a reply in flight is saved with its partial text about once a
 second, so a crash or a kill -9 loses at most that second. In the app all writes go through one writer thread
-(chatbot.core.store.writer); WAL lets the app read meanwhile, and a TUI and a one-shot `chat` write the same file.
-The ledger of requests (chatbot.core.store.ledger) lives here too. The API key is never stored: nothing here ever
-sees it.
+(writer.py); WAL lets the app read meanwhile, and a TUI and a one-shot `chat` write the same file. The ledger of
+requests (ledger.py) is in the same file. The API key is never stored: nothing here ever sees it.
 """
 
 from __future__ import annotations
@@ -23,68 +22,17 @@ from chatbot.core import paths
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.events import Usage
 from chatbot.core.pricing import Spent
+from chatbot.core.request import Request
 from chatbot.core.store import ledger
-from chatbot.core.store.ledger import Request
+from chatbot.core.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
 from chatbot.core.terminal import neutralize, one_line
 
-SCHEMA_VERSION = 3
 BUSY_TIMEOUT = 10.0  # seconds a write waits for another writer's lock before it fails
 TITLE_LENGTH = 60
 SNIPPET_WORDS = 12
 # What highlight() puts around each match: noncharacters, which no text holds and neutralize() keeps.
 _MATCH_OPEN, _MATCH_CLOSE = "\ufdd0", "\ufdd1"
 _MARKED = re.compile(f"{_MATCH_OPEN}([^{_MATCH_OPEN}{_MATCH_CLOSE}]*){_MATCH_CLOSE}")
-
-# Each entry takes the schema from the version before it to its own number.
-MIGRATIONS: dict[int, str] = {
-    1: """
-        CREATE TABLE conversations (
-            id INTEGER PRIMARY KEY,
-            title TEXT NOT NULL DEFAULT '',
-            created REAL NOT NULL,
-            updated REAL NOT NULL,
-            model TEXT NOT NULL,
-            preset TEXT NOT NULL,
-            system_prompt TEXT NOT NULL DEFAULT ''
-        );
-        CREATE TABLE messages (
-            id INTEGER PRIMARY KEY,
-            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-            role TEXT NOT NULL,
-            content TEXT NOT NULL,
-            model TEXT,
-            params TEXT,
-            prompt_tokens INTEGER,
-            completion_tokens INTEGER,
-            cached_tokens INTEGER,
-            usage_estimated INTEGER NOT NULL DEFAULT 0,
-            cost TEXT,
-            finish_reason TEXT,
-            stopped INTEGER NOT NULL DEFAULT 0,
-            error TEXT,
-            created REAL NOT NULL
-        );
-        CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
-    """,
-    2: """
-        ALTER TABLE messages ADD COLUMN streaming INTEGER NOT NULL DEFAULT 0;
-        ALTER TABLE messages ADD COLUMN token_counts TEXT;
-        CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id');
-        INSERT INTO messages_fts(rowid, content) SELECT id, content FROM messages;
-        CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
-            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
-        END;
-        CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
-            INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
-        END;
-        CREATE TRIGGER messages_au AFTER UPDATE OF content ON messages BEGIN
-            INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
-            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
-        END;
-    """,
-    3: ledger.MIGRATION,
-}
-
 
 def default_path() -> Path:
     return paths.data_dir() / "history.db"
@@ -190,7 +138,7 @@ class HistoryStore:
                 raise sqlite3.DatabaseError(
                     f"{self.path} was written by a newer chat (schema {current} > {SCHEMA_VERSION})")
             for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in _statements(MIGRATIONS[version]):
+                for statement in statements(MIGRATIONS[version]):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {version}")
 
@@ -353,17 +301,6 @@ def _snippet(marked: str) -> str:
     text = _MARKED.sub(r"«\1»", " ".join(words[start:end]))
     text = text.replace(_MATCH_OPEN, "").replace(_MATCH_CLOSE, "")  # one half of a match the cut split
     return ("…" if start else "") + text + ("…" if end < len(words) else "")
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements, keeping trigger bodies whole."""
-    statements, current = [], ""
-    for line in script.strip().splitlines():
-        current += line + "\n"
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    return statements
 
 
 def _message_fields(message: Message, params: dict[str, object] | None) -> tuple[object, ...]:

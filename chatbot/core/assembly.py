@@ -1,0 +1,52 @@
+"""A session and what keeps it: the one place the app and `chat -p` put a session together with its observers.
+
+The session runs turns and saves nothing; the recorder (the history) and the usage log observe it. Here they
+are wired up, and a stored conversation is resumed on both sides at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatbot.core.client import Client
+from chatbot.core.journal import Observer
+from chatbot.core.session import Session
+from chatbot.core.settings import Settings
+from chatbot.core.store.history import HistoryStore, Stored
+from chatbot.core.store.recorder import Recorder
+from chatbot.core.store.usage_log import UsageLog
+from chatbot.core.store.writer import Writer
+
+
+@dataclass
+class Assembly:
+    session: Session
+    recorder: Recorder | None = None  # None: nothing of the conversation is kept
+    writer: Writer | None = None  # the history's one writer thread; whoever assembled closes it
+
+    def resume(self, stored: Stored) -> None:
+        """Continue `stored`: the session takes its conversation, and the recorder appends what comes next to
+        the same stored conversation (a regenerate deletes the replaced reply's row)."""
+        self.session.resume(stored.conversation, stored.model, stored.preset)
+        if self.recorder is not None:
+            self.recorder.resume(stored)  # after: resuming tells the recorder the conversation changed
+
+
+def assemble(settings: Settings, client: Client, store: HistoryStore | None, *, resume_id: int | None = None,
+             session: Session | None = None) -> Assembly:
+    """A session on `client` that keeps its history in `store` (None: no history) and writes the usage log if
+    the settings ask for one, resuming stored conversation `resume_id` if given. A `session` given is used as it
+    is, with the observers it has; the store still gets its writer, for the changes the user makes to it."""
+    writer = Writer(store.path) if store is not None else None
+    recorder = None
+    if session is None:
+        observers: list[Observer] = []
+        if writer is not None:
+            observers.append(recorder := Recorder(writer))
+        if settings.usage_log:
+            observers.append(UsageLog())
+        session = Session(settings, client, observers=observers)
+    assembly = Assembly(session, recorder, writer)
+    if store is not None and resume_id is not None:
+        assembly.resume(store.load(resume_id))
+    return assembly

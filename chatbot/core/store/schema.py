@@ -1,0 +1,74 @@
+"""The history's schema: one migration per version, each taking the file from the version before it.
+
+A file written by an older chat is brought up to date when it is opened (HistoryStore.migrate); one written by a
+newer chat is refused, never downgraded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from chatbot.core.store import ledger
+
+SCHEMA_VERSION = 3
+
+# Each entry takes the schema from the version before it to its own number.
+MIGRATIONS: dict[int, str] = {
+    1: """
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',
+            created REAL NOT NULL,
+            updated REAL NOT NULL,
+            model TEXT NOT NULL,
+            preset TEXT NOT NULL,
+            system_prompt TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            model TEXT,
+            params TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            cached_tokens INTEGER,
+            usage_estimated INTEGER NOT NULL DEFAULT 0,
+            cost TEXT,
+            finish_reason TEXT,
+            stopped INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            created REAL NOT NULL
+        );
+        CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+    """,
+    2: """
+        ALTER TABLE messages ADD COLUMN streaming INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE messages ADD COLUMN token_counts TEXT;
+        CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id');
+        INSERT INTO messages_fts(rowid, content) SELECT id, content FROM messages;
+        CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+        CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+        END;
+        CREATE TRIGGER messages_au AFTER UPDATE OF content ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+    """,
+    3: ledger.MIGRATION,
+}
+
+
+def statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    found, current = [], ""
+    for line in script.strip().splitlines():
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            found.append(current.strip())
+            current = ""
+    return found

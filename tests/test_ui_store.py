@@ -136,7 +136,7 @@ async def test_the_session_total_is_what_chat_usage_counts_after_a_stop_and_two_
         await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
         await pilot.pause()
         [line] = [str(app.screen.query_one(OptionList).get_option_at_index(0).prompt)]
-        assert f" {format_cost(used.cost)} " in line
+        assert f" {format_cost(used.cost)} " in f"{line} "  # the cost ends the row
 
 
 async def test_an_unpriced_reply_leaves_the_known_part_of_the_session_total(fake: FakeOpenAI, make_settings: Any,

@@ -129,6 +129,7 @@ async def send(pilot: Pilot[Any], text: str) -> None:
         await worker.wait()
     except Exception:  # noqa: BLE001 - a failed or cancelled turn has settled too
         pass
+    await until(pilot, lambda: not screen.busy, "the turn's outcome on screen")
     await pilot.pause()
 
 

@@ -4,7 +4,7 @@ For a turn the screen mounts the user's message and an empty reply view, then ru
 (turn_worker.py), which talks only to the session and that reply view. The screen hears from it in messages:
 each Progress sets the status bar's figures, and the one Settled (the session's outcome of the turn) decides
 what the transcript and the prompt show. Anything else that changes the figures (a model or preset chosen,
-a conversation opened or cleared) sets them too: nothing polls the session.
+a conversation opened or cleared) sets them too: the screen never polls the session.
 """
 
 from __future__ import annotations
@@ -162,13 +162,13 @@ class ChatScreen(Screen[None]):
         return next((v.text for v in reversed(self.transcript.views()) if v.role == "user"), None)
 
     def start_turn(self, text: str | None) -> None:
-        self.turn_worker = self.run_worker(self._turn(text), group="reply", exclusive=True, exit_on_error=False)
-
-    async def _turn(self, text: str | None) -> None:
-        """Send `text` (or regenerate the last reply when None): mount the turn's views, then let its worker
-        stream the reply into them."""
+        """Send `text` (or regenerate the last reply when None). Busy from here: a message sent meanwhile waits."""
         self.turn = views = TurnViews(text, MessageView("assistant", model=self.session.model))
-        if text is not None:
+        self.turn_worker = self.run_worker(self._turn(views), group="reply", exclusive=True, exit_on_error=False)
+
+    async def _turn(self, views: TurnViews) -> None:
+        """Mount the turn's views, then let its worker stream the reply into them."""
+        if (text := views.text) is not None:
             views.user = await self.transcript.add(MessageView("user", text))
         else:
             views.replaced = self._view_of(self.session.conversation.last_reply())
@@ -198,9 +198,10 @@ class ChatScreen(Screen[None]):
                 views.user.message = session.conversation.last_user()
             await view.finish(reply.content)
             view.set_note(reply_note(reply, outcome.note))
-        elif view.is_mounted:  # a turn stopped before its views were mounted has none to take down
-            await view.finish()
-            await view.remove()
+        else:
+            if view.is_mounted:  # a turn stopped before its views were mounted has none to take down
+                await view.finish()
+                await view.remove()
             if views.user is not None:
                 views.user.set_note("not sent: back in the prompt" if not self.prompt.text else "not sent")
                 if not self.prompt.text and views.text is not None:

@@ -10,7 +10,6 @@ screen's handlers update the status bar and the rest of the transcript from them
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -100,9 +99,7 @@ class TurnWorker:
             pass  # the outcome holds it
         finally:
             if clock is not None:
-                clock.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await clock
+                clock.cancel()  # not awaited: a stop that cancels this worker must not wait on it
             # Stopped before the turn began (waiting for start-up or for the model list): nothing was sent.
             outcome = turn.outcome if turn is not None else None
             self.post(Settled(self.views, outcome or TurnSettled("stopped", text_returned=True)))

@@ -226,8 +226,8 @@ def test_mid_stream(snap_compare: Any, fake: FakeOpenAI, settings_for: Callable[
             return (view is not None and "here is the first part" in body_text(view)
                     and "streaming" in header_text(view))
 
-        # The header says "streaming" only after a status tick has seen the first token, which also refreshed
-        # the status bar; nothing else changes until the held-back pieces, 30 s away.
+        # The header says "streaming" once the turn has reported its first piece, and the same report (a Progress
+        # message) sets the status bar; nothing else changes until the held-back pieces, 30 s away.
         await until(pilot, shown, "the first pieces of the reply on screen, marked streaming")
         await settle(pilot)
 

@@ -50,13 +50,14 @@ async def until(pilot: Any, condition: Callable[[], object], limit: int = 400) -
 
 
 async def wait_turn(pilot: Any) -> None:
-    """Wait until the screen's turn worker (if any) has settled, however it ended."""
+    """Wait until the screen's turn (if any) has settled, however it ended, and its outcome is on screen."""
     screen = pilot.app.screen
     if screen.turn_worker is not None:
         try:
             await screen.turn_worker.wait()
         except Exception:  # noqa: BLE001 - a cancelled or failed worker has settled too
             pass
+    await until(pilot, lambda: not screen.busy)
     await pilot.pause()
 
 

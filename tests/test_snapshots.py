@@ -129,6 +129,7 @@ async def send(pilot: Pilot[Any], text: str) -> None:
         await worker.wait()
     except Exception:  # noqa: BLE001 - a failed or cancelled turn has settled too
         pass
+    await until(pilot, lambda: not screen.busy, "the turn's outcome on screen")
     await pilot.pause()
 
 
@@ -225,8 +226,8 @@ def test_mid_stream(snap_compare: Any, fake: FakeOpenAI, settings_for: Callable[
             return (view is not None and "here is the first part" in body_text(view)
                     and "streaming" in header_text(view))
 
-        # The header says "streaming" only after a status tick has seen the first token, which also refreshed
-        # the status bar; nothing else changes until the held-back pieces, 30 s away.
+        # The header says "streaming" once the turn has reported its first piece, and the same report (a Progress
+        # message) sets the status bar; nothing else changes until the held-back pieces, 30 s away.
         await until(pilot, shown, "the first pieces of the reply on screen, marked streaming")
         await settle(pilot)
 

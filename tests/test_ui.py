@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fake_openai import Error, FakeOpenAI, Reply
@@ -59,8 +60,8 @@ async def test_send_streams_reply_and_updates_status(fake: FakeOpenAI, make_sett
         await until(pilot, lambda: "prompt 21 cached 5 completion 9" in status(app))
         assert "\n" not in status(app)
         await pilot.resize_terminal(60, 30)
-        await until(pilot, lambda: "\n" in status(app))
-        assert "in 21 (5 cached) out 9" in status(app)  # wrapped between items, never inside one
+        # Still one line: the cached count, the last cost and the preset are left out first (status_bar.py).
+        await until(pilot, lambda: status(app) == "gpt-4o │ in 21 out 9 │ ctx 28/128k │ session $0.000136")
 
 
 async def test_keys_typed_right_after_enter_stay_in_the_prompt(fake: FakeOpenAI, make_settings: Any) -> None:
@@ -92,7 +93,7 @@ async def test_stop_keeps_partial_reply_and_counts_it(fake: FakeOpenAI, make_set
         assert reply.content.startswith("one ") and len(reply.content) < len("one two three four five six ")
         assert screen.session.totals.completion_tokens > 0
         assistant = [v for v in screen.transcript.views() if v.role == "assistant"][0]
-        assert "stopped" in assistant._note
+        assert "stopped" in assistant.note
         assert assistant.text == reply.content
 
 
@@ -158,7 +159,6 @@ async def test_dropped_turns_are_dimmed_and_left_out(fake: FakeOpenAI, make_sett
         assert "one " * 10 not in sent
         window = app.session.last_window
         assert window is not None and window.dropped_turns >= 1
-        assert "dropped" in status(app)
         dimmed = [v.text for v in app.screen.transcript.views() if v.has_class("dropped")]
         assert "one " * 10 in dimmed
         assert all(m.content in dimmed for m in app.session.dropped())
@@ -170,6 +170,25 @@ async def test_dropped_turns_are_dimmed_and_left_out(fake: FakeOpenAI, make_sett
         title = str(app.screen.query_one("#info-title", Static).render())
         turns, messages = upcoming.dropped_turns, len(upcoming.dropped)
         assert f"{turns} turn{'s' if turns != 1 else ''}, {messages} messages" in title
+        assert re.search(r"dropped (\d+)", status(app))[1] == str(turns)  # type: ignore[index]
+
+
+async def test_the_bar_counts_dropped_turns_as_ctrl_o_does(fake: FakeOpenAI, make_settings: Any) -> None:
+    # A long last reply: the next request must leave out more turns than the last one did. The bar counted the
+    # last request's (here none, so it said nothing) beside ctrl+o's "1 turn, 2 messages".
+    fake.queue(Reply("alpha " * 20), Reply("beta " * 20), Reply("gamma " * 40))
+    app = app_for(make_settings, max_tokens=10, budget={"max_context_tokens": 120})
+    async with app.run_test(size=SIZE) as pilot:
+        for text in ("one " * 10, "two " * 10, "three"):
+            await send(pilot, text)
+        last, upcoming = app.session.last_window, app.session.next_window()
+        assert last is not None and upcoming is not None and upcoming.dropped_turns > last.dropped_turns
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        title = str(app.screen.query_one("#info-title", Static).render())
+        turns = upcoming.dropped_turns
+        assert f"{turns} turn{'s' if turns != 1 else ''}, {len(upcoming.dropped)} messages" in title
+        assert re.search(rf"dropped {turns}\b", status(app))
         assert "one one" in str(app.screen.query_one("#info-body Static", Static).render())
 
 
@@ -570,4 +589,4 @@ async def test_fast_replies_always_reach_the_screen(fake: FakeOpenAI, make_setti
             view = [v for v in app.screen.transcript.views() if v.role == "assistant"][-1]
             assert view.text == text
             assert view.query_one(Markdown).source == text
-            assert "waiting" not in view._note
+            assert "waiting" not in view.note

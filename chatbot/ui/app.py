@@ -104,7 +104,7 @@ class ChatApp(App[None]):
         # What is built by now (modules, settings, styles) lives as long as the app: frozen before the first
         # screen, so no full collection ever walks it again.
         self.collector.start()
-        return ChatScreen()
+        return ChatScreen(self.session, self.store, self.writer)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
@@ -207,9 +207,10 @@ class ChatApp(App[None]):
             except ChatError:
                 return
         self.server_models_fetched = True
-        if picker is not None and picker.is_attached:
+        if picker is not None:  # a menu closed meanwhile takes no message
             known = self.settings.all_models()
-            picker.add_items([PickerItem(name, "from the server") for name in self.server_models if name not in known])
+            picker.post_message(Picker.ItemsArrived(
+                [PickerItem(name, "from the server") for name in self.server_models if name not in known]))
 
     def _apply_keymap(self, keymap: dict[str, str]) -> None:
         editing = {key: f"the prompt's {found[0].description.lower() or found[0].action}"

@@ -1,7 +1,10 @@
-"""The chat screen: transcript, prompt and status bar, and the worker that streams one turn.
+"""The chat screen: transcript, prompt and status bar, and what a turn does to them.
 
-The worker streams a turn's text into its own reply view; when the turn ends, its one outcome (the session's
-TurnSettled) decides what the transcript and the prompt show.
+For a turn the screen mounts the user's message and an empty reply view, then runs a TurnWorker
+(turn_worker.py), which talks only to the session and that reply view. The screen hears from it in messages:
+each Progress sets the status bar's figures, and the one Settled (the session's outcome of the turn) decides
+what the transcript and the prompt show. Anything else that changes the figures (a model or preset chosen,
+a conversation opened or cleared) sets them too: the screen never polls the session.
 """
 
 from __future__ import annotations
@@ -17,17 +20,16 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from chatbot.core.conversation import Message
-from chatbot.core.errors import ChatError
-from chatbot.core.events import TextDelta, TurnSettled
-from chatbot.core.pricing import format_cost
+from chatbot.core.events import TurnSettled
+from chatbot.core.status import status_of
 from chatbot.core.text import plural
-from chatbot.core.turn import Turn
 from chatbot.ui import clipboard
+from chatbot.ui.export import export_to_file
 from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen
 from chatbot.ui.screens.picker import Picker, PickerItem
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
+from chatbot.ui.screens.turn_worker import Progress, Settled, TurnViews, TurnWorker, reply_note
 from chatbot.ui.shown import shown_text
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
@@ -37,9 +39,9 @@ from chatbot.ui.widgets.transcript import MAX_VIEWS, Transcript
 if TYPE_CHECKING:
     from chatbot.core.models import ModelSpec
     from chatbot.core.session import Session
+    from chatbot.core.store.history import HistoryStore
+    from chatbot.core.store.writer import Writer
     from chatbot.ui.app import ChatApp
-
-TICK = 0.25
 
 
 class ChatScreen(Screen[None]):
@@ -60,17 +62,18 @@ class ChatScreen(Screen[None]):
 
     app: ChatApp
 
-    def __init__(self) -> None:
+    def __init__(self, session: Session, store: HistoryStore | None = None, writer: Writer | None = None) -> None:
+        """`store` and `writer`: the history read here and written through the writer's thread (None: off)."""
         super().__init__()
+        self.session = session
+        self.store = store
+        self.writer = writer
         self.queued: list[str] = []
         self.reply_view: MessageView | None = None
+        self.turn: TurnViews | None = None  # the turn under way, until its outcome is on screen
         self.turn_worker: Worker[None] | None = None
         self.clear_after_turn = False
         self.history_error_shown = False
-
-    @property
-    def session(self) -> Session:
-        return self.app.session
 
     def compose(self) -> ComposeResult:
         yield Transcript(id="transcript")
@@ -83,7 +86,6 @@ class ChatScreen(Screen[None]):
     async def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
         self.refresh_status()
-        self.set_interval(TICK, self.tick)
         if welcome := self.app.first_run_message():
             await self.add_note("info", welcome)
         await self.show_conversation()
@@ -136,27 +138,15 @@ class ChatScreen(Screen[None]):
 
     @property
     def busy(self) -> bool:
-        return self.turn_worker is not None and self.turn_worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+        """A turn is under way: its worker runs, or its outcome is not on screen yet."""
+        return self.turn is not None
 
     def refresh_status(self) -> None:
-        self.query_one(StatusBar).refresh_from(self.session)
+        """Give the status bar the session's figures as they are now (after anything that changed them)."""
+        self.query_one(StatusBar).status = status_of(self.session)
 
-    def tick(self) -> None:
-        """Live figures while a reply is in flight: waiting time, retry countdown, tokens, speed."""
-        flight = self.session.in_flight
-        if flight is None:
-            return
-        if self.reply_view is not None:
-            now = self.session.clock()
-            if flight.retry_until is not None and flight.first_token_at is None:
-                # The countdown first: a narrow header cuts the end of the line, and the server's reason can be long.
-                self.reply_view.set_note(f"retrying in {max(0, flight.retry_until - now):.0f}s (escape stops) · "
-                                         f"{flight.retry_note.rstrip('.')}")
-            elif flight.first_token_at is None:
-                self.reply_view.set_note(f"waiting {now - flight.started:.0f}s")
-            else:
-                self.reply_view.set_note("streaming")
-        self.refresh_status()
+    def on_progress(self, event: Progress) -> None:
+        self.query_one(StatusBar).status = event.status
 
     async def add_note(self, role: str, text: str) -> MessageView:
         return await self.transcript.add(MessageView(role, text))
@@ -188,60 +178,63 @@ class ChatScreen(Screen[None]):
         return [v.text for v in self.transcript.views() if v.role == "user"]
 
     def start_turn(self, text: str | None) -> None:
-        self.turn_worker = self.run_turn(text)
+        """Send `text` (or regenerate the last reply when None). Busy from here: a message sent meanwhile waits."""
+        self.turn = views = TurnViews(text, MessageView("assistant", model=self.session.model))
+        self.turn_worker = self.run_worker(self._turn(views), group="reply", exclusive=True, exit_on_error=False)
 
-    @work(exclusive=True, group="reply", exit_on_error=False)
-    async def run_turn(self, text: str | None) -> None:
-        """Send `text` (or regenerate the last reply when None) and stream the reply into its view."""
-        session = self.session
-        user_view = await self.transcript.add(MessageView("user", text)) if text is not None else None
-        old_view = self._view_of(session.conversation.last_reply()) if text is None else None
-        if old_view is not None:
-            old_view.display = False  # shown again if no new reply replaces it
-        view = self.reply_view = await self.transcript.add(MessageView("assistant", model=session.model))
-        view.set_note("waiting")
-        turn: Turn | None = None
-        try:
-            await self.app.ready.wait()
-            async with self.app.server_turn:
-                turn = session.send(text) if text is not None else session.regenerate()
-                async for event in turn:
-                    if isinstance(event, TextDelta):
-                        await view.append(event.text)
-        except ChatError:
-            pass  # the outcome holds it
-        finally:
-            self.reply_view = None
-            # Stopped before the turn began (waiting for start-up or for the model list): nothing was sent.
-            outcome = turn.outcome if turn is not None else None
-            await self._settle(view, user_view, old_view, text, outcome or TurnSettled("stopped", text_returned=True))
+    async def _turn(self, views: TurnViews) -> None:
+        """Mount the turn's views, then let its worker stream the reply into them."""
+        if (text := views.text) is not None:
+            views.user = await self.transcript.add(MessageView("user", text))
+        else:
+            views.replaced = self._view_of(self.session.conversation.last_reply())
+            if views.replaced is not None:
+                views.replaced.display = False  # shown again if no new reply replaces it
+        self.reply_view = await self.transcript.add(views.reply)
+        await TurnWorker(self.session, views, self.post_message, ready=self.app.ready,
+                         server_turn=self.app.server_turn).run()
 
-    async def _settle(self, view: MessageView, user_view: MessageView | None, old_view: MessageView | None,
-                      text: str | None, outcome: TurnSettled) -> None:
-        session = self.session
-        reply = outcome.reply
-        if old_view is not None:
+    async def on_settled(self, event: Settled) -> None:
+        await self._settle(event.views, event.outcome)
+
+    async def _settle(self, views: TurnViews, outcome: TurnSettled) -> None:
+        """Show how the turn ended, then start what waited for it."""
+        if views is not self.turn:
+            return
+        self.reply_view = None
+        session, view, reply = self.session, views.reply, outcome.reply
+        if (old_view := views.replaced) is not None:
             if outcome.replaced is None:
                 old_view.display = True
             else:
                 await old_view.remove()
         if reply is not None:
             view.message = reply
-            if user_view is not None:
-                user_view.message = session.conversation.last_user()
+            if views.user is not None:
+                views.user.message = session.conversation.last_user()
             await view.finish(reply.content)
             view.set_note(reply_note(reply, outcome.note))
         else:
-            await view.finish()
-            await view.remove()
-            if user_view is not None:
-                user_view.set_note("not sent: back in the prompt" if not self.prompt.text else "not sent")
-                if not self.prompt.text and text is not None:
-                    self.prompt.set_text(text)
+            if view.is_mounted:  # a turn stopped before its views were mounted has none to take down
+                await view.finish()
+                await view.remove()
+            if views.user is not None:
+                views.user.set_note("not sent: back in the prompt" if not self.prompt.text else "not sent")
+                if not self.prompt.text and views.text is not None:
+                    self.prompt.set_text(views.text)
         if (error := outcome.error) is not None:
             await self.add_note("error", f"{error.headline()}\n{error.hint}".rstrip())
         self.transcript.mark_dropped(session.dropped())
         self.refresh_status()
+        self.turn = None
+        recorder = self.app.recorder
+        if recorder is not None and recorder.error and not self.history_error_shown:
+            self.history_error_shown = True
+            self.notify(recorder.error, title="History", severity="warning", timeout=15, markup=False)
+        if self.clear_after_turn:
+            await self._clear()
+        elif self.queued:
+            self.start_turn(self.queued.pop(0))
 
     def _view_of(self, message: object) -> MessageView | None:
         return next((v for v in self.transcript.views() if message is not None and v.message is message), None)
@@ -251,14 +244,10 @@ class ChatScreen(Screen[None]):
                                                                   WorkerState.CANCELLED):
             if event.state == WorkerState.ERROR:
                 self.notify(f"{event.worker.error}", title="Unexpected error", severity="error", markup=False)
-            recorder = self.app.recorder
-            if recorder is not None and recorder.error and not self.history_error_shown:
-                self.history_error_shown = True
-                self.notify(recorder.error, title="History", severity="warning", timeout=15, markup=False)
-            if self.clear_after_turn:
-                await self._clear()
-            elif self.queued:
-                self.start_turn(self.queued.pop(0))
+            if self.turn is not None:
+                # Its worker ended without a word (cancelled before it began, or failed): nothing was sent. A
+                # Settled it posted is handled before this, so a turn still here has none.
+                await self._settle(self.turn, TurnSettled("stopped", text_returned=True))
 
     # -- actions --
 
@@ -353,21 +342,21 @@ class ChatScreen(Screen[None]):
             self.notify(f"Preset: {name} ({self.session.preset.summary()})", markup=False)
 
     def action_history(self) -> None:
-        if self.app.store is None or self.app.writer is None:
+        if self.store is None or self.writer is None:
             self.notify("History is off (--no-history or history = false).")
             return
         recorder = self.app.recorder
-        self.app.push_screen(HistoryScreen(self.app.store, recorder.deleted if recorder else None,
-                                           writer=self.app.writer), self._history_chosen)
+        self.app.push_screen(HistoryScreen(self.store, recorder.deleted if recorder else None, writer=self.writer),
+                             self._history_chosen)
 
     async def _history_chosen(self, chosen: Opened | None) -> None:
-        if chosen is None or self.app.store is None:
+        if chosen is None or self.store is None:
             return
         if self.busy:
             self.notify("Wait for the reply to finish, or stop it with escape.")
             return
         try:
-            stored = self.app.store.load(chosen.conversation_id)
+            stored = self.store.load(chosen.conversation_id)
         except KeyError:
             self.notify("That conversation is gone.")
             return
@@ -380,22 +369,7 @@ class ChatScreen(Screen[None]):
 
     @work(group="export", exit_on_error=False)
     async def export(self, fmt: str) -> None:
-        from chatbot.core.store.export import render
-
-        recorder, store = self.app.recorder, self.app.store
-        if recorder is not None:
-            await recorder.writer.caught_up()  # everything said so far is in the store, and so in the file
-        if store is None or recorder is None or recorder.conversation_id is None:
-            self.notify("Nothing to export yet (the history keeps conversations once a message is sent).")
-            return
-        stored = store.load(recorder.conversation_id)
-        path = Path.cwd() / f"chat-{stored.id}.{fmt}"
-        try:
-            path.write_text(render(stored, fmt) + "\n", encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"Cannot write {path}: {exc.strerror}", severity="error", markup=False)
-            return
-        self.notify(f"Exported to {path}", markup=False)
+        await export_to_file(fmt, self.app.recorder, self.store, self.notify)
 
     def action_edit_system_prompt(self) -> None:
         self.app.push_screen(SystemPromptScreen(self.session.conversation.system_prompt), self._system_prompt_saved)
@@ -411,13 +385,3 @@ def _model_detail(spec: ModelSpec) -> str:
         f"${spec.price.input}/{spec.price.output} per 1M in/out")
     kind = " · reasoning" if spec.reasoning else ""
     return f"{compact(spec.context_window)} ctx · {compact(spec.max_output)} out · {price}{kind}"
-
-
-def reply_note(reply: Message, finish_note: str | None = None) -> str:
-    """What a reply's header says after its model: tokens, cost, and how it ended if not normally."""
-    state = "stopped" if reply.stopped else "broke off" if reply.error else finish_note
-    usage = reply.usage
-    if usage is None:  # imported, or stored without usage: nothing to count
-        return state or ""
-    tokens = ("~" if usage.estimated else "") + plural(usage.completion_tokens, "token")
-    return " · ".join(x for x in (tokens, format_cost(reply.cost), state) if x)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
+from textual.message import Message
 
 from chatbot.ui.screens.filter_list import FilterList
 
@@ -30,6 +31,12 @@ class Picker(FilterList[str]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+r", "refresh", show=False)]
 
+    @dataclass
+    class ItemsArrived(Message):
+        """Items that arrived after the menu opened (the server's own models), for the menu to add."""
+
+        items: list[PickerItem]
+
     def __init__(self, title: str, items: list[PickerItem], current: str | None = None,
                  refresh: tuple[str, Callable[[Picker], None]] | None = None, free: bool = False) -> None:
         """`refresh`: what ctrl+r fetches again (named in the filter's placeholder), and how."""
@@ -51,6 +58,9 @@ class Picker(FilterList[str]):
             self.fill(keep=self.highlighted_id)
         else:
             self.refill()
+
+    def on_picker_items_arrived(self, event: Picker.ItemsArrived) -> None:
+        self.add_items(event.items)
 
     def refill(self) -> None:
         # Typing "gpt-4o" must land on gpt-4o, not stay on the gpt-4o-mini it started on; no query: the current.

@@ -63,6 +63,11 @@ class MessageView(Vertical):
         parts = [who] + ([self.model] if self.model else []) + ([self._note] if self._note else [])
         return " · ".join(parts)
 
+    @property
+    def note(self) -> str:
+        """What the header says after the speaker and the model: how the message is doing, or what it cost."""
+        return self._note
+
     def set_note(self, note: str) -> None:
         if note != self._note:
             self._note = note

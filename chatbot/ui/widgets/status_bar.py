@@ -1,12 +1,37 @@
-"""The status bar: model, preset, tokens, context, dropped turns, cost and speed, from the session's figures."""
+"""The status bar: one line that formats the core's Status (chatbot.core.status); it computes no figure.
+
+It holds the Status as reactive state, set by the chat screen when a turn reports progress or settles, and
+draws it again only when it changes (or the bar is resized). It is always one line, at any width: a bar that
+grows to two lines when a reply starts moves the prompt under the user's cursor. Every item is shown with its
+full labels if the line fits, else with short ones (`in 21 (5 cached) out 9`, `dropped 2`); what still does
+not fit is left out, least important first:
+
+1. the speed (tok/s), which changes on every frame of a reply
+2. the cached count
+3. the last request's cost (the session's stays)
+4. the preset name
+5. the token counts
+6. the session's cost
+7. the context used
+8. the dropped turns
+9. the retry state
+
+The model name always stays; alone too long, it is cut with an ellipsis.
+"""
 
 from __future__ import annotations
 
-from textual.widgets import Static
+from rich.cells import cell_len
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
 
 from chatbot.core.pricing import format_cost
-from chatbot.core.session import Session
-from chatbot.ui.shown import shown, shown_text
+from chatbot.core.status import Status
+from chatbot.ui.shown import shown
+
+SEPARATOR = " │ "
+DROP_ORDER = ("speed", "cached", "last", "preset", "tokens", "session", "ctx", "dropped", "retry")
 
 
 def compact(n: int) -> str:
@@ -20,81 +45,61 @@ def compact(n: int) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".") + unit if value < 10 else f"{value:.0f}{unit}"
 
 
-def status_parts(session: Session) -> tuple[list[str], list[str]]:
-    """The bar's items with full labels, and the same with short ones: the token counts named in/out, a cached
-    count of 0 left out."""
-    spec = session.spec
-    flight = session.in_flight
-    usage = flight.live_usage() if flight else session.last_usage
-    mark = "~" if usage and usage.estimated else ""
-    prompt, cached, completion = ((usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens) if usage
-                                  else (0, 0, 0))
-    tokens = f"prompt {mark}{prompt:,} cached {cached:,} completion {mark}{completion:,}"
-    short_tokens = f"in {mark}{prompt:,}" + (f" ({cached:,} cached)" if cached else "") + f" out {mark}{completion:,}"
-    window = flight.window if flight else session.last_window
-    used = (window.prompt_tokens if window else 0) + (usage.completion_tokens if usage and window else 0)
-    # Measured against what limits the request: the configured budget where it is below the model's window
-    # (named, since `ctx 172/600` against a 128k model would read as a small window).
-    budget = session.settings.budget.max_context_tokens
-    if budget is not None and budget < spec.context_window:
-        rest = [f"ctx {compact(used)}/{compact(budget)} budget"]
-    else:
-        rest = [f"ctx {compact(used)}/{compact(spec.context_window)}"]
-    dropped = window.dropped_turns if window else 0
-    if dropped:
-        rest.append(f"dropped {dropped}")
-    last, total = session.costs()
-    # While a request waits for its first token, 'last' is that request's, which has cost nothing yet: the
-    # previous reply's cost beside the new request's tokens would mix two requests.
-    replied = flight.first_token_at is not None if flight else session.last_usage is not None
-    rest.append(f"last {format_cost(last) if replied else '-'}")
-    rest.append(f"session {format_cost(total)}")
-    if flight and (rate := flight.tokens_per_second()) is not None:
-        rest.append(f"{rate:.0f} tok/s")
-    head = f"{spec.name} · {session.preset_name}"
-    return [head, tokens, *rest], [head, short_tokens, *rest]
-
-
-SEPARATOR = " │ "
-
-
-def fit(parts: list[str], short: list[str], width: int) -> str:
-    """One line of the full labels if it fits, else of the short ones, else the short ones wrapped."""
-    for candidate in (parts, short):
-        line = SEPARATOR.join(candidate)
-        if len(line) <= width:
-            return line
-    return wrap_parts(short, width)
-
-
-def wrap_parts(parts: list[str], width: int, separator: str = SEPARATOR) -> str:
-    """Lines of whole items: a narrow terminal wraps between items, never inside one."""
-    lines: list[str] = []
-    for part in parts:
-        if lines and len(lines[-1]) + len(separator) + len(part) <= width:
-            lines[-1] += separator + part
+def items(status: Status, *, full: bool = True, left_out: frozenset[str] = frozenset()) -> list[str]:
+    """The bar's items in the order shown, with full or short labels, without those named in `left_out`."""
+    shown_items = [status.model if "preset" in left_out else f"{status.model} · {status.preset}"]
+    if status.retry is not None and "retry" not in left_out:
+        left = status.retry.seconds_left
+        shown_items.append("retry sent" if left is None else f"retry in {left}s")
+    if "tokens" not in left_out:
+        mark = "~" if status.estimated else ""
+        prompt, cached, completion = status.prompt_tokens, status.cached_tokens, status.completion_tokens
+        if full:
+            shown_items.append(f"prompt {mark}{prompt:,} cached {cached:,} completion {mark}{completion:,}")
         else:
-            lines.append(part)
-    return "\n".join(lines)
+            cached_part = f" ({cached:,} cached)" if cached and "cached" not in left_out else ""
+            shown_items.append(f"in {mark}{prompt:,}{cached_part} out {mark}{completion:,}")
+    if "ctx" not in left_out:
+        # Named when the budget is the limit: `ctx 172/600` against a 128k model would read as a small window.
+        budget = " budget" if status.budget_limited else ""
+        shown_items.append(f"ctx {compact(status.ctx_used)}/{compact(status.ctx_limit)}{budget}")
+    if status.dropped_turns and "dropped" not in left_out:
+        turns = status.dropped_turns
+        shown_items.append(f"dropped {turns} turn{'' if turns == 1 else 's'}" if full else f"dropped {turns}")
+    if "last" not in left_out:
+        shown_items.append(f"last {format_cost(status.last_cost) if status.replied else '-'}")
+    if "session" not in left_out:
+        shown_items.append(f"session {format_cost(status.session_cost)}")
+    if status.tokens_per_second is not None and "speed" not in left_out:
+        shown_items.append(f"{status.tokens_per_second:.0f} tok/s")
+    return shown_items
 
 
-class StatusBar(Static):
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.parts: list[str] = []
-        self.short_parts: list[str] = []
-        self._shown = ""
+def fit(status: Status, width: int) -> str:
+    """The one line of at most `width` cells that shows the most important items (see the module's order)."""
+    line = SEPARATOR.join(items(status))
+    if cell_len(line) <= width:
+        return line
+    for dropped in range(len(DROP_ORDER) + 1):
+        line = SEPARATOR.join(items(status, full=False, left_out=frozenset(DROP_ORDER[:dropped])))
+        if cell_len(line) <= width:
+            return line
+    return cut(line, width)
 
-    def refresh_from(self, session: Session) -> None:
-        self.parts, self.short_parts = status_parts(session)
-        self._show()
 
-    def on_resize(self) -> None:
-        self._show()
+def cut(text: str, width: int) -> str:
+    """`text` in at most `width` cells, an ellipsis marking the cut."""
+    if cell_len(text) <= width:
+        return text
+    while text and cell_len(text) > width - 1:
+        text = text[:-1]
+    return text + "…"
 
-    def _show(self) -> None:
+
+class StatusBar(Widget):
+    status: reactive[Status | None] = reactive(None)
+    """What the bar shows; None until the screen gives it the first figures."""
+
+    def render(self) -> Content:
         # Model names may come from a server: never let them carry terminal controls.
-        text = shown_text(fit(self.parts, self.short_parts, max(self.size.width, 20)))
-        if text != self._shown:
-            self._shown = text
-            self.update(shown(text))
+        return shown("" if self.status is None else fit(self.status, max(self.size.width, 1)))

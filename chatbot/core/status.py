@@ -1,0 +1,95 @@
+"""What the status bar shows, as one value computed from the session: the bar only formats it.
+
+The token counts, the context and the costs describe the request in flight if there is one, else the last one;
+the dropped turns are those the sliding window leaves out of the next request (what ctrl+o lists and the
+transcript dims), so all three agree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from chatbot.core.pricing import Spent
+from chatbot.core.session import Session
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A request that failed before its first token and is tried again. `seconds_left` counts down to the next
+    attempt; None once that attempt has gone out and is waiting for its first token."""
+
+    seconds_left: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    model: str
+    preset: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    estimated: bool = False  # the token counts are ours, not the server's
+    ctx_used: int = 0
+    ctx_limit: int = 0
+    budget_limited: bool = False  # ctx_limit is the configured budget, which is below the model's window
+    dropped_turns: int = 0
+    # False while nothing of the request the counts describe has been billed (no request yet, or one still
+    # waiting for its first token): the previous reply's cost beside the new request's tokens would mix two.
+    replied: bool = False
+    last_cost: Decimal | None = None  # None: the price is unknown
+    session_cost: Spent = Spent()
+    tokens_per_second: float | None = None
+    in_flight: bool = False
+    waiting_seconds: int | None = None  # a request in flight, no token yet: how long since it (or its retry) went out
+    retry: Retry | None = None
+
+
+def status_of(session: Session) -> Status:
+    """The figures of the session as they are now (the clock is the session's)."""
+    spec = session.spec
+    flight = session.in_flight
+    usage = flight.live_usage() if flight else session.last_usage
+    window = flight.window if flight else session.last_window
+    budget = session.settings.budget.max_context_tokens
+    budget_limited = budget is not None and budget < spec.context_window
+    last, total = session.costs()
+    status = Status(
+        model=spec.name,
+        preset=session.preset_name,
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
+        cached_tokens=usage.cached_tokens if usage else 0,
+        estimated=usage.estimated if usage else False,
+        ctx_used=(window.prompt_tokens + (usage.completion_tokens if usage else 0)) if window else 0,
+        ctx_limit=budget if budget is not None and budget_limited else spec.context_window,
+        budget_limited=budget_limited,
+        dropped_turns=_dropped_turns(session),
+        replied=flight.first_token_at is not None if flight else session.last_usage is not None,
+        last_cost=last,
+        session_cost=total,
+        tokens_per_second=flight.tokens_per_second() if flight else None,
+        in_flight=flight is not None,
+    )
+    if flight is None or flight.first_token_at is not None:
+        return status
+    now = session.clock()
+    if flight.retry_until is None:
+        return replace(status, waiting_seconds=int(now - flight.started))
+    if now < flight.retry_until:
+        return replace(status, retry=Retry(math.ceil(flight.retry_until - now), flight.retry_note))
+    return replace(status, waiting_seconds=int(now - flight.retry_until), retry=Retry(None, flight.retry_note))
+
+
+def _dropped_turns(session: Session) -> int:
+    """Turns left out of the next request, counted as ctrl+o counts them. In flight, the next request's window
+    is the one in flight (the user's message is in the conversation already)."""
+    if session.in_flight is not None:
+        return session.in_flight.window.dropped_turns
+    if session.last_window is None:
+        return 0  # nothing measured yet: counting now could load the tokenizer on the way to the first paint
+    window = session.next_window()
+    return window.dropped_turns if window else 0
+

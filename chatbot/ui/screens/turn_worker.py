@@ -1,0 +1,136 @@
+"""The turn worker: sends one turn through the session and streams its text into the turn's reply view.
+
+It talks to the session and to its own reply view (the text, and the note in its header), nothing else. What
+the screen needs to know it posts as messages: a Progress whenever the figures change (a piece of the reply,
+a retry, a second passed while the request waits; one Progress replaces another not yet handled, so a fast
+stream cannot flood the screen's queue), and one Settled when the turn is over, however it ended. The chat
+screen's handlers update the status bar and the rest of the transcript from them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from chatbot.core import conversation
+from chatbot.core.errors import ChatError
+from chatbot.core.events import TextDelta, TurnSettled
+from chatbot.core.pricing import format_cost
+from chatbot.core.session import Session
+from chatbot.core.status import Status, status_of
+from chatbot.core.text import plural
+from chatbot.core.turn import Turn
+from chatbot.ui.widgets.message_view import MessageView
+
+CLOCK = 1.0  # seconds between two looks at a request that waits (for its first token, or to be retried)
+
+
+@dataclass
+class TurnViews:
+    """The views of one turn: the user's message (None for a regenerate), the reply streaming into `reply`, and
+    the reply a regenerate would replace (hidden meanwhile)."""
+
+    text: str | None
+    reply: MessageView
+    user: MessageView | None = None
+    replaced: MessageView | None = None
+
+
+@dataclass
+class Progress(Message):
+    """The figures of the turn in flight changed."""
+
+    status: Status
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, Progress)
+
+
+@dataclass
+class Settled(Message):
+    """The turn is over; `outcome` is the session's one value for how it ended."""
+
+    views: TurnViews
+    outcome: TurnSettled
+
+
+def flight_note(status: Status) -> str:
+    """What the reply's header says while its request is in flight."""
+    if (retry := status.retry) is not None:
+        # The countdown first: a narrow header cuts the end of the line, and the server's reason can be long.
+        reason = retry.reason.rstrip(".")
+        if retry.seconds_left is None:
+            return f"retry sent, waiting {status.waiting_seconds or 0}s (escape stops) · {reason}"
+        return f"retrying in {retry.seconds_left}s (escape stops) · {reason}"
+    if status.waiting_seconds is not None:
+        return f"waiting {status.waiting_seconds}s"
+    return "streaming"
+
+
+class TurnWorker:
+    """One turn: `run` is the worker's body. `text` None regenerates the last reply."""
+
+    def __init__(self, session: Session, views: TurnViews, post: Callable[[Message], bool], *,
+                 ready: asyncio.Event, server_turn: asyncio.Lock) -> None:
+        self.session = session
+        self.views = views
+        self.post = post
+        self.ready = ready  # set once what the first request needs has loaded
+        self.server_turn = server_turn  # held while a request is at the server (see ChatApp.server_turn)
+
+    async def run(self) -> None:
+        session, view, text = self.session, self.views.reply, self.views.text
+        view.set_note("waiting")
+        turn: Turn | None = None
+        clock: asyncio.Task[None] | None = None
+        try:
+            await self.ready.wait()
+            async with self.server_turn:
+                turn = session.send(text) if text is not None else session.regenerate()
+                clock = asyncio.create_task(self._clock())
+                async for event in turn:
+                    if isinstance(event, TextDelta):
+                        await view.append(event.text)
+                    self._report()
+        except ChatError:
+            pass  # the outcome holds it
+        finally:
+            if clock is not None:
+                clock.cancel()  # not awaited: a stop that cancels this worker must not wait on it
+            # Stopped before the turn began (waiting for start-up or for the model list): nothing was sent.
+            outcome = turn.outcome if turn is not None else None
+            self.post(Settled(self.views, outcome or TurnSettled("stopped", text_returned=True)))
+
+    def _report(self) -> Status | None:
+        """Post the figures as they are now and say in the reply's header how the request is doing."""
+        if self.session.in_flight is None:
+            return None
+        status = status_of(self.session)
+        self.views.reply.set_note(flight_note(status))
+        self.post(Progress(status))
+        return status
+
+    async def _clock(self) -> None:
+        """A waiting request sends the worker nothing to hear: its seconds are counted here, until its first
+        token. The first look comes as soon as the request is out (the session starts it before it first
+        waits for the server), so the bar drops the previous reply's figures at once."""
+        delay = 0.0
+        while True:
+            await asyncio.sleep(delay)
+            status = self._report()
+            if status is not None and status.waiting_seconds is None and status.retry is None:
+                return
+            delay = CLOCK
+
+
+def reply_note(reply: conversation.Message, finish_note: str | None = None) -> str:
+    """What a reply's header says after its model: tokens, cost, and how it ended if not normally."""
+    state = "stopped" if reply.stopped else "broke off" if reply.error else finish_note
+    usage = reply.usage
+    if usage is None:  # imported, or stored without usage: nothing to count
+        return state or ""
+    tokens = ("~" if usage.estimated else "") + plural(usage.completion_tokens, "token")
+    return " · ".join(x for x in (tokens, format_cost(reply.cost), state) if x)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.core.client import build_params
 from chatbot.core.errors import ConfigError
 from chatbot.core.models import (
     CATALOGUE,
@@ -19,6 +20,7 @@ from chatbot.core.models import (
     match_catalogue,
     unknown_model,
 )
+from chatbot.core.presets import sent_summary
 from chatbot.core.pricing import Price
 from chatbot.core.settings import load_settings
 
@@ -330,7 +332,10 @@ def test_a_preset_takes_a_reasoning_effort_and_says_so(tmp_path: Path) -> None:
     deep, support = settings.active_preset("deep"), settings.active_preset("support")
     assert deep.reasoning_effort == "high" and deep.temperature == 1.0  # the rest is balanced's
     assert (support.reasoning_effort, support.temperature) == ("low", 0.3)  # the rest is support's
-    assert deep.summary() == "temperature 1, top_p 1, max_tokens 4096, reasoning_effort high"
+    sent = sent_summary(build_params([], settings.model_spec("o3"), deep))
+    assert sent == "max_completion_tokens 4096, reasoning_effort high"  # a reasoning model is sent no sampling
+    assert sent_summary(build_params([], settings.model_spec("gpt-4o"), support)) == \
+        "max_tokens 1500, temperature 0.3, top_p 0.8"  # and a model that samples no effort
     assert all(p.reasoning_effort is None for p in load_settings(None)[0].all_presets().values())
 
 

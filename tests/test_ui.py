@@ -133,6 +133,27 @@ async def test_switch_model_and_preset_mid_conversation(fake: FakeOpenAI, make_s
         assert [m["content"] for m in body["messages"][1:]] == ["first", "a", "second"]
 
 
+async def test_the_preset_menu_shows_what_the_next_request_will_send(fake: FakeOpenAI, make_settings: Any) -> None:
+    from chatbot.ui.screens.picker import Picker
+
+    fake.queue(Reply("ok"))
+    app = app_for(make_settings, model="gpt-4o-mini", max_tokens=200)  # as CHAT_MAX_TOKENS=200 would
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(app.screen, Picker))
+        rows = " ".join(str(app.screen.options.get_option_at_index(i).prompt)
+                        for i in range(app.screen.options.option_count))
+        assert "max_tokens 200" in rows and "max_tokens 1500" not in rows  # support's own 1500 is overridden
+        await pilot.press(*"support", "enter")
+        await send(pilot, "hi")
+        assert (fake.last_body["max_tokens"], fake.last_body["temperature"]) == (200, 0.3)  # as the menu said
+        await pilot.press("f2", *"o3", "enter", "f3")
+        await until(pilot, lambda: isinstance(app.screen, Picker))
+        rows = " ".join(str(app.screen.options.get_option_at_index(i).prompt)
+                        for i in range(app.screen.options.option_count))
+        assert "max_completion_tokens 200" in rows and "temperature" not in rows  # o3 takes no sampling
+
+
 async def test_reasoning_model_from_menu_gets_only_what_it_accepts(fake: FakeOpenAI, make_settings: Any) -> None:
     fake.queue(Reply("ok"))
     app = app_for(make_settings)

@@ -28,14 +28,19 @@ class Preset:
     reasoning_effort: ReasoningEffort | None = None
     """Sent to reasoning models only (as temperature and top_p go to the others); None: the model's default."""
 
-    def summary(self) -> str:
-        parts = [f"temperature {_fmt(self.temperature)}", f"top_p {_fmt(self.top_p)}",
-                 f"max_tokens {self.max_tokens}"]
-        if self.reasoning_effort is not None:
-            parts.append(f"reasoning_effort {self.reasoning_effort}")
-        if self.response_format != "text":
-            parts.append(self.response_format)
-        return ", ".join(parts)
+
+
+def sent_summary(params: Mapping[str, object]) -> str:
+    """What a request body sets besides its model and messages, as the preset menu shows it: the values that go
+    out after the overrides and the model's limits (`temperature 0.3, top_p 0.8, max_tokens 200`)."""
+    parts = []
+    for key, value in params.items():
+        if key in ("model", "messages", "stream", "stream_options", "tools", "tool_choice"):
+            continue
+        if isinstance(value, Mapping):
+            value = value.get("type", value)
+        parts.append(f"{key} {_fmt(value) if isinstance(value, float) else value}")
+    return ", ".join(parts)
 
 
 def _fmt(value: float | None) -> str:

@@ -27,17 +27,16 @@ from chatbot.ui import clipboard
 from chatbot.ui.export import export_to_file
 from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen
-from chatbot.ui.screens.picker import Picker, PickerItem
+from chatbot.ui.screens.picker import Picker, PickerItem, model_detail, preset_detail
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
 from chatbot.ui.screens.turn_worker import Progress, Settled, TurnViews, TurnWorker, reply_note
 from chatbot.ui.shown import shown_text
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
-from chatbot.ui.widgets.status_bar import StatusBar, compact
+from chatbot.ui.widgets.status_bar import StatusBar
 from chatbot.ui.widgets.transcript import MAX_VIEWS, Transcript
 
 if TYPE_CHECKING:
-    from chatbot.core.models import ModelSpec
     from chatbot.core.session import Session
     from chatbot.core.store.history import HistoryStore
     from chatbot.core.store.writer import Writer
@@ -309,7 +308,7 @@ class ChatScreen(Screen[None]):
 
     def action_model_menu(self) -> None:
         models = self.session.settings.all_models()
-        items = [PickerItem(name, _model_detail(spec)) for name, spec in models.items()]
+        items = [PickerItem(name, model_detail(spec)) for name, spec in models.items()]
         items += [PickerItem(name, "from the server") for name in self.app.server_models if name not in models]
         picker = Picker("Model (applies from the next request)", items, current=self.session.model,
                         refresh=("ask the server again", self._refresh_server_models), free=True)
@@ -330,16 +329,19 @@ class ChatScreen(Screen[None]):
             self.notify(f"Model: {name}")
 
     def action_preset_menu(self) -> None:
-        presets = self.session.settings.all_presets()
-        items = [PickerItem(name, p.summary(), p.description) for name, p in presets.items()]
-        self.app.push_screen(Picker("Preset (applies from the next request)", items, current=self.session.preset_name),
-                             self._preset_chosen)
+        # Each row shows what the next request would send with it: overrides (flags, CHAT_MAX_TOKENS) applied,
+        # and only what the current model takes.
+        settings, spec = self.session.settings, self.session.spec
+        items = [PickerItem(name, preset_detail(spec, settings.active_preset(name)), p.description)
+                 for name, p in settings.all_presets().items()]
+        self.app.push_screen(Picker(f"Preset (applies from the next request; as sent to {spec.name})", items,
+                                    current=self.session.preset_name), self._preset_chosen)
 
     def _preset_chosen(self, name: str | None) -> None:
         if name and name != self.session.preset_name:
             self.session.set_preset(name)
             self.refresh_status()
-            self.notify(f"Preset: {name} ({self.session.preset.summary()})", markup=False)
+            self.notify(f"Preset: {name} ({preset_detail(self.session.spec, self.session.preset)})", markup=False)
 
     def action_history(self) -> None:
         if self.store is None or self.writer is None:
@@ -378,10 +380,3 @@ class ChatScreen(Screen[None]):
         if text is not None:
             self.session.set_system_prompt(text)
             self.notify("System prompt updated; it applies from the next request.")
-
-
-def _model_detail(spec: ModelSpec) -> str:
-    price = "price unknown" if spec.price is None else (
-        f"${spec.price.input}/{spec.price.output} per 1M in/out")
-    kind = " · reasoning" if spec.reasoning else ""
-    return f"{compact(spec.context_window)} ctx · {compact(spec.max_output)} out · {price}{kind}"

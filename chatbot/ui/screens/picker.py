@@ -9,7 +9,12 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
+from chatbot.core.client import build_params
+from chatbot.core.errors import ChatError
+from chatbot.core.models import ModelSpec
+from chatbot.core.presets import Preset, sent_summary
 from chatbot.ui.screens.filter_list import FilterList
+from chatbot.ui.widgets.status_bar import compact
 
 
 @dataclass(frozen=True)
@@ -93,3 +98,19 @@ class Picker(FilterList[str]):
     def action_refresh(self) -> None:
         if self.refresh_with is not None:
             self.refresh_with[1](self)
+
+
+def preset_detail(spec: ModelSpec, preset: Preset) -> str:
+    """A preset's row in the preset menu: what a request to `spec` would send with it."""
+    try:
+        return sent_summary(build_params([], spec, preset))
+    except ChatError as exc:  # an effort this model does not take: said here, before anything is sent
+        return f"not for {spec.name}: {exc.message}"
+
+
+def model_detail(spec: ModelSpec) -> str:
+    """A model's row in the model menu: window, output, price, kind."""
+    price = "price unknown" if spec.price is None else (
+        f"${spec.price.input}/{spec.price.output} per 1M in/out")
+    kind = " · reasoning" if spec.reasoning else ""
+    return f"{compact(spec.context_window)} ctx · {compact(spec.max_output)} out · {price}{kind}"

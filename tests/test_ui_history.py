@@ -415,8 +415,11 @@ async def test_deleting_the_current_conversation_keeps_recording(fake: FakeOpenA
         await until(pilot, lambda: [row_id for row_id, _ in options(app)] == [None])  # the empty history's line
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ChatScreen))
+        assert views(app) == []  # the deleted conversation is off the screen too
         await send(pilot, "kept?")
         assert app.recorder.error is None
+        # and out of the next request: a new conversation, as ctrl+n starts one
+        assert [m["content"] for m in fake.last_body["messages"][1:]] == ["kept?"]
     assert [s.title for s in reader().conversations()] == ["kept?"]
 
 
@@ -561,3 +564,19 @@ async def test_an_empty_history_and_a_search_without_hits_say_so(make_settings: 
         await pilot.press("n", "o", "n", "e", "down", "enter")
         await until(pilot, lambda: [text for _, text in options(app)] == ["No message contains 'none'."])
         assert app.screen is screen and screen.highlighted_id is None  # enter chose nothing, the screen stays
+
+
+async def test_deleting_another_conversation_leaves_the_open_one_alone(fake: FakeOpenAI, make_settings: Any,
+                                                                      db: Path) -> None:
+    seed(db, "Old one", "gpt-4o", [("q", "a")], updated=1_000_000_000.0)  # listed after the open one
+    fake.queue(Reply("first reply"), Reply("second reply"))
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "mine")
+        await open_history(pilot)
+        await pilot.press("down", "ctrl+d", "enter")
+        await until(pilot, lambda: len(options(app)) == 1)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ChatScreen))
+        await send(pilot, "still mine")
+        assert [m["content"] for m in fake.last_body["messages"][1:]] == ["mine", "first reply", "still mine"]

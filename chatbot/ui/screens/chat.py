@@ -347,9 +347,14 @@ class ChatScreen(Screen[None]):
         if self.store is None or self.writer is None:
             self.notify("History is off (--no-history or history = false).")
             return
+        self.app.push_screen(HistoryScreen(self.store, self._deleted, writer=self.writer), self._history_chosen)
+
+    def _deleted(self, conversation_id: int) -> None:
         recorder = self.app.recorder
-        self.app.push_screen(HistoryScreen(self.store, recorder.deleted if recorder else None, writer=self.writer),
-                             self._history_chosen)
+        if recorder is not None and conversation_id == recorder.conversation_id:
+            recorder.deleted(conversation_id)
+            # What the user deleted is not sent again with the next message: the screen starts over, as ctrl+n does.
+            self.call_later(self.action_new_conversation)
 
     async def _history_chosen(self, chosen: Opened | None) -> None:
         if chosen is None or self.store is None:

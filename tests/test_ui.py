@@ -268,6 +268,52 @@ async def test_message_sent_while_streaming_waits_for_the_reply(fake: FakeOpenAI
                                                                           "second reply"]
 
 
+async def test_a_message_sent_while_streaming_shows_as_queued_then_sends(fake: FakeOpenAI, make_settings: Any) -> None:
+    import threading
+
+    from chatbot.ui.widgets.message_view import MessageView
+
+    hold = threading.Event()
+    fake.queue(Reply(["slow ", "reply "], hold=hold, hold_after=1), Reply("second reply"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"first", "enter")
+        await until(pilot, lambda: "slow" in views(app)[-1][1])
+        await pilot.press(*"next one", "enter")
+        await until(pilot, lambda: len(views(app)) == 3)
+        waiting = list(app.query(MessageView))[-1]
+        assert (waiting.role, waiting.text) == ("user", "next one") and "queued" in waiting.note
+        hold.set()
+        screen = app.screen
+        await until(pilot, lambda: len(fake.chat_requests) == 2 and not screen.busy)
+        # It sent as it stood in the transcript: the reply follows it, and the note is gone.
+        assert views(app) == [("user", "first"), ("assistant", "slow reply "), ("user", "next one"),
+                              ("assistant", "second reply")]
+        assert "queued" not in waiting.note
+
+
+async def test_up_takes_a_queued_message_back_before_it_sends(fake: FakeOpenAI, make_settings: Any) -> None:
+    import threading
+
+    hold = threading.Event()
+    fake.queue(Reply(["slow ", "reply "], hold=hold, hold_after=1))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"first", "enter")
+        await until(pilot, lambda: "slow" in views(app)[-1][1])
+        await pilot.press(*"oops, not yet", "enter")
+        await until(pilot, lambda: len(views(app)) == 3)
+        await pilot.press("up")
+        prompt = app.query_one(PromptInput)
+        assert prompt.text == "oops, not yet"
+        await until(pilot, lambda: len(views(app)) == 2)  # its queued view is gone
+        hold.set()
+        screen = app.screen
+        await until(pilot, lambda: not screen.busy)
+        await pilot.pause()
+        assert len(fake.chat_requests) == 1 and prompt.text == "oops, not yet"  # never sent, still the user's
+
+
 async def test_up_recalls_previous_message(fake: FakeOpenAI, make_settings: Any) -> None:
     fake.queue(Reply("ok"))
     app = app_for(make_settings)

@@ -27,7 +27,7 @@ from chatbot.ui import clipboard
 from chatbot.ui.export import export_to_file
 from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen
-from chatbot.ui.screens.picker import Picker, PickerItem, model_detail, preset_detail
+from chatbot.ui.screens.picker import Picker, model_picker, preset_detail, preset_picker
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
 from chatbot.ui.screens.turn_worker import Progress, Settled, TurnViews, TurnWorker, reply_note
 from chatbot.ui.shown import shown_text
@@ -67,7 +67,7 @@ class ChatScreen(Screen[None]):
         self.session = session
         self.store = store
         self.writer = writer
-        self.queued: list[str] = []
+        self.queued: list[MessageView] = []  # messages sent while a reply streams, shown as waiting
         self.reply_view: MessageView | None = None
         self.turn: TurnViews | None = None  # the turn under way, until its outcome is on screen
         self.turn_worker: Worker[None] | None = None
@@ -78,7 +78,8 @@ class ChatScreen(Screen[None]):
         yield Transcript(id="transcript")
         key = self.app.key_of  # as remapped in [keymap]
         yield PromptInput(id="prompt", placeholder=f"Message ({key('send')} sends, {key('newline')} newline, "
-                                                   f"{key('help')} help)", sent=self.sent_messages)
+                                                   f"{key('help')} help)", sent=self.sent_messages,
+                          take_back=self.take_back_queued)
         yield StatusBar(id="status")
         yield Footer()
 
@@ -154,10 +155,20 @@ class ChatScreen(Screen[None]):
 
     def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
         if self.busy:
-            self.queued.append(event.text)
-            self.notify("Sends when the current reply finishes.", title="Queued")
+            view = MessageView("user", event.text)
+            view.set_note("queued: sends when this reply ends · up takes it back")
+            self.queued.append(view)
+            self.call_later(self.transcript.add, view)
             return
         self.start_turn(event.text)
+
+    def take_back_queued(self) -> str | None:
+        """Up in the empty prompt while messages wait: the newest comes back to the prompt, unsent."""
+        if not self.queued:
+            return None
+        view = self.queued.pop()
+        self.call_later(view.remove)
+        return view.text
 
     def on_prompt_input_scroll_transcript(self, event: PromptInput.ScrollTranscript) -> None:
         scroll = {"page_up": self.transcript.scroll_page_up, "page_down": self.transcript.scroll_page_down,
@@ -174,22 +185,28 @@ class ChatScreen(Screen[None]):
 
     def sent_messages(self) -> list[str]:
         """The user's messages in this conversation, oldest first, which up and down in the prompt walk through."""
-        return [v.text for v in self.transcript.views() if v.role == "user"]
+        return [v.text for v in self.transcript.views() if v.role == "user" and v not in self.queued]
 
-    def start_turn(self, text: str | None) -> None:
-        """Send `text` (or regenerate the last reply when None). Busy from here: a message sent meanwhile waits."""
-        self.turn = views = TurnViews(text, MessageView("assistant", model=self.session.model))
+    def start_turn(self, text: str | None, queued: MessageView | None = None) -> None:
+        """Send `text` (or regenerate the last reply when None; `queued` is its view if it waited). Busy from here:
+        a message sent meanwhile waits."""
+        self.turn = views = TurnViews(text, MessageView("assistant", model=self.session.model), user=queued)
         self.turn_worker = self.run_worker(self._turn(views), group="reply", exclusive=True, exit_on_error=False)
 
     async def _turn(self, views: TurnViews) -> None:
         """Mount the turn's views, then let its worker stream the reply into them."""
-        if (text := views.text) is not None:
+        if views.user is not None:  # it waited in the transcript: the reply goes right after it
+            views.user.set_note("")
+            await self.transcript.mount(views.reply, after=views.user)
+        elif (text := views.text) is not None:
             views.user = await self.transcript.add(MessageView("user", text))
         else:
             views.replaced = self._view_of(self.session.conversation.last_reply())
             if views.replaced is not None:
                 views.replaced.display = False  # shown again if no new reply replaces it
-        self.reply_view = await self.transcript.add(views.reply)
+        if not views.reply.is_attached:
+            self.reply_view = await self.transcript.add(views.reply)
+        self.reply_view = views.reply
         await TurnWorker(self.session, views, self.post_message, ready=self.app.ready,
                          server_turn=self.app.server_turn).run()
 
@@ -233,7 +250,8 @@ class ChatScreen(Screen[None]):
         if self.clear_after_turn:
             await self._clear()
         elif self.queued:
-            self.start_turn(self.queued.pop(0))
+            view = self.queued.pop(0)
+            self.start_turn(view.text, view)
 
     def _view_of(self, message: object) -> MessageView | None:
         return next((v for v in self.transcript.views() if message is not None and v.message is message), None)
@@ -307,11 +325,7 @@ class ChatScreen(Screen[None]):
         self.app.push_screen(InfoScreen(title, rows))
 
     def action_model_menu(self) -> None:
-        models = self.session.settings.all_models()
-        items = [PickerItem(name, model_detail(spec)) for name, spec in models.items()]
-        items += [PickerItem(name, "from the server") for name in self.app.server_models if name not in models]
-        picker = Picker("Model (applies from the next request)", items, current=self.session.model,
-                        refresh=("ask the server again", self._refresh_server_models), free=True)
+        picker = model_picker(self.session, self.app.server_models, self._refresh_server_models)
         self.app.push_screen(picker, self._model_chosen)
         if not self.app.server_models_fetched:
             self._refresh_server_models(picker)
@@ -329,13 +343,7 @@ class ChatScreen(Screen[None]):
             self.notify(f"Model: {name}")
 
     def action_preset_menu(self) -> None:
-        # Each row shows what the next request would send with it: overrides (flags, CHAT_MAX_TOKENS) applied,
-        # and only what the current model takes.
-        settings, spec = self.session.settings, self.session.spec
-        items = [PickerItem(name, preset_detail(spec, settings.active_preset(name)), p.description)
-                 for name, p in settings.all_presets().items()]
-        self.app.push_screen(Picker(f"Preset (applies from the next request; as sent to {spec.name})", items,
-                                    current=self.session.preset_name), self._preset_chosen)
+        self.app.push_screen(preset_picker(self.session), self._preset_chosen)
 
     def _preset_chosen(self, name: str | None) -> None:
         if name and name != self.session.preset_name:

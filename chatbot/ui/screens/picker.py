@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -15,6 +15,9 @@ from chatbot.core.models import ModelSpec
 from chatbot.core.presets import Preset, sent_summary
 from chatbot.ui.screens.filter_list import FilterList
 from chatbot.ui.widgets.status_bar import compact
+
+if TYPE_CHECKING:
+    from chatbot.core.session import Session
 
 
 @dataclass(frozen=True)
@@ -114,3 +117,22 @@ def model_detail(spec: ModelSpec) -> str:
         f"${spec.price.input}/{spec.price.output} per 1M in/out")
     kind = " · reasoning" if spec.reasoning else ""
     return f"{compact(spec.context_window)} ctx · {compact(spec.max_output)} out · {price}{kind}"
+
+
+def model_picker(session: Session, server_models: Iterable[str], refresh: Callable[[Picker], None]) -> Picker:
+    """The model menu: the catalogue and the config's models, then what the server lists beside them."""
+    models = session.settings.all_models()
+    items = [PickerItem(name, model_detail(spec)) for name, spec in models.items()]
+    items += [PickerItem(name, "from the server") for name in server_models if name not in models]
+    return Picker("Model (applies from the next request)", items, current=session.model,
+                  refresh=("ask the server again", refresh), free=True)
+
+
+def preset_picker(session: Session) -> Picker:
+    """The preset menu. Each row shows what the next request would send with it: the overrides (flags,
+    CHAT_MAX_TOKENS) applied, and only what the current model takes."""
+    settings, spec = session.settings, session.spec
+    items = [PickerItem(name, preset_detail(spec, settings.active_preset(name)), p.description)
+             for name, p in settings.all_presets().items()]
+    return Picker(f"Preset (applies from the next request; as sent to {spec.name})", items,
+                  current=session.preset_name)

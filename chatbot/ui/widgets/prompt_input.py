@@ -43,10 +43,13 @@ class PromptInput(TextArea):
             super().__init__()
             self.where = where
 
-    def __init__(self, *, sent: Callable[[], Sequence[str]] | None = None, **kwargs: object) -> None:
-        """`sent` gives the messages the user sent, oldest first, that up and down walk through."""
+    def __init__(self, *, sent: Callable[[], Sequence[str]] | None = None,
+                 take_back: Callable[[], str | None] | None = None, **kwargs: object) -> None:
+        """`sent` gives the messages the user sent, oldest first, that up and down walk through; `take_back` a
+        message still waiting to be sent, which up in the empty prompt brings back first."""
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)  # type: ignore[arg-type]
         self._sent = sent
+        self._take_back = take_back
         self._walk: int | None = None  # how far back up has gone, while the prompt shows that message unedited
 
     async def _on_key(self, event: events.Key) -> None:
@@ -113,6 +116,10 @@ class PromptInput(TextArea):
 
     def action_cursor_up(self, select: bool = False) -> None:
         # The message is put in the prompt at once, so the keys typed after up edit it.
+        if not select and not self.text and self._take_back is not None \
+                and (waiting := self._take_back()) is not None:
+            self.set_text(waiting)
+            return
         if not select:
             sent = self._walking()
             if sent is not None and self.cursor_location[0] == 0:

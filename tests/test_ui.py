@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from fake_openai import Error, FakeOpenAI, Reply
 from support import send, stop_mid_reply, until, wait_turn
 from chatbot.core.settings import load_settings
@@ -468,6 +470,23 @@ async def test_help_at_60x20_scrolls_to_its_last_row_and_keeps_its_footer_in_sig
         assert footer.content_size.height == 1
         await pilot.press("end")
         await until(pilot, lambda: body.scroll_y == body.max_scroll_y)
+
+
+@pytest.mark.parametrize(("size", "left_out"), [((60, 20), {"new_conversation", "command_palette"}),
+                                                ((70, 20), {"command_palette"}), ((100, 30), set())])
+async def test_the_footers_keys_fit_the_width_whole(fake: FakeOpenAI, make_settings: Any, size: tuple[int, int],
+                                                    left_out: set[str]) -> None:
+    from chatbot.ui.widgets.footer import ChatFooter
+
+    app = app_for(make_settings)
+    async with app.run_test(size=size) as pilot:
+        footer = app.screen.query_one(ChatFooter)
+        everything = {"help", "model_menu", "preset_menu", "history", "stop", "new_conversation", "quit",
+                      "command_palette"}
+        await until(pilot, lambda: {getattr(k, "action", None) for k in footer.children} == everything - left_out)
+        await pilot.pause()
+        # Every key that is shown is shown whole: none runs past the right edge.
+        assert all(k.region.right <= size[0] for k in footer.children)
 
 
 def test_example_config_lists_every_binding_with_its_default_keys(make_settings: Any) -> None:

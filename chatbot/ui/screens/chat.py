@@ -17,7 +17,6 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from chatbot.core.events import TurnSettled
@@ -31,6 +30,7 @@ from chatbot.ui.screens.picker import Picker, model_picker, preset_detail, prese
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
 from chatbot.ui.screens.turn_worker import Progress, Settled, TurnViews, TurnWorker, reply_note
 from chatbot.ui.shown import shown_text
+from chatbot.ui.widgets.footer import ChatFooter
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar
@@ -81,7 +81,7 @@ class ChatScreen(Screen[None]):
                                                    f"{key('help')} help)", sent=self.sent_messages,
                           take_back=self.take_back_queued)
         yield StatusBar(id="status")
-        yield Footer()
+        yield ChatFooter()
 
     async def on_mount(self) -> None:
         self.query_one(PromptInput).focus()

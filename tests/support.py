@@ -91,8 +91,6 @@ async def run_command(pilot: Any, name: str) -> None:
     """Run the command palette's command `name` as a user would: ctrl+p, type it, enter on the top hit."""
     from textual.command import CommandList, CommandPalette
 
-    from chatbot.ui.screens.chat import ChatScreen
-
     await pilot.press("ctrl+p")
     await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette))
     await pilot.press(*name)
@@ -106,4 +104,4 @@ async def run_command(pilot: Any, name: str) -> None:
 
     await until(pilot, top_hit)
     await pilot.press("enter")
-    await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
+    await until(pilot, lambda: not isinstance(pilot.app.screen, CommandPalette))  # the command may open a screen

@@ -26,6 +26,7 @@ from chatbot.core.store.history import HistoryStore
 from chatbot.core.request import OK, Request
 from chatbot.ui.app import ChatApp, make_app
 from chatbot.ui.screens.chat import ChatScreen
+from chatbot.ui.screens.export import ExportScreen
 from chatbot.ui.screens.history import HistoryScreen
 from chatbot.ui.widgets.confirm_bar import ConfirmBar
 from chatbot.ui.widgets.status_bar import StatusBar
@@ -495,6 +496,9 @@ async def test_palette_export_writes_the_conversation_into_the_cwd(fake: FakeOpe
         conversation_id = app.recorder.conversation_id
         path = Path.cwd() / f"chat-{conversation_id}.{fmt}"
         await run_command(pilot, "Export conversation as Markdown" if fmt == "md" else "Export conversation as JSON")
+        await until(pilot, lambda: isinstance(app.screen, ExportScreen))
+        assert app.screen.query_one(Input).value == str(path)  # the default: the current folder
+        await pilot.press("enter")
         await until(pilot, path.exists)
         await pilot.pause()
         assert any(f"Exported to {path}" in str(n.message) for n in app._notifications)
@@ -507,6 +511,45 @@ async def test_palette_export_writes_the_conversation_into_the_cwd(fake: FakeOpe
         assert json.loads(text) == to_json(reader().load(conversation_id))
     assert "SECRETSECRET" not in text
     assert sorted(p.name for p in Path.cwd().iterdir()) == [path.name]
+
+
+async def test_export_asks_before_overwriting_and_keeps_the_file_on_escape(fake: FakeOpenAI, make_settings: Any,
+                                                                          db: Path) -> None:
+    from chatbot.ui.widgets.confirm_bar import ConfirmBar
+
+    fake.queue(Reply("answer"))
+    (Path.cwd() / "notes.md").write_text("my own notes\n", encoding="utf-8")
+    app = app_with(make_settings, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "export this")
+        await run_command(pilot, "Export conversation as Markdown")
+        await until(pilot, lambda: isinstance(app.screen, ExportScreen))
+        box = app.screen.query_one(Input)
+        box.value = "notes.md"
+        await pilot.press("enter")
+        bar = app.screen.query_one(ConfirmBar)
+        await until(pilot, lambda: bar.display)
+        assert "notes.md exists. Overwrite it?" in str(bar.render())
+        await pilot.press("escape")  # keeps it, and the path can be changed
+        assert (Path.cwd() / "notes.md").read_text(encoding="utf-8") == "my own notes\n"
+        assert isinstance(app.screen, ExportScreen)
+        await pilot.press("enter", "y")  # asked again; yes overwrites
+        await until(pilot, lambda: "export this" in (Path.cwd() / "notes.md").read_text(encoding="utf-8"))
+
+
+async def test_export_without_history_writes_what_is_in_memory(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("kept in memory only"))
+    app = make_app(make_settings())  # no store: as with --no-history
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "remember me")
+        await run_command(pilot, "Export conversation as JSON")
+        await until(pilot, lambda: isinstance(app.screen, ExportScreen))
+        path = Path(app.screen.query_one(Input).value)
+        await pilot.press("enter")
+        await until(pilot, path.exists)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert [m["content"] for m in data["messages"]] == ["remember me", "kept in memory only"]
+    assert data["title"] == "remember me" and data["model"] == "gpt-4o-mini"
 
 
 async def test_palette_export_before_any_message_says_there_is_nothing(fake: FakeOpenAI, make_settings: Any,

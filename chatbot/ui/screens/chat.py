@@ -23,7 +23,7 @@ from chatbot.core.events import TurnSettled
 from chatbot.core.status import status_of
 from chatbot.core.text import plural
 from chatbot.ui import clipboard
-from chatbot.ui.export import export_to_file
+from chatbot.ui import export as exporting
 from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen
 from chatbot.ui.screens.picker import Picker, model_picker, preset_detail, preset_picker
@@ -384,7 +384,7 @@ class ChatScreen(Screen[None]):
 
     @work(group="export", exit_on_error=False)
     async def export(self, fmt: str) -> None:
-        await export_to_file(fmt, self.app.recorder, self.store, self.notify)
+        await exporting.export(self.app, self.session, self.app.recorder, self.store, fmt)
 
     def action_edit_system_prompt(self) -> None:
         self.app.push_screen(SystemPromptScreen(self.session.conversation.system_prompt), self._system_prompt_saved)

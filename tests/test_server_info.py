@@ -112,3 +112,57 @@ def test_is_openai(base_url: str | None, expected: bool) -> None:
 )
 def test_native_root(base_url: str, root: str) -> None:
     assert native_root(base_url) == root
+
+
+# -- the session asks when nothing else knows the window --------------------------------------------------------
+
+
+async def _one_turn(settings: Any) -> Any:
+    from chatbot.core.client import ChatClient
+    from chatbot.core.session import Session
+
+    client = ChatClient.from_settings(settings)
+    session = Session(settings, client)
+    try:
+        async for _ in session.send("hello"):
+            pass
+    finally:
+        await client.aclose()
+    return session
+
+
+async def test_a_model_nothing_describes_gets_the_window_its_server_reports(make_settings: Any) -> None:
+    from fake_openai import Reply
+
+    from chatbot.core.status import status_of
+
+    with FakeOpenAI(["qwen3-8b"], max_model_len={"qwen3-8b": 8192}) as fake:
+        fake.queue(Reply("hi"))
+        settings = make_settings(base_url=fake.base_url, model="qwen3-8b", catalogue_prices=None)
+        assert settings.model_spec("qwen3-8b").window_source == "assumed"
+        assert status_of_fresh(settings).window_assumed  # before it is asked, the bar marks the guess
+        session = await _one_turn(settings)
+        assert (session.spec.context_window, session.spec.window_source) == (8192, "server")
+        assert not status_of(session).window_assumed
+        # Asked before the request went out, and once: the request used the server's window.
+        paths = [r.path for r in fake.requests]
+        assert paths.index("/v1/models") < paths.index("/v1/chat/completions") and paths.count("/v1/models") == 1
+
+
+async def test_a_model_the_catalogue_or_config_describes_is_never_asked_about(make_settings: Any) -> None:
+    from fake_openai import Reply
+
+    with FakeOpenAI(["gpt-4o-mini", "mine"]) as fake:
+        fake.queue(Reply("hi"), Reply("hi"))
+        await _one_turn(make_settings(base_url=fake.base_url, model="gpt-4o-mini", catalogue_prices=None))
+        await _one_turn(make_settings(base_url=fake.base_url, model="mine", catalogue_prices=None,
+                                      models={"mine": {"context_window": 65_536}}))
+        assert [r.path for r in fake.requests] == ["/v1/chat/completions"] * 2
+
+
+def status_of_fresh(settings: Any) -> Any:
+    from chatbot.core.client import ChatClient
+    from chatbot.core.session import Session
+    from chatbot.core.status import status_of
+
+    return status_of(Session(settings, ChatClient.from_settings(settings)))

@@ -110,12 +110,29 @@ class Session:
         self.last_cost: Decimal | None = None
         self.last_window: Window | None = None
         self._counters: dict[str, TokenCounter] = {}
+        self.server_windows: dict[str, int] = {}  # model -> the window its server reports
+        self.windows_asked: set[str] = set()
 
     # -- what the next request will use --
 
     @property
     def spec(self) -> ModelSpec:
-        return self.settings.model_spec(self.model)
+        return self.settings.model_spec(self.model, server_window=self.server_windows.get(self.model))
+
+    async def learn_window(self) -> None:
+        """Ask the server for the current model's window when nothing else knows it (neither the catalogue nor the
+        config): a local model's window decides what the sliding window keeps. Asked once per model; call it only
+        while no reply streams (see server_info)."""
+        model = self.model
+        if self.spec.window_source != "assumed" or model in self.windows_asked:
+            return
+        self.windows_asked.add(model)
+        from chatbot.core.server_info import server_window  # the network library only when a server is asked
+
+        key = self.settings.api_key.get_secret_value() if self.settings.api_key else None
+        window = await server_window(self.settings.base_url, model, api_key=key)
+        if window is not None:
+            self.server_windows[model] = window
 
     @property
     def preset(self) -> Preset:
@@ -271,6 +288,7 @@ class Session:
 
         The model and preset are read once: the user may switch them while the reply streams, and that
         applies from the next request, not to how this one is counted, priced or stored."""
+        await self.learn_window()
         spec, preset = self.spec, self.preset
         counter = self._counter(spec)
         window = self.window()

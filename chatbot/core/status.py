@@ -35,6 +35,7 @@ class Status:
     ctx_used: int = 0
     ctx_limit: int = 0
     budget_limited: bool = False  # ctx_limit is the configured budget, which is below the model's window
+    window_assumed: bool = False  # nothing says the model's window (not the catalogue, the config, the server)
     dropped_turns: int = 0
     # False while nothing of the request the counts describe has been billed (no request yet, or one still
     # waiting for its first token): the previous reply's cost beside the new request's tokens would mix two.
@@ -66,6 +67,7 @@ def status_of(session: Session) -> Status:
         ctx_used=(window.prompt_tokens + (usage.completion_tokens if usage else 0)) if window else 0,
         ctx_limit=budget if budget is not None and budget_limited else spec.context_window,
         budget_limited=budget_limited,
+        window_assumed=spec.window_source == "assumed" and not budget_limited,
         dropped_turns=_dropped_turns(session),
         replied=flight.first_token_at is not None if flight else session.last_usage is not None,
         last_cost=last,

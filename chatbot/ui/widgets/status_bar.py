@@ -62,7 +62,8 @@ def items(status: Status, *, full: bool = True, left_out: frozenset[str] = froze
     if "ctx" not in left_out:
         # Named when the budget is the limit: `ctx 172/600` against a 128k model would read as a small window.
         budget = " budget" if status.budget_limited else ""
-        shown_items.append(f"ctx {compact(status.ctx_used)}/{compact(status.ctx_limit)}{budget}")
+        assumed = "~" if status.window_assumed else ""  # a guess, like an estimated token count
+        shown_items.append(f"ctx {compact(status.ctx_used)}/{assumed}{compact(status.ctx_limit)}{budget}")
     if status.dropped_turns and "dropped" not in left_out:
         turns = status.dropped_turns
         shown_items.append(f"dropped {turns} turn{'' if turns == 1 else 's'}" if full else f"dropped {turns}")

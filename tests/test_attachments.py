@@ -6,15 +6,15 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
-
 from fake_openai import Error, FakeOpenAI, Reply
+from PIL import Image
 from support import SleepRecorder
 
 from chatbot.core.attachments import (
@@ -124,17 +124,17 @@ def test_an_animated_gif_is_refused() -> None:
     frames = [Image.new("RGB", (20, 20), colour) for colour in (RED, BLUE)]
     out = io.BytesIO()
     frames[0].save(out, "GIF", save_all=True, append_images=frames[1:])
-    with pytest.raises(AttachmentError, match="cannot attach anim.gif: it is an animated GIF"):
+    with pytest.raises(AttachmentError, match=r"cannot attach anim\.gif: it is an animated GIF"):
         prepare(out.getvalue(), "anim.gif", SPEC)
 
 
 def test_a_directory_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(AttachmentError, match=f"cannot attach {tmp_path}: it is a directory"):
+    with pytest.raises(AttachmentError, match=re.escape(f"cannot attach {tmp_path}: it is a directory")):
         attach(str(tmp_path), SPEC, detail="auto", max_bytes=LIMIT)
 
 
 def test_a_missing_file_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(AttachmentError, match="gone.png: no such file"):
+    with pytest.raises(AttachmentError, match=r"gone\.png: no such file"):
         attach(str(tmp_path / "gone.png"), SPEC, detail="auto", max_bytes=LIMIT)
 
 
@@ -147,7 +147,7 @@ def test_an_unreadable_file_is_refused(tmp_path: Path) -> None:
 
 def test_a_file_over_the_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
     (tmp_path / "big.txt").write_text("x" * 2001)
-    with pytest.raises(AttachmentError, match=r"big.txt: it is 2,001 bytes, over the 2,000 bytes limit"):
+    with pytest.raises(AttachmentError, match=r"big\.txt: it is 2,001 bytes, over the 2,000 bytes limit"):
         attach(str(tmp_path / "big.txt"), SPEC, detail="auto", max_bytes=2000)
     (tmp_path / "fits.txt").write_text("x" * 2000)
     assert attach(str(tmp_path / "fits.txt"), SPEC, detail="auto", max_bytes=2000).text == "x" * 2000
@@ -338,7 +338,7 @@ async def test_the_spend_guard_counts_the_image(fake: FakeOpenAI, make_session) 
 async def test_a_model_without_vision_is_refused_before_sending(fake: FakeOpenAI, make_session) -> None:
     session = make_session(model="gpt-4o", models={"gpt-4o": {"vision": False}})
     turn = session.send("what is this?", (image(64, 64),))
-    with pytest.raises(ImagesRefusedError, match="model 'gpt-4o' does not accept images \\(photo.png\\)"):
+    with pytest.raises(ImagesRefusedError, match=r"model 'gpt-4o' does not accept images \(photo\.png\)"):
         async for _ in turn:
             pass
     assert fake.chat_requests == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import subprocess
 import sys
@@ -12,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
-
 from fake_openai import Error, FakeOpenAI, Reply
+from PIL import Image
 from support import offline
 
 KEY = "sk-test-SECRETSECRET1234"
@@ -29,7 +29,7 @@ def workdir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def run_chat(fake: FakeOpenAI, tmp_path: Path, workdir: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """run_chat(*args, input=bytes, env={...}) -> the finished `chat`, its output decoded."""
+    """run_chat(*args, stdin=bytes, env_extra={...}) -> the finished `chat`, its output decoded."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("CHAT_", "OPENAI_"))}
     for var, sub in (("XDG_CONFIG_HOME", "xdg-config"), ("XDG_DATA_HOME", "xdg-data"),
                      ("XDG_STATE_HOME", "xdg-state")):
@@ -39,8 +39,9 @@ def run_chat(fake: FakeOpenAI, tmp_path: Path, workdir: Path) -> Callable[..., s
                CHAT_MODEL="gpt-4o")
     offline(env)
 
-    def run(*args: str, input: bytes = b"", env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([sys.executable, "-m", "chatbot", *args], input=input, capture_output=True,
+    def run(*args: str, stdin: bytes = b"",
+            env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "chatbot", *args], input=stdin, capture_output=True,
                               env={**env, **(env_extra or {})}, cwd=workdir, timeout=120)
         assert "Traceback" not in done.stderr.decode(), done.stderr.decode()
         return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(), done.stderr.decode())
@@ -93,7 +94,7 @@ def test_the_configured_detail_applies_to_every_image(fake: FakeOpenAI, run_chat
 def test_an_image_from_stdin(fake: FakeOpenAI, run_chat) -> None:
     fake.queue(Reply("a blue square"))
     # argparse takes a value starting with "-" for a flag, so stdin with its own detail is --attach=-:high.
-    done = run_chat("-p", "what is this?", "--attach=-:high", input=png(100, 100))
+    done = run_chat("-p", "what is this?", "--attach=-:high", stdin=png(100, 100))
     assert done.returncode == 0, done.stderr
     content = parts(fake)
     assert content[0] == {"type": "text", "text": "what is this?"}  # stdin is the file, not more prompt
@@ -102,13 +103,13 @@ def test_an_image_from_stdin(fake: FakeOpenAI, run_chat) -> None:
 
 def test_a_text_file_from_stdin(fake: FakeOpenAI, run_chat) -> None:
     fake.queue(Reply("ok"))
-    done = run_chat("-p", "review", "-a", "-", input=b"SELECT 1;\n")
+    done = run_chat("-p", "review", "-a", "-", stdin=b"SELECT 1;\n")
     assert done.returncode == 0, done.stderr
     assert parts(fake) == "review\n\nstdin\n```\nSELECT 1;\n```"
 
 
 def test_stdin_attached_needs_the_prompt_from_p(fake: FakeOpenAI, run_chat) -> None:
-    done = run_chat("-a", "-", input=b"some text")
+    done = run_chat("-a", "-", stdin=b"some text")
     assert done.returncode == 2
     assert "-a - reads the attached file from stdin, so the prompt must come from -p" in done.stderr
     assert fake.chat_requests == []
@@ -193,3 +194,15 @@ def test_attach_is_a_chat_flag_not_a_store_commands(run_chat) -> None:
     done = run_chat("-a", "x.png", "history")
     assert done.returncode == 2
     assert "-a/--attach is a chat flag" in done.stderr
+
+
+def test_the_prompt_estimate_includes_the_image(fake: FakeOpenAI, run_chat, workdir: Path) -> None:
+    """A server that reports no usage: the prompt is billed at chat's own count, the image's 765 tokens in it."""
+    (workdir / "photo.png").write_bytes(png(1024, 1024))
+    fake.queue(Reply("ok", send_usage=False), Reply("ok", send_usage=False))
+    without = run_chat("-p", "look", "--json")
+    with_image = run_chat("-p", "look", "-a", "photo.png", "--json")
+    assert without.returncode == with_image.returncode == 0, with_image.stderr
+    before, after = json.loads(without.stdout)["usage"], json.loads(with_image.stdout)["usage"]
+    assert before["estimated"] and after["estimated"]
+    assert after["prompt_tokens"] - before["prompt_tokens"] == 765  # 1024x1024 at auto on gpt-4o

@@ -128,6 +128,14 @@ def test_an_animated_gif_is_refused() -> None:
         prepare(out.getvalue(), "anim.gif", SPEC)
 
 
+def test_an_image_with_too_many_pixels_to_decode_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses twice this: 2,000 pixels
+    with pytest.raises(AttachmentError, match="it has too many pixels to decode safely"):
+        prepare(image_bytes(100, 100), "huge.png", SPEC)
+    # Over the limit but not twice it: a warning only, and the image is attached (and downscaled if need be).
+    assert prepare(image_bytes(40, 40), "big.png", SPEC).width == 40
+
+
 def test_a_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(AttachmentError, match=re.escape(f"cannot attach {tmp_path}: it is a directory")):
         attach(str(tmp_path), SPEC, detail="auto", max_bytes=LIMIT)

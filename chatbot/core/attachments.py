@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import io
 import re
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
@@ -64,7 +65,7 @@ class Attachment:
 
     name: str
     kind: Literal["image", "text"]
-    data: bytes
+    data: bytes = field(repr=False)
     mime: str = "text/plain"
     width: int = 0
     height: int = 0
@@ -86,11 +87,9 @@ class Attachment:
 def split_detail(argument: str) -> tuple[str, Detail | None]:
     """`photo.png:low` -> ("photo.png", "low"). A name that merely ends so (a file really named `x:low`) is
     the file: the caller tries the whole argument first (`attach`)."""
-    path, sep, suffix = argument.rpartition(":")
-    for detail in DETAILS:
-        if sep and path and suffix == detail:
-            return path, detail
-    return argument, None
+    path, _, suffix = argument.rpartition(":")
+    detail = next((d for d in DETAILS if d == suffix), None)
+    return (path, detail) if path and detail else (argument, None)
 
 
 def attach(argument: str, spec: ModelSpec, *, detail: Detail, max_bytes: int,
@@ -177,7 +176,11 @@ def _image(data: bytes, name: str, image_format: str, spec: ModelSpec, detail: D
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with warnings.catch_warnings():
+            # Past Pillow's warning size an image is still decoded and downscaled; past twice it Pillow refuses.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+        with image:
             if getattr(image, "is_animated", False):
                 raise AttachmentError(f"cannot attach {name}: it is an animated {image_format}",
                                       "models take still images only: attach one frame")
@@ -192,7 +195,10 @@ def _image(data: bytes, name: str, image_format: str, spec: ModelSpec, detail: D
             sent, mime = _encode(upright, image_format)
     except AttachmentError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+    except Image.DecompressionBombError:
+        raise AttachmentError(f"cannot attach {name}: it has too many pixels to decode safely",
+                              "attach a smaller image") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise AttachmentError(f"cannot attach {name}: it is not a readable {image_format} image ({exc})",
                               "attach a PNG, JPEG, WebP or GIF image") from None
     return Attachment(name, "image", sent, mime, target[0], target[1], detail)

@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import os
+import pty
 import subprocess
 import sys
 from collections.abc import Callable
@@ -115,13 +116,26 @@ def test_stdin_attached_needs_the_prompt_from_p(fake: FakeOpenAI, run_chat) -> N
     assert fake.chat_requests == []
 
 
-def test_attach_without_a_prompt_is_refused(fake: FakeOpenAI, run_chat, workdir: Path) -> None:
+def test_stdin_attached_twice_is_refused(fake: FakeOpenAI, run_chat) -> None:
+    done = run_chat("-p", "two?", "-a", "-", "--attach=-:low", stdin=b"one file")
+    assert done.returncode == 2
+    assert "-a - is given twice: stdin holds one file" in done.stderr
+    assert fake.chat_requests == []
+
+
+def test_attach_without_a_prompt_is_refused_rather_than_opening_the_app(fake: FakeOpenAI, workdir: Path) -> None:
+    """On a terminal, `chat -a notes.txt` would open the app and drop the file without a word."""
     (workdir / "notes.txt").write_text("x")
-    done = subprocess.run([sys.executable, "-m", "chatbot", "-a", "notes.txt"], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, cwd=workdir, timeout=60,
-                          env=offline({**os.environ, "OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.base_url}))
-    # stdin is no terminal here: empty piped input is an empty prompt, refused as one.
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "chatbot", "-a", "notes.txt"], capture_output=True,
+                              text=True, stdin=follower, cwd=workdir, timeout=60,
+                              env=offline({**os.environ, "OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.base_url}))
+    finally:
+        os.close(follower)
+        os.close(leader)
     assert done.returncode == 2, done.stderr
+    assert "-a attaches files to a one-shot prompt, and there is none" in done.stderr
     assert fake.chat_requests == []
 
 

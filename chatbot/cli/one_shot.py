@@ -17,15 +17,21 @@ if TYPE_CHECKING:
 
 
 def attaches_stdin(args: Parsed) -> bool:
-    from chatbot.core.attachments import STDIN
+    return _stdin_count(args) > 0
 
-    return any(a == STDIN or a.startswith(STDIN + ":") for a in args.attach or ())
+
+def _stdin_count(args: Parsed) -> int:
+    from chatbot.core.attachments import STDIN, split_detail
+
+    return sum(split_detail(a)[0] == STDIN for a in args.attach or ())
 
 
 def check_attach(args: Parsed) -> None:
     """-a sends files with a one-shot prompt: without -p there is no prompt for them (the app has no -a)."""
     from chatbot.core.errors import UsageError
 
+    if _stdin_count(args) > 1:
+        raise UsageError("-a - is given twice: stdin holds one file", "attach the others by name")
     if not args.attach or args.prompt is not None:
         return
     if attaches_stdin(args):

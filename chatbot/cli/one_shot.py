@@ -9,10 +9,52 @@ from chatbot.cli.flags import demo_client, open_history, resumed_id
 
 if TYPE_CHECKING:
     from chatbot.cli.parser import Parsed
+    from chatbot.core.attachments import Attachment
     from chatbot.core.conversation import Message
     from chatbot.core.errors import ChatError
     from chatbot.core.session import Session
     from chatbot.core.settings import Settings
+
+
+def attaches_stdin(args: Parsed) -> bool:
+    return _stdin_count(args) > 0
+
+
+def _stdin_count(args: Parsed) -> int:
+    from chatbot.core.attachments import STDIN, split_detail
+
+    return sum(split_detail(a)[0] == STDIN for a in args.attach or ())
+
+
+def check_attach(args: Parsed) -> None:
+    """-a sends files with a one-shot prompt: without -p there is no prompt for them (the app has no -a)."""
+    from chatbot.core.errors import UsageError
+
+    if _stdin_count(args) > 1:
+        raise UsageError("-a - is given twice: stdin holds one file", "attach the others by name")
+    if not args.attach or args.prompt is not None:
+        return
+    if attaches_stdin(args):
+        raise UsageError("-a - reads the attached file from stdin, so the prompt must come from -p",
+                         'give the prompt with -p "..."')
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError("-a attaches files to a one-shot prompt, and there is none",
+                         'give the prompt with -p "..." (or pipe it in)')
+
+
+def attachments_for(session: Session, args: Parsed) -> list[Attachment]:
+    """The files -a names, read and prepared for the session's model, in the order given. Raises before
+    anything is sent: a file that cannot be attached, or images for a model that takes none."""
+    from chatbot.core.attachments import attach, refuse_images
+
+    settings = session.settings
+    spec = session.spec
+    limits = settings.attachments
+    stdin = sys.stdin.buffer if attaches_stdin(args) and sys.stdin is not None else None
+    files = [attach(a, spec, detail=limits.detail, max_bytes=limits.max_bytes, stdin=stdin)
+             for a in args.attach or ()]
+    refuse_images(spec, files, settings.models.get(spec.name))
+    return files
 
 
 def compose(prompt: str | None, piped: str | None) -> str:
@@ -43,7 +85,8 @@ def one_shot(settings: Settings, args: Parsed, prompt: str) -> int:
         if args.system_prompt:
             session.conversation.set_system_prompt(args.system_prompt)
     try:
-        return asyncio.run(_stream_answer(session, prompt, args, sys.stdout, sys.stderr))
+        files = attachments_for(session, args)
+        return asyncio.run(_stream_answer(session, prompt, args, sys.stdout, sys.stderr, files))
     finally:
         if writer is not None and (lost := writer.close()):
             from chatbot.cli.output import stderr
@@ -53,7 +96,8 @@ def one_shot(settings: Settings, args: Parsed, prompt: str) -> int:
             store.close()
 
 
-async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextIO, err: TextIO) -> int:
+async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextIO, err: TextIO,
+                         attachments: list[Attachment]) -> int:
     import asyncio
     from contextlib import aclosing
 
@@ -63,7 +107,7 @@ async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextI
 
     # On a terminal, model text is data: escape sequences go, even when split across deltas.
     screen, notes = Output(out), Output(err)
-    turn = session.send(prompt)
+    turn = session.send(prompt, attachments)
     interrupted = False
     try:
         # Closed here, not at interpreter exit: a reader that went away (`| head -1`) raises in the middle of the

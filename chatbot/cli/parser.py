@@ -31,6 +31,9 @@ def _chat_flags(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     flags = [
         flag("-p", "--prompt", help="send one prompt, stream the answer to stdout, and exit; "
              "piped stdin is appended to it"),
+        flag("-a", "--attach", metavar="FILE", action="append", dest="attach",
+             help="send FILE with the prompt (repeatable): an image (PNG, JPEG, WebP, GIF; FILE:low, FILE:high "
+             "or FILE:auto sets its detail) or a text file; - reads it from stdin, and the prompt from -p"),
         flag("--usage", action="store_true", help="after the answer, print tokens and cost to stderr"),
         flag("--json", action="store_true", help="print the reply, usage and cost as one JSON object"),
         flag("-m", "--model", help="model to use (see --list-models)"),

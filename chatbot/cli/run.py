@@ -41,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
 
                 list_models(settings)
                 return 0
-            piped = _read_stdin()
+            from chatbot.cli.one_shot import attaches_stdin, check_attach
+
+            check_attach(args)
+            # `-a -`: stdin is the attached file, read as bytes when it is attached, not text to append.
+            piped = None if attaches_stdin(args) else _read_stdin()
             if args.prompt is None and piped is None:
                 return _run_app(settings, warnings, args)
         from chatbot.cli.one_shot import compose, one_shot

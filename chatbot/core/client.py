@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chatbot.core import errors
+from chatbot.core.attachments import request_content
 from chatbot.core.conversation import Message, to_api_messages
 from chatbot.core.events import Event, Finished, ReasoningDelta, Retrying, TextDelta, Usage, UsageReport
 from chatbot.core.models import OPENAI_URL, ModelSpec, ReasoningEffort, is_openai_url
@@ -38,7 +39,7 @@ def build_params(messages: list[Message], spec: ModelSpec, preset: Preset) -> di
     """The request body for `spec`: only the parameters that model accepts."""
     params: dict[str, Any] = {
         "model": spec.name,
-        "messages": to_api_messages(messages, spec.system_role),
+        "messages": api_messages(messages, spec.system_role),
         spec.max_tokens_param: reply_reserve(spec, preset),
     }
     if spec.accepts_sampling:
@@ -51,6 +52,20 @@ def build_params(messages: list[Message], spec: ModelSpec, preset: Preset) -> di
     if preset.response_format == "json_object":
         params["response_format"] = {"type": "json_object"}
     return params
+
+
+def api_messages(messages: list[Message], system_role: str) -> list[dict[str, Any]]:
+    """The `messages` array: a message with attached files has them in its content (attachments.py)."""
+    sent: list[dict[str, Any]] = list(to_api_messages(messages, system_role))
+    for entry, message in zip(sent, messages, strict=True):
+        if message.attachments:
+            entry["content"] = request_content(message.content, message.attachments)
+    return sent
+
+
+def _has_images(params: dict[str, Any]) -> bool:
+    return any(isinstance(m["content"], list) and any(p.get("type") == "image_url" for p in m["content"])
+               for m in params["messages"])
 
 
 def accepted_effort(spec: ModelSpec, preset: Preset) -> ReasoningEffort | None:
@@ -218,6 +233,8 @@ class ChatClient:
                 return
             except Exception as exc:  # noqa: BLE001 - mapped below; CancelledError is not an Exception
                 error = self.map_error(exc, spec.name)
+                if _has_images(params):
+                    error = _images_explained(error, spec)
             # Raised outside the except block so no traceback chains back to the SDK's error and its request.
             if streamed.text or streamed.reasoning:
                 raise error if isinstance(error, errors.StreamDroppedError) else _dropped(error, streamed)
@@ -263,6 +280,23 @@ class ChatClient:
 
     def map_error(self, exc: BaseException, model: str | None) -> errors.ChatError:
         return _map_error(exc, model, self.base_url).with_secrets_removed(self._secrets())
+
+
+_IMAGE_WORDS = ("image", "vision", "multimodal", "mmproj", "content part", "content type", "image_url")
+
+
+def _images_explained(error: errors.ChatError, spec: ModelSpec) -> errors.ChatError:
+    """A request with images refused (400, or a server error that names images): for a model the catalogue
+    does not describe, the likely reason is that it takes no images, so the hint says so."""
+    said = error.message.lower()
+    refused = isinstance(error, errors.BadRequestError) or (
+        isinstance(error, errors.ServerError) and any(word in said for word in _IMAGE_WORDS))
+    if not refused or spec.vision:
+        return error
+    hint = (f"{spec.name!r} may not accept images: send the text without them, or pick a model that takes "
+            f'images (vision = true under [models."{spec.name}"] tells chat it does)')
+    error.hint = error.one_shot_hint = hint
+    return error
 
 
 DROPPED_ONE_SHOT = "what arrived is printed; ask again to retry"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal
 
+from chatbot.core.attachments import Attachment
 from chatbot.core.events import Usage
 
 Role = Literal["system", "user", "assistant"]
@@ -24,6 +25,7 @@ class Message:
     finish_reason: str | None = None
     stopped: bool = False  # the user stopped the reply; what arrived is kept
     error: str | None = None  # the reply broke off with this error; what arrived is kept
+    attachments: tuple[Attachment, ...] = ()  # files sent with a user message, as they were sent
     # Token counts per encoding, filled lazily by TokenCounter so no message is tokenized twice.
     token_counts: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from chatbot.core import journal
+from chatbot.core.attachments import Attachment, refuse_images
 from chatbot.core.budget import Window, build_window, prompt_budget
 from chatbot.core.client import Client, accepted_effort, reply_reserve
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.errors import ChatError, SpendLimitError
 from chatbot.core.events import Event, Finished, ReasoningDelta, Retrying, TextDelta, Usage, UsageReport
-from chatbot.core.models import ModelSpec
+from chatbot.core.models import ImageRule, ModelSpec
 from chatbot.core.presets import Preset
 from chatbot.core.pricing import Spent, billed, cost_of, format_cost, worst_case
 from chatbot.core.request import ERROR, OK, RETRIED, STOPPED, Request
@@ -109,7 +110,7 @@ class Session:
         self.last_usage: Usage | None = None
         self.last_cost: Decimal | None = None
         self.last_window: Window | None = None
-        self._counters: dict[str, TokenCounter] = {}
+        self._counters: dict[tuple[str, ImageRule | None], TokenCounter] = {}
         self.server_windows: dict[str, int] = {}  # model -> the window its server reports
         self.windows_asked: set[str] = set()
 
@@ -143,9 +144,10 @@ class Session:
         return self._counter(self.spec)
 
     def _counter(self, spec: ModelSpec) -> TokenCounter:
-        if spec.encoding not in self._counters:
-            self._counters[spec.encoding] = TokenCounter(spec.encoding)
-        return self._counters[spec.encoding]
+        key = (spec.encoding, spec.image_rule)  # images cost what the model's rule says
+        if key not in self._counters:
+            self._counters[key] = TokenCounter(spec.encoding, spec.image_rule)
+        return self._counters[key]
 
     def _tell(self, event: journal.Entry) -> None:
         for observer in self.observers:
@@ -231,17 +233,20 @@ class Session:
 
     # -- one turn --
 
-    def send(self, text: str) -> Turn:
-        """Add the user's message and stream the reply. If the request fails or is stopped before the first
-        token, the message is removed again (the outcome says so), so the caller can hand the text back."""
-        return Turn(lambda turn: self._send(text, turn))
+    def send(self, text: str, attachments: Iterable[Attachment] = ()) -> Turn:
+        """Add the user's message (with its attached files) and stream the reply. If the request fails or is
+        stopped before the first token, the message is removed again (the outcome says so), so the caller can
+        hand the text back."""
+        files = tuple(attachments)
+        return Turn(lambda turn: self._send(text, turn, files))
 
     def regenerate(self) -> Turn:
         """Replace the last reply with a new one. If no new reply comes, the old one is put back."""
         return Turn(self._regenerate)
 
-    async def _send(self, text: str, turn: Turn) -> AsyncGenerator[Event, None]:
-        user = self.conversation.add_user(text)
+    async def _send(self, text: str, turn: Turn,
+                    attachments: tuple[Attachment, ...] = ()) -> AsyncGenerator[Event, None]:
+        user = self.conversation.add(Message("user", text, attachments=attachments))
         previous_window = self.last_window
         ending = Ending()
         returned = False
@@ -296,6 +301,7 @@ class Session:
         self.last_window = window
         self.client.check_ready()  # a request that cannot go out (no key) is not a request
         accepted_effort(spec, preset)  # nor is one the model would refuse (a reasoning_effort it does not take)
+        refuse_images(spec, (a for m in window.kept for a in m.attachments), self.settings.models.get(spec.name))
         flight = self.in_flight = InFlight(window, self.clock, spec=spec)
         attempt_started = flight.started
         announced = True  # the attempt under way was told as started

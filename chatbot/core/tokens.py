@@ -2,7 +2,8 @@
 
 Counts follow the chat format's billing: each message costs its role and content tokens plus a fixed
 overhead, and every request adds the tokens that prime the reply. Each message's count is cached on the
-message, so a long conversation is tokenized once, not on every turn.
+message, so a long conversation is tokenized once, not on every turn. An attached image adds its tokens by the
+model's rule (image_tokens.py): arithmetic on its size, so it is not cached and follows a change of model.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ import threading
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from chatbot.core.attachments import message_text
+from chatbot.core.image_tokens import image_tokens
+
 if TYPE_CHECKING:
     import tiktoken
 
     from chatbot.core.conversation import Message
+    from chatbot.core.models import ImageRule
 
 TOKENS_PER_MESSAGE = 3
 REPLY_PRIMING = 3
@@ -89,10 +94,12 @@ def _build(name: str) -> tiktoken.Encoding:
 
 
 class TokenCounter:
-    """Counts tokens for one encoding; message counts are cached on the messages themselves."""
+    """Counts tokens for one encoding (and images by one model's rule); message text counts are cached on the
+    messages themselves. Without a rule, images are counted by image_tokens.ASSUMED_RULE."""
 
-    def __init__(self, encoding: str = FALLBACK_ENCODING) -> None:
+    def __init__(self, encoding: str = FALLBACK_ENCODING, image_rule: ImageRule | None = None) -> None:
         self.encoding_name = encoding if encoding in ENCODINGS else FALLBACK_ENCODING
+        self.image_rule = image_rule
         self._encoding: tiktoken.Encoding | None = None
 
     @property
@@ -108,9 +115,14 @@ class TokenCounter:
     def count_message(self, message: Message) -> int:
         cached = message.token_counts.get(self.encoding_name)
         if cached is None:
-            cached = TOKENS_PER_MESSAGE + self.count_text(message.role) + self.count_text(message.content)
+            text = message_text(message.content, message.attachments)  # attached text files are inlined
+            cached = TOKENS_PER_MESSAGE + self.count_text(message.role) + self.count_text(text)
             message.token_counts[self.encoding_name] = cached
-        return cached
+        return cached + self.count_images(message)
+
+    def count_images(self, message: Message) -> int:
+        return sum(image_tokens(a.width, a.height, a.detail, self.image_rule)
+                   for a in message.attachments if a.is_image)
 
     def count_prompt(self, messages: list[Message]) -> int:
         """Tokens the API bills as prompt_tokens for these messages."""

@@ -79,6 +79,16 @@ class BudgetConfig(_Strict):
     """The most context a request may use (prompt plus max_tokens), below the model's window; unset: the window."""
 
 
+class AttachmentsConfig(_Strict):
+    """Files sent with a message (chat -p ... -a FILE)."""
+
+    detail: Literal["auto", "low", "high"] = "auto"
+    """How closely the model looks at an image: low (a 512 px version, the fewest tokens), high, or auto (the
+    model picks; counted as high). One image's own: -a photo.png:low."""
+    max_bytes: int = Field(default=20_000_000, ge=1)
+    """The largest file that may be attached, in bytes; a larger one is refused before anything is sent."""
+
+
 class Settings(BaseSettings):
     """Every setting, from built-in defaults < config.toml < .env < environment < command-line flags.
 
@@ -137,6 +147,8 @@ class Settings(BaseSettings):
     """Refuse a request whose worst-case cost would take the session past this many dollars."""
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     """Limits on the context a request may use ([budget] in the config)."""
+    attachments: AttachmentsConfig = Field(default_factory=AttachmentsConfig)
+    """Attached files: image detail and the largest file ([attachments] in the config)."""
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     """Model name -> overrides of its catalogue entry, or the description of a model the catalogue lacks."""
     presets: dict[str, PresetConfig] = Field(default_factory=dict)

@@ -69,7 +69,8 @@ class InFlight:
     started: float = 0.0
     first_token_at: float | None = None
     parts: list[str] = field(default_factory=list)
-    completion_tokens: int = 0
+    reasoning_parts: list[str] = field(default_factory=list)  # the model's reasoning, kept beside the reply
+    completion_tokens: int = 0  # reasoning included: the server bills it as output
     usage: Usage | None = None
     retry_until: float | None = None
     retry_note: str = ""
@@ -82,6 +83,10 @@ class InFlight:
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self.reasoning_parts)
 
     def tokens_per_second(self) -> float | None:
         if self.first_token_at is None or self.completion_tokens < 2:
@@ -210,7 +215,8 @@ class Session:
     def params(spec: ModelSpec, preset: Preset) -> dict[str, object]:
         """The parameters a reply was made with, as stored beside it."""
         return {"preset": preset.name, "temperature": preset.temperature, "top_p": preset.top_p,
-                "max_tokens": reply_reserve(spec, preset), "response_format": preset.response_format}
+                "max_tokens": reply_reserve(spec, preset), "response_format": preset.response_format,
+                "reasoning_effort": accepted_effort(spec, preset)}
 
     # -- one turn --
 
@@ -289,7 +295,8 @@ class Session:
             # went away) shuts its stream down in order, before the client is closed.
             async with aclosing(self.client.stream(window.kept, spec, preset)) as stream:
                 async for event in stream:
-                    if isinstance(event, TextDelta):
+                    if isinstance(event, (TextDelta, ReasoningDelta)):
+                        # Reasoning is the reply starting too: the model is generating (and billing) output.
                         if flight.first_token_at is None:
                             flight.first_token_at = self.clock()
                             flight.retry_until = None
@@ -297,7 +304,7 @@ class Session:
                                 self._tell(journal.RequestStarted(spec.name))
                             announced = True
                             self._tell(journal.ReplyStarted(spec.name, self._setup()))
-                        flight.parts.append(event.text)
+                        (flight.parts if isinstance(event, TextDelta) else flight.reasoning_parts).append(event.text)
                         flight.completion_tokens += counter.count_text(event.text)
                         self._tell(progress)
                     elif isinstance(event, UsageReport):
@@ -305,8 +312,6 @@ class Session:
                         flight.request_id = event.request_id
                     elif isinstance(event, Finished):
                         ending.finish_reason = event.reason
-                    elif isinstance(event, ReasoningDelta):
-                        pass  # not reply text: passed on to the caller, kept nowhere yet
                     else:
                         # The attempt that failed was a request too (billed nothing); the next one goes out
                         # after the wait.
@@ -335,8 +340,13 @@ class Session:
         if flight.usage is None and flight.first_token_at is not None:
             # The server sent no usage. The whole reply is counted once here: the running count adds up
             # deltas, which splits the tokens that straddle two of them.
-            completion = self._counter(spec).count_text(flight.text)
-            flight.usage = Usage(flight.window.prompt_tokens, completion, 0, estimated=True)
+            # Reasoning is output the server bills, so it is counted with the text: a reply that only reasoned
+            # (cut at max_tokens) is never billed $0.
+            counter = self._counter(spec)
+            reasoning = counter.count_text(flight.reasoning) if flight.reasoning_parts else 0
+            completion = counter.count_text(flight.text) + reasoning
+            flight.usage = Usage(flight.window.prompt_tokens, completion, 0, estimated=True,
+                                 reasoning_tokens=reasoning)
         generated = flight.first_token_at is not None or flight.usage is not None
         usage = flight.live_usage() if generated else Usage()  # nothing generated: nothing billed
         reply: Message | None = None
@@ -350,7 +360,7 @@ class Session:
             self.last_usage, self.last_cost = usage, request.cost
             reply = self.conversation.add(Message(
                 "assistant", flight.text, model=spec.name, usage=usage, cost=request.cost,
-                finish_reason=ending.finish_reason, stopped=stopped, error=error.message if error else None,
+                reasoning=flight.reasoning, finish_reason=ending.finish_reason, stopped=stopped, error=error.message if error else None,
             ))
             self._counter(spec).count_message(reply)  # kept with the reply: a resume never re-tokenizes it
             self._tell(journal.ReplyFinal(journal.frozen(reply), self.params(spec, preset), self._setup()))

@@ -71,6 +71,7 @@ class InFlight:
     parts: list[str] = field(default_factory=list)
     reasoning_parts: list[str] = field(default_factory=list)  # the model's reasoning, kept beside the reply
     completion_tokens: int = 0  # reasoning included: the server bills it as output
+    reasoning_tokens: int = 0
     usage: Usage | None = None
     retry_until: float | None = None
     retry_note: str = ""
@@ -95,7 +96,8 @@ class InFlight:
         return self.completion_tokens / elapsed if elapsed > 0 else None
 
     def live_usage(self) -> Usage:
-        return self.usage or Usage(self.window.prompt_tokens, self.completion_tokens, 0, estimated=True)
+        return self.usage or Usage(self.window.prompt_tokens, self.completion_tokens, 0, estimated=True,
+                                   reasoning_tokens=self.reasoning_tokens)
 
 
 class Session:
@@ -304,8 +306,13 @@ class Session:
                                 self._tell(journal.RequestStarted(spec.name))
                             announced = True
                             self._tell(journal.ReplyStarted(spec.name, self._setup()))
-                        (flight.parts if isinstance(event, TextDelta) else flight.reasoning_parts).append(event.text)
-                        flight.completion_tokens += counter.count_text(event.text)
+                        tokens = counter.count_text(event.text)
+                        if isinstance(event, TextDelta):
+                            flight.parts.append(event.text)
+                        else:
+                            flight.reasoning_parts.append(event.text)
+                            flight.reasoning_tokens += tokens
+                        flight.completion_tokens += tokens
                         self._tell(progress)
                     elif isinstance(event, UsageReport):
                         flight.usage = event.usage
@@ -360,7 +367,8 @@ class Session:
             self.last_usage, self.last_cost = usage, request.cost
             reply = self.conversation.add(Message(
                 "assistant", flight.text, model=spec.name, usage=usage, cost=request.cost,
-                reasoning=flight.reasoning, finish_reason=ending.finish_reason, stopped=stopped, error=error.message if error else None,
+                reasoning=flight.reasoning, finish_reason=ending.finish_reason, stopped=stopped,
+                error=error.message if error else None,
             ))
             self._counter(spec).count_message(reply)  # kept with the reply: a resume never re-tokenizes it
             self._tell(journal.ReplyFinal(journal.frozen(reply), self.params(spec, preset), self._setup()))

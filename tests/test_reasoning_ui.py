@@ -104,6 +104,7 @@ async def test_the_status_bar_counts_reasoning_inside_the_output(fake: FakeOpenA
         await send(pilot, "capital?")
         bar = str(app.query_one(StatusBar).render())
         assert "out 900 (850 reasoning)" in bar
+        assert "900 tokens (850 reasoning)" in header(last_reply(app))
 
 
 def test_the_reasoning_count_is_dropped_early_on_a_narrow_bar() -> None:

@@ -137,5 +137,8 @@ def reply_note(reply: conversation.Message, finish_note: str | None = None) -> s
     usage = reply.usage
     if usage is None:  # imported, or stored without usage: nothing to count
         return state or ""
-    tokens = ("~" if usage.estimated else "") + plural(usage.completion_tokens, "token")
+    mark = "~" if usage.estimated else ""
+    tokens = mark + plural(usage.completion_tokens, "token")
+    if usage.reasoning_tokens:
+        tokens += f" ({mark}{usage.reasoning_tokens:,} reasoning)"  # part of them, as they are billed
     return " · ".join(x for x in (tokens, format_cost(reply.cost), state) if x)

@@ -10,6 +10,7 @@ import pytest
 
 from fake_openai import FakeOpenAI, Reply
 
+from chatbot.core import errors
 from chatbot.core.client import ChatClient
 from chatbot.core.events import ReasoningDelta
 from chatbot.core.session import Session
@@ -136,3 +137,19 @@ async def test_a_reply_cut_at_max_tokens_with_text_keeps_the_usual_note(fake: Fa
     assert turn.outcome.note.startswith("cut off at max_tokens")
 
 
+
+
+async def test_a_stream_cut_off_while_reasoning_keeps_the_reasoning_and_bills_it(
+        fake: FakeOpenAI, make_session: Callable[..., Session]) -> None:
+    fake.queue(Reply("never sent", reasoning=["Thinking", " hard", " about", " it"], drop_after=3, send_usage=False))
+    session = make_session(model="gpt-4o-mini")
+    turn = session.send("q")
+    with pytest.raises(errors.StreamDroppedError):
+        async for _ in turn:
+            pass
+
+    assert turn.outcome is not None and turn.outcome.ended == "broken off" and not turn.outcome.text_returned
+    reply = session.conversation.messages[-1]
+    assert (reply.role, reply.content, reply.reasoning) == ("assistant", "", "Thinking hard about")
+    assert reply.usage is not None and reply.usage.estimated and reply.usage.reasoning_tokens > 0
+    assert session.totals.completion_tokens == reply.usage.completion_tokens  # what the server billed, counted

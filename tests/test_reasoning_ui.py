@@ -25,8 +25,15 @@ def last_reply(app: Any) -> MessageView:
     return [v for v in app.screen.transcript.views() if v.role == "assistant"][-1]
 
 
-def drawn(block: ThinkingBlock) -> str:
-    return str(block.query_one(".thinking-text", Static).render())
+def drawn(block: ThinkingBlock | None) -> str:
+    """What the view's thinking block shows; "" while it has none."""
+    return "" if block is None else str(block.query_one(".thinking-text", Static).render())
+
+
+def block_of(view: MessageView) -> ThinkingBlock:
+    block = view.thinking
+    assert block is not None, "the reply shows no thinking block"
+    return block
 
 
 def header(view: MessageView) -> str:
@@ -44,7 +51,7 @@ async def test_reasoning_streams_open_then_folds_when_the_reply_starts(fake: Fak
         await until(pilot, lambda: app.screen.reply_view is not None
                     and drawn(app.screen.reply_view.thinking) == "Capital of")
         view = app.screen.reply_view
-        block = view.thinking
+        block = block_of(view)
         assert block.display and not block.collapsed  # open while the model reasons
         assert header(view).endswith("reasoning…")
         reasoning_held.set()
@@ -59,7 +66,7 @@ async def test_the_thinking_block_opens_with_the_key_enter_and_a_click(fake: Fak
     app = make_app(make_settings(model="gpt-4o-mini"))
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "2+2?")
-        block = last_reply(app).thinking
+        block = block_of(last_reply(app))
         assert block.collapsed
         await pilot.press("ctrl+t")
         assert not block.collapsed
@@ -80,10 +87,10 @@ async def test_a_reply_without_reasoning_has_no_thinking_block(fake: FakeOpenAI,
     app = make_app(make_settings(model="gpt-4o-mini"))
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "hi")
-        assert not last_reply(app).thinking.display
+        assert last_reply(app).thinking is None
         await pilot.press("ctrl+t")
         await pilot.pause()
-        assert not last_reply(app).thinking.display
+        assert last_reply(app).thinking is None
 
 
 async def test_reasoning_is_drawn_as_data(fake: FakeOpenAI, make_settings: Any) -> None:
@@ -131,5 +138,5 @@ async def test_a_reopened_conversation_shows_its_reasoning_folded(fake: FakeOpen
         await app.screen.transcript.clear()
         await app.screen.show_conversation()
         await pilot.pause()
-        block = last_reply(app).thinking
+        block = block_of(last_reply(app))
         assert block.display and block.collapsed and drawn(block) == "kept"

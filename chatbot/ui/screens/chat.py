@@ -296,12 +296,11 @@ class ChatScreen(Screen[None]):
 
     def action_thinking(self) -> None:
         """Open or fold the reasoning of the newest reply that has some (the one streaming, if it does)."""
-        views = [v for v in self.transcript.views() if v.role == "assistant" and v.thinking.display]
-        if not views:
+        blocks = [block for view in self.transcript.views() if (block := view.thinking) is not None]
+        if not blocks:
             self.notify("No reply here has reasoning to show.")
             return
-        block = views[-1].thinking
-        block.collapsed = not block.collapsed
+        blocks[-1].collapsed = not blocks[-1].collapsed
 
     def action_help(self) -> None:
         self.app.push_screen(InfoScreen("Keys", self.app.binding_rows(),

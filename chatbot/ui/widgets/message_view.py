@@ -56,7 +56,9 @@ class MessageView(Vertical):
             from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
             from chatbot.ui.widgets.thinking_block import ThinkingBlock
 
-            yield ThinkingBlock(self.message.reasoning if self.message else "")
+            # A stored reply has one only if it reasoned: a long transcript mounts no hidden blocks.
+            if self.message is None or self.message.reasoning:
+                yield ThinkingBlock(self.message.reasoning if self.message else "")
             yield ReplyMarkdown(shown_text(self.text), classes="body", open_links=False)
         else:
             # Model and user text are data: never markup, never terminal escape sequences.
@@ -89,21 +91,29 @@ class MessageView(Vertical):
 
     def append_reasoning(self, fragment: str) -> None:
         """Streamed reasoning: into the thinking block above the reply, open while it streams."""
-        self.thinking.add(fragment)
+        if (block := self._thinking_block()) is not None:
+            block.add(fragment)
 
     @property
-    def thinking(self) -> ThinkingBlock:
+    def thinking(self) -> ThinkingBlock | None:
+        """The block of the reply's reasoning, None if the reply has none to show."""
+        block = self._thinking_block()
+        return block if block is not None and block.display else None
+
+    def _thinking_block(self) -> ThinkingBlock | None:
+        """The block, shown or not yet (a streaming reply has one, hidden until reasoning comes)."""
         from chatbot.ui.widgets.thinking_block import ThinkingBlock
 
-        return self.query_one(ThinkingBlock)
+        return next(iter(self.query_children(ThinkingBlock)), None)
 
     async def append(self, fragment: str) -> None:
         """Append streamed text: kept as it came, shown through the boundary. The Markdown widget gets it at
         most once a frame: a server can send thousands of deltas a second, and re-parsing the reply's last
         block for each one would make the UI the bottleneck."""
-        if not self._replying and self.role == "assistant":
+        if not self._replying:
             self._replying = True
-            self.thinking.reply_started()  # the reasoning is over: the reply is what was asked for
+            if (block := self.thinking) is not None:
+                block.reply_started()  # the reasoning is over: the reply is what was asked for
         self._parts.append(fragment)
         self._pending.append(fragment)
         if self._flush_timer is None:
@@ -143,8 +153,8 @@ class MessageView(Vertical):
         if text is not None:
             self._parts = [text]
         if self.role == "assistant":
-            if self.message is not None:
-                self.thinking.settled(self.message.reasoning)
+            if (block := self._thinking_block()) is not None:
+                block.settled(self.message.reasoning if self.message else "")
             await self._markdown().settle(shown_text(self.text))
 
     def _markdown(self) -> ReplyMarkdown:

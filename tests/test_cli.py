@@ -175,7 +175,7 @@ def test_json_prints_one_object(fake: FakeOpenAI, run_chat) -> None:
     assert result["model"] == "gpt-4o"
     assert result["finish_reason"] == "stop"
     assert result["usage"] == {"prompt_tokens": 1000, "completion_tokens": 500, "cached_tokens": 0,
-                               "estimated": False}
+                               "reasoning_tokens": 0, "estimated": False}
     assert Decimal(result["cost_usd"]) == Decimal("0.0075")
 
 

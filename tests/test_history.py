@@ -51,7 +51,7 @@ from chatbot.core.tokens import TokenCounter
 
 KEY = "sk-test-SECRETSECRET1234"  # the recognisable key of conftest.TEST_API_KEY
 USAGE_LOG_FIELDS = {"timestamp", "request_id", "model", "prompt_tokens", "cached_tokens", "completion_tokens",
-                    "usage_estimated", "cost_usd", "first_token_seconds", "total_seconds", "status", "error"}
+                    "reasoning_tokens", "usage_estimated", "cost_usd", "first_token_seconds", "total_seconds", "status", "error"}
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
@@ -1210,13 +1210,13 @@ def fill_usage(store: HistoryStore) -> None:
 
 EXPECTED_USAGE = [
     {"day": "2024-01-01", "model": "gpt-4o", "requests": 3, "prompt_tokens": 300, "cached_tokens": 20,
-     "completion_tokens": 30, "cost": "0.3", "known_cost": "0.3"},
+     "completion_tokens": 30, "reasoning_tokens": 0, "cost": "0.3", "known_cost": "0.3"},
     {"day": "2024-01-01", "model": "gpt-4o-mini", "requests": 1, "prompt_tokens": 1000, "cached_tokens": 500,
-     "completion_tokens": 300, "cost": "0.000075", "known_cost": "0.000075"},
+     "completion_tokens": 300, "reasoning_tokens": 0, "cost": "0.000075", "known_cost": "0.000075"},
     {"day": "2024-01-02", "model": "gpt-4o-mini", "requests": 2, "prompt_tokens": 110, "cached_tokens": 10,
-     "completion_tokens": 11, "cost": "0.000195", "known_cost": "0.000195"},
+     "completion_tokens": 11, "reasoning_tokens": 0, "cost": "0.000195", "known_cost": "0.000195"},
     {"day": "2024-01-02", "model": "local-model", "requests": 2, "prompt_tokens": 100, "cached_tokens": 0,
-     "completion_tokens": 10, "cost": None, "known_cost": "0.00001"},
+     "completion_tokens": 10, "reasoning_tokens": 0, "cost": None, "known_cost": "0.00001"},
 ]
 
 

@@ -412,3 +412,11 @@ def test_system_prompt_editor(snap_compare: Any, fake: FakeOpenAI, settings_for:
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_reply_with_folded_thinking(snap_compare: Any, fake: FakeOpenAI, settings_for: Callable[..., Settings]) -> None:
+    """A reasoning model's reply: its reasoning folded into one "thinking" line above the answer."""
+    fake.queue(Reply("The capital of France is **Paris**.", reasoning="The user asks for a capital. France: Paris.",
+                     prompt_tokens=20, completion_tokens=300, reasoning_tokens=290))
+    app = make_app(settings_for())
+    assert snap_compare(app, terminal_size=SIZE, run_before=exchanges("What is the capital of France?"))

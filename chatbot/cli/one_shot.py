@@ -103,10 +103,14 @@ async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextI
 
     from chatbot.cli.output import Output
     from chatbot.core.errors import ChatError
-    from chatbot.core.events import Retrying, TextDelta
+    from chatbot.core.events import ReasoningDelta, Retrying, TextDelta
 
     # On a terminal, model text is data: escape sequences go, even when split across deltas.
     screen, notes = Output(out), Output(err)
+    # The model's reasoning never reaches stdout, which holds the answer alone: it is shown dimmed on a terminal
+    # stderr while it streams (a person waiting sees the model work), and written nowhere else (--json has it).
+    thinking = Output(err)
+    reasoning_shown = False
     turn = session.send(prompt, attachments)
     interrupted = False
     try:
@@ -116,7 +120,13 @@ async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextI
         async with aclosing(turn) as events:
             async for event in events:
                 if isinstance(event, TextDelta) and not args.json:
+                    if reasoning_shown:
+                        thinking.end_aside()
+                        reasoning_shown = False
                     screen.piece(event.text)
+                elif isinstance(event, ReasoningDelta) and not args.json and thinking.terminal:
+                    thinking.aside(event.text)
+                    reasoning_shown = True
                 elif isinstance(event, Retrying):
                     notes.line(f"chat: {event.error.message}; retrying in {event.delay:.1f}s "
                                f"({event.attempt}/{session.client.max_retries})")
@@ -128,6 +138,8 @@ async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextI
         interrupted = True
     finally:
         await session.client.aclose()
+        if reasoning_shown:
+            thinking.end_aside()
         screen.end_pieces()
     outcome = turn.outcome
     assert outcome is not None  # the turn has ended, however it ended
@@ -159,8 +171,9 @@ def _usage_line(session: Session) -> str:
     if usage is None:
         return "usage: none"
     mark = "~" if usage.estimated else ""
+    reasoning = f" ({mark}{usage.reasoning_tokens} reasoning)" if usage.reasoning_tokens else ""
     return (f"usage: prompt {mark}{usage.prompt_tokens} (cached {usage.cached_tokens}), "
-            f"completion {mark}{usage.completion_tokens}, cost {format_cost(session.last_cost)}"
+            f"completion {mark}{usage.completion_tokens}{reasoning}, cost {format_cost(session.last_cost)}"
             f"{' (estimated)' if usage.estimated else ''}")
 
 
@@ -170,10 +183,12 @@ def _json_result(session: Session, reply: Message | None, failure: ChatError | N
     return {
         "model": session.model,
         "reply": reply.content if reply else "",
+        "reasoning": reply.reasoning if reply else "",
         "finish_reason": reply.finish_reason if reply else None,
         "usage": None if usage is None else {
             "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-            "cached_tokens": usage.cached_tokens, "estimated": usage.estimated,
+            "cached_tokens": usage.cached_tokens, "reasoning_tokens": usage.reasoning_tokens,
+            "estimated": usage.estimated,
         },
         "cost_usd": None if reply is None or session.last_cost is None else str(session.last_cost),
         "error": "interrupted" if interrupted else None if failure is None else failure.headline(),

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 _JSON_ESCAPES = {code: f"\\u{code:04x}" for code in (0x7F, *range(0x80, 0xA0))}
 
 
+# SGR faint and its end: the app's own sequences, never model text, which is cleaned before it goes between them.
+_DIM, _UNDIM = "\x1b[2m", "\x1b[22m"
+
+
 def _is_terminal(stream: TextIO) -> bool:
     try:
         return stream.isatty()
@@ -67,6 +71,18 @@ class Output:
     def end_pieces(self) -> None:
         if self._pieces:
             self.stream.write(self._pieces.flush())
+
+    def aside(self, text: str) -> None:
+        """A piece of what is shown beside the document (a model's reasoning): on a terminal, dimmed and cleaned
+        as piece() cleans; anywhere else not written at all, so a log or a pipe gets only what it asked for."""
+        if self._pieces:
+            self.stream.write(_DIM + self._pieces.feed(text) + _UNDIM)
+            self.stream.flush()
+
+    def end_aside(self) -> None:
+        """The aside is over: its last held-back piece, and the line ended."""
+        if self._pieces:
+            self.stream.write(_DIM + self._pieces.flush() + _UNDIM + "\n")
 
     def table(self, rows: Sequence[Sequence[str]], *, right: Collection[int] = (),
               widest: Mapping[int, int] | None = None) -> None:

@@ -129,16 +129,21 @@ def _usage(store: HistoryStore, args: Parsed) -> int:
     if args.as_json:
         out.json([{"day": r.day, "model": r.model, "requests": r.requests, "prompt_tokens": r.prompt_tokens,
                    "cached_tokens": r.cached_tokens, "completion_tokens": r.completion_tokens,
-                   **_cost_json(r.cost, "cost")} for r in rows])
+                   "reasoning_tokens": r.reasoning_tokens, **_cost_json(r.cost, "cost")} for r in rows])
         return 0
     if not rows:
         out.line("nothing spent yet: chat usage counts every request chat sends")
         return 0
     if len(rows) > 1:
         rows.append(replace(sum(rows[1:], rows[0]), day="total", model=""))
-    header = ("day", "model", "requests", "prompt", "cached", "completion", "cost")
+    # Reasoning is part of the completion (billed with it): a column of its own, never added to the others, and
+    # only once some request reasoned.
+    reasoned = any(r.reasoning_tokens for r in rows)
+    header = ("day", "model", "requests", "prompt", "cached", "completion", *(("reasoning",) if reasoned else ()),
+              "cost")
     out.table([header] + [(r.day, str(r.model), str(r.requests), f"{r.prompt_tokens:,}", f"{r.cached_tokens:,}",
-                           f"{r.completion_tokens:,}", format_cost(r.cost)) for r in rows], right=range(2, 7))
+                           f"{r.completion_tokens:,}", *((f"{r.reasoning_tokens:,}",) if reasoned else ()),
+                           format_cost(r.cost)) for r in rows], right=range(2, len(header)))
     return 0
 
 

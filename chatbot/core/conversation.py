@@ -26,6 +26,7 @@ class Message:
     stopped: bool = False  # the user stopped the reply; what arrived is kept
     error: str | None = None  # the reply broke off with this error; what arrived is kept
     attachments: tuple[Attachment, ...] = ()  # files sent with a user message, as they were sent
+    reasoning: str = ""  # the model's reasoning before the reply, as streamed; never sent back to it
     # Token counts per encoding, filled lazily by TokenCounter so no message is tokenized twice.
     token_counts: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 

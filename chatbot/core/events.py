@@ -97,7 +97,12 @@ class TurnSettled:
     @property
     def note(self) -> str | None:
         """What the user should know about how a finished reply ended (cut at max_tokens, filtered)."""
-        return Finished(self.finish_reason).note if self.ended == "finished" else None
+        if self.ended != "finished":
+            return None
+        reply = self.reply
+        if self.finish_reason == "length" and reply is not None and not reply.content and reply.reasoning:
+            return "max_tokens was spent on reasoning: raise max_tokens or lower reasoning_effort"
+        return Finished(self.finish_reason).note
 
     @property
     def usage(self) -> Usage | None:

@@ -70,7 +70,9 @@ class InFlight:
     started: float = 0.0
     first_token_at: float | None = None
     parts: list[str] = field(default_factory=list)
-    completion_tokens: int = 0
+    reasoning_parts: list[str] = field(default_factory=list)  # the model's reasoning, kept beside the reply
+    completion_tokens: int = 0  # reasoning included: the server bills it as output
+    reasoning_tokens: int = 0
     usage: Usage | None = None
     retry_until: float | None = None
     retry_note: str = ""
@@ -84,6 +86,10 @@ class InFlight:
     def text(self) -> str:
         return "".join(self.parts)
 
+    @property
+    def reasoning(self) -> str:
+        return "".join(self.reasoning_parts)
+
     def tokens_per_second(self) -> float | None:
         if self.first_token_at is None or self.completion_tokens < 2:
             return None
@@ -91,7 +97,8 @@ class InFlight:
         return self.completion_tokens / elapsed if elapsed > 0 else None
 
     def live_usage(self) -> Usage:
-        return self.usage or Usage(self.window.prompt_tokens, self.completion_tokens, 0, estimated=True)
+        return self.usage or Usage(self.window.prompt_tokens, self.completion_tokens, 0, estimated=True,
+                                   reasoning_tokens=self.reasoning_tokens)
 
 
 class Session:
@@ -229,7 +236,8 @@ class Session:
     def params(spec: ModelSpec, preset: Preset) -> dict[str, object]:
         """The parameters a reply was made with, as stored beside it."""
         return {"preset": preset.name, "temperature": preset.temperature, "top_p": preset.top_p,
-                "max_tokens": reply_reserve(spec, preset), "response_format": preset.response_format}
+                "max_tokens": reply_reserve(spec, preset), "response_format": preset.response_format,
+                "reasoning_effort": accepted_effort(spec, preset)}
 
     # -- one turn --
 
@@ -313,7 +321,8 @@ class Session:
             # went away) shuts its stream down in order, before the client is closed.
             async with aclosing(self.client.stream(window.kept, spec, preset)) as stream:
                 async for event in stream:
-                    if isinstance(event, TextDelta):
+                    if isinstance(event, (TextDelta, ReasoningDelta)):
+                        # Reasoning is the reply starting too: the model is generating (and billing) output.
                         if flight.first_token_at is None:
                             flight.first_token_at = self.clock()
                             flight.retry_until = None
@@ -321,16 +330,19 @@ class Session:
                                 self._tell(journal.RequestStarted(spec.name))
                             announced = True
                             self._tell(journal.ReplyStarted(spec.name, self._setup()))
-                        flight.parts.append(event.text)
-                        flight.completion_tokens += counter.count_text(event.text)
+                        tokens = counter.count_text(event.text)
+                        if isinstance(event, TextDelta):
+                            flight.parts.append(event.text)
+                        else:
+                            flight.reasoning_parts.append(event.text)
+                            flight.reasoning_tokens += tokens
+                        flight.completion_tokens += tokens
                         self._tell(progress)
                     elif isinstance(event, UsageReport):
                         flight.usage = event.usage
                         flight.request_id = event.request_id
                     elif isinstance(event, Finished):
                         ending.finish_reason = event.reason
-                    elif isinstance(event, ReasoningDelta):
-                        pass  # not reply text: passed on to the caller, kept nowhere yet
                     else:
                         # The attempt that failed was a request too (billed nothing); the next one goes out
                         # after the wait.
@@ -359,8 +371,13 @@ class Session:
         if flight.usage is None and flight.first_token_at is not None:
             # The server sent no usage. The whole reply is counted once here: the running count adds up
             # deltas, which splits the tokens that straddle two of them.
-            completion = self._counter(spec).count_text(flight.text)
-            flight.usage = Usage(flight.window.prompt_tokens, completion, 0, estimated=True)
+            # Reasoning is output the server bills, so it is counted with the text: a reply that only reasoned
+            # (cut at max_tokens) is never billed $0.
+            counter = self._counter(spec)
+            reasoning = counter.count_text(flight.reasoning) if flight.reasoning_parts else 0
+            completion = counter.count_text(flight.text) + reasoning
+            flight.usage = Usage(flight.window.prompt_tokens, completion, 0, estimated=True,
+                                 reasoning_tokens=reasoning)
         generated = flight.first_token_at is not None or flight.usage is not None
         usage = flight.live_usage() if generated else Usage()  # nothing generated: nothing billed
         reply: Message | None = None
@@ -374,7 +391,8 @@ class Session:
             self.last_usage, self.last_cost = usage, request.cost
             reply = self.conversation.add(Message(
                 "assistant", flight.text, model=spec.name, usage=usage, cost=request.cost,
-                finish_reason=ending.finish_reason, stopped=stopped, error=error.message if error else None,
+                reasoning=flight.reasoning, finish_reason=ending.finish_reason, stopped=stopped,
+                error=error.message if error else None,
             ))
             self._counter(spec).count_message(reply)  # kept with the reply: a resume never re-tokenizes it
             self._tell(journal.ReplyFinal(journal.frozen(reply), self.params(spec, preset), self._setup()))

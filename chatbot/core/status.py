@@ -31,6 +31,7 @@ class Status:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    reasoning_tokens: int = 0  # the part of completion_tokens the model spent reasoning
     estimated: bool = False  # the token counts are ours, not the server's
     ctx_used: int = 0
     ctx_limit: int = 0
@@ -63,6 +64,7 @@ def status_of(session: Session) -> Status:
         prompt_tokens=usage.prompt_tokens if usage else 0,
         completion_tokens=usage.completion_tokens if usage else 0,
         cached_tokens=usage.cached_tokens if usage else 0,
+        reasoning_tokens=usage.reasoning_tokens if usage else 0,
         estimated=usage.estimated if usage else False,
         ctx_used=(window.prompt_tokens + (usage.completion_tokens if usage else 0)) if window else 0,
         ctx_limit=budget if budget is not None and budget_limited else spec.context_window,

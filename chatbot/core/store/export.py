@@ -47,7 +47,11 @@ def to_markdown(stored: Stored) -> str:
     for m in messages:
         title = "You" if m.role == "user" else f"Assistant ({m.model})" if m.model else m.role.title()
         state = " (stopped)" if m.stopped else f" (broke off: {m.error})" if m.error else ""
-        lines += [f"## {title}{state}", "", m.content, ""]
+        lines += [f"## {title}{state}", ""]
+        if m.reasoning:
+            # Folded, as the app shows it: a renderer that knows HTML shows one "Thinking" line to open.
+            lines += ["<details><summary>Thinking</summary>", "", m.reasoning, "", "</details>", ""]
+        lines += [m.content, ""]
     return "\n".join(lines)
 
 
@@ -65,9 +69,10 @@ def _message_json(m: Message) -> dict[str, Any]:
         "role": m.role, "content": m.content, "model": m.model,
         "usage": None if m.usage is None else {
             "prompt_tokens": m.usage.prompt_tokens, "completion_tokens": m.usage.completion_tokens,
-            "cached_tokens": m.usage.cached_tokens, "estimated": m.usage.estimated},
+            "cached_tokens": m.usage.cached_tokens, "estimated": m.usage.estimated,
+            "reasoning_tokens": m.usage.reasoning_tokens},
         "cost_usd": None if m.cost is None else str(m.cost), "finish_reason": m.finish_reason,
-        "stopped": m.stopped, "error": m.error,
+        "stopped": m.stopped, "error": m.error, "reasoning": m.reasoning,
     }
 
 
@@ -104,11 +109,16 @@ def _message(raw: object) -> Message:
     for key in ("model", "finish_reason", "error"):
         if not isinstance(raw.get(key), str | None):
             raise ValueError(f"{key} is not text: {raw[key]!r:.40}")
+    # Exports written before replies kept their reasoning have neither field: none.
+    if not isinstance(reasoning := raw.get("reasoning", ""), str):
+        raise ValueError(f"reasoning is not text: {reasoning!r:.40}")
     usage = raw.get("usage")
     return Message(
         raw["role"], raw["content"], model=raw.get("model"),
         usage=None if usage is None else Usage(int(usage["prompt_tokens"]), int(usage["completion_tokens"]),
-                                               int(usage.get("cached_tokens", 0)), bool(usage.get("estimated"))),
+                                               int(usage.get("cached_tokens", 0)), bool(usage.get("estimated")),
+                                               reasoning_tokens=int(usage.get("reasoning_tokens", 0))),
         cost=None if raw.get("cost_usd") is None else Decimal(raw["cost_usd"]),
         finish_reason=raw.get("finish_reason"), stopped=bool(raw.get("stopped")), error=raw.get("error"),
+        reasoning=reasoning,
     )

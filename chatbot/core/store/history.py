@@ -166,8 +166,9 @@ class HistoryStore:
         with self._write() as db:
             cur = db.execute(
                 "INSERT INTO messages (conversation_id, role, content, model, params, prompt_tokens,"
-                " completion_tokens, cached_tokens, usage_estimated, cost, finish_reason, stopped, error, created,"
-                " streaming, token_counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " completion_tokens, cached_tokens, usage_estimated, cost, finish_reason, stopped, error,"
+                " reasoning, reasoning_tokens, created, streaming, token_counts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (conversation_id, message.role, message.content, *_message_fields(message, params),
                  time.time(), int(streaming), json.dumps(message.token_counts) if message.token_counts else None))
             if message.role == "user":
@@ -185,7 +186,7 @@ class HistoryStore:
             db.execute(
                 "UPDATE messages SET content = ?, model = ?, params = ?, prompt_tokens = ?, completion_tokens = ?,"
                 " cached_tokens = ?, usage_estimated = ?, cost = ?, finish_reason = ?, stopped = ?, error = ?,"
-                " streaming = 0, token_counts = ? WHERE id = ?",
+                " reasoning = ?, reasoning_tokens = ?, streaming = 0, token_counts = ? WHERE id = ?",
                 (message.content, *_message_fields(message, params),
                  json.dumps(message.token_counts) if message.token_counts else None, row_id))
 
@@ -310,7 +311,7 @@ def _message_fields(message: Message, params: dict[str, object] | None) -> tuple
         usage.prompt_tokens if usage else None, usage.completion_tokens if usage else None,
         usage.cached_tokens if usage else None, int(bool(usage and usage.estimated)),
         None if message.cost is None else str(message.cost), message.finish_reason, int(message.stopped),
-        message.error,
+        message.error, message.reasoning, usage.reasoning_tokens if usage else 0,
     )
 
 
@@ -318,11 +319,12 @@ def _message(row: sqlite3.Row) -> Message:
     usage = None
     if row["prompt_tokens"] is not None:
         usage = Usage(row["prompt_tokens"], row["completion_tokens"] or 0, row["cached_tokens"] or 0,
-                      estimated=bool(row["usage_estimated"]))
+                      estimated=bool(row["usage_estimated"]), reasoning_tokens=row["reasoning_tokens"])
     counts = json.loads(row["token_counts"]) if row["token_counts"] else {}
     return Message(
         row["role"], row["content"], model=row["model"], usage=usage,
         cost=None if row["cost"] is None else Decimal(row["cost"]), finish_reason=row["finish_reason"],
         # A reply still marked streaming was cut off by a crash: it is kept, as a stopped reply.
-        stopped=bool(row["stopped"]) or bool(row["streaming"]), error=row["error"], token_counts=counts,
+        stopped=bool(row["stopped"]) or bool(row["streaming"]), error=row["error"], reasoning=row["reasoning"],
+        token_counts=counts,
     )

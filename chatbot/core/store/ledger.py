@@ -74,11 +74,12 @@ def settle(db: sqlite3.Connection, row: int, request: Request) -> None:
     usage = request.usage
     db.execute(
         "UPDATE requests SET model = ?, status = ?, error = ?, request_id = ?, prompt_tokens = ?, cached_tokens = ?,"
-        " completion_tokens = ?, usage_estimated = ?, cost = ?, first_token_seconds = ?, total_seconds = ?"
-        " WHERE id = ?",
+        " completion_tokens = ?, reasoning_tokens = ?, usage_estimated = ?, cost = ?, first_token_seconds = ?,"
+        " total_seconds = ? WHERE id = ?",
         (request.model, request.status, request.error, request.request_id, usage.prompt_tokens, usage.cached_tokens,
-         usage.completion_tokens, int(usage.estimated), None if request.cost is None else str(request.cost),
-         request.first_token_seconds, request.total_seconds, row))
+         usage.completion_tokens, usage.reasoning_tokens, int(usage.estimated),
+         None if request.cost is None else str(request.cost), request.first_token_seconds, request.total_seconds,
+         row))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +93,12 @@ class Used:
     cached_tokens: int
     completion_tokens: int
     cost: Spent
+    reasoning_tokens: int = 0  # the part of completion_tokens spent reasoning
 
     def __add__(self, other: Used) -> Used:
         return Used(self.day, self.model, self.requests + other.requests, self.prompt_tokens + other.prompt_tokens,
                     self.cached_tokens + other.cached_tokens, self.completion_tokens + other.completion_tokens,
-                    self.cost + other.cost)
+                    self.cost + other.cost, self.reasoning_tokens + other.reasoning_tokens)
 
 
 def usage(db: sqlite3.Connection) -> list[Used]:
@@ -104,9 +106,10 @@ def usage(db: sqlite3.Connection) -> list[Used]:
     rows = db.execute(
         "SELECT date(created, 'unixepoch', 'localtime') AS day, model, COUNT(*) AS requests,"
         " SUM(prompt_tokens) AS prompt, SUM(cached_tokens) AS cached, SUM(completion_tokens) AS completion,"
-        f" {COSTS} AS costs FROM requests GROUP BY day, model ORDER BY day, model").fetchall()
-    return [Used(r["day"], r["model"], r["requests"], r["prompt"], r["cached"], r["completion"], total(r["costs"]))
-            for r in rows]
+        f" SUM(reasoning_tokens) AS reasoning, {COSTS} AS costs FROM requests GROUP BY day, model"
+        " ORDER BY day, model").fetchall()
+    return [Used(r["day"], r["model"], r["requests"], r["prompt"], r["cached"], r["completion"], total(r["costs"]),
+                 r["reasoning"]) for r in rows]
 
 
 def of_conversation(db: sqlite3.Connection, conversation_id: int) -> Spent:

@@ -10,7 +10,7 @@ import sqlite3
 
 from chatbot.core.store import ledger
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each entry takes the schema from the version before it to its own number.
 MIGRATIONS: dict[int, str] = {
@@ -60,6 +60,13 @@ MIGRATIONS: dict[int, str] = {
         END;
     """,
     3: ledger.MIGRATION,
+    # A reasoning model's reply keeps its reasoning and how many of its output tokens it spent on it; a request
+    # counts them too. Rows written before have none (''/0): no reply stored then kept its reasoning.
+    4: """
+        ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT '';
+        ALTER TABLE messages ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE requests ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+    """,
 }
 
 

@@ -35,7 +35,8 @@ class UsageLog:
         record = {
             "timestamp": request.timestamp, "request_id": request.request_id, "model": request.model,
             "prompt_tokens": usage.prompt_tokens, "cached_tokens": usage.cached_tokens,
-            "completion_tokens": usage.completion_tokens, "usage_estimated": usage.estimated,
+            "completion_tokens": usage.completion_tokens, "reasoning_tokens": usage.reasoning_tokens,
+            "usage_estimated": usage.estimated,
             "cost_usd": None if request.cost is None else str(request.cost),
             "first_token_seconds": request.first_token_seconds, "total_seconds": request.total_seconds,
             "status": request.status, "error": request.error,

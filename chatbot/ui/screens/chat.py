@@ -57,6 +57,7 @@ class ChatScreen(Screen[None]):
         # TextArea takes ctrl+y for redo; priority keeps it for copying the reply.
         Binding("ctrl+y", "copy_reply", "Copy reply", id="copy_reply", priority=True, show=False),
         Binding("ctrl+o", "dropped", "Dropped turns", id="dropped_turns", show=False),
+        Binding("ctrl+t", "thinking", "Thinking", id="thinking", show=False),
     ]
 
     app: ChatApp
@@ -309,6 +310,14 @@ class ChatScreen(Screen[None]):
         else:
             self.notify(f"Sent the last reply ({size}) to the terminal's clipboard (OSC 52). A terminal that "
                         "does not allow OSC 52 drops it: README's Clipboard section says what to set.")
+
+    def action_thinking(self) -> None:
+        """Open or fold the reasoning of the newest reply that has some (the one streaming, if it does)."""
+        blocks = [block for view in self.transcript.views() if (block := view.thinking) is not None]
+        if not blocks:
+            self.notify("No reply here has reasoning to show.")
+            return
+        blocks[-1].collapsed = not blocks[-1].collapsed
 
     def action_help(self) -> None:
         self.app.push_screen(InfoScreen("Keys", self.app.binding_rows(),

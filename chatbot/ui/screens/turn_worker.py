@@ -17,7 +17,7 @@ from textual.message import Message
 
 from chatbot.core import conversation
 from chatbot.core.errors import ChatError
-from chatbot.core.events import TextDelta, TurnSettled
+from chatbot.core.events import ReasoningDelta, TextDelta, TurnSettled
 from chatbot.core.pricing import format_cost
 from chatbot.core.session import Session
 from chatbot.core.status import Status, status_of
@@ -57,8 +57,8 @@ class Settled(Message):
     outcome: TurnSettled
 
 
-def flight_note(status: Status) -> str:
-    """What the reply's header says while its request is in flight."""
+def flight_note(status: Status, *, reasoning: bool = False) -> str:
+    """What the reply's header says while its request is in flight; `reasoning`: only reasoning has come yet."""
     if (retry := status.retry) is not None:
         # The countdown first: a narrow header cuts the end of the line, and the server's reason can be long.
         reason = retry.reason.rstrip(".")
@@ -67,7 +67,7 @@ def flight_note(status: Status) -> str:
         return f"retrying in {retry.seconds_left}s (escape stops) · {reason}"
     if status.waiting_seconds is not None:
         return f"waiting {status.waiting_seconds}s"
-    return "streaming"
+    return "reasoning…" if reasoning else "streaming"
 
 
 class TurnWorker:
@@ -80,6 +80,7 @@ class TurnWorker:
         self.post = post
         self.ready = ready  # set once what the first request needs has loaded
         self.server_turn = server_turn  # held while a request is at the server (see ChatApp.server_turn)
+        self.reasoning = False  # what has streamed so far is reasoning alone
 
     async def run(self) -> None:
         session, view, text = self.session, self.views.reply, self.views.text
@@ -93,7 +94,11 @@ class TurnWorker:
                 clock = asyncio.create_task(self._clock())
                 async for event in turn:
                     if isinstance(event, TextDelta):
+                        self.reasoning = False
                         await view.append(event.text)
+                    elif isinstance(event, ReasoningDelta):
+                        self.reasoning = True
+                        view.append_reasoning(event.text)
                     self._report()
         except ChatError:
             pass  # the outcome holds it
@@ -109,7 +114,7 @@ class TurnWorker:
         if self.session.in_flight is None:
             return None
         status = status_of(self.session)
-        self.views.reply.set_note(flight_note(status))
+        self.views.reply.set_note(flight_note(status, reasoning=self.reasoning))
         self.post(Progress(status))
         return status
 
@@ -132,5 +137,8 @@ def reply_note(reply: conversation.Message, finish_note: str | None = None) -> s
     usage = reply.usage
     if usage is None:  # imported, or stored without usage: nothing to count
         return state or ""
-    tokens = ("~" if usage.estimated else "") + plural(usage.completion_tokens, "token")
+    mark = "~" if usage.estimated else ""
+    tokens = mark + plural(usage.completion_tokens, "token")
+    if usage.reasoning_tokens:
+        tokens += f" ({mark}{usage.reasoning_tokens:,} reasoning)"  # part of them, as they are billed
     return " · ".join(x for x in (tokens, format_cost(reply.cost), state) if x)

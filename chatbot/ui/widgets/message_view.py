@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from textual.widgets.markdown import MarkdownStream
 
     from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
+    from chatbot.ui.widgets.thinking_block import ThinkingBlock
 
 
 FRAME = 1 / 30  # seconds between two updates of a streaming reply
@@ -37,6 +38,7 @@ class MessageView(Vertical):
         self.message = message
         self._parts = [text]  # joined when read: appending to one string would copy the reply on every delta
         self._note = ""
+        self._replying = False  # streamed reply text has begun
         self._stream: MarkdownStream | None = None
         self._shown = ShownStream()  # a sequence split across two frames is still removed whole
         self._pending: list[str] = []
@@ -52,7 +54,11 @@ class MessageView(Vertical):
         if self.role == "assistant":
             # Imported here: the Markdown widget and its parser are not needed for the first paint of an empty chat.
             from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
+            from chatbot.ui.widgets.thinking_block import ThinkingBlock
 
+            # A stored reply has one only if it reasoned: a long transcript mounts no hidden blocks.
+            if self.message is None or self.message.reasoning:
+                yield ThinkingBlock(self.message.reasoning if self.message else "")
             yield ReplyMarkdown(shown_text(self.text), classes="body", open_links=False)
         else:
             # Model and user text are data: never markup, never terminal escape sequences.
@@ -83,10 +89,31 @@ class MessageView(Vertical):
             self._parts[:] = ["".join(self._parts)]
         return self._parts[0]
 
+    def append_reasoning(self, fragment: str) -> None:
+        """Streamed reasoning: into the thinking block above the reply, open while it streams."""
+        if (block := self._thinking_block()) is not None:
+            block.add(fragment)
+
+    @property
+    def thinking(self) -> ThinkingBlock | None:
+        """The block of the reply's reasoning, None if the reply has none to show."""
+        block = self._thinking_block()
+        return block if block is not None and block.display else None
+
+    def _thinking_block(self) -> ThinkingBlock | None:
+        """The block, shown or not yet (a streaming reply has one, hidden until reasoning comes)."""
+        from chatbot.ui.widgets.thinking_block import ThinkingBlock
+
+        return next(iter(self.query_children(ThinkingBlock)), None)
+
     async def append(self, fragment: str) -> None:
         """Append streamed text: kept as it came, shown through the boundary. The Markdown widget gets it at
         most once a frame: a server can send thousands of deltas a second, and re-parsing the reply's last
         block for each one would make the UI the bottleneck."""
+        if not self._replying:
+            self._replying = True
+            if (block := self.thinking) is not None:
+                block.reply_started()  # the reasoning is over: the reply is what was asked for
         self._parts.append(fragment)
         self._pending.append(fragment)
         if self._flush_timer is None:
@@ -126,6 +153,8 @@ class MessageView(Vertical):
         if text is not None:
             self._parts = [text]
         if self.role == "assistant":
+            if (block := self._thinking_block()) is not None:
+                block.settled(self.message.reasoning if self.message else "")
             await self._markdown().settle(shown_text(self.text))
 
     def _markdown(self) -> ReplyMarkdown:

@@ -3,18 +3,19 @@
 It holds the Status as reactive state, set by the chat screen when a turn reports progress or settles, and
 draws it again only when it changes (or the bar is resized). It is always one line, at any width: a bar that
 grows to two lines when a reply starts moves the prompt under the user's cursor. Every item is shown with its
-full labels if the line fits, else with short ones (`in 21 (5 cached) out 9`, `dropped 2`); what still does
-not fit is left out, least important first:
+full labels if the line fits, else with short ones (`in 21 (5 cached) out 900 (850 reasoning)`, `dropped 2`);
+what still does not fit is left out, least important first:
 
 1. the speed (tok/s), which changes on every frame of a reply
-2. the cached count
-3. the last request's cost (the session's stays)
-4. the preset name
-5. the token counts
-6. the session's cost
-7. the context used
-8. the dropped turns
-9. the retry state
+2. the reasoning count (part of the output count, which stays)
+3. the cached count
+4. the last request's cost (the session's stays)
+5. the preset name
+6. the token counts
+7. the session's cost
+8. the context used
+9. the dropped turns
+10. the retry state
 
 The model name always stays; alone too long, it is cut with an ellipsis.
 """
@@ -31,7 +32,7 @@ from chatbot.core.status import Status
 from chatbot.ui.shown import shown
 
 SEPARATOR = " │ "
-DROP_ORDER = ("speed", "cached", "last", "preset", "tokens", "session", "ctx", "dropped", "retry")
+DROP_ORDER = ("speed", "reasoning", "cached", "last", "preset", "tokens", "session", "ctx", "dropped", "retry")
 
 
 def compact(n: int) -> str:
@@ -54,11 +55,15 @@ def items(status: Status, *, full: bool = True, left_out: frozenset[str] = froze
     if "tokens" not in left_out:
         mark = "~" if status.estimated else ""
         prompt, cached, completion = status.prompt_tokens, status.cached_tokens, status.completion_tokens
+        reasoning = status.reasoning_tokens
+        # Inside the output count, as it is billed: said beside it, never added to it.
+        reasoning_part = f" ({mark}{reasoning:,} reasoning)" if reasoning and "reasoning" not in left_out else ""
         if full:
-            shown_items.append(f"prompt {mark}{prompt:,} cached {cached:,} completion {mark}{completion:,}")
+            shown_items.append(
+                f"prompt {mark}{prompt:,} cached {cached:,} completion {mark}{completion:,}{reasoning_part}")
         else:
             cached_part = f" ({cached:,} cached)" if cached and "cached" not in left_out else ""
-            shown_items.append(f"in {mark}{prompt:,}{cached_part} out {mark}{completion:,}")
+            shown_items.append(f"in {mark}{prompt:,}{cached_part} out {mark}{completion:,}{reasoning_part}")
     if "ctx" not in left_out:
         # Named when the budget is the limit: `ctx 172/600` against a 128k model would read as a small window.
         budget = " budget" if status.budget_limited else ""

@@ -35,7 +35,7 @@ def default_path(stored: Stored, fmt: str) -> Path:
     return Path.cwd() / f"chat-{stored.id or time.strftime('%Y%m%d-%H%M%S')}.{fmt}"
 
 
-def write(stored: Stored, fmt: str, path: Path, notify: Callable[..., Any]) -> None:
+def save(stored: Stored, fmt: str, path: Path, notify: Callable[..., Any]) -> None:
     try:
         path.write_text(render(stored, fmt) + "\n", encoding="utf-8")
     except OSError as exc:
@@ -55,4 +55,4 @@ async def export(app: App[Any], session: Session, recorder: Recorder | None, sto
     title = f"Export as {'Markdown' if fmt == 'md' else 'JSON'} to"
     path = await app.push_screen_wait(ExportScreen(title, default_path(stored, fmt)))
     if path is not None:
-        write(stored, fmt, path, app.notify)
+        save(stored, fmt, path, app.notify)

@@ -274,6 +274,8 @@ class ToolServers:
         try:
             text, is_error = await server.call(spec.tool, call.arguments)
         except ToolServerError as exc:
+            if exc is server.failure:
+                self._reported.add(server.name)  # the user sees it with this result, not again with the tools
             # The model is told what failed; the server's stderr is for the user.
             return ToolResult(call.id, f"error: {exc.summary}", is_error=True, problem=exc)
         return ToolResult(call.id, text, is_error=is_error)

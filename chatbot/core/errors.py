@@ -91,7 +91,7 @@ class ToolServerError(ChatError):
     exit_code = EXIT_NETWORK
     title = "tool server"
 
-    def __init__(self, summary: str, hint: str = "", *, server: str, stderr_tail: str = "") -> None:
+    def __init__(self, summary: str, hint: str = "", *, server: str = "", stderr_tail: str = "") -> None:
         said = f"; its stderr ends: {' / '.join(stderr_tail.splitlines())}" if stderr_tail else ""
         super().__init__(summary + said, hint)
         self.summary = summary

@@ -3,6 +3,7 @@ crashed, hung and stopped by ToolServers."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -199,3 +200,22 @@ async def test_a_disabled_server_never_starts() -> None:
     servers = ToolServers({"notes": McpServerConfig(command=sys.executable, args=[NOTES], enabled=False)})
     assert not servers
     assert await servers.tools() == Toolbox()
+
+
+async def test_a_turn_stopped_while_the_server_starts_leaves_the_start_to_the_next(make_servers: MakeServers) -> None:
+    servers = make_servers()
+    first = asyncio.create_task(servers.tools())
+    await asyncio.sleep(0)  # the start has begun
+    first.cancel()
+    await asyncio.gather(first, return_exceptions=True)
+    box = await servers.tools()
+    assert "notes__read_note" in names(box)
+
+
+async def test_closing_while_a_server_starts_ends_the_start(make_servers: MakeServers) -> None:
+    servers = make_servers("--hang-at-start")
+    starting = asyncio.create_task(servers.tools())
+    await asyncio.sleep(0)
+    await servers.aclose()
+    (problem,) = (await starting).problems
+    assert "stopped before it had started" in problem.message

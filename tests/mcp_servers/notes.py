@@ -19,8 +19,8 @@ if "--hang-at-start" in sys.argv:
     print("notes: waiting forever", file=sys.stderr, flush=True)
     threading.Event().wait()
 
-from mcp.server.mcpserver import MCPServer  # noqa: E402
-from mcp.types import ToolAnnotations  # noqa: E402
+from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
 
 server = MCPServer("notes")
 _notes: dict[str, str] = {}

@@ -84,6 +84,8 @@ class McpServer:
             self._fail(ready, self._error(f"stopped: {_reason(exc)}"))
         finally:
             self._session = None
+            if not ready.done():  # cancelled (the app stopped) before it started: nobody may wait for ever
+                self._fail(ready, self._error("was stopped before it had started"))
 
     async def _serve(self, ready: asyncio.Future[tuple[ToolSpec, ...]]) -> None:
         import anyio
@@ -158,10 +160,12 @@ class McpServer:
         if task is not None and not task.done():
             if not self.running:
                 task.cancel()  # still starting: nothing to wait for; the SDK stops the process, shielded
-            try:
-                await asyncio.wait_for(asyncio.shield(task), STOP_WAIT)
-            except (TimeoutError, asyncio.CancelledError):
-                task.cancel()
+            # wait(), not wait_for(): it neither raises the task's cancellation nor cancels the task itself.
+            await asyncio.wait({task}, timeout=STOP_WAIT)
+            task.cancel()
+        if self._ready is not None and not self._ready.done():
+            # A task cancelled before its first step never ran, so never said it would not start.
+            self._fail(self._ready, self._error("was stopped before it had started"))
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None

@@ -219,3 +219,12 @@ async def test_closing_while_a_server_starts_ends_the_start(make_servers: MakeSe
     await servers.aclose()
     (problem,) = (await starting).problems
     assert "stopped before it had started" in problem.message
+
+
+def test_the_sdk_is_not_imported_until_a_server_starts() -> None:
+    import subprocess
+
+    code = ("import sys, chatbot.core.client, chatbot.core.tools.servers, chatbot.core.settings; "
+            "print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith('mcp.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -25,6 +25,12 @@ Wire details that matter to the SDK:
   streams ends that stream with ``data: [DONE]`` and no finish_reason.
 * Each SSE event is written as its own HTTP chunk, immediately, with Nagle disabled, so the
   client sees deltas as they are produced rather than in one burst at the end.
+* ``Reply(tool_calls=...)`` streams ``delta.tool_calls`` after the content, one delta per entry, each entry
+  sent as written: :func:`tool_call` splits one call as OpenAI streams it (id and name first, then the
+  arguments in pieces), :func:`whole_calls` sends each call in one delta the way Ollama does (every one with
+  index 0, told apart only by id), and entries written by hand make any other shape (a name repeated in every
+  fragment, an id left out). ``FakeOpenAI(rejects_tools=...)`` answers any request carrying ``tools`` with the
+  HTTP 400 a server without tool support gives.
 * ``Reply(reasoning=...)`` streams the model's reasoning before its content, as OpenAI-compatible
   servers do: in ``delta.reasoning_content`` (DeepSeek, llama.cpp's server, older vLLM) or
   ``delta.reasoning`` (OpenRouter, vLLM after its rename), or both at once with the same text as
@@ -48,11 +54,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-__all__ = ["DEFAULT_MODELS", "Error", "FakeOpenAI", "Hang", "RecordedRequest", "Reply", "split_words"]
+__all__ = ["DEFAULT_MODELS", "OLLAMA_NO_TOOLS", "Error", "FakeOpenAI", "Hang", "RecordedRequest", "Reply",
+           "split_words", "tool_call", "whole_calls"]
 
 DEFAULT_MODELS: tuple[str, ...] = ("gpt-4o-mini", "fake-local-model")
 
 NO_SCRIPT_MESSAGE = "fake server: no scripted response"
+# What Ollama answers a request with tools for a model whose template has none.
+OLLAMA_NO_TOOLS = "registry.ollama.ai/library/gemma:2b does not support tools"
 
 ReasoningField = Literal["reasoning_content", "reasoning", "both"]
 
@@ -64,6 +73,22 @@ _WORD_PIECES = re.compile(r"\s*\S+|\s+")
 def split_words(text: str) -> list[str]:
     """Split ``text`` into word-ish pieces that keep their spaces and join back to ``text``."""
     return _WORD_PIECES.findall(text)
+
+
+def tool_call(call_id: str, name: str, arguments: str, *, index: int = 0, pieces: int = 3) -> list[dict[str, Any]]:
+    """One call as OpenAI streams it: a fragment with its index, id, type and name (and no arguments yet), then
+    its arguments in ``pieces`` fragments carrying only the index."""
+    size = max(1, -(-len(arguments) // max(pieces, 1)))
+    parts = [arguments[i:i + size] for i in range(0, len(arguments), size)]
+    first = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+    return [first, *({"index": index, "function": {"arguments": part}} for part in parts)]
+
+
+def whole_calls(*calls: tuple[str, str, str]) -> list[dict[str, Any]]:
+    """Calls ``(id, name, arguments)`` each whole in one fragment, every one with index 0, as Ollama sends
+    parallel calls."""
+    return [{"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+            for call_id, name, arguments in calls]
 
 
 @dataclass
@@ -80,6 +105,8 @@ class Reply:
     """Content deltas; a ``str`` is split into word-ish pieces (see :func:`split_words`)."""
     reasoning: list[str] | str = ""
     """Reasoning deltas, streamed before the content; a ``str`` is split like ``chunks``."""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """Entries of ``delta.tool_calls``, streamed after the content, one per delta, each as written."""
     reasoning_field: ReasoningField = "reasoning_content"
     """The delta field the reasoning goes in; ``both`` sends it in both fields, the same text twice."""
     reasoning_tokens: int | None = None
@@ -136,15 +163,18 @@ class Reply:
         """The fields the reasoning is sent in."""
         return ("reasoning_content", "reasoning") if self.reasoning_field == "both" else (self.reasoning_field,)
 
-    def deltas(self) -> Iterator[dict[str, str]]:
-        """Every delta of the stream in order, the reasoning's then the content's, each taken as it is sent."""
+    def deltas(self) -> Iterator[dict[str, Any]]:
+        """Every delta of the stream in order, the reasoning's, the content's, then the tool calls', each taken
+        as it is sent."""
         for piece in self.reasoning_pieces():
             yield {name: piece for name in self.reasoning_fields()}
         for piece in self.pieces():
             yield {"content": piece}
+        for entry in self.tool_calls:
+            yield {"tool_calls": [entry]}
 
     def delta_count(self) -> int:
-        return len(self.reasoning_pieces()) + len(self.pieces())
+        return len(self.reasoning_pieces()) + len(self.pieces()) + len(self.tool_calls)
 
     def usage(self) -> dict[str, Any]:
         """The ``usage`` object, shaped like the real API's."""
@@ -385,6 +415,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(error.status, error.body(), headers)
 
     def _chat(self, body: dict[str, Any] | None) -> None:
+        if self.fake.rejects_tools is not None and (body or {}).get("tools"):
+            self._send_error(Error(400, self.fake.rejects_tools, type="api_error"))
+            return
         scripted = self.fake._next_scripted()
         if scripted is None:
             self._send_error(Error(500, NO_SCRIPT_MESSAGE, type="server_error", code="no_scripted_response"))
@@ -576,7 +609,7 @@ class FakeOpenAI:
                  default: Reply | Error | None = None, interrupting: bool = False,
                  max_model_len: dict[str, int] | None = None, props_n_ctx: int | None = None,
                  ollama_running: dict[str, int] | None = None,
-                 ollama_show: dict[str, dict[str, Any]] | None = None) -> None:
+                 ollama_show: dict[str, dict[str, Any]] | None = None, rejects_tools: str | None = None) -> None:
         """Prepare (but do not start) a fake.
 
         :param models: ids listed by ``GET /v1/models``; defaults to :data:`DEFAULT_MODELS`.
@@ -590,12 +623,15 @@ class FakeOpenAI:
         :param ollama_show: serve Ollama's ``POST /api/show``: model -> the JSON answered for it; other
             models get Ollama's 404.
         The last four are off by default: those routes are 404s and the listing has no windows.
+        :param rejects_tools: answer every chat request that carries ``tools`` with an HTTP 400 of this message
+            (e.g. :data:`OLLAMA_NO_TOOLS`), without taking a scripted response.
         """
         self.models: list[str] = list(DEFAULT_MODELS) if models is None else list(models)
         self.max_model_len = dict(max_model_len or {})
         self.props_n_ctx = props_n_ctx
         self.ollama_running = ollama_running
         self.ollama_show = ollama_show
+        self.rejects_tools = rejects_tools
         self.default = default
         self.requests: list[RecordedRequest] = []
         self._port = port

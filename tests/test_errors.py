@@ -83,11 +83,11 @@ def test_str_includes_hint() -> None:
 
 EXPECTED_CODES = {
     # family -> (exit code, classes); documented in errors.py and README.md
-    "usage": (2, ["ConfigError", "UsageError", "BadRequestError", "ModelNotFoundError"]),
+    "usage": (2, ["ConfigError", "UsageError", "BadRequestError", "ToolsRejectedError", "ModelNotFoundError"]),
     "auth": (3, ["AuthError", "PermissionError_"]),
     "rate": (4, ["RateLimitError", "QuotaError", "SpendLimitError"]),
     "context": (5, ["ContextTooLongError"]),
-    "network": (6, ["ServerError", "TimeoutError_", "ConnectionError_", "StreamDroppedError"]),
+    "network": (6, ["ServerError", "TimeoutError_", "ConnectionError_", "StreamDroppedError", "ToolServerError"]),
 }
 
 

@@ -10,17 +10,28 @@ import asyncio
 import email.utils
 import random
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from chatbot.core import errors
 from chatbot.core.attachments import request_content
 from chatbot.core.conversation import Message, to_api_messages
-from chatbot.core.events import Event, Finished, ReasoningDelta, Retrying, TextDelta, Usage, UsageReport
+from chatbot.core.events import (
+    Event,
+    Finished,
+    ReasoningDelta,
+    Retrying,
+    TextDelta,
+    ToolCalls,
+    ToolEvent,
+    Usage,
+    UsageReport,
+)
 from chatbot.core.models import OPENAI_URL, ModelSpec, ReasoningEffort, is_openai_url
 from chatbot.core.presets import Preset
+from chatbot.core.tools.calls import CallAssembler
 
 if TYPE_CHECKING:
     import openai
@@ -35,8 +46,14 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 20.0
 
 
-def build_params(messages: list[Message], spec: ModelSpec, preset: Preset) -> dict[str, Any]:
-    """The request body for `spec`: only the parameters that model accepts."""
+ToolDefinitions = Sequence[Mapping[str, Any]]
+"""Function tools as the API's `tools` takes them ({"type": "function", "function": {...}})."""
+
+
+def build_params(messages: list[Message], spec: ModelSpec, preset: Preset,
+                 tools: ToolDefinitions | None = None) -> dict[str, Any]:
+    """The request body for `spec`: only the parameters that model accepts. `tools` go to a model that
+    accepts_tools, with tool_choice "auto"."""
     params: dict[str, Any] = {
         "model": spec.name,
         "messages": api_messages(messages, spec.system_role),
@@ -51,6 +68,9 @@ def build_params(messages: list[Message], spec: ModelSpec, preset: Preset) -> di
         params["reasoning_effort"] = effort
     if preset.response_format == "json_object":
         params["response_format"] = {"type": "json_object"}
+    if tools and accepts_tools(spec):
+        params["tools"] = [dict(tool) for tool in tools]
+        params["tool_choice"] = "auto"
     return params
 
 
@@ -66,6 +86,12 @@ def api_messages(messages: list[Message], system_role: str) -> list[dict[str, An
 def _has_images(params: dict[str, Any]) -> bool:
     return any(isinstance(m["content"], list) and any(p.get("type") == "image_url" for p in m["content"])
                for m in params["messages"])
+
+
+def accepts_tools(spec: ModelSpec) -> bool:
+    """Whether `spec` is sent tools: a model the catalogue (or the config) says takes them, and any model it does
+    not know, which is tried; a server that refuses them says so (ToolsRejectedError)."""
+    return spec.tools or not spec.known
 
 
 def accepted_effort(spec: ModelSpec, preset: Preset) -> ReasoningEffort | None:
@@ -116,7 +142,14 @@ class Client(Protocol):
 
     async def list_models(self, *, timeout: float | None = None) -> list[str]: ...
 
-    def stream(self, messages: list[Message], spec: ModelSpec, preset: Preset) -> AsyncGenerator[Event, None]: ...
+    # Tool calls come only from a request that carried tools, so a caller sending none never sees them.
+    @overload
+    def stream(self, messages: list[Message], spec: ModelSpec, preset: Preset, *,
+               tools: None = None) -> AsyncGenerator[Event, None]: ...
+
+    @overload
+    def stream(self, messages: list[Message], spec: ModelSpec, preset: Preset, *,
+               tools: ToolDefinitions) -> AsyncGenerator[ToolEvent, None]: ...
 
 
 class ChatClient:
@@ -209,18 +242,29 @@ class ChatClient:
             error = self.map_error(exc, None)
         raise error
 
+    @overload
+    def stream(self, messages: list[Message], spec: ModelSpec, preset: Preset, *,
+               tools: None = None) -> AsyncGenerator[Event, None]: ...
+
+    @overload
+    def stream(self, messages: list[Message], spec: ModelSpec, preset: Preset, *,
+               tools: ToolDefinitions) -> AsyncGenerator[ToolEvent, None]: ...
+
     async def stream(
         self,
         messages: list[Message],
         spec: ModelSpec,
         preset: Preset,
-    ) -> AsyncGenerator[Event, None]:
-        """Stream one reply.
+        *,
+        tools: ToolDefinitions | None = None,
+    ) -> AsyncGenerator[ToolEvent, None]:
+        """Stream one reply. A reply that calls tools yields them, complete, as one ToolCalls before Finished.
 
-        Raises a ChatError; StreamDroppedError when the reply had started (the caller keeps what arrived).
+        Raises a ChatError; StreamDroppedError when the reply had started (the caller keeps what arrived);
+        ToolsRejectedError when the server refused the request for its tools.
         """
         self.check_ready()
-        params = build_params(messages, spec, preset)
+        params = build_params(messages, spec, preset, tools)
         attempt = 0
         while True:
             streamed = _Streamed()
@@ -232,11 +276,11 @@ class ChatClient:
                         yield event
                 return
             except Exception as exc:  # noqa: BLE001 - mapped below; CancelledError is not an Exception
-                error = self.map_error(exc, spec.name)
+                error = self.map_error(exc, spec.name, tools_sent="tools" in params)
                 if _has_images(params):
                     error = _images_explained(error, spec)
             # Raised outside the except block so no traceback chains back to the SDK's error and its request.
-            if streamed.text or streamed.reasoning:
+            if streamed.started:
                 raise error if isinstance(error, errors.StreamDroppedError) else _dropped(error, streamed)
             wait = backoff_delay(attempt + 1, error.retry_after)
             if not error.retryable or attempt >= self.max_retries or wait > self.retry_max_wait:
@@ -245,9 +289,10 @@ class ChatClient:
             yield Retrying(attempt, wait, error)
             await self._sleep(wait)
 
-    async def _stream_once(self, params: dict[str, Any], streamed: _Streamed) -> AsyncGenerator[Event, None]:
+    async def _stream_once(self, params: dict[str, Any], streamed: _Streamed) -> AsyncGenerator[ToolEvent, None]:
         usage: Usage | None = None
         finish: str | None = None
+        calls = CallAssembler()
         stream = await self.sdk.chat.completions.create(
             **params, stream=True, stream_options={"include_usage": True}
         )
@@ -263,6 +308,9 @@ class ChatClient:
                         if choice.delta.content:
                             streamed.text = True
                             yield TextDelta(choice.delta.content)
+                        for fragment in (choice.delta.tool_calls or ()) if "tools" in params else ():
+                            streamed.tool_call = True
+                            calls.add(fragment)
                     if choice.finish_reason:
                         finish = choice.finish_reason
         request_id = stream.response.headers.get("x-request-id")
@@ -271,15 +319,21 @@ class ChatClient:
             # Every complete reply names why it ended. A proxy closing a response that has no chunked
             # encoding looks like a normal EOF, and llama.cpp-style servers end an in-flight stream with a
             # bare [DONE] when another request arrives: both are cut off, however cleanly they ended.
-            if not (streamed.text or streamed.reasoning):
+            if not streamed.started:
                 raise errors.ServerError("the server ended the stream without a reply", "try again",
                                          request_id=request_id)
             raise _dropped(errors.ServerError("the stream ended without saying the reply was complete"), streamed,
                            request_id=request_id)
+        if calls:
+            # Whatever finish_reason says: older Ollama ends a reply of tool calls with "stop".
+            yield ToolCalls(calls.calls())
         yield Finished(finish)
 
-    def map_error(self, exc: BaseException, model: str | None) -> errors.ChatError:
-        return _map_error(exc, model, self.base_url).with_secrets_removed(self._secrets())
+    def map_error(self, exc: BaseException, model: str | None, *, tools_sent: bool = False) -> errors.ChatError:
+        error = _map_error(exc, model, self.base_url)
+        if tools_sent:
+            error = _tools_refused(error, model)
+        return error.with_secrets_removed(self._secrets())
 
 
 _IMAGE_WORDS = ("image", "vision", "multimodal", "mmproj", "content part", "content type", "image_url")
@@ -304,11 +358,16 @@ DROPPED_ONE_SHOT = "what arrived is printed; ask again to retry"
 
 @dataclass
 class _Streamed:
-    """What one attempt has streamed so far. Once anything has, reply text or reasoning alone, the attempt is
-    never retried: the server bills reasoning as output, and a retry would pay for it twice."""
+    """What one attempt has streamed so far. Once anything has, reply text, reasoning or a tool call alone, the
+    attempt is never retried: the server bills all of them as output, and a retry would pay for it twice."""
 
     text: bool = False
     reasoning: bool = False
+    tool_call: bool = False
+
+    @property
+    def started(self) -> bool:
+        return self.text or self.reasoning or self.tool_call
 
 
 def _usage(usage: CompletionUsage) -> Usage:
@@ -351,6 +410,8 @@ def _dropped(error: errors.ChatError, streamed: _Streamed, *,
         what, cause = "the reply broke off", f": {error.message}"
     if streamed.text:
         when, hint = "" if cause else " mid-reply", "what arrived is kept; regenerate to try again"
+    elif streamed.tool_call:
+        when, hint = " while the model was writing a tool call", "no tool was run; try again"
     else:
         when, hint = " while the model was reasoning, before any reply text", "no reply text had come; try again"
     return errors.StreamDroppedError(what + when + cause, hint, request_id=request_id or error.request_id,
@@ -410,6 +471,26 @@ def _map_error(exc: BaseException, model: str | None, base_url: str) -> errors.C
                                   retry_after=_retry_after(exc), request_id=request_id)
     return errors.BadRequestError(f"the server refused the request ({status}): {detail}",
                                   "check the model's parameters and the preset", request_id=request_id)
+
+
+# Words a server's refusal uses when the tools are what it refuses: Ollama ("does not support tools"), vLLM
+# ("auto" tool choice requires --enable-auto-tool-choice), llama.cpp ("tools param requires --jinja"), OpenAI
+# ("Invalid schema for function ...").
+_TOOL_WORDS = ("tool", "function")
+
+
+def _tools_refused(error: errors.ChatError, model: str | None) -> errors.ChatError:
+    """A refusal of a request that carried tools, when it names them, as ToolsRejectedError: the hint says which
+    setting stops sending them."""
+    if not isinstance(error, errors.BadRequestError | errors.ServerError):
+        return error
+    if not any(word in error.message.lower() for word in _TOOL_WORDS):
+        return error
+    where = f'[models."{model}"]' if model else "[models.NAME]"
+    message = error.message.replace("the server refused the request", "the server refused the tools", 1)
+    return errors.ToolsRejectedError(
+        message, f"if the model takes no tools, set tools = false under {where}; or set enabled = false under "
+        "the [mcp_servers.NAME] whose tool it refused", request_id=error.request_id)
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:

@@ -19,6 +19,7 @@ from chatbot.core.events import Event, Finished, TextDelta, Usage, UsageReport
 from chatbot.core.tokens import TokenCounter
 
 if TYPE_CHECKING:
+    from chatbot.core.client import ToolDefinitions
     from chatbot.core.conversation import Message
     from chatbot.core.models import ModelSpec
     from chatbot.core.presets import Preset
@@ -171,9 +172,11 @@ class DemoClient:
     async def list_models(self, *, timeout: float | None = None) -> list[str]:
         return [DEMO_MODEL]
 
-    async def stream(self, messages: list[Message], spec: ModelSpec, preset: Preset) -> AsyncGenerator[Event, None]:
+    async def stream(self, messages: list[Message], spec: ModelSpec, preset: Preset, *,
+                     tools: ToolDefinitions | None = None) -> AsyncGenerator[Event, None]:
         """Stream a canned reply word by word, then its usage and Finished("stop"). Stopping is cancelling:
-        the pause between words is where it lands. Raises ModelNotFoundError for any model but the demo."""
+        the pause between words is where it lands. Raises ModelNotFoundError for any model but the demo. The
+        demo calls no tools: `tools` are ignored."""
         if spec.name != DEMO_MODEL:
             # Answering as another model would store canned text under its name and bill it at its price.
             raise errors.ModelNotFoundError(

@@ -78,6 +78,27 @@ class BadRequestError(ChatError):
     title = "bad request"
 
 
+class ToolsRejectedError(BadRequestError):
+    """The server refused a request because of the tools it carried: the model or server takes none."""
+
+    title = "tools refused"
+
+
+class ToolServerError(ChatError):
+    """An MCP server did not start, stopped, or did not answer. `stderr_tail` is the end of what it wrote to
+    stderr: its text, not ours, so it is shown like model text."""
+
+    exit_code = EXIT_NETWORK
+    title = "tool server"
+
+    def __init__(self, summary: str, hint: str = "", *, server: str = "", stderr_tail: str = "") -> None:
+        said = f"; its stderr ends: {' / '.join(stderr_tail.splitlines())}" if stderr_tail else ""
+        super().__init__(summary + said, hint)
+        self.summary = summary
+        self.server = server
+        self.stderr_tail = stderr_tail
+
+
 class ModelNotFoundError(ChatError):
     exit_code = EXIT_USAGE
     title = "model not found"

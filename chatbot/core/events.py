@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -75,7 +77,52 @@ class Finished:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One function call the model asked for, complete: its fragments joined and its arguments parsed.
+
+    `raw_arguments` is the JSON text the model wrote; `arguments` the object it parses to. A call whose text is
+    not a JSON object has `error` saying why and empty `arguments`: it is answered with that error as its result,
+    never run, so the model can write it again."""
+
+    id: str
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    raw_arguments: str = ""
+    error: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        """The call as the assistant message's `tool_calls` carries it back to the model. A call whose arguments
+        did not parse goes back as "{}": servers that apply a chat template (llama.cpp, vLLM) parse every call
+        of the history and refuse a request holding one they cannot."""
+        arguments = "{}" if self.error is not None else self.raw_arguments or "{}"
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": arguments}}
+
+
+def parse_arguments(raw: str) -> tuple[dict[str, Any], str | None]:
+    """The arguments object of a call, or {} and why the text is not one. No arguments at all are {}: servers
+    send "" for a function without parameters."""
+    if not raw.strip():
+        return {}, None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        return {}, f"the arguments are not valid JSON ({exc}); write the call again with a JSON object"
+    if not isinstance(value, dict):
+        return {}, f"the arguments must be a JSON object, not {type(value).__name__}; write the call again"
+    return value, None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCalls:
+    """The reply asked for these calls, in the order it began them; yielded once, before `Finished`."""
+
+    calls: tuple[ToolCall, ...]
+
+
 Event = TextDelta | ReasoningDelta | UsageReport | Retrying | Finished
+ToolEvent = Event | ToolCalls
+"""What a reply yields when the request carried tools."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Mapping, Sequence
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chatbot.core.attachments import message_text
 from chatbot.core.image_tokens import image_tokens
@@ -24,6 +25,18 @@ if TYPE_CHECKING:
 
 TOKENS_PER_MESSAGE = 3
 REPLY_PRIMING = 3
+
+# Tool definitions, by the OpenAI cookbook's rule ("How to count tokens with tiktoken", num_tokens_for_tools):
+# each function costs FUNCTION_INIT plus the tokens of "name:description"; its properties PROPERTIES_INIT, then
+# each PROPERTY_KEY plus "key:type:description"; an enum ENUM_INIT, and ENUM_ITEM plus its tokens per item;
+# TOOLS_END once after all of them. The cookbook's figures for the gpt-4o family, whose tokenizer is o200k_base;
+# gpt-4 and gpt-3.5-turbo (cl100k_base) start each function at 10.
+FUNCTION_INIT = {"o200k_base": 7, "cl100k_base": 10}
+PROPERTIES_INIT = 3
+PROPERTY_KEY = 3
+ENUM_INIT = -3
+ENUM_ITEM = 3
+TOOLS_END = 12
 
 _ENDOFTEXT = "<|endoftext|>"
 _ENDOFPROMPT = "<|endofprompt|>"
@@ -127,3 +140,36 @@ class TokenCounter:
     def count_prompt(self, messages: list[Message]) -> int:
         """Tokens the API bills as prompt_tokens for these messages."""
         return sum(self.count_message(m) for m in messages) + REPLY_PRIMING
+
+    def count_tools(self, tools: Sequence[Mapping[str, Any]]) -> int:
+        """Tokens the `tools` of a request add to its prompt, by the cookbook's rule (above); 0 for none.
+
+        The rule reads each property's type and description as text; a schema that gives neither (an anyOf, say)
+        counts them as empty, so schemas richer than the rule's are counted low."""
+        if not tools:
+            return 0
+        total = 0
+        for tool in tools:
+            function = tool.get("function") or {}
+            total += FUNCTION_INIT.get(self.encoding_name, FUNCTION_INIT["o200k_base"])
+            total += self.count_text(f"{function.get('name', '')}:{_sentence(function.get('description'))}")
+            parameters = function.get("parameters") or {}
+            properties = parameters.get("properties") or {}
+            if not isinstance(properties, Mapping) or not properties:
+                continue
+            total += PROPERTIES_INIT
+            for key, prop in properties.items():
+                prop = prop if isinstance(prop, Mapping) else {}
+                total += PROPERTY_KEY
+                if isinstance(enum := prop.get("enum"), list):
+                    total += ENUM_INIT + sum(ENUM_ITEM + self.count_text(str(item)) for item in enum)
+                kind = prop.get("type", "")
+                total += self.count_text(f"{key}:{kind if isinstance(kind, str) else ''}:"
+                                         f"{_sentence(prop.get('description'))}")
+        return total + TOOLS_END
+
+
+def _sentence(description: object) -> str:
+    """A description as the rule counts it: one trailing full stop dropped."""
+    text = description if isinstance(description, str) else ""
+    return text.removesuffix(".")

@@ -7,6 +7,7 @@ the catalogue and the presets is models.py's and presets.py's, asked through the
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Literal
 
@@ -89,6 +90,38 @@ class AttachmentsConfig(_Strict):
     """The largest file that may be attached, in bytes; a larger one is refused before anything is sent."""
 
 
+Approve = Literal["ask", "read_only", "always"]
+"""When a server's tools run without asking: never, when their annotations say read-only, or always."""
+ToolApprove = Literal["ask", "always", "never"]
+"""One tool's own rule: ask, run without asking, or never offer it to the model."""
+
+# A server's name starts the names its tools have for the model, which the API limits to [a-zA-Z0-9_-]{1,64}.
+_SERVER_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+class McpServerConfig(_Strict):
+    """An MCP server run as a subprocess speaking over stdio; started when a turn first needs its tools."""
+
+    command: str = Field(min_length=1)
+    """The program to run, found on PATH, e.g. "npx" or "uvx"."""
+    args: list[str] = Field(default_factory=list)
+    """Its arguments."""
+    env: dict[str, str] = Field(default_factory=dict)
+    """Variables it gets, beside PATH, HOME and LANG: nothing else of your environment is passed. `${VAR}` in a
+    value (and in command and args) is VAR from your environment; an unset VAR keeps the server from starting."""
+    enabled: bool = True
+    """false: never started, its tools never offered."""
+    approve: Approve = "ask"
+    """When its tools run without asking you: "ask" (every call), "read_only" (calls of tools whose annotations
+    say read-only: the server's word, not a guarantee) or "always"."""
+    tools: dict[str, ToolApprove] = Field(default_factory=dict)
+    """Tool name -> "ask", "always" or "never" (not offered to the model), over `approve`."""
+    startup_timeout: float = Field(default=30.0, gt=0)
+    """Seconds it may take to start and list its tools."""
+    call_timeout: float = Field(default=60.0, gt=0)
+    """Seconds one tool call may take; past them the model is told the call timed out."""
+
+
 class Settings(BaseSettings):
     """Every setting, from built-in defaults < config.toml < .env < environment < command-line flags.
 
@@ -161,6 +194,10 @@ class Settings(BaseSettings):
     """The TUI's theme: a name from themes/ or the user's theme folder."""
     keymap: dict[str, str] = Field(default_factory=dict)
     """Binding id -> keys, e.g. send = "ctrl+s"."""
+    mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+    """Server name -> an MCP server whose tools the model may call ([mcp_servers.NAME] in the config)."""
+    max_tool_rounds: int = Field(default=10, ge=1, le=100)
+    """Most rounds of tool calls in one turn; then the model is asked to answer without tools."""
 
     @field_validator("base_url")
     @classmethod
@@ -168,6 +205,14 @@ class Settings(BaseSettings):
         # Without a scheme the SDK's request fails like an unreachable server, and is retried as one.
         if value is not None and not value.lower().startswith(("http://", "https://")):
             raise ValueError(f"{value!r} needs http:// or https://, e.g. http://localhost:11434/v1")
+        return value
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names_fit_tool_names(cls, value: dict[str, McpServerConfig]) -> dict[str, McpServerConfig]:
+        for name in value:
+            if not _SERVER_NAME.fullmatch(name):
+                raise ValueError(f"server name {name!r}: use up to 32 letters, digits, _ and -")
         return value
 
     @model_validator(mode="after")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.core.client import build_params
+from chatbot.core.request_body import build_params
 from chatbot.core.errors import ConfigError
 from chatbot.core.models import (
     CATALOGUE,

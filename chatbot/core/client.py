@@ -7,17 +7,15 @@ and guarantees a request is never retried once its reply has started.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import random
-import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from chatbot.core import errors
-from chatbot.core.attachments import request_content
-from chatbot.core.conversation import Message, to_api_messages
+from chatbot.core.api_errors import images_explained, map_sdk_error, tools_refused
+from chatbot.core.conversation import Message
 from chatbot.core.events import (
     Event,
     Finished,
@@ -29,8 +27,9 @@ from chatbot.core.events import (
     Usage,
     UsageReport,
 )
-from chatbot.core.models import OPENAI_URL, ModelSpec, ReasoningEffort, is_openai_url
+from chatbot.core.models import OPENAI_URL, ModelSpec, is_openai_url
 from chatbot.core.presets import Preset
+from chatbot.core.request_body import ToolDefinitions, build_params, has_images
 from chatbot.core.tools.calls import CallAssembler
 
 if TYPE_CHECKING:
@@ -44,76 +43,6 @@ if TYPE_CHECKING:
 PLACEHOLDER_KEY = "not-needed"
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 20.0
-
-
-ToolDefinitions = Sequence[Mapping[str, Any]]
-"""Function tools as the API's `tools` takes them ({"type": "function", "function": {...}})."""
-
-
-def build_params(messages: list[Message], spec: ModelSpec, preset: Preset,
-                 tools: ToolDefinitions | None = None) -> dict[str, Any]:
-    """The request body for `spec`: only the parameters that model accepts. `tools` go to a model that
-    accepts_tools, with tool_choice "auto"."""
-    params: dict[str, Any] = {
-        "model": spec.name,
-        "messages": api_messages(messages, spec.system_role),
-        spec.max_tokens_param: reply_reserve(spec, preset),
-    }
-    if spec.accepts_sampling:
-        if preset.temperature is not None:
-            params["temperature"] = preset.temperature
-        if preset.top_p is not None:
-            params["top_p"] = preset.top_p
-    if (effort := accepted_effort(spec, preset)) is not None:
-        params["reasoning_effort"] = effort
-    if preset.response_format == "json_object":
-        params["response_format"] = {"type": "json_object"}
-    if tools and accepts_tools(spec):
-        params["tools"] = [dict(tool) for tool in tools]
-        params["tool_choice"] = "auto"
-    return params
-
-
-def api_messages(messages: list[Message], system_role: str) -> list[dict[str, Any]]:
-    """The `messages` array: a message with attached files has them in its content (attachments.py)."""
-    sent: list[dict[str, Any]] = list(to_api_messages(messages, system_role))
-    for entry, message in zip(sent, messages, strict=True):
-        if message.attachments:
-            entry["content"] = request_content(message.content, message.attachments)
-    return sent
-
-
-def _has_images(params: dict[str, Any]) -> bool:
-    return any(isinstance(m["content"], list) and any(p.get("type") == "image_url" for p in m["content"])
-               for m in params["messages"])
-
-
-def accepts_tools(spec: ModelSpec) -> bool:
-    """Whether `spec` is sent tools: a model the catalogue (or the config) says takes them, and any model it does
-    not know, which is tried; a server that refuses them says so (ToolsRejectedError)."""
-    return spec.tools or not spec.known
-
-
-def accepted_effort(spec: ModelSpec, preset: Preset) -> ReasoningEffort | None:
-    """The preset's reasoning_effort, if `spec` takes it: ConfigError, naming what it takes, if not. A model
-    that samples takes none and is sent none, as a reasoning model is sent no temperature."""
-    effort = preset.reasoning_effort
-    if effort is None or not spec.reasoning:
-        return None
-    if effort not in spec.reasoning_efforts:
-        takes = ", ".join(spec.reasoning_efforts)
-        raise errors.ConfigError(
-            f"model {spec.name!r} does not take reasoning_effort {effort!r} (preset {preset.name!r})",
-            f"it takes {takes}: set one of them in the preset, or leave reasoning_effort out" if takes else
-            f"it takes none: leave reasoning_effort out of the preset, or list the values it takes as "
-            f'reasoning_efforts under [models."{spec.name}"]',
-        )
-    return effort
-
-
-def reply_reserve(spec: ModelSpec, preset: Preset) -> int:
-    """max_tokens as sent: the preset's, capped by what the model can write."""
-    return min(preset.max_tokens, spec.max_output)
 
 
 def backoff_delay(attempt: int, retry_after: float | None) -> float:
@@ -277,8 +206,8 @@ class ChatClient:
                 return
             except Exception as exc:  # noqa: BLE001 - mapped below; CancelledError is not an Exception
                 error = self.map_error(exc, spec.name, tools_sent="tools" in params)
-                if _has_images(params):
-                    error = _images_explained(error, spec)
+                if has_images(params):
+                    error = images_explained(error, spec)
             # Raised outside the except block so no traceback chains back to the SDK's error and its request.
             if streamed.started:
                 raise error if isinstance(error, errors.StreamDroppedError) else _dropped(error, streamed)
@@ -330,27 +259,10 @@ class ChatClient:
         yield Finished(finish)
 
     def map_error(self, exc: BaseException, model: str | None, *, tools_sent: bool = False) -> errors.ChatError:
-        error = _map_error(exc, model, self.base_url)
+        error = map_sdk_error(exc, model, self.base_url)
         if tools_sent:
-            error = _tools_refused(error, model)
+            error = tools_refused(error, model)
         return error.with_secrets_removed(self._secrets())
-
-
-_IMAGE_WORDS = ("image", "vision", "multimodal", "mmproj", "content part", "content type", "image_url")
-
-
-def _images_explained(error: errors.ChatError, spec: ModelSpec) -> errors.ChatError:
-    """A request with images refused (400, or a server error that names images): for a model the catalogue
-    does not describe, the likely reason is that it takes no images, so the hint says so."""
-    said = error.message.lower()
-    refused = isinstance(error, errors.BadRequestError) or (
-        isinstance(error, errors.ServerError) and any(word in said for word in _IMAGE_WORDS))
-    if not refused or spec.vision:
-        return error
-    hint = (f"{spec.name!r} may not accept images: send the text without them, or pick a model that takes "
-            f'images (vision = true under [models."{spec.name}"] tells chat it does)')
-    error.hint = error.one_shot_hint = hint
-    return error
 
 
 DROPPED_ONE_SHOT = "what arrived is printed; ask again to retry"
@@ -417,97 +329,3 @@ def _dropped(error: errors.ChatError, streamed: _Streamed, *,
     return errors.StreamDroppedError(what + when + cause, hint, request_id=request_id or error.request_id,
                                      one_shot_hint=DROPPED_ONE_SHOT if streamed.text else "ask again to retry")
 
-
-def _map_error(exc: BaseException, model: str | None, base_url: str) -> errors.ChatError:
-    import openai
-
-    if isinstance(exc, errors.ChatError):
-        return exc
-    if isinstance(exc, openai.APITimeoutError):
-        return errors.TimeoutError_(f"no answer from {base_url} in time",
-                                    "the server may be busy: try again, or raise timeout")
-    if isinstance(exc, openai.APIConnectionError):
-        return errors.ConnectionError_(f"cannot reach {base_url}",
-                                       "check that the server is running and that base_url is right")
-    if not isinstance(exc, openai.APIError):
-        # Malformed JSON or chunks the SDK cannot parse.
-        return errors.ServerError(f"the server sent a malformed reply ({type(exc).__name__})",
-                                  "try again; if it persists, the server is at fault")
-    detail = exc.message
-    if isinstance(exc.body, dict) and isinstance(exc.body.get("message"), str):
-        detail = exc.body["message"]
-    request_id = getattr(exc, "request_id", None)
-    if not isinstance(exc, openai.APIStatusError):
-        return errors.ServerError(f"the server reported an error: {detail}", "try again", request_id=request_id)
-    status = exc.status_code
-    code = exc.code or ""
-    if isinstance(exc, openai.AuthenticationError):
-        return errors.AuthError(f"the server rejected the API key (401): {detail}",
-                                "check OPENAI_API_KEY or api_key_cmd", request_id=request_id)
-    if isinstance(exc, openai.PermissionDeniedError):
-        return errors.PermissionError_(f"permission denied (403): {detail}",
-                                       "your key or project has no access to this model or region",
-                                       request_id=request_id)
-    if isinstance(exc, openai.NotFoundError):
-        what = f"model {model!r}" if model else "the endpoint"
-        return errors.ModelNotFoundError(f"{what} not found at {base_url} (404): {detail}",
-                                         "pick another model (chat --list-models, or F2 in the app)",
-                                         request_id=request_id,
-                                         one_shot_hint="chat --list-models lists models; pick one with -m NAME")
-    if isinstance(exc, openai.RateLimitError):
-        if code == "insufficient_quota" or "quota" in detail.lower():
-            return errors.QuotaError(f"quota exceeded (429): {detail}", "check your plan and billing",
-                                     request_id=request_id)
-        return errors.RateLimitError(f"rate limited (429): {detail}", "wait a moment and try again",
-                                     retry_after=_retry_after(exc), request_id=request_id)
-    if status == 400 and (code == "context_length_exceeded" or "context length" in detail.lower()
-                          or "too long" in detail.lower()):
-        return errors.ContextTooLongError(f"the prompt is too long for the model (400): {detail}",
-                                          "lower budget.max_context_tokens or max_tokens, or start a new conversation",
-                                          request_id=request_id)
-    if status >= 500:
-        return errors.ServerError(f"server error ({status}): {detail}",
-                                  "the server is having trouble: try again shortly",
-                                  retry_after=_retry_after(exc), request_id=request_id)
-    return errors.BadRequestError(f"the server refused the request ({status}): {detail}",
-                                  "check the model's parameters and the preset", request_id=request_id)
-
-
-# Words a server's refusal uses when the tools are what it refuses: Ollama ("does not support tools"), vLLM
-# ("auto" tool choice requires --enable-auto-tool-choice), llama.cpp ("tools param requires --jinja"), OpenAI
-# ("Invalid schema for function ...").
-_TOOL_WORDS = ("tool", "function")
-
-
-def _tools_refused(error: errors.ChatError, model: str | None) -> errors.ChatError:
-    """A refusal of a request that carried tools, when it names them, as ToolsRejectedError: the hint says which
-    setting stops sending them."""
-    if not isinstance(error, errors.BadRequestError | errors.ServerError):
-        return error
-    if not any(word in error.message.lower() for word in _TOOL_WORDS):
-        return error
-    where = f'[models."{model}"]' if model else "[models.NAME]"
-    message = error.message.replace("the server refused the request", "the server refused the tools", 1)
-    return errors.ToolsRejectedError(
-        message, f"if the model takes no tools, set tools = false under {where}; or set enabled = false under "
-        "the [mcp_servers.NAME] whose tool it refused", request_id=error.request_id)
-
-
-def _retry_after(exc: openai.APIStatusError) -> float | None:
-    headers = exc.response.headers
-    if ms := headers.get("retry-after-ms"):
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None

@@ -19,10 +19,10 @@ from chatbot.core.events import Event, Finished, TextDelta, Usage, UsageReport
 from chatbot.core.tokens import TokenCounter
 
 if TYPE_CHECKING:
-    from chatbot.core.client import ToolDefinitions
     from chatbot.core.conversation import Message
     from chatbot.core.models import ModelSpec
     from chatbot.core.presets import Preset
+    from chatbot.core.request_body import ToolDefinitions
     from chatbot.core.settings import Settings
 
 DEMO_MODEL = "demo"

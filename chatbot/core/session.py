@@ -17,7 +17,7 @@ from decimal import Decimal
 from chatbot.core import journal
 from chatbot.core.attachments import Attachment, refuse_images
 from chatbot.core.budget import Window, build_window, prompt_budget
-from chatbot.core.client import Client, accepted_effort, reply_reserve
+from chatbot.core.client import Client
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.errors import ChatError, SpendLimitError
 from chatbot.core.events import Event, Finished, ReasoningDelta, Retrying, TextDelta, Usage, UsageReport
@@ -25,6 +25,7 @@ from chatbot.core.models import ImageRule, ModelSpec
 from chatbot.core.presets import Preset
 from chatbot.core.pricing import Spent, billed, cost_of, format_cost, worst_case
 from chatbot.core.request import ERROR, OK, RETRIED, STOPPED, Request
+from chatbot.core.request_body import accepted_effort, reply_reserve
 from chatbot.core.settings import Settings
 from chatbot.core.tokens import TokenCounter
 from chatbot.core.turn import Ending, Turn

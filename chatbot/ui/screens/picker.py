@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from chatbot.core.client import build_params
 from chatbot.core.errors import ChatError
 from chatbot.core.models import ModelSpec
 from chatbot.core.presets import Preset, sent_summary
+from chatbot.core.request_body import build_params
 from chatbot.ui.screens.filter_list import FilterList
 from chatbot.ui.widgets.status_bar import compact
 

@@ -363,7 +363,8 @@ async def test_resume_reuses_stored_token_counts_of_replies(fake: FakeOpenAI, ma
     assert "The second reply, also wordy." not in counter.texts
 
 
-async def test_regenerate_replaces_the_stored_reply(fake: FakeOpenAI, make_session: Any, store: HistoryStore) -> None:
+async def test_regenerate_keeps_the_stored_reply_as_an_alternative(fake: FakeOpenAI, make_session: Any,
+                                                                   store: HistoryStore) -> None:
     fake.queue(Reply("first draft"), Reply("second draft"))
     session = make_session(store)
     await turn(session, "write something")
@@ -372,7 +373,7 @@ async def test_regenerate_replaces_the_stored_reply(fake: FakeOpenAI, make_sessi
     written(session)
     messages = store.load(recorder_of(session).conversation_id).conversation.messages
     assert [(m.role, m.content) for m in messages] == [("user", "write something"), ("assistant", "second draft")]
-    assert store.search("first") == []
+    assert [hit.snippet for hit in store.search("first")] == ["«first» draft"]  # kept, on the other branch
 
 
 async def test_regenerate_in_a_resumed_conversation_replaces_the_stored_reply(fake: FakeOpenAI, make_session: Any,

@@ -133,10 +133,6 @@ class Conversation:
     def __contains__(self, message: object) -> bool:
         return isinstance(message, Message) and self._nodes.get(message.id) is message
 
-    def __len__(self) -> int:
-        """Every message of every branch."""
-        return len(self._nodes)
-
     def tree(self) -> list[Message]:
         """Every message of every branch, each after its parent, depth first, siblings oldest first."""
         found: list[Message] = []
@@ -146,6 +142,10 @@ class Conversation:
             found.append(self._nodes[node])
             stack.extend(reversed(self._children[node]))
         return found
+
+    def get(self, message_id: int) -> Message | None:
+        """The message with this Message.id, on whichever branch it is."""
+        return self._nodes.get(message_id)
 
     def parent_of(self, message: Message) -> Message | None:
         parent = self._parent[message.id]

@@ -262,10 +262,13 @@ class HistoryStore:
 
     def conversations(self, limit: int = 200) -> list[Summary]:
         """The newest conversations, in one query however many there are."""
-        # The limit is applied first, so only the conversations listed are counted and priced.
+        # The limit is applied first, so only the conversations listed are counted and priced. The turns are the
+        # active path's, walked up from its leaf: an edit on another branch is no turn of what resuming shows.
         rows = self.db.execute(
             "SELECT c.*,"
-            " (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user') AS turns,"
+            " (WITH RECURSIVE path(id, parent_id, role) AS (SELECT id, parent_id, role FROM messages"
+            "   WHERE id = c.active_leaf UNION ALL SELECT m.id, m.parent_id, m.role FROM messages m"
+            "   JOIN path ON m.id = path.parent_id) SELECT COUNT(*) FROM path WHERE role = 'user') AS turns,"
             f" (SELECT {ledger.COSTS} FROM requests r WHERE r.conversation_id = c.id) AS costs"
             " FROM (SELECT * FROM conversations ORDER BY updated DESC, id DESC LIMIT ?) c"
             " ORDER BY c.updated DESC, c.id DESC", (limit,)).fetchall()

@@ -1,7 +1,9 @@
 """One conversation with a model: the window, the request, the reply, and the running totals.
 
 Whatever happens to a request, the conversation stays consistent: a stopped or broken reply is kept with
-what arrived (marked), and a message that got no reply at all is taken back out so it can be resent.
+what arrived (marked), and a message that got no reply at all is taken back out so it can be resent. The
+conversation is a tree (chatbot.core.conversation): a regenerate adds a reply beside the last one, an edit a
+user message beside the one edited, and every request sends the active path.
 The session keeps nothing itself: it tells its observers what happened (chatbot.core.journal), and the store
 observes.
 """

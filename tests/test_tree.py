@@ -281,3 +281,20 @@ def test_the_active_path_is_always_an_alternating_conversation(fake: FakeOpenAI,
             await client.aclose()
 
     asyncio.run(scenario())
+
+
+async def test_the_journal_names_each_message_s_parent(fake: FakeOpenAI, make_session: Any) -> None:
+    fake.queue(Reply("r1"), Reply("r2"), Reply("r2, again"))
+    session = make_session()
+    await run(session.send("one"))
+    await run(session.send("two"))
+    one, r1, two, _ = session.conversation.messages
+    await run(session.edit(two, "two, edited"))
+    events = session.observers[0].events
+    added = [(e.message.content, e.parent) for e in events if isinstance(e, journal.MessageAdded)]
+    finals = [(e.message.content, e.parent) for e in events if isinstance(e, journal.ReplyFinal)]
+    started = [e.parent for e in events if isinstance(e, journal.ReplyStarted)]
+    edited = session.conversation.messages[2]
+    assert added == [("one", None), ("two", r1.id), ("two, edited", r1.id)]
+    assert finals == [("r1", one.id), ("r2", two.id), ("r2, again", edited.id)]
+    assert started == [one.id, two.id, edited.id]

@@ -276,9 +276,11 @@ class ChatScreen(Screen[None]):
             self.notify("Wait for the reply to finish, or stop it with escape.")
         elif reply is None or self.session.conversation.position(reply)[1] < 2:
             self.notify("The last reply has no alternatives: regenerate it to get one.")
-        elif self.session.switch(reply, step) is not reply:
-            await self.transcript.clear()
-            await self.show_conversation()
+        else:
+            await self.app.ready.wait()  # the switch measures the new branch's window: the tokenizer must be loaded
+            if self.session.switch(reply, step) is not reply:
+                await self.transcript.clear()
+                await self.show_conversation()
 
     async def action_new_conversation(self) -> None:
         self.queued.clear()

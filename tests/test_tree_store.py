@@ -5,16 +5,19 @@ and import of the active path or of the whole tree."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fake_openai import FakeOpenAI, Reply
-from support import SleepRecorder
+from support import SleepRecorder, offline
 
+from chatbot.core import paths
 from chatbot.core.assembly import Assembly
 from chatbot.core.client import ChatClient
 from chatbot.core.conversation import Conversation, Message
@@ -188,8 +191,7 @@ async def test_a_switch_in_a_resumed_conversation_is_kept(fake: FakeOpenAI, make
 # -- export and import ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def branched(store: HistoryStore) -> int:
+def branch(store: HistoryStore) -> int:
     """A stored conversation with two replies to its first message and an edit of its second."""
     cid = store.create("gpt-4o", "balanced", "Be brief.")
     q = store.add(cid, Message("user", "question"), parent=None)
@@ -200,6 +202,11 @@ def branched(store: HistoryStore) -> int:
     edit = store.add(cid, Message("user", "follow-up, edited"), parent=a)
     store.add(cid, Message("assistant", "the edit's reply"), parent=edit)
     return cid
+
+
+@pytest.fixture
+def branched(store: HistoryStore) -> int:
+    return branch(store)
 
 
 def test_markdown_and_the_default_json_hold_the_active_path(store: HistoryStore, branched: int) -> None:
@@ -244,3 +251,32 @@ def test_a_tree_export_with_a_broken_link_imports_nothing(store: HistoryStore, b
 def test_the_history_counts_the_turns_of_the_active_path(store: HistoryStore, branched: int) -> None:
     [summary] = store.conversations()
     assert summary.turns == 2  # "question" and the edited follow-up; the follow-up it replaced is on another branch
+
+
+def test_chat_export_tree_then_import_gives_the_same_tree(tmp_path: Path) -> None:
+    default = HistoryStore(paths.data_dir() / "history.db")  # where `chat` looks, in this test's environment
+    try:
+        cid = branch(default)
+    finally:
+        default.close()
+    out = tmp_path / "tree.json"
+    env = offline(dict(os.environ))
+
+    def chat(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "chatbot", *args], capture_output=True, text=True, env=env,
+                              stdin=subprocess.DEVNULL, timeout=120)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        return done
+
+    chat("export", str(cid), "--format", "json", "--tree", "-o", str(out))
+    new_id = int(chat("import", str(out)).stdout.strip())
+    path_only = json.loads(chat("export", str(cid), "--format", "json").stdout)
+    assert len(path_only["messages"]) == 4 and "active" not in path_only
+
+    default = HistoryStore(paths.data_dir() / "history.db")
+    try:
+        original, copy = default.load(cid).conversation, default.load(new_id).conversation
+        assert shape(copy) == shape(original) and len(copy.tree()) == 7
+        assert contents(copy.messages) == contents(original.messages)
+    finally:
+        default.close()

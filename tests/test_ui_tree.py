@@ -8,15 +8,16 @@ from typing import Any
 
 from fake_openai import FakeOpenAI, Reply
 from support import send, until, wait_turn
+from textual.widgets import OptionList
 
 from chatbot.core.conversation import Message
 from chatbot.core.store.history import HistoryStore
 from chatbot.ui.app import ChatApp, make_app
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.screens.history import HistoryScreen
-from textual.widgets import OptionList
 
 SIZE = (100, 30)
+MARK = "\u2039 {}/{} \u203a"  # the header's "2 of 3", between single angle quotes
 
 
 def views(app: ChatApp) -> list[tuple[str, str, str]]:
@@ -37,15 +38,15 @@ async def test_alt_arrows_switch_the_last_reply_and_the_next_request_follows(fak
     app = make_app(make_settings())
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "question")
-        assert "‹" not in headers(app)[1]
+        assert "\u2039" not in headers(app)[1]
         await pilot.press("ctrl+r")
         await wait_turn(pilot)
         assert [v[1] for v in views(app)] == ["question", "second answer"]
-        assert "‹ 2/2 ›" in headers(app)[1]
+        assert MARK.format(2, 2) in headers(app)[1]
 
         await pilot.press("alt+left")
         await until(pilot, lambda: [v[1] for v in views(app)] == ["question", "first answer"])
-        assert "‹ 1/2 ›" in headers(app)[1] and "‹" not in headers(app)[0]
+        assert MARK.format(1, 2) in headers(app)[1] and "\u2039" not in headers(app)[0]
         await pilot.press("alt+left")  # already the first: it stays
         await pilot.pause()
         assert [v[1] for v in views(app)] == ["question", "first answer"]
@@ -75,7 +76,7 @@ async def test_a_search_hit_on_another_branch_opens_that_branch(fake: FakeOpenAI
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ChatScreen))
         await until(pilot, lambda: [v[1] for v in views(app)] == ["name a bird", "a kingfisher"])
-        assert "‹ 1/2 ›" in headers(app)[1]
+        assert MARK.format(1, 2) in headers(app)[1]
 
         await send(pilot, "what does it do?")
         assert [m["content"] for m in fake.last_body["messages"] if m["role"] != "system"] == [

@@ -363,7 +363,8 @@ async def test_resume_reuses_stored_token_counts_of_replies(fake: FakeOpenAI, ma
     assert "The second reply, also wordy." not in counter.texts
 
 
-async def test_regenerate_replaces_the_stored_reply(fake: FakeOpenAI, make_session: Any, store: HistoryStore) -> None:
+async def test_regenerate_keeps_the_stored_reply_as_an_alternative(fake: FakeOpenAI, make_session: Any,
+                                                                   store: HistoryStore) -> None:
     fake.queue(Reply("first draft"), Reply("second draft"))
     session = make_session(store)
     await turn(session, "write something")
@@ -372,11 +373,11 @@ async def test_regenerate_replaces_the_stored_reply(fake: FakeOpenAI, make_sessi
     written(session)
     messages = store.load(recorder_of(session).conversation_id).conversation.messages
     assert [(m.role, m.content) for m in messages] == [("user", "write something"), ("assistant", "second draft")]
-    assert store.search("first") == []
+    assert [hit.snippet for hit in store.search("first")] == ["«first» draft"]  # kept, on the other branch
 
 
-async def test_regenerate_in_a_resumed_conversation_replaces_the_stored_reply(fake: FakeOpenAI, make_session: Any,
-                                                                              store: HistoryStore) -> None:
+async def test_regenerate_in_a_resumed_conversation_keeps_the_stored_reply_beside_the_new_one(
+        fake: FakeOpenAI, make_session: Any, store: HistoryStore) -> None:
     fake.queue(Reply("first draft"), Reply("second draft"))
     first = make_session(store)
     await turn(first, "write something")
@@ -389,8 +390,10 @@ async def test_regenerate_in_a_resumed_conversation_replaces_the_stored_reply(fa
     written(later)
 
     assert recorder_of(later).conversation_id == conversation_id and store.count() == 1
-    messages = store.load(conversation_id).conversation.messages
+    conversation = store.load(conversation_id).conversation
+    messages = conversation.messages
     assert [(m.role, m.content) for m in messages] == [("user", "write something"), ("assistant", "second draft")]
+    assert [m.content for m in conversation.alternatives(messages[1])] == ["first draft", "second draft"]
 
 
 async def test_a_message_that_got_no_reply_is_taken_back_out_of_the_store(fake: FakeOpenAI, make_session: Any,

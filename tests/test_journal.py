@@ -136,7 +136,7 @@ async def test_a_request_that_fails_before_the_first_token_withdraws_the_message
     ]
 
 
-async def test_a_regenerate_withdraws_the_reply_it_replaced(fake: FakeOpenAI, make_session: Any) -> None:
+async def test_a_regenerate_keeps_the_reply_it_replaced(fake: FakeOpenAI, make_session: Any) -> None:
     fake.queue(Reply("first answer"), Reply(["second ", "answer"]))
     session, notes = make_session(model="gpt-4o-mini")
     await run(session.send("question"))
@@ -150,8 +150,7 @@ async def test_a_regenerate_withdraws_the_reply_it_replaced(fake: FakeOpenAI, ma
         ("progress", "second "), ("progress", "second answer"),
         ("final", "second answer", False, "balanced"),
         ("settled", "gpt-4o-mini", "ok", None),
-        ("withdrawn", "assistant", "first answer"),
-    ]
+    ]  # the first answer is withdrawn nowhere: it stays, an alternative beside the second
 
 
 async def test_a_retried_request_then_the_real_one(fake: FakeOpenAI, make_session: Any) -> None:

@@ -30,7 +30,8 @@ MODEL_FIELDS = sorted(ModelConfig.model_fields)
 PRESET_FIELDS = sorted(PresetConfig.model_fields)
 BUDGET_FIELDS = sorted(BudgetConfig.model_fields)
 BINDING_IDS = ["send", "newline", "quit", "stop", "help", "model_menu", "preset_menu", "new_conversation",
-               "regenerate", "copy_reply", "dropped_turns", "history"]
+               "regenerate", "copy_reply", "dropped_turns", "history", "previous_alternative",
+               "next_alternative"]
 JSON_FIELDS = ("models", "presets", "budget", "keymap")  # pydantic-settings parses these from JSON in the env
 LINE_BREAKS = "\n\r"
 

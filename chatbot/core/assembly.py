@@ -26,7 +26,7 @@ class Assembly:
 
     def resume(self, stored: Stored) -> None:
         """Continue `stored`: the session takes its conversation, and the recorder appends what comes next to
-        the same stored conversation (a regenerate deletes the replaced reply's row)."""
+        the same stored conversation (a regenerate's new reply beside the one it replaced, an edit as a new branch)."""
         self.session.resume(stored.conversation, stored.model, stored.preset)
         if self.recorder is not None:
             self.recorder.resume(stored)  # after: resuming tells the recorder the conversation changed

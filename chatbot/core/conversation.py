@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal
@@ -35,14 +36,55 @@ class Message:
         return self.stopped or self.error is not None
 
 
-@dataclass
-class Conversation:
-    system_prompt: str = ""
-    messages: list[Message] = field(default_factory=list)
-    _system: Message | None = field(default=None, init=False, repr=False, compare=False)
+ROOT = 0  # the parent of the first messages: no message has id 0 but the system prompt, which is not in the tree
 
-    def add(self, message: Message) -> Message:
-        self.messages.append(message)
+
+class Conversation:
+    """The messages as a tree, with one active path from the first message to the active leaf.
+
+    A regenerate adds a reply beside the one before it, and an edit adds a user message beside the one it edits:
+    siblings are alternatives, oldest first. Each message remembers which of its children the path went through
+    last, so switching to a sibling brings back the rest of that branch. `messages` and everything that builds a
+    request read only the active path; the other branches are kept, never sent."""
+
+    def __init__(self, system_prompt: str = "", messages: Iterable[Message] = ()) -> None:
+        self.system_prompt = system_prompt
+        self._system: Message | None = None
+        self._nodes: dict[int, Message] = {}
+        self._parent: dict[int, int] = {}  # Message.id -> its parent's id (ROOT for a first message)
+        self._children: dict[int, list[int]] = {ROOT: []}
+        self._active: dict[int, int | None] = {ROOT: None}  # the child the active path goes through; None: it ends
+        self._before: dict[int, int | None] = {}  # what was active in its parent's place before a message came
+        self._path: list[Message] | None = None
+        for message in messages:
+            self.add(message)
+
+    # -- the active path, as the callers of a linear conversation know it --
+
+    @property
+    def messages(self) -> list[Message]:
+        """The active path, oldest first (a new list: changing it changes nothing)."""
+        if self._path is None:
+            path, node = [], self._active[ROOT]
+            while node is not None:
+                path.append(self._nodes[node])
+                node = self._active[node]
+            self._path = path
+        return list(self._path)
+
+    def add(self, message: Message, parent: Message | None = None) -> Message:
+        """Add `message` after the active leaf (or as a child of `parent`, ROOT if `parent` is None and the
+        path was cut there); it becomes the active leaf."""
+        under = self._leaf_id() if parent is None else parent.id
+        if message.id in self._nodes:
+            raise ValueError(f"message {message.id} is already in the conversation")
+        self._nodes[message.id] = message
+        self._parent[message.id] = under
+        self._children[under].append(message.id)
+        self._children[message.id] = []
+        self._before[message.id] = self._active[under]
+        self._active[message.id] = None
+        self._activate(message.id)
         return message
 
     def add_user(self, text: str) -> Message:
@@ -52,10 +94,24 @@ class Conversation:
         self.system_prompt = text
 
     def pop_last_reply(self) -> Message | None:
-        """Remove the trailing assistant reply (to regenerate it); returns it, or None if there is none."""
-        if self.messages and self.messages[-1].role == "assistant":
-            return self.messages.pop()
+        """Remove the trailing assistant reply from the tree; returns it, or None if there is none."""
+        path = self.messages
+        if path and path[-1].role == "assistant":
+            self.withdraw(path[-1])
+            return path[-1]
         return None
+
+    def withdraw(self, message: Message) -> None:
+        """Take a leaf back out (a message that got no reply): its parent's path goes back where it was."""
+        if self._children.get(message.id):
+            raise ValueError("only a message without replies can be withdrawn")
+        parent = self._parent.pop(message.id)
+        self._children[parent].remove(message.id)
+        del self._nodes[message.id], self._children[message.id], self._active[message.id]
+        before = self._before.pop(message.id)
+        if self._active[parent] == message.id:
+            self._active[parent] = before if before in self._nodes else None
+        self._path = None
 
     def last_reply(self) -> Message | None:
         return next((m for m in reversed(self.messages) if m.role == "assistant"), None)
@@ -74,6 +130,89 @@ class Conversation:
     def all_messages(self) -> list[Message]:
         system = self.system_message()
         return ([system] if system else []) + self.messages
+
+    # -- the tree --
+
+    def __contains__(self, message: object) -> bool:
+        return isinstance(message, Message) and self._nodes.get(message.id) is message
+
+    def tree(self) -> list[Message]:
+        """Every message of every branch, each after its parent, depth first, siblings oldest first."""
+        found: list[Message] = []
+        stack = list(reversed(self._children[ROOT]))
+        while stack:
+            node = stack.pop()
+            found.append(self._nodes[node])
+            stack.extend(reversed(self._children[node]))
+        return found
+
+    def get(self, message_id: int) -> Message | None:
+        """The message with this Message.id, on whichever branch it is."""
+        return self._nodes.get(message_id)
+
+    def parent_of(self, message: Message) -> Message | None:
+        parent = self._parent[message.id]
+        return None if parent == ROOT else self._nodes[parent]
+
+    def children_of(self, message: Message | None) -> list[Message]:
+        return [self._nodes[i] for i in self._children[ROOT if message is None else message.id]]
+
+    def alternatives(self, message: Message) -> list[Message]:
+        """`message` and its siblings (the replies to the same message, or the edits of one), oldest first."""
+        return [self._nodes[i] for i in self._children[self._parent[message.id]]]
+
+    def position(self, message: Message) -> tuple[int, int]:
+        """Which alternative `message` is, from 1, and how many there are: the "2/3" of its header."""
+        siblings = self._children[self._parent[message.id]]
+        return siblings.index(message.id) + 1, len(siblings)
+
+    def leaf(self) -> Message | None:
+        """The last message of the active path."""
+        leaf = self._leaf_id()
+        return None if leaf == ROOT else self._nodes[leaf]
+
+    def switch(self, message: Message, step: int) -> Message:
+        """Make the sibling `step` places from `message` active (clamped to the first and the last); the path
+        goes on through the branch that sibling had. Returns the sibling now active."""
+        siblings = self._children[self._parent[message.id]]
+        index = min(max(siblings.index(message.id) + step, 0), len(siblings) - 1)
+        chosen = self._nodes[siblings[index]]
+        self.select(chosen)
+        return chosen
+
+    def select(self, message: Message) -> None:
+        """Make the path go through `message` (a search hit on another branch), on down the branch it had."""
+        self._activate(message.id)
+
+    def cut(self, message: Message | None) -> None:
+        """End the active path at `message` (None: before the first message), to add a new child there."""
+        self._activate(ROOT if message is None else message.id)
+        self._active[ROOT if message is None else message.id] = None
+        self._path = None
+
+    def fork(self, message: Message, text: str) -> Message:
+        """Edit a user message: a new one with `text` beside it, active, with no reply yet; the old branch stays."""
+        if message.role != "user":
+            raise ValueError("only a user message can be edited")
+        parent = self._parent[message.id]
+        before = self._active[parent]
+        self.cut(self.parent_of(message))
+        edited = self.add_user(text)
+        self._before[edited.id] = before  # withdrawn unsent, the edit leaves the path where it was
+        return edited
+
+    def _leaf_id(self) -> int:
+        node = ROOT
+        while (child := self._active[node]) is not None:
+            node = child
+        return node
+
+    def _activate(self, node: int) -> None:
+        while node != ROOT:
+            parent = self._parent[node]
+            self._active[parent] = node
+            node = parent
+        self._path = None
 
 
 def to_api_messages(messages: list[Message], system_role: str = "system") -> list[dict[str, str]]:

@@ -131,8 +131,8 @@ class TurnSettled:
 
     `ended` is "finished", "stopped" (the user stopped it; what arrived is kept), "broken off" (it failed after
     text arrived, which is kept and marked) or "failed" (no reply). `reply` is the reply the turn added to the
-    conversation, `replaced` the one a regenerate replaced, and `text_returned` says the user's message was taken
-    back out because nothing came, so the caller can hand it back to the user."""
+    conversation, `replaced` the reply a regenerate put it beside (kept, as an alternative), and `text_returned`
+    says the user's message was taken back out because nothing came, so the caller can hand it back to the user."""
 
     ended: str
     reply: Message | None = None

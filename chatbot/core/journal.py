@@ -52,15 +52,18 @@ class SettingsChanged:
 
 @dataclass(frozen=True, slots=True)
 class MessageAdded:
-    """The user's message joined the conversation, before its request goes out."""
+    """The user's message joined the conversation, before its request goes out, after `parent` (a Message.id;
+    None for a first message). An edit is a message beside the one it edits: same parent, another branch."""
 
     message: Message
     setup: Setup
+    parent: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class MessageWithdrawn:
-    """A message left the conversation: the user's, when nothing came back, or a reply a regenerate replaced."""
+    """A message left the conversation: the user's, when nothing came back. (A reply a regenerate replaced
+    stays, as an alternative.)"""
 
     message: Message
 
@@ -74,10 +77,11 @@ class RequestStarted:
 
 @dataclass(frozen=True, slots=True)
 class ReplyStarted:
-    """The first token of a reply from `model` arrived."""
+    """The first token of a reply from `model` arrived; the reply answers `parent` (a Message.id)."""
 
     model: str
     setup: Setup
+    parent: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,15 @@ class ReplyFinal:
     message: Message
     params: dict[str, object] = field(hash=False)
     setup: Setup
+    parent: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BranchSwitched:
+    """The active path changed without a message joining it (a switch to another alternative, an unsent edit
+    withdrawn, a regenerate that brought nothing): it now ends at `leaf`, a Message.id (None: it is empty)."""
+
+    leaf: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +119,7 @@ class RequestSettled:
 
 
 Entry = (ConversationStarted | ConversationResumed | SettingsChanged | MessageAdded | MessageWithdrawn
-         | RequestStarted | ReplyStarted | ReplyProgress | ReplyFinal | RequestSettled)
+         | BranchSwitched | RequestStarted | ReplyStarted | ReplyProgress | ReplyFinal | RequestSettled)
 
 
 def frozen(message: Message) -> Message:

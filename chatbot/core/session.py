@@ -1,7 +1,9 @@
 """One conversation with a model: the window, the request, the reply, and the running totals.
 
 Whatever happens to a request, the conversation stays consistent: a stopped or broken reply is kept with
-what arrived (marked), and a message that got no reply at all is taken back out so it can be resent.
+what arrived (marked), and a message that got no reply at all is taken back out so it can be resent. The
+conversation is a tree (chatbot.core.conversation): a regenerate adds a reply beside the last one, an edit a
+user message beside the one edited, and every request sends the active path.
 The session keeps nothing itself: it tells its observers what happened (chatbot.core.journal), and the store
 observes.
 """
@@ -79,6 +81,7 @@ class InFlight:
     retry_note: str = ""
     request_id: str | None = None
     spec: ModelSpec | None = None  # the model the request went to, whose prices it is billed at
+    parent: Message | None = None  # the message the reply answers: the active leaf when the request went out
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -250,17 +253,47 @@ class Session:
         return Turn(lambda turn: self._send(text, turn, files))
 
     def regenerate(self) -> Turn:
-        """Replace the last reply with a new one. If no new reply comes, the old one is put back."""
+        """Ask for another reply to the last message: the new reply goes beside the last one, which is kept as
+        an alternative (`outcome.replaced`). If no new reply comes, the old one stays the active one."""
         return Turn(self._regenerate)
 
-    async def _send(self, text: str, turn: Turn,
-                    attachments: tuple[Attachment, ...] = ()) -> AsyncGenerator[Event, None]:
-        user = self.conversation.add(Message("user", text, attachments=attachments))
+    def edit(self, message: Message, text: str) -> Turn:
+        """Edit a user message of the conversation and send it: a new branch forks at `message` and becomes
+        the active one; the old branch is kept. Unsent (nothing came back), the path goes back to the old one."""
+        return Turn(lambda turn: self._send(text, turn, edits=message))
+
+    def switch(self, message: Message, step: int) -> Message:
+        """Make the alternative `step` places from `message` active (-1: the one before); the rest of the
+        conversation follows that alternative's branch. Returns the alternative now active."""
+        chosen = self.conversation.switch(message, step)
+        self._branch_changed()
+        return chosen
+
+    def select(self, message: Message) -> None:
+        """Make the active path go through `message` (a search hit on another branch)."""
+        self.conversation.select(message)
+        self._branch_changed()
+
+    def _branch_changed(self) -> None:
+        """Another branch is active: the figures describe it, and the store keeps where the path ends."""
+        reply = self.conversation.last_reply()
+        self.last_usage, self.last_cost = (reply.usage, reply.cost) if reply else (None, None)
+        self.last_window = self.next_window()
+        self._tell_leaf()
+
+    def _tell_leaf(self) -> None:
+        leaf = self.conversation.leaf()
+        self._tell(journal.BranchSwitched(None if leaf is None else leaf.id))
+
+    async def _send(self, text: str, turn: Turn, attachments: tuple[Attachment, ...] = (),
+                    edits: Message | None = None) -> AsyncGenerator[Event, None]:
+        user = (self.conversation.add(Message("user", text, attachments=attachments)) if edits is None
+                else self.conversation.fork(edits, text))
         previous_window = self.last_window
         ending = Ending()
         returned = False
         self.counter.count_message(user)  # the window needs it anyway; kept with it, it spares a resume the work
-        self._tell(journal.MessageAdded(journal.frozen(user), self._setup()))
+        self._tell(journal.MessageAdded(journal.frozen(user), self._setup(), _id(self.conversation.parent_of(user))))
         try:
             async with aclosing(self.reply(ending)) as replies:
                 async for event in replies:
@@ -269,17 +302,22 @@ class Session:
             if isinstance(exc, ChatError):
                 ending.error = exc  # also one raised before the request went out (the window, the spend guard)
             # aclosing has settled any partial reply by now, so the user message is last only if none came.
-            if self.conversation.messages and self.conversation.messages[-1] is user:
-                self.conversation.messages.pop()
+            if self.conversation.leaf() is user:
+                self.conversation.withdraw(user)
                 self.last_window = previous_window  # nothing went out: the counters stay as they were
                 returned = True
                 self._tell(journal.MessageWithdrawn(journal.frozen(user)))
+                if edits is not None:
+                    self._tell_leaf()  # back on the branch the edit would have left
             raise
         finally:
             turn.outcome = ending.settled(text_returned=returned)
 
     async def _regenerate(self, turn: Turn) -> AsyncGenerator[Event, None]:
-        old = self.conversation.pop_last_reply()
+        leaf = self.conversation.leaf()
+        old = leaf if leaf is not None and leaf.role == "assistant" else None
+        if old is not None:
+            self.conversation.cut(self.conversation.parent_of(old))  # the new reply answers what the old one did
         ending = Ending()
         try:
             async with aclosing(self.reply(ending)) as replies:
@@ -288,13 +326,11 @@ class Session:
         except BaseException as exc:
             if isinstance(exc, ChatError):
                 ending.error = exc
-            if old is not None and self.conversation.messages and self.conversation.messages[-1].role != "assistant":
-                self.conversation.add(old)
-                old = None
             raise
         finally:
-            if old is not None:
-                self._tell(journal.MessageWithdrawn(journal.frozen(old)))
+            if old is not None and ending.reply is None:
+                self.conversation.select(old)  # nothing came: the old reply is still the one shown and sent
+                old = None
             turn.outcome = ending.settled(replaced=old)
 
     async def reply(self, ending: Ending | None = None) -> AsyncGenerator[Event, None]:
@@ -311,7 +347,8 @@ class Session:
         self.client.check_ready()  # a request that cannot go out (no key) is not a request
         accepted_effort(spec, preset)  # nor is one the model would refuse (a reasoning_effort it does not take)
         refuse_images(spec, (a for m in window.kept for a in m.attachments), self.settings.models.get(spec.name))
-        flight = self.in_flight = InFlight(window, self.clock, spec=spec)
+        parent = self.conversation.leaf()
+        flight = self.in_flight = InFlight(window, self.clock, spec=spec, parent=parent)
         attempt_started = flight.started
         announced = True  # the attempt under way was told as started
         self._tell(journal.RequestStarted(spec.name))
@@ -330,7 +367,7 @@ class Session:
                             if not announced:
                                 self._tell(journal.RequestStarted(spec.name))
                             announced = True
-                            self._tell(journal.ReplyStarted(spec.name, self._setup()))
+                            self._tell(journal.ReplyStarted(spec.name, self._setup(), _id(parent)))
                         tokens = counter.count_text(event.text)
                         if isinstance(event, TextDelta):
                             flight.parts.append(event.text)
@@ -394,9 +431,10 @@ class Session:
                 "assistant", flight.text, model=spec.name, usage=usage, cost=request.cost,
                 reasoning=flight.reasoning, finish_reason=ending.finish_reason, stopped=stopped,
                 error=error.message if error else None,
-            ))
+            ), parent=flight.parent)
             self._counter(spec).count_message(reply)  # kept with the reply: a resume never re-tokenizes it
-            self._tell(journal.ReplyFinal(journal.frozen(reply), self.params(spec, preset), self._setup()))
+            self._tell(journal.ReplyFinal(journal.frozen(reply), self.params(spec, preset), self._setup(),
+                                          _id(flight.parent)))
         self._account(request)
         return reply
 
@@ -426,3 +464,7 @@ class Session:
 
 def _error_class(error: ChatError | None) -> str | None:
     return None if error is None else type(error).__name__.rstrip("_")
+
+
+def _id(message: Message | None) -> int | None:
+    return None if message is None else message.id

@@ -1,4 +1,8 @@
-"""Conversations to Markdown (with a front-matter header) and to JSON with every field, and JSON back."""
+"""Conversations to Markdown (with a front-matter header) and to JSON with every field, and JSON back.
+
+An export holds the active path, the conversation as it was last read and sent. JSON may hold the whole tree
+instead (`tree=True`): every message with a number and the number of the one it follows, and the active leaf's;
+an import reads either."""
 
 from __future__ import annotations
 
@@ -13,12 +17,16 @@ from chatbot.core.pricing import format_cost
 from chatbot.core.store.history import HistoryStore, Stored
 
 FORMAT = "chatbot-conversation"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # the active path, one message after another
+TREE_VERSION = 2  # every branch: each message names its parent
 
 
-def render(stored: Stored, fmt: str) -> str:
-    """The export of `stored` as a file holds it, less the final newline: Markdown for "md", JSON for "json"."""
-    return to_markdown(stored) if fmt == "md" else json.dumps(to_json(stored), ensure_ascii=False, indent=2)
+def render(stored: Stored, fmt: str, *, tree: bool = False) -> str:
+    """The export of `stored` as a file holds it, less the final newline: Markdown for "md", JSON for "json"
+    (with every branch if `tree`; Markdown is always the active path)."""
+    if fmt == "md":
+        return to_markdown(stored)
+    return json.dumps(to_json(stored, tree=tree), ensure_ascii=False, indent=2)
 
 
 def _iso(timestamp: float) -> str:
@@ -55,13 +63,27 @@ def to_markdown(stored: Stored) -> str:
     return "\n".join(lines)
 
 
-def to_json(stored: Stored) -> dict[str, Any]:
-    return {
-        "format": FORMAT, "version": FORMAT_VERSION, "id": stored.id, "title": stored.title,
-        "model": stored.model, "preset": stored.preset, "system_prompt": stored.conversation.system_prompt,
-        "created": _iso(stored.created), "updated": _iso(stored.updated),
-        "messages": [_message_json(m) for m in stored.conversation.messages],
+def to_json(stored: Stored, *, tree: bool = False) -> dict[str, Any]:
+    conversation = stored.conversation
+    data: dict[str, Any] = {
+        "format": FORMAT, "version": TREE_VERSION if tree else FORMAT_VERSION, "id": stored.id,
+        "title": stored.title, "model": stored.model, "preset": stored.preset,
+        "system_prompt": conversation.system_prompt, "created": _iso(stored.created), "updated": _iso(stored.updated),
     }
+    if not tree:
+        data["messages"] = [_message_json(m) for m in conversation.messages]
+        return data
+    # Numbered in the order written, so a parent always comes before its children and an import can add them so.
+    every = conversation.tree()
+    number = {m.id: n for n, m in enumerate(every, 1)}
+    messages = []
+    for m in every:
+        parent = conversation.parent_of(m)
+        messages.append({"n": number[m.id], "parent": None if parent is None else number[parent.id],
+                         **_message_json(m)})
+    leaf = conversation.leaf()
+    data["messages"], data["active"] = messages, None if leaf is None else number[leaf.id]
+    return data
 
 
 def _message_json(m: Message) -> dict[str, Any]:
@@ -85,13 +107,29 @@ def import_json(store: HistoryStore, data: dict[str, Any]) -> int:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} export")
     where = "malformed export"
+    tree = data.get("version") == TREE_VERSION
     try:
         with store.transaction():
             conversation_id = store.create(str(data["model"]), str(data["preset"]),
                                            str(data.get("system_prompt", "")), title=str(data.get("title", "")))
+            rows: dict[int, int] = {}  # a message's number in the export -> its row
             for number, raw in enumerate(data["messages"], 1):
                 where = f"malformed export, message {number}"
-                store.add(conversation_id, _message(raw))  # may still fail: a lone surrogate, a huge number
+                message = _message(raw)  # may still fail in add: a lone surrogate, a huge number
+                if not tree:
+                    store.add(conversation_id, message)
+                    continue
+                parent = raw.get("parent")
+                if parent is not None and parent not in rows:
+                    raise ValueError(f"parent {parent!r:.40} is not a message before it")
+                if not isinstance(raw.get("n"), int) or raw["n"] in rows:
+                    raise ValueError(f"n is not a new message number: {raw.get('n')!r:.40}")
+                rows[raw["n"]] = store.add(conversation_id, message, parent=None if parent is None else rows[parent])
+            if tree:
+                where = "malformed export, active"
+                if data.get("active") is not None and data["active"] not in rows:
+                    raise ValueError(f"no message {data['active']!r:.40}")
+                store.set_active_leaf(conversation_id, rows.get(data["active"]) if data.get("active") else None)
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
     except (KeyError, TypeError, AttributeError, ArithmeticError) as exc:

@@ -8,6 +8,7 @@ requests (ledger.py) is in the same file. The API key is never stored: nothing h
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 import sqlite3
@@ -33,6 +34,12 @@ SNIPPET_WORDS = 12
 # What highlight() puts around each match: noncharacters, which no text holds and neutralize() keeps.
 _MATCH_OPEN, _MATCH_CLOSE = "\ufdd0", "\ufdd1"
 _MARKED = re.compile(f"{_MATCH_OPEN}([^{_MATCH_OPEN}{_MATCH_CLOSE}]*){_MATCH_CLOSE}")
+
+class After(enum.Enum):
+    """Where a message goes without a parent named: after the active path's last message, as in a line."""
+
+    LEAF = "leaf"
+
 
 def default_path() -> Path:
     return paths.data_dir() / "history.db"
@@ -161,21 +168,33 @@ class HistoryStore:
                        (one_line(model), one_line(preset), system_prompt, time.time(), conversation_id))
 
     def add(self, conversation_id: int, message: Message, params: dict[str, object] | None = None,
-            *, streaming: bool = False) -> int:
-        """Store a message; the first user message names the conversation if it has no title yet."""
+            *, streaming: bool = False, parent: int | After | None = After.LEAF) -> int:
+        """Store a message after the row `parent` (None: a first message; by default the active path's last),
+        which it ends now. The first user message names the conversation if it has no title yet."""
         with self._write() as db:
+            if parent is After.LEAF:
+                found = db.execute("SELECT active_leaf FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+                parent = None if found is None else found[0]
             cur = db.execute(
                 "INSERT INTO messages (conversation_id, role, content, model, params, prompt_tokens,"
                 " completion_tokens, cached_tokens, usage_estimated, cost, finish_reason, stopped, error,"
-                " reasoning, reasoning_tokens, created, streaming, token_counts)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " reasoning, reasoning_tokens, created, streaming, token_counts, parent_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (conversation_id, message.role, message.content, *_message_fields(message, params),
-                 time.time(), int(streaming), json.dumps(message.token_counts) if message.token_counts else None))
+                 time.time(), int(streaming), json.dumps(message.token_counts) if message.token_counts else None,
+                 parent))
+            row = int(cur.lastrowid or 0)
             if message.role == "user":
                 db.execute("UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
                            (title_from(message.content), conversation_id))
-            db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (time.time(), conversation_id))
-            return int(cur.lastrowid or 0)
+            db.execute("UPDATE conversations SET updated = ?, active_leaf = ? WHERE id = ?",
+                       (time.time(), row, conversation_id))
+            return row
+
+    def set_active_leaf(self, conversation_id: int, row_id: int | None) -> None:
+        """The active path now ends at the message `row_id` (another alternative was chosen)."""
+        with self._write() as db:
+            db.execute("UPDATE conversations SET active_leaf = ? WHERE id = ?", (row_id, conversation_id))
 
     def save_partial(self, row_id: int, content: str) -> None:
         with self._write() as db:
@@ -202,6 +221,9 @@ class HistoryStore:
 
     def delete_message(self, row_id: int) -> None:
         with self._write() as db:
+            # A message withdrawn is a leaf; if the active path ended there, it ends at its parent now.
+            db.execute("UPDATE conversations SET active_leaf = (SELECT parent_id FROM messages WHERE id = ?)"
+                       " WHERE active_leaf = ?", (row_id, row_id))
             db.execute("DELETE FROM messages WHERE id = ?", (row_id,))
 
     def rename(self, conversation_id: int, title: str) -> None:
@@ -241,10 +263,13 @@ class HistoryStore:
 
     def conversations(self, limit: int = 200) -> list[Summary]:
         """The newest conversations, in one query however many there are."""
-        # The limit is applied first, so only the conversations listed are counted and priced.
+        # The limit is applied first, so only the conversations listed are counted and priced. The turns are the
+        # active path's, walked up from its leaf: an edit on another branch is no turn of what resuming shows.
         rows = self.db.execute(
             "SELECT c.*,"
-            " (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user') AS turns,"
+            " (WITH RECURSIVE path(id, parent_id, role) AS (SELECT id, parent_id, role FROM messages"
+            "   WHERE id = c.active_leaf UNION ALL SELECT m.id, m.parent_id, m.role FROM messages m"
+            "   JOIN path ON m.id = path.parent_id) SELECT COUNT(*) FROM path WHERE role = 'user') AS turns,"
             f" (SELECT {ledger.COSTS} FROM requests r WHERE r.conversation_id = c.id) AS costs"
             " FROM (SELECT * FROM conversations ORDER BY updated DESC, id DESC LIMIT ?) c"
             " ORDER BY c.updated DESC, c.id DESC", (limit,)).fetchall()
@@ -257,10 +282,18 @@ class HistoryStore:
             raise KeyError(conversation_id)
         conversation = Conversation(system_prompt=row["system_prompt"])
         row_ids: dict[int, int] = {}
+        by_row: dict[int, Message] = {}
+        # A parent is always stored before its children, so in row order each one finds its parent loaded.
         for m in self.db.execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)):
             message = _message(m)
-            conversation.add(message)
+            parent = by_row.get(m["parent_id"]) if m["parent_id"] is not None else None
+            if parent is None:
+                conversation.cut(None)  # a first message (an edit of the first one, too)
+            conversation.add(message, parent=parent)
             row_ids[message.id] = m["id"]
+            by_row[m["id"]] = message
+        if (leaf := by_row.get(row["active_leaf"])) is not None:
+            conversation.cut(leaf)  # the path ends where it ended when the conversation was left
         return Stored(row["id"], row["title"], row["model"], row["preset"], conversation, row_ids,
                       row["created"], row["updated"], ledger.of_conversation(self.db, conversation_id))
 

@@ -46,18 +46,20 @@ class Recorder:
 
     def observe(self, event: journal.Entry) -> None:
         match event:
-            case journal.MessageAdded(message, setup):
-                self._user(message, setup)
+            case journal.MessageAdded(message, setup, parent):
+                self._user(message, setup, parent)
             case journal.MessageWithdrawn(message):
                 self._forget(message)
             case journal.RequestStarted(model):
                 self._request_started(model)
-            case journal.ReplyStarted(model, setup):
-                self._reply_started(model, setup)
+            case journal.BranchSwitched(leaf):
+                self._branch_switched(leaf)
+            case journal.ReplyStarted(model, setup, parent):
+                self._reply_started(model, setup, parent)
             case journal.ReplyProgress(text):
                 self._reply_progress(text)
-            case journal.ReplyFinal(message, params, setup):
-                self._reply_final(message, params, setup)
+            case journal.ReplyFinal(message, params, setup, parent):
+                self._reply_final(message, params, setup, parent)
             case journal.RequestSettled(request):
                 self._request_settled(request)
             case journal.SettingsChanged(setup):
@@ -108,18 +110,35 @@ class Recorder:
                 store.update_settings(conversation.id, setup.model, setup.preset, setup.system_prompt)
         self._write(write)
 
-    def _user(self, message: Message, setup: journal.Setup) -> None:
+    def _parent(self, parent: int | None) -> Handle:
+        """The row a message follows: a Handle the writer fills in before it writes the child (an unknown or
+        None parent is no row: a first message)."""
+        return self._rows.get(parent, Handle()) if parent is not None else Handle()
+
+    def _user(self, message: Message, setup: journal.Setup, parent: int | None) -> None:
         conversation = self._conversation_for(setup)
+        after = self._parent(parent)
         row = self._rows[message.id] = Handle()
 
         def write(store: HistoryStore) -> None:
             if conversation.id is not None:
                 store.update_settings(conversation.id, setup.model, setup.preset, setup.system_prompt)
-                row.id = store.add(conversation.id, message)
+                row.id = store.add(conversation.id, message, parent=after.id)
+        self._write(write)
+
+    def _branch_switched(self, leaf: int | None) -> None:
+        conversation = self._conversation
+        if conversation is None:
+            return
+        row = self._parent(leaf)
+
+        def write(store: HistoryStore) -> None:
+            if conversation.id is not None:
+                store.set_active_leaf(conversation.id, row.id)
         self._write(write)
 
     def _forget(self, message: Message) -> None:
-        """A message left the conversation (unsent, or a reply replaced by regenerate)."""
+        """A message left the conversation (unsent: nothing came back)."""
         row = self._rows.pop(message.id, None)
         if row is None:
             return
@@ -160,15 +179,16 @@ class Recorder:
                 store.settle_request(handle.id, request)
         self._write(write)
 
-    def _reply_started(self, model: str, setup: journal.Setup) -> None:
+    def _reply_started(self, model: str, setup: journal.Setup, parent: int | None) -> None:
         conversation = self._conversation_for(setup)
+        after = self._parent(parent)
         row = self._streaming = Handle()
         placeholder = Message("assistant", "", model=model)
         self._last_save = self._clock()
 
         def write(store: HistoryStore) -> None:
             if conversation.id is not None:
-                row.id = store.add(conversation.id, placeholder, streaming=True)
+                row.id = store.add(conversation.id, placeholder, streaming=True, parent=after.id)
         self._write(write)
 
     def _reply_progress(self, text: Callable[[], str]) -> None:
@@ -184,15 +204,17 @@ class Recorder:
                 store.save_partial(row.id, content)
         self._write(write)
 
-    def _reply_final(self, message: Message, params: dict[str, object], setup: journal.Setup) -> None:
+    def _reply_final(self, message: Message, params: dict[str, object], setup: journal.Setup,
+                     parent: int | None) -> None:
         streaming, self._streaming = self._streaming, None
         row = self._rows[message.id] = streaming or Handle()
         conversation = self._conversation_for(setup)
+        after = self._parent(parent)
 
         def write(store: HistoryStore) -> None:
             if row.id is not None:
                 store.finalize(row.id, message, params)
             elif conversation.id is not None:
-                row.id = store.add(conversation.id, message, params)
+                row.id = store.add(conversation.id, message, params, parent=after.id)
         self._write(write)
 

@@ -10,7 +10,7 @@ import sqlite3
 
 from chatbot.core.store import ledger
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Each entry takes the schema from the version before it to its own number.
 MIGRATIONS: dict[int, str] = {
@@ -66,6 +66,18 @@ MIGRATIONS: dict[int, str] = {
         ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT '';
         ALTER TABLE messages ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE requests ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+    """,
+    # The conversation tree: each message names the one it follows (NULL for a first message), and each
+    # conversation the last message of its active path. Every conversation stored before was one line, so each
+    # message follows the one stored before it, and the path ends at its newest message.
+    5: """
+        ALTER TABLE messages ADD COLUMN parent_id INTEGER;
+        ALTER TABLE conversations ADD COLUMN active_leaf INTEGER;
+        UPDATE messages SET parent_id = (SELECT MAX(p.id) FROM messages p
+                                         WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id);
+        UPDATE conversations SET active_leaf = (SELECT MAX(m.id) FROM messages m
+                                                WHERE m.conversation_id = conversations.id);
+        CREATE INDEX messages_by_parent ON messages(parent_id);
     """,
 }
 

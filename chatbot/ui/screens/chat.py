@@ -54,6 +54,9 @@ class ChatScreen(Screen[None]):
         Binding("escape", "stop", "Stop", id="stop"),
         Binding("ctrl+n", "new_conversation", "New", id="new_conversation"),
         Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate", show=False),
+        # The prompt's TextArea moves by word on ctrl+left and ctrl+right; alt+left and alt+right it leaves alone.
+        Binding("alt+left", "alternative(-1)", "Previous reply", id="previous_alternative", show=False),
+        Binding("alt+right", "alternative(1)", "Next reply", id="next_alternative", show=False),
         # TextArea takes ctrl+y for redo; priority keeps it for copying the reply.
         Binding("ctrl+y", "copy_reply", "Copy reply", id="copy_reply", priority=True, show=False),
         Binding("ctrl+o", "dropped", "Dropped turns", id="dropped_turns", show=False),
@@ -104,8 +107,10 @@ class ChatScreen(Screen[None]):
         if start:
             await self.transcript.note_hidden(start)
         views = []
+        conversation = self.session.conversation
         for message in shown:
             view = MessageView(message.role, message.content, model=message.model, message=message)
+            view.set_alternatives(*conversation.position(message))
             if message.role == "assistant":
                 view.set_note(reply_note(message))
             if message.id == jump_to:
@@ -227,6 +232,7 @@ class ChatScreen(Screen[None]):
                 await old_view.remove()
         if reply is not None:
             view.message = reply
+            view.set_alternatives(*session.conversation.position(reply))
             if views.user is not None:
                 views.user.message = session.conversation.last_user()
             await view.finish(reply.content)
@@ -280,6 +286,19 @@ class ChatScreen(Screen[None]):
             self.notify("There is no reply to regenerate yet.")
         else:
             self.start_turn(None)
+
+    async def action_alternative(self, step: int) -> None:
+        """Show the last reply's previous or next alternative, and the rest of the conversation after it."""
+        reply = self.session.conversation.last_reply()
+        if self.busy:
+            self.notify("Wait for the reply to finish, or stop it with escape.")
+        elif reply is None or self.session.conversation.position(reply)[1] < 2:
+            self.notify("The last reply has no alternatives: regenerate it to get one.")
+        else:
+            await self.app.ready.wait()  # the switch measures the new branch's window: the tokenizer must be loaded
+            if self.session.switch(reply, step) is not reply:
+                await self.transcript.clear()
+                await self.show_conversation()
 
     async def action_new_conversation(self) -> None:
         self.queued.clear()
@@ -388,7 +407,11 @@ class ChatScreen(Screen[None]):
         self.app.assembly.resume(stored)
         await self.transcript.clear()
         rows = {row: message_id for message_id, row in stored.row_ids.items()}
-        await self.show_conversation(jump_to=rows.get(chosen.message_row) if chosen.message_row else None)
+        jump_to = rows.get(chosen.message_row) if chosen.message_row else None
+        hit = None if jump_to is None else stored.conversation.get(jump_to)
+        if hit is not None and all(m is not hit for m in self.session.conversation.messages):
+            self.session.select(hit)  # a hit on another branch opens that branch
+        await self.show_conversation(jump_to=jump_to)
         self.notify(f"Opened: {stored.title or stored.id}", markup=False)
 
     @work(group="export", exit_on_error=False)

@@ -39,6 +39,7 @@ class MessageView(Vertical):
         self._parts = [text]  # joined when read: appending to one string would copy the reply on every delta
         self._note = ""
         self._replying = False  # streamed reply text has begun
+        self._alternatives = ""
         self._stream: MarkdownStream | None = None
         self._shown = ShownStream()  # a sequence split across two frames is still removed whole
         self._pending: list[str] = []
@@ -66,8 +67,14 @@ class MessageView(Vertical):
 
     def _header(self) -> str:
         who = {"user": "you", "assistant": "assistant", "error": "error", "info": "chat"}.get(self.role, self.role)
-        parts = [who] + ([self.model] if self.model else []) + ([self._note] if self._note else [])
+        parts = [who] + ([self.model] if self.model else []) + [p for p in (self._alternatives, self._note) if p]
         return " · ".join(parts)
+
+    def set_alternatives(self, position: int, count: int) -> None:
+        """Which of the message's alternatives (regenerated replies, edits) this is, between single angle
+        quotes (the second of three reads "2/3" between them); nothing for a message that has none."""
+        self._alternatives = f"\u2039 {position}/{count} \u203a" if count > 1 else ""
+        self._update_header()
 
     @property
     def note(self) -> str:
@@ -77,8 +84,11 @@ class MessageView(Vertical):
     def set_note(self, note: str) -> None:
         if note != self._note:
             self._note = note
-            if self.is_mounted:
-                self.query_one(".header", Static).update(shown(self._header()))
+            self._update_header()
+
+    def _update_header(self) -> None:
+        if self.is_mounted:
+            self.query_one(".header", Static).update(shown(self._header()))
 
     def set_dropped(self, dropped: bool) -> None:
         self.set_class(dropped, "dropped")

@@ -17,15 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from llama_server import INSTALL, MODEL_ID, N_CTX, READY_TIMEOUT, Layout, Server, cache_dir, running
 from recording_proxy import Exchange, RecordingProxy
-from support import offline, send, until
+from support import offline, send, status, until
+
 from chatbot.core.settings import load_settings
-from chatbot.ui.app import ChatApp, make_app
+from chatbot.ui.app import make_app
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.widgets.prompt_input import PromptInput
-from chatbot.ui.widgets.status_bar import StatusBar
 
 pytestmark = pytest.mark.llama
 
@@ -89,10 +88,6 @@ def settings_for(base_url: str, **flags: Any) -> Any:
     settings, _warnings = load_settings(None, base_url=base_url, model=MODEL_ID, api_key=KEY, temperature=0,
                                         **flags)
     return settings
-
-
-def status(app: ChatApp) -> str:
-    return str(app.query_one(StatusBar).render())
 
 
 # -- replies -----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fake_openai import FakeOpenAI
 from leak_check import WRITTEN, assert_no_key_in_files
 from support import TEST_API_KEY, SleepRecorder
@@ -16,7 +17,8 @@ from support import TEST_API_KEY, SleepRecorder
 
 @pytest.fixture(autouse=True)
 def _isolated_chat_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """No CHAT_*/OPENAI_* variables, no tmux or display, XDG dirs and the working directory in tmp (so no config or .env is read)."""
+    """No CHAT_*/OPENAI_* variables, no tmux or display, XDG dirs and the working directory in tmp (so no config
+    or .env is read)."""
     for name in list(os.environ):
         if name.upper().startswith(("CHAT_", "OPENAI_")):
             monkeypatch.delenv(name, raising=False)

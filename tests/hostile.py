@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.cells import cell_len
-from support import screen_text
 
 from chatbot.core.conversation import Message
 from chatbot.core.events import Usage
@@ -28,6 +27,7 @@ from chatbot.core.request import Request
 from chatbot.core.store.export import FORMAT, FORMAT_VERSION
 from chatbot.core.store.history import HistoryStore
 from chatbot.core.terminal import neutralize
+from support import screen_text
 
 ESC, BEL, ST = "\x1b", "\x07", "\x1b\\"
 # Every C0 and C1 control, DEL included: none may be in the text the app draws.

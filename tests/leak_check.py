@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fake_openai import Error, Reply
 
 LEAK = "sk-proj-LEAKCHECK0123456789abcdef"

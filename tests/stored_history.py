@@ -10,8 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from support import TEST_API_KEY as KEY
-
 from chatbot.core import paths
 from chatbot.core.assembly import Assembly
 from chatbot.core.conversation import Message
@@ -21,6 +19,7 @@ from chatbot.core.session import Session
 from chatbot.core.store.history import HistoryStore, Stored
 from chatbot.core.store.recorder import Recorder
 from chatbot.core.store.schema import MIGRATIONS
+from support import TEST_API_KEY as KEY
 
 
 def fields(message: Message) -> tuple[Any, ...]:

@@ -7,6 +7,7 @@ Textual.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Callable
@@ -143,10 +144,8 @@ async def wait_turn(pilot: Any) -> None:
     """Wait until the screen's turn (if any) has settled, however it ended, and its outcome is on screen."""
     screen = pilot.app.screen
     if screen.turn_worker is not None:
-        try:
+        with contextlib.suppress(Exception):  # a cancelled or failed worker has settled too
             await screen.turn_worker.wait()
-        except Exception:  # noqa: BLE001 - a cancelled or failed worker has settled too
-            pass
     await until(pilot, lambda: not screen.busy)
     await pilot.pause()
 

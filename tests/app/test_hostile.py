@@ -1,17 +1,21 @@
-"""Model text is data: markup, Markdown links, terminal escape sequences and huge replies in the TUI and in
-one-shot mode, and control characters on stdin.
+"""Model text is data in the app: markup, Markdown links, terminal escape sequences and huge replies.
 
-"What reaches the terminal" in the TUI is checked on the compositor's full update, the exact strips the app
-would write (App._display renders the same update with `render_segments`): no segment of text may hold an
-escape or control character, and the rendered sequence may hold no OSC at all (Textual's own output is CSI
-only). export_screenshot() and the widgets' plain text are checked too.
-"""
+"What reaches the terminal" is checked on the compositor's full update, the exact strips the app would write
+(App._display renders the same update with `render_segments`): no segment of text may hold an escape or control
+character, and the rendered sequence may hold no OSC at all (Textual's own output is CSI only).
+export_screenshot() and the widgets' plain text are checked too (hostile.assert_terminal_clean)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from textual.widgets import Markdown
+
+from chatbot.core.terminal import neutralize
+from chatbot.ui.app import ChatApp, make_app
+from chatbot.ui.screens.picker import Picker
+from chatbot.ui.widgets.prompt_input import PromptInput
 from fake_openai import Error, FakeOpenAI, Reply
 from hostile import (
     BEL,
@@ -25,12 +29,6 @@ from hostile import (
     terminal_update,
 )
 from support import SIZE, Notified, app_for, send, until, views, wait_turn
-from textual.widgets import Markdown
-
-from chatbot.core.terminal import neutralize
-from chatbot.ui.app import ChatApp, make_app
-from chatbot.ui.screens.picker import Picker
-from chatbot.ui.widgets.prompt_input import PromptInput
 
 
 class Spy:
@@ -98,7 +96,8 @@ SHAPES = {"paragraph": "{}", "list": "- first\n- {}", "table": "| head |\n|---|\
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("target", ["app.quit", "app.notify('pwned')", "screen.new_conversation", "javascript:alert(1)"])
+@pytest.mark.parametrize("target",
+                         ["app.quit", "app.notify('pwned')", "screen.new_conversation", "javascript:alert(1)"])
 async def test_markdown_link_to_an_action_is_only_a_link(target: str, shape: str, fake: FakeOpenAI,
                                                          make_settings: Any) -> None:
     reply = SHAPES[shape].format(f"Before [CLICKME]({target}) after, and an autolink <{target}>.")
@@ -153,7 +152,7 @@ async def test_escape_sequences_are_kept_off_the_terminal_while_streaming(fake: 
         screen = app.screen
         seen = 0
         while seen < len(chunks) - 1:
-            await until(pilot, lambda: screen.session.in_flight is None
+            await until(pilot, lambda seen=seen: screen.session.in_flight is None
                         or len(screen.session.in_flight.parts) > seen)
             if screen.session.in_flight is None:
                 break
@@ -273,7 +272,8 @@ def words(n: int) -> list[str]:
 STRESS = {
     "long-line": "x" * 20_000,
     "long-line-with-spaces": ("word " * 4_000).strip(),
-    "code-block-2000-lines": "```python\n" + "".join(f"value_{i} = {i} * 2  # line {i}\n" for i in range(2000)) + "```\n",
+    "code-block-2000-lines": "```python\n" + "".join(f"value_{i} = {i} * 2  # line {i}\n" for i in range(2000))
+                             + "```\n",
     "unclosed-fence": "Here:\n```python\ndef f():\n    return [1, 2,\n" + "    3,\n" * 50,
     "nested-list-50": nested_list(50),
     "table-200-rows": table(200),

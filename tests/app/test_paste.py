@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fake_openai import FakeOpenAI, Reply
-from support import until, wait_turn
 from textual import events
 from textual._xterm_parser import XTermParser
 
 from chatbot.core.terminal import PASTE_END, PASTE_ESC, PASTE_START, PasteShield
 from chatbot.ui.app import make_app
 from chatbot.ui.widgets.prompt_input import PromptInput
+from fake_openai import FakeOpenAI, Reply
+from support import until, wait_turn
 
 ESC = "\x1b"
 SIZE = (100, 30)

@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fake_openai import FakeOpenAI, Reply
-from support import offline
 
 from chatbot.ui.typeahead import typed_ahead
+from fake_openai import FakeOpenAI, Reply
+from support import offline
 
 COLS, ROWS = 100, 30
 # Hang guards only: how long a step may take before the test gives up. Nothing is asserted about speed.

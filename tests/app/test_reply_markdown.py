@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from rich.console import Console
@@ -46,8 +47,9 @@ class Page(App[None]):
 
 def drawn(block: MarkdownBlock, width: int = 60) -> str:
     """The text a drawn block shows at `width` columns."""
-    console = Console(width=width, record=True, file=open("/dev/null", "w"))
-    console.print(block.render())
+    with open(os.devnull, "w") as nowhere:
+        console = Console(width=width, record=True, file=nowhere)
+        console.print(block.render())
     return console.export_text()
 
 
@@ -143,7 +145,7 @@ async def test_settle_renders_again_when_the_text_or_its_link_references_differ(
         assert markdown.source == text
         await markdown.settle(text)
         assert markdown.source == text
-        assert list(markdown.query_children(MarkdownBlock))[0] is not blocks[0]  # the references were applied
+        assert next(iter(markdown.query_children(MarkdownBlock))) is not blocks[0]  # the references were applied
 
         await markdown.settle("Something else.")
         assert markdown.source == "Something else."

@@ -1,7 +1,7 @@
 """SVG snapshots of the chat UI (pytest-textual-snapshot), driven against the fake OpenAI server.
 
-Run `pytest tests/test_snapshots.py --snapshot-update` after an intended visual change, look at the SVGs under
-tests/__snapshots__/test_snapshots/, and commit them with the change.
+Run `pytest tests/app/test_snapshots.py --snapshot-update` after an intended visual change, look at the SVGs under
+tests/app/__snapshots__/test_snapshots/, and commit them with the change.
 
 Everything that could differ between runs is pinned down:
 - the session's clock is fixed, so elapsed times read "0s" and no tokens/s figure is shown;
@@ -21,9 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_openai import Error, FakeOpenAI, Reply
-from stored_history import seed
-from support import chat_screen, send, until
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static, TextArea
 
@@ -36,6 +33,9 @@ from chatbot.ui.screens.history import HistoryScreen
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
 from chatbot.ui.widgets.confirm_bar import ConfirmBar
 from chatbot.ui.widgets.message_view import MessageView
+from fake_openai import Error, FakeOpenAI, Reply
+from stored_history import seed
+from support import chat_screen, send, until
 
 SIZE = (100, 30)
 SMALL = (80, 24)

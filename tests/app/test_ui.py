@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fake_openai import Error, FakeOpenAI, Reply
-from support import SIZE, app_for, screen_text, send, status, stop_mid_reply, until, views, wait_turn
 from textual.widgets import Markdown, Static
 
 from chatbot.core.settings import load_settings
 from chatbot.core.terminal import neutralize
 from chatbot.ui.app import make_app
 from chatbot.ui.widgets.prompt_input import PromptInput
+from fake_openai import Error, FakeOpenAI, Reply
+from support import SIZE, app_for, screen_text, send, status, stop_mid_reply, until, views, wait_turn
 
 
 async def test_send_streams_reply_and_updates_status(fake: FakeOpenAI, make_settings: Any) -> None:
@@ -68,7 +68,7 @@ async def test_stop_keeps_partial_reply_and_counts_it(fake: FakeOpenAI, make_set
         assert reply is not None and reply.stopped
         assert reply.content.startswith("one ") and len(reply.content) < len("one two three four five six ")
         assert screen.session.totals.completion_tokens > 0
-        assistant = [v for v in screen.transcript.views() if v.role == "assistant"][0]
+        assistant = next(v for v in screen.transcript.views() if v.role == "assistant")
         assert "stopped" in assistant.note
         assert assistant.text == reply.content
 

@@ -1,8 +1,5 @@
-"""Copying a reply: the desktop's clipboard tool, tmux's buffer inside tmux, and OSC 52 always.
-
-The tools are real programs run as `chat` runs them: a stand-in `xclip` on PATH that keeps what it reads, and
-a real tmux server on a socket of the test's own.
-"""
+"""ctrl+y in the app: the reply goes to the desktop's tool (a stand-in `xclip` on PATH) and by OSC 52, and the
+toast says which way it went."""
 
 from __future__ import annotations
 
@@ -11,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_openai import FakeOpenAI, Reply
-from support import send, stand_in, until
 from textual.message import Message
 from textual.notifications import Notify
 
 from chatbot.ui.app import make_app
+from fake_openai import FakeOpenAI, Reply
+from support import send, stand_in, until
 
 
 async def test_ctrl_y_says_which_way_the_reply_went(fake: FakeOpenAI, make_settings: Any, tmp_path: Path,

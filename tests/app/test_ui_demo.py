@@ -1,4 +1,4 @@
-"""`chat --demo`: the offline responder in the core, the app driven by it, and `chat --demo -p` as a subprocess."""
+"""`chat --demo`: the app driven by the offline responder, which never connects anywhere."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import SleepRecorder, closed_port, new_user_demo_settings, until, wait_turn
 
 from chatbot.core.demo import DEMO_MODEL, REPLIES, DemoClient
 from chatbot.core.settings import load_settings
@@ -18,6 +17,7 @@ from chatbot.ui.app import make_app
 from chatbot.ui.screens.picker import Picker
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar
+from support import SleepRecorder, closed_port, new_user_demo_settings, until, wait_turn
 
 # -- the app ---------------------------------------------------------------------------------------------------
 
@@ -80,7 +80,8 @@ async def test_a_conversation_continued_in_the_demo_app_is_answered_as_the_demo(
         conversation_id = store.create("gpt-4o", "balanced", "", title="Earlier")
     finally:
         store.close()
-    app = make_app(new_user_demo_settings(), DemoClient(sleep=SleepRecorder()), store=HistoryStore(db), resume_id=conversation_id)
+    app = make_app(new_user_demo_settings(), DemoClient(sleep=SleepRecorder()), store=HistoryStore(db),
+                   resume_id=conversation_id)
     async with app.run_test(size=(80, 24)) as pilot:
         app.query_one(PromptInput).insert("hi")
         await pilot.press("enter")

@@ -6,12 +6,12 @@ import socket
 from typing import Any
 
 import pytest
-from fake_openai import Error, FakeOpenAI, Hang, Reply
-from support import SIZE, send, until, views, wait_turn
-from support import TEST_API_KEY as KEY
 
 from chatbot.ui.app import make_app
 from chatbot.ui.widgets.prompt_input import PromptInput
+from fake_openai import Error, FakeOpenAI, Hang, Reply
+from support import SIZE, send, until, views, wait_turn
+from support import TEST_API_KEY as KEY
 
 BEFORE_FIRST_TOKEN = {
     "401": (Error(401, f"Incorrect API key provided: {KEY}", code="invalid_api_key"), "authentication failed"),

@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_openai import FakeOpenAI, Reply
-from stored_history import seed
-from support import Notified, caught_up, options, run_command, send, stop_mid_reply, until, views
 from textual.widgets import Input, OptionList
 
 from chatbot.core.conversation import Message
@@ -26,6 +23,9 @@ from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.screens.history import HistoryScreen
 from chatbot.ui.widgets.confirm_bar import ConfirmBar
 from chatbot.ui.widgets.status_bar import StatusBar
+from fake_openai import FakeOpenAI, Reply
+from stored_history import seed
+from support import Notified, caught_up, options, run_command, send, stop_mid_reply, until, views
 
 SIZE = (110, 36)
 
@@ -106,7 +106,7 @@ async def test_a_stopped_reply_is_saved_as_stopped(fake: FakeOpenAI, make_settin
     fake.queue(Reply(["one ", "two ", "three ", "four ", "five ", "six "], chunk_delay=0.3))
     app = app_with(make_settings, db)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await stop_mid_reply(pilot, "count")
+        await stop_mid_reply(pilot, "count")
         await caught_up(app)
         conversation_id = app.recorder.conversation_id
     reply = reader().load(conversation_id).conversation.messages[-1]
@@ -345,7 +345,7 @@ async def test_deleting_the_current_conversation_keeps_recording(fake: FakeOpenA
     app = app_with(make_settings, db)
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "soon deleted")
-        screen = await open_history(pilot)
+        await open_history(pilot)
         await pilot.press("ctrl+d", "enter")  # the only conversation: the current one
         await until(pilot, lambda: [row_id for row_id, _ in options(app)] == [None])  # the empty history's line
         await pilot.press("escape")

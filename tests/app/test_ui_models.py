@@ -5,14 +5,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from fake_openai import FakeOpenAI, Reply
-from support import until, wait_turn
-
 from chatbot.ui.app import make_app
 from chatbot.ui.screens.picker import Picker, PickerItem
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar
+from fake_openai import FakeOpenAI, Reply
+from support import until, wait_turn
 
 SIZE = (100, 30)
 LONG = " ".join(f"word{i}" for i in range(40))

@@ -1,7 +1,5 @@
-"""The API key never appears in any output: one-shot stdout/stderr (text, --usage, --json), the TUI's screen,
-notifications and screenshot, repr()/str() of settings, client and every error (with its chain), and every file
-the runs leave under the XDG directories, the working directory and the temp directory.
-"""
+"""The API key never appears in the app: its screen as drawn, its toasts, its screenshot and its transcript, nor
+in any file the run leaves behind."""
 
 from __future__ import annotations
 
@@ -11,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from chatbot.core.settings import load_settings
+from chatbot.ui.app import ChatApp, make_app
 from fake_openai import Error, FakeOpenAI
 from leak_check import (
     ECHO,
@@ -23,9 +24,6 @@ from leak_check import (
     write_config,
 )
 from support import SIZE, Notified, screen_text, send, until, views, wait_turn
-
-from chatbot.core.settings import load_settings
-from chatbot.ui.app import ChatApp, make_app
 
 pytestmark = pytest.mark.usefixtures("no_key_left_in_files")
 

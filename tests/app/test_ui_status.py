@@ -9,8 +9,6 @@ import threading
 from typing import Any
 
 import pytest
-from fake_openai import Error, FakeOpenAI, Reply
-from support import send, status, until, wait_turn
 
 from chatbot.core.client import ChatClient
 from chatbot.core.conversation import Conversation, Message
@@ -19,6 +17,8 @@ from chatbot.core.session import Session
 from chatbot.ui.app import ChatApp, make_app
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar
+from fake_openai import Error, FakeOpenAI, Reply
+from support import send, status, until, wait_turn
 
 SIZE = (120, 30)
 

@@ -11,8 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from fake_openai import FakeOpenAI, Reply
-from support import caught_up, send, status, stop_mid_reply, until, wait_turn
 from textual.command import CommandList, CommandPalette
 from textual.widgets import OptionList, TextArea
 
@@ -22,6 +20,8 @@ from chatbot.ui.app import ChatApp, make_app
 from chatbot.ui.screens.history import HistoryScreen
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
 from chatbot.ui.widgets.prompt_input import PromptInput
+from fake_openai import FakeOpenAI, Reply
+from support import caught_up, send, status, stop_mid_reply, until, wait_turn
 
 SIZE = (120, 36)
 

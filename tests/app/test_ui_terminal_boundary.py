@@ -1,18 +1,14 @@
-"""Stored and model text reaches a terminal only through one boundary: chatbot/cli/output.py for the command
-line, chatbot/ui/shown.py (and ChatApp.notify) for the app.
-
-A stored conversation holds every sequence of test_hostile.HOSTILE_ESCAPES in every field: its text, its title,
-its model and preset names, its system prompt and an error. Every command that prints stored text runs on a
-real pseudo-terminal and must print none of them; into a pipe or a file an export stays exact. The store
-cleans titles and model names as they enter; the app draws and copies the text as shown. The last tests read
-the source: a print, a write or a widget that takes text by another path fails them.
-"""
+"""The app draws and copies stored and model text as shown: no sequence of hostile.HOSTILE_ESCAPES reaches the
+terminal from a reply, a toast, a stored title or a stored system prompt."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from chatbot.core.store.history import HistoryStore
+from chatbot.core.terminal import neutralize
+from chatbot.ui.app import make_app
 from fake_openai import FakeOpenAI, Reply
 from hostile import (
     CONTROL,
@@ -22,10 +18,6 @@ from hostile import (
     seed_old_database,
 )
 from support import SIZE, Notified, send, until
-
-from chatbot.core.store.history import HistoryStore
-from chatbot.core.terminal import neutralize
-from chatbot.ui.app import make_app
 
 # -- the app draws and copies the text as shown -------------------------------------------------------------------
 

@@ -1,14 +1,13 @@
-"""Theme files: the packaged ones load, broken ones are reported and never stop the app, the wheel ships them."""
+"""Themes in the app: a broken or unknown theme never stops it, and "save theme" writes the config."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from support import Notified, run_command, until
-
 from chatbot.core.settings import load_settings
 from chatbot.ui.app import make_app
+from support import Notified, run_command, until
 
 
 async def test_app_opens_with_a_broken_user_theme_and_says_so(make_settings: Any, _isolated_chat_env: Path) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from fake_openai import FakeOpenAI
 from support import TEST_API_KEY, offline
 
@@ -34,7 +35,8 @@ def run_chat(fake: FakeOpenAI, chat_env: dict[str, str], tmp_path: Path) -> Call
     workdir = tmp_path / "cwd"
     workdir.mkdir()
 
-    def run(*args: str, input: bytes | str | None = b"", env: dict[str, str | None] | None = None,
+    def run(*args: str, input: bytes | str | None = b"",  # noqa: A002 - named as subprocess.run names it
+            env: dict[str, str | None] | None = None,
             key: bool = True, base_url: bool = True) -> subprocess.CompletedProcess:
         full_env = dict(chat_env)
         if key:

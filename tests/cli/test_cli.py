@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_openai import Error, FakeOpenAI, Reply
-from support import TEST_API_KEY as KEY
-from support import closed_port
 
 import chatbot
 from chatbot.core.store.history import HistoryStore
+from fake_openai import Error, FakeOpenAI, Reply
+from support import PROJECT, closed_port
+from support import TEST_API_KEY as KEY
 
 ECHO = f"Incorrect API key provided: {KEY}"
 
@@ -103,7 +103,7 @@ def test_usage_prints_one_line_to_stderr(fake: FakeOpenAI, run_chat) -> None:
 def test_config_example_prints_the_documented_example(run_chat) -> None:
     done = run_chat("--config-example")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == (Path(__file__).parents[1] / "config.example.toml").read_text(encoding="utf-8")
+    assert done.stdout == (PROJECT / "config.example.toml").read_text(encoding="utf-8")
 
 
 def test_output_closed_early_ends_quietly(fake: FakeOpenAI, chat_env: dict[str, str], tmp_path: Path) -> None:

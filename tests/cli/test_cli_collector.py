@@ -1,5 +1,4 @@
-"""The app's collection policy: survivors of full collections are frozen, and the whole heap is collected only
-when the user is idle and no reply streams."""
+"""`chat` leaves Python's garbage collector on, however it ends."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`chat --demo`: the offline responder in the core, the app driven by it, and `chat --demo -p` as a subprocess."""
+"""`chat --demo -p` as a subprocess: the demo's reply, and a conversation continued in the demo."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support import offline
-
 from chatbot.core.conversation import Message
 from chatbot.core.demo import DEMO_MODEL, REPLIES
 from chatbot.core.settings import load_settings
 from chatbot.core.store.history import HistoryStore
 from chatbot.core.tokens import TokenCounter
+from support import offline
 
 # -- chat --demo -p --------------------------------------------------------------------------------------------
 

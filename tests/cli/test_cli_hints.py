@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from fake_openai import Error, FakeOpenAI, Reply
 
 APP_ONLY = ("regenerate", "F2", "F3", "F4", "ctrl+", "in the app", "menu")
@@ -28,7 +29,7 @@ def depth(text: str) -> int:
     (None, ["--model", "gpt-4o"], {"env": {"CHAT_MAX_SESSION_COST": "0.001"}},
      "raise max_session_cost, or lower --max-tokens"),
 ], ids=["model-not-found", "dropped", "broke-off", "no-key", "spend-limit"])
-def test_a_one_shot_failure_hints_what_the_command_line_can_do(fake: FakeOpenAI, run_chat: Any, scripted: Any,  # noqa: F811
+def test_a_one_shot_failure_hints_what_the_command_line_can_do(fake: FakeOpenAI, run_chat: Any, scripted: Any,
                                                                args: list[str], run: dict[str, Any],
                                                                says: str) -> None:
     if scripted is not None:

@@ -23,6 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from chatbot.core.conversation import Message
+from chatbot.core.events import Usage
+from chatbot.core.store.export import FORMAT, to_json
+from chatbot.core.store.history import HistoryStore
+from chatbot.core.store.schema import SCHEMA_VERSION
 from fake_openai import Error, FakeOpenAI, Reply
 from stored_history import (
     data_files,
@@ -36,12 +42,6 @@ from stored_history import (
     v1_database,
 )
 from support import TEST_API_KEY as KEY
-
-from chatbot.core.conversation import Message
-from chatbot.core.events import Usage
-from chatbot.core.store.export import FORMAT, to_json
-from chatbot.core.store.history import HistoryStore
-from chatbot.core.store.schema import SCHEMA_VERSION
 
 
 def poll(condition: Callable[[], Any], steps: int = 600, step: float = 0.05) -> Any:
@@ -264,7 +264,8 @@ class CountedReply(Reply):
         return self.counted
 
 
-def test_kill_9_mid_reply_keeps_the_question_and_the_partial_reply(fake: FakeOpenAI, inherited_env: dict[str, str]) -> None:
+def test_kill_9_mid_reply_keeps_the_question_and_the_partial_reply(fake: FakeOpenAI,
+                                                                   inherited_env: dict[str, str]) -> None:
     words = [f"word{i:02d} " for i in range(60)]
     full = "".join(words)
     counted = CountedPieces(words)
@@ -337,7 +338,7 @@ async def test_a_one_shot_chat_and_a_session_write_the_same_history_at_once(
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "chatbot", "-p", f"subprocess turn {t}", *resume, env=inherited_env,
                 cwd=os.getcwd(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            out, err = await proc.communicate()
+            _out, err = await proc.communicate()
             assert proc.returncode == 0, err.decode()
             assert "Traceback" not in err.decode()
             if not t:
@@ -395,7 +396,7 @@ async def test_the_key_is_never_written_even_when_the_server_echoes_it(
     session = make_session(store, model="gpt-4o")
     await turn(session, "one")
     for text in ("two", "three", "four"):
-        with pytest.raises(Exception):  # noqa: B017, PT011 - each of these fails, one after a partial reply
+        with pytest.raises(Exception):  # noqa: B017 - each of these fails, one after a partial reply
             await turn(session, text)
     messages = store.load(recorder_of(session).conversation_id).conversation.messages
     assert [m.content for m in messages] == ["one", "fine", "three", "partial text "]
@@ -518,7 +519,7 @@ def test_deleting_a_conversation_keeps_its_usage(fake: FakeOpenAI, chat: Any) ->
     fake.queue(Reply("c", prompt_tokens=10, completion_tokens=1))
     assert chat("-p", "three", "--save", "-m", "gpt-4o").returncode == 0
     listed = json.loads(chat("history", "--json").stdout)
-    assert [(c["id"], c["cost_usd"]) for c in listed][0] == (newest["id"], "0.000035")
+    assert next((c["id"], c["cost_usd"]) for c in listed) == (newest["id"], "0.000035")
 
 
 # -- continuing from the command line --------------------------------------------------------------------------

@@ -1,11 +1,5 @@
-"""Model text is data: markup, Markdown links, terminal escape sequences and huge replies in the TUI and in
-one-shot mode, and control characters on stdin.
-
-"What reaches the terminal" in the TUI is checked on the compositor's full update, the exact strips the app
-would write (App._display renders the same update with `render_segments`): no segment of text may hold an
-escape or control character, and the rendered sequence may hold no OSC at all (Textual's own output is CSI
-only). export_screenshot() and the widgets' plain text are checked too.
-"""
+"""Model text is data in one-shot mode: a terminal gets no escape sequence, a pipe gets the bytes, and
+control characters on stdin or in the prompt flag are cleaned before they are sent."""
 
 from __future__ import annotations
 
@@ -13,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from chatbot.core.terminal import neutralize
 from fake_openai import Error, FakeOpenAI, Reply
 from hostile import (
     BEL,
@@ -24,8 +20,6 @@ from hostile import (
     split_everywhere,
 )
 from support import TEST_API_KEY as KEY
-
-from chatbot.core.terminal import neutralize
 
 
 @pytest.fixture
@@ -76,7 +70,7 @@ def test_one_shot_to_a_pipe_passes_the_reply_through_unchanged(fake: FakeOpenAI,
 
 def test_one_shot_error_on_a_terminal_is_neutralized(fake: FakeOpenAI, tty_env: tuple[dict[str, str], Path]) -> None:
     fake.queue(Error(400, f"bad {ESC}]0;pwned{BEL}{ESC}[31mrequest"))
-    code, out, err = run_in_pty(*tty_env, "-p", "hi", stderr_to_tty=True)
+    code, out, _err = run_in_pty(*tty_env, "-p", "hi", stderr_to_tty=True)
     assert code == 2
     assert "request" in out and "pwned" not in out
     assert not CONTROL.search(out.replace("\n", "")), repr(out)
@@ -86,7 +80,7 @@ def test_one_shot_retry_notice_on_a_terminal_is_neutralized(fake: FakeOpenAI,
                                                             tty_env: tuple[dict[str, str], Path]) -> None:
     env, cwd = tty_env
     fake.queue(Error(503, f"busy {ESC}]0;pwned{BEL}{ESC}[2J", type="server_error", retry_after=0), Reply("fine"))
-    code, out, err = run_in_pty(dict(env, CHAT_MAX_RETRIES="1"), cwd, "-p", "hi", stderr_to_tty=True)
+    code, out, _err = run_in_pty(dict(env, CHAT_MAX_RETRIES="1"), cwd, "-p", "hi", stderr_to_tty=True)
     assert code == 0, out
     assert "retrying" in out and "fine" in out
     assert not CONTROL.search(out.replace("\n", "")), repr(out)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from fake_openai import FakeOpenAI, Reply
 from support import TEST_API_KEY as KEY
 
@@ -56,7 +57,7 @@ def interrupt(proc: subprocess.Popen[bytes]) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-def test_ctrl_c_during_json_prints_the_json_of_what_arrived(fake: FakeOpenAI, chat_env: dict[str, str],  # noqa: F811
+def test_ctrl_c_during_json_prints_the_json_of_what_arrived(fake: FakeOpenAI, chat_env: dict[str, str],
                                                             tmp_path: Path, held: threading.Event) -> None:
     db = Path(chat_env["XDG_DATA_HOME"]) / "chatbot" / "history.db"
     proc = start(fake, chat_env, tmp_path, "--json", "--usage", "--save")  # --save: the reply's row says it began
@@ -76,7 +77,7 @@ def test_ctrl_c_during_json_prints_the_json_of_what_arrived(fake: FakeOpenAI, ch
     assert "Traceback" not in err
 
 
-def test_ctrl_c_during_text_prints_the_usage_of_what_streamed(fake: FakeOpenAI, chat_env: dict[str, str],  # noqa: F811
+def test_ctrl_c_during_text_prints_the_usage_of_what_streamed(fake: FakeOpenAI, chat_env: dict[str, str],
                                                               tmp_path: Path, held: threading.Event) -> None:
     proc = start(fake, chat_env, tmp_path, "--usage")
     assert proc.stdout is not None

@@ -1,7 +1,4 @@
-"""The ledger: one row per request sent, counted once, whatever happens to the conversation afterwards.
-
-Sessions record through a real writer into a real file; `chat` runs as a subprocess against the fake server.
-"""
+"""The ledger from the command line: importing an export adds no usage, however often."""
 
 from __future__ import annotations
 
@@ -14,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fake_openai import FakeOpenAI, Reply
 from support import TEST_API_KEY as KEY
 from support import offline

@@ -1,7 +1,6 @@
-"""The API key never appears in any output: one-shot stdout/stderr (text, --usage, --json), the TUI's screen,
-notifications and screenshot, repr()/str() of settings, client and every error (with its chain), and every file
-the runs leave under the XDG directories, the working directory and the temp directory.
-"""
+"""The API key never appears in one-shot output (stdout/stderr, text, --usage, --json), whatever the server,
+api_key_cmd or a bad config does, nor in any file the runs leave under the XDG directories, the working
+directory and the temp directory."""
 
 from __future__ import annotations
 
@@ -13,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from chatbot.core.settings import Settings
 from fake_openai import Error, FakeOpenAI, Hang, Reply
 from leak_check import (
     ECHO,
@@ -27,8 +28,6 @@ from leak_check import (
     write_config,
 )
 from support import PROJECT, closed_port
-
-from chatbot.core.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("no_key_left_in_files")
 
@@ -56,7 +55,7 @@ def oneshot(fake: FakeOpenAI, tmp_path: Path) -> Callable[..., subprocess.Comple
     base["NO_PROXY"] = base["no_proxy"] = "127.0.0.1,localhost"
 
     def run(*args: str, env: dict[str, str | None] | None = None, key: bool = True,
-            input: bytes | None = b"") -> subprocess.CompletedProcess:
+            input: bytes | None = b"") -> subprocess.CompletedProcess:  # noqa: A002 - as subprocess.run names it
         full = dict(base)
         if key:
             full["OPENAI_API_KEY"] = LEAK

@@ -1,12 +1,7 @@
-"""Stored and model text reaches a terminal only through one boundary: chatbot/cli/output.py for the command
-line, chatbot/ui/shown.py (and ChatApp.notify) for the app.
+"""Every command that prints stored text, on a real pseudo-terminal, prints no sequence.
 
-A stored conversation holds every sequence of test_hostile.HOSTILE_ESCAPES in every field: its text, its title,
-its model and preset names, its system prompt and an error. Every command that prints stored text runs on a
-real pseudo-terminal and must print none of them; into a pipe or a file an export stays exact. The store
-cleans titles and model names as they enter; the app draws and copies the text as shown. The last tests read
-the source: a print, a write or a widget that takes text by another path fails them.
-"""
+A stored conversation holds every sequence of hostile.HOSTILE_ESCAPES in every field: its text, its title, its
+model and preset names, its system prompt and an error. Into a pipe or a file an export stays exact."""
 
 from __future__ import annotations
 
@@ -18,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from chatbot.core.store.export import to_json, to_markdown
+from chatbot.core.store.history import HistoryStore
+from chatbot.core.terminal import neutralize
 from hostile import (
     CONTROL,
     H,
@@ -27,10 +26,6 @@ from hostile import (
     run_in_pty,
     seed_old_database,
 )
-
-from chatbot.core.store.export import to_json, to_markdown
-from chatbot.core.store.history import HistoryStore
-from chatbot.core.terminal import neutralize
 
 # -- a stored conversation with every sequence in every field ----------------------------------------------------
 
@@ -86,7 +81,7 @@ JSON_COMMANDS = {
 
 
 def on_a_terminal(env: dict[str, str], conversation_id: int, args: list[str]) -> str:
-    code, out, err = run_in_pty(env, Path(env["XDG_DATA_HOME"]),
+    code, out, _err = run_in_pty(env, Path(env["XDG_DATA_HOME"]),
                                 *(a.format(id=conversation_id) for a in args), stderr_to_tty=True)
     assert code == 0, out
     return out

@@ -8,9 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from fake_openai import Error, FakeOpenAI, Reply
-from stored_history import DAY1, DAY2, EXPECTED_USAGE, PRICED, data_files, db_path, fill_usage, front_matter
-from support import TEST_API_KEY as KEY
 
 from chatbot.core import paths
 from chatbot.core.conversation import Message
@@ -19,6 +16,9 @@ from chatbot.core.pricing import format_cost
 from chatbot.core.request import OK, RETRIED, SENT, STOPPED, Request
 from chatbot.core.session import Totals
 from chatbot.core.store.history import HistoryStore
+from fake_openai import Error, FakeOpenAI, Reply
+from stored_history import DAY1, DAY2, EXPECTED_USAGE, PRICED, data_files, db_path, fill_usage, front_matter
+from support import TEST_API_KEY as KEY
 
 USAGE_LOG_FIELDS = {"timestamp", "request_id", "model", "prompt_tokens", "cached_tokens", "completion_tokens",
                     "usage_estimated", "cost_usd", "first_token_seconds", "total_seconds", "status", "error"}

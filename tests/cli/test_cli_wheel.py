@@ -1,4 +1,4 @@
-"""Theme files: the packaged ones load, broken ones are reported and never stop the app, the wheel ships them."""
+"""The wheel pip builds ships what `chat` reads at run time: the themes and the tokenizer files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import PROJECT
+
+ROOT = PROJECT
 
 
 def test_wheel_contains_themes_and_encodings(tmp_path: Path) -> None:

@@ -9,9 +9,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).parents[1]
+from support import PROJECT
+
+ROOT = PROJECT
 UI_MODULES = ("textual", "rich", "chatbot.ui")
 HEAVY_MODULES = ("openai", "tiktoken", "textual", "rich", "httpx")
 

@@ -59,7 +59,7 @@ def test_split_turns_groups_replies_with_their_user_message() -> None:
     system, turns = split_turns([s, u1, a1, u2, a2, a3, u3])
     assert system == [s]
     assert turns == [[u1, a1], [u2, a2, a3], [u3]]
-    assert all(t[0] is m for t, m in zip(turns, [u1, u2, u3]))
+    assert all(t[0] is m for t, m in zip(turns, [u1, u2, u3], strict=False))
 
 
 def test_split_turns_leading_assistant_starts_a_turn() -> None:

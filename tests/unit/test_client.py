@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from fake_openai import Error, FakeOpenAI, Hang, Reply
-from support import SleepRecorder, closed_port
 
 from chatbot.core import errors
 from chatbot.core.client import ChatClient
 from chatbot.core.conversation import Message
 from chatbot.core.events import Finished, ReasoningDelta, Retrying, TextDelta, UsageReport
+from fake_openai import Error, FakeOpenAI, Hang, Reply
+from support import SleepRecorder, closed_port
 
 KEY = "sk-test-SECRETSECRET1234"
 ECHO = f"Incorrect API key provided: {KEY}"

@@ -1,8 +1,7 @@
-"""Copying a reply: the desktop's clipboard tool, tmux's buffer inside tmux, and OSC 52 always.
+"""Copying a reply: the desktop's clipboard tool, and tmux's buffer inside tmux.
 
 The tools are real programs run as `chat` runs them: a stand-in `xclip` on PATH that keeps what it reads, and
-a real tmux server on a socket of the test's own.
-"""
+a real tmux server on a socket of the test's own."""
 
 from __future__ import annotations
 
@@ -12,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import stand_in
 
 from chatbot.ui import clipboard
+from support import stand_in
 
 
 def test_the_desktops_tool_is_picked_by_what_the_environment_has(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import pytest
 from chatbot.core.errors import ConfigError
 from chatbot.core.settings import load_settings
 from chatbot.core.settings.edit import set_top_level_key
+from support import PROJECT
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +85,7 @@ def test_a_top_level_key_is_set_and_nothing_else_changes(tmp_path: Path, before:
 
 
 def test_the_example_config_keeps_every_line_but_the_theme(tmp_path: Path) -> None:
-    example = (Path(__file__).parents[1] / "config.example.toml").read_text(encoding="utf-8")
+    example = (PROJECT / "config.example.toml").read_text(encoding="utf-8")
     path = tmp_path / "config.toml"
     path.write_text(example, encoding="utf-8")
     set_top_level_key(path, "theme", "nord")

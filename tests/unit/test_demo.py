@@ -1,4 +1,4 @@
-"""`chat --demo`: the offline responder in the core, the app driven by it, and `chat --demo -p` as a subprocess."""
+"""`chat --demo`: the offline responder in the core."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from support import SleepRecorder, new_user_demo_settings
 
 from chatbot.core.conversation import Message
 from chatbot.core.demo import DEMO_MODEL, REPLIES, TOKENS_PER_SECOND, DemoClient, pick_reply
@@ -18,6 +17,7 @@ from chatbot.core.session import Session
 from chatbot.core.settings import load_settings
 from chatbot.core.tokens import TokenCounter
 from chatbot.ui.app import make_app
+from support import SleepRecorder, new_user_demo_settings
 
 
 async def collect(client: DemoClient, messages: list[Message]) -> list[Any]:

@@ -10,15 +10,16 @@ import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
+
 from fake_openai import Error, FakeOpenAI, Hang, Reply, split_words
+from support import PROJECT
 
 MESSAGES: list[dict[str, str]] = [{"role": "user", "content": "hi"}]
-FAKE_MODULE = Path(__file__).with_name("fake_openai.py")
+FAKE_MODULE = PROJECT / "tests" / "fake_openai.py"
 
 
 @pytest.fixture
@@ -345,7 +346,7 @@ async def test_request_is_recorded(fake: FakeOpenAI, client: openai.AsyncOpenAI)
 
 def test_last_body_without_requests_fails_loudly(fake: FakeOpenAI) -> None:
     with pytest.raises(AssertionError, match="no chat-completions request"):
-        fake.last_body
+        fake.last_body  # noqa: B018 - reading the property is what fails
 
 
 async def test_models_are_listed(client: openai.AsyncOpenAI) -> None:

@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import pytest
-from fake_openai import FakeOpenAI, Reply
-from stored_history import export_fields, fields, front_matter, recorder_of, turn
 
 from chatbot.core.conversation import Message
 from chatbot.core.store.export import FORMAT, import_json, to_json, to_markdown
 from chatbot.core.store.history import HistoryStore
+from fake_openai import FakeOpenAI, Reply
+from stored_history import export_fields, fields, front_matter, recorder_of, turn
 
 
 async def test_markdown_export_has_front_matter_and_every_message(fake: FakeOpenAI, make_session: Any,
@@ -56,7 +56,7 @@ async def test_json_export_then_import_gives_an_equal_conversation(fake: FakeOpe
                Reply(["cut ", "short"], drop_after=1))
     session = make_session(store, model="gpt-4o", preset="writing", system_prompt="Be terse.")
     await turn(session, "What is an axolotl?")
-    with pytest.raises(Exception):  # noqa: B017, PT011 - the dropped stream; its partial reply is kept
+    with pytest.raises(Exception):  # noqa: B017 - the dropped stream; its partial reply is kept
         await turn(session, "And a quokka?")
     original = store.load(recorder_of(session).conversation_id)
     assert original.conversation.messages[-1].error  # the broken reply round-trips too

@@ -7,7 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from stored_history import fields, integrity, v1_database
 
 from chatbot.core.conversation import Message
 from chatbot.core.errors import ConfigError
@@ -15,6 +14,7 @@ from chatbot.core.events import Usage
 from chatbot.core.pricing import Spent
 from chatbot.core.store.history import HistoryStore
 from chatbot.core.store.schema import MIGRATIONS, SCHEMA_VERSION
+from stored_history import fields, integrity, v1_database
 
 # -- migrations ------------------------------------------------------------------------------------------------
 
@@ -40,7 +40,7 @@ def test_a_version_1_database_is_migrated_and_keeps_everything(tmp_path: Path) -
             ("assistant", "Half a sentence about nudibranchs", "gpt-4o", Usage(40, 5, 0, estimated=True),
              Decimal("0.00015"), None, True, "stream dropped"),
         ]
-        assert stored.row_ids == {m.id: row for m, row in zip(stored.conversation.messages, (11, 12, 13))}
+        assert stored.row_ids == {m.id: row for m, row in zip(stored.conversation.messages, (11, 12, 13), strict=False)}
         # The old messages were indexed by the migration, and new ones by the triggers.
         hits = store.search("axolotl")
         assert {(h.conversation_id, h.message_id) for h in hits} == {(7, 11), (7, 12)}

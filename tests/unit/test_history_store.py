@@ -8,8 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from fake_openai import Error, FakeOpenAI, Reply
-from stored_history import PRICED, fields, integrity, key_is_absent, recorder_of, resume, turn, written
 
 from chatbot.core.conversation import Message
 from chatbot.core.events import TextDelta, Usage
@@ -18,6 +16,8 @@ from chatbot.core.request import OK, SENT, Request
 from chatbot.core.session import Session
 from chatbot.core.store.history import TITLE_LENGTH, HistoryStore, title_from
 from chatbot.core.tokens import TokenCounter
+from fake_openai import Error, FakeOpenAI, Reply
+from stored_history import PRICED, fields, integrity, key_is_absent, recorder_of, resume, turn, written
 
 # -- round trips through a recording session -------------------------------------------------------------------
 
@@ -204,7 +204,7 @@ async def test_a_message_that_got_no_reply_is_taken_back_out_of_the_store(fake: 
     fake.queue(Reply("ok"), Error(400, "nope"))
     session = make_session(store)
     await turn(session, "kept")
-    with pytest.raises(Exception):  # noqa: B017, PT011 - BadRequestError
+    with pytest.raises(Exception):  # noqa: B017 - BadRequestError
         await turn(session, "taken back")
     assert [m.content for m in store.load(recorder_of(session).conversation_id).conversation.messages] == ["kept", "ok"]
     assert store.search("taken") == []
@@ -214,7 +214,7 @@ async def test_a_first_message_taken_back_does_not_name_the_conversation(fake: F
                                                                          store: HistoryStore) -> None:
     fake.queue(Error(400, "nope"), Reply("ok"))
     session = make_session(store)
-    with pytest.raises(Exception):  # noqa: B017, PT011 - BadRequestError
+    with pytest.raises(Exception):  # noqa: B017 - BadRequestError
         await turn(session, "my unsent private words")
     await turn(session, "resent in other words")
     assert [s.title for s in store.conversations()] == ["resent in other words"]

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_openai import FakeOpenAI, Reply
-from stored_history import EXPECTED_USAGE, fill_usage, turn
 
 from chatbot.core.events import TextDelta
 from chatbot.core.pricing import Spent
 from chatbot.core.store.history import HistoryStore
 from chatbot.core.store.usage_log import UsageLog
+from fake_openai import FakeOpenAI, Reply
+from stored_history import EXPECTED_USAGE, fill_usage, turn
 
 
 def test_usage_totals_per_day_and_model_are_exact(store: HistoryStore) -> None:
@@ -33,7 +33,7 @@ async def test_usage_log_marks_a_dropped_and_a_stopped_reply(fake: FakeOpenAI, m
     fake.queue(Reply(["half ", "a ", "reply"], drop_after=2),
                Reply(["one ", "two ", "three ", "four "], chunk_delay=0.05))
     session = make_session(None, usage_log=log)
-    with pytest.raises(Exception):  # noqa: B017, PT011 - the dropped stream
+    with pytest.raises(Exception):  # noqa: B017 - the dropped stream
         await turn(session, "first")
     first_piece = asyncio.Event()
 

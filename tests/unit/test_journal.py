@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_openai import Error, FakeOpenAI, Reply
-from support import SleepRecorder
 
 from chatbot.core import errors, journal
 from chatbot.core.client import ChatClient
 from chatbot.core.events import TextDelta
 from chatbot.core.session import Session
 from chatbot.core.store.usage_log import UsageLog
+from fake_openai import Error, FakeOpenAI, Reply
+from support import SleepRecorder
 
 
 class Notes:

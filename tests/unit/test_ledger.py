@@ -1,7 +1,6 @@
 """The ledger: one row per request sent, counted once, whatever happens to the conversation afterwards.
 
-Sessions record through a real writer into a real file; `chat` runs as a subprocess against the fake server.
-"""
+Sessions record through a real writer into a real file."""
 
 from __future__ import annotations
 
@@ -14,9 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_openai import Error, FakeOpenAI, Reply
-from support import TEST_API_KEY as KEY
-from support import SleepRecorder
 
 from chatbot.core.client import ChatClient
 from chatbot.core.events import Retrying, TextDelta
@@ -28,6 +24,9 @@ from chatbot.core.store.recorder import Recorder
 from chatbot.core.store.schema import MIGRATIONS
 from chatbot.core.store.usage_log import UsageLog
 from chatbot.core.store.writer import Writer
+from fake_openai import Error, FakeOpenAI, Reply
+from support import TEST_API_KEY as KEY
+from support import SleepRecorder
 
 
 @pytest.fixture
@@ -161,7 +160,7 @@ async def test_a_failed_first_message_leaves_its_request_when_the_conversation_g
         fake: FakeOpenAI, make_session: Any, store: HistoryStore) -> None:
     fake.queue(Error(400, "nope"))
     session = make_session(store)
-    with pytest.raises(Exception):  # noqa: B017, PT011 - BadRequestError
+    with pytest.raises(Exception):  # noqa: B017 - BadRequestError
         await turn(session, "my unsent words")
 
     assert store.conversations() == []  # the message was taken back, and its conversation with it

@@ -21,8 +21,9 @@ from chatbot.core.models import (
 )
 from chatbot.core.pricing import Price
 from chatbot.core.settings import load_settings
+from support import PROJECT
 
-README = Path(__file__).parents[1] / "README.md"
+README = PROJECT / "README.md"
 
 
 def write(path: Path, text: str) -> Path:

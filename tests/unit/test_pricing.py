@@ -8,10 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from fake_openai import FakeOpenAI, Reply
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import SleepRecorder
 
 from chatbot.core import errors
 from chatbot.core.client import ChatClient
@@ -19,6 +17,8 @@ from chatbot.core.events import ReasoningDelta, Usage
 from chatbot.core.models import CATALOGUE, ModelSpec
 from chatbot.core.pricing import PER, Price, billed, cost_of, format_cost, rate, worst_case
 from chatbot.core.session import Session
+from fake_openai import FakeOpenAI, Reply
+from support import SleepRecorder
 
 GPT_4O = CATALOGUE["gpt-4o"].price
 GPT_4O_MINI = CATALOGUE["gpt-4o-mini"].price

@@ -1,7 +1,4 @@
-"""The API key never appears in any output: one-shot stdout/stderr (text, --usage, --json), the TUI's screen,
-notifications and screenshot, repr()/str() of settings, client and every error (with its chain), and every file
-the runs leave under the XDG directories, the working directory and the temp directory.
-"""
+"""The API key never appears in repr()/str() of the settings and the client, nor in any error (with its chain)."""
 
 from __future__ import annotations
 
@@ -10,6 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from chatbot.core.client import ChatClient
+from chatbot.core.errors import ChatError
+from chatbot.core.session import Session
+from chatbot.core.settings import load_settings
 from fake_openai import FakeOpenAI
 from leak_check import (
     HTTP_FAULTS,
@@ -21,11 +23,6 @@ from leak_check import (
     write_config,
 )
 from support import closed_port
-
-from chatbot.core.client import ChatClient
-from chatbot.core.errors import ChatError
-from chatbot.core.session import Session
-from chatbot.core.settings import load_settings
 
 pytestmark = pytest.mark.usefixtures("no_key_left_in_files")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fake_openai import FakeOpenAI
 
 from chatbot.core.server_info import is_openai, native_root, server_window
+from fake_openai import FakeOpenAI
 
 LLAMA = {"general.architecture": "llama", "llama.context_length": 131_072, "llama.block_count": 16}
 

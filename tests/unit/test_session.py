@@ -8,8 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from fake_openai import Error, FakeOpenAI, Hang, Reply
-from support import SleepRecorder
 
 from chatbot.core import errors
 from chatbot.core.client import ChatClient
@@ -18,6 +16,8 @@ from chatbot.core.events import Finished, Retrying, TextDelta, UsageReport
 from chatbot.core.pricing import Spent
 from chatbot.core.session import Session
 from chatbot.core.tokens import REPLY_PRIMING, TokenCounter
+from fake_openai import Error, FakeOpenAI, Hang, Reply
+from support import SleepRecorder
 
 M = Decimal(1_000_000)
 # Catalogue prices, dollars per 1M tokens: (input, cached input, output).
@@ -489,7 +489,8 @@ async def test_usage_report_is_passed_through(fake: FakeOpenAI, make_session) ->
     assert [(r.usage.prompt_tokens, r.usage.completion_tokens) for r in reports] == [(11, 1)]
 
 
-async def test_costs_count_the_reply_still_streaming_at_the_price_it_was_sent_at(fake: FakeOpenAI, make_session) -> None:
+async def test_costs_count_the_reply_still_streaming_at_the_price_it_was_sent_at(fake: FakeOpenAI,
+                                                                                 make_session) -> None:
     fake.queue(Reply("first", prompt_tokens=100, completion_tokens=10), Reply("one two three four"))
     session = make_session(model="gpt-4o")
     await send(session, "one")

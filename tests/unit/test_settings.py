@@ -16,8 +16,9 @@ from chatbot.core.errors import ConfigError
 from chatbot.core.models import CATALOGUE
 from chatbot.core.pricing import Price
 from chatbot.core.settings import BudgetConfig, ModelConfig, PresetConfig, Settings, load_settings
+from support import PROJECT
 
-EXAMPLE = Path(__file__).parents[1] / "config.example.toml"
+EXAMPLE = PROJECT / "config.example.toml"
 SECRET = "sk-test-VERYSECRETKEY9876543210"
 
 

@@ -143,7 +143,8 @@ def dump_toml(doc: dict[str, Any]) -> str:
             continue
         lines.append(f"[{name}]")
         nested = name in ("models", "presets")
-        lines += [f"{toml_string(k)} = {toml_value(v)}" for k, v in table.items() if not (nested and isinstance(v, dict))]
+        lines += [f"{toml_string(k)} = {toml_value(v)}" for k, v in table.items()
+                  if not (nested and isinstance(v, dict))]
         if nested:
             for sub, body in table.items():
                 if isinstance(body, dict):
@@ -187,9 +188,11 @@ def environments(draw: st.DrawFn) -> dict[str, str]:
     if draw(st.booleans()):
         env[f"CHAT_BUDGET__{draw(st.sampled_from(BUDGET_FIELDS) | nested_name).upper()}"] = draw(plausible_env)
     if draw(st.booleans()):
-        env[f"CHAT_MODELS__{draw(nested_name)}__{draw(st.sampled_from(MODEL_FIELDS) | nested_name)}"] = draw(plausible_env)
+        table = draw(nested_name)
+        env[f"CHAT_MODELS__{table}__{draw(st.sampled_from(MODEL_FIELDS) | nested_name)}"] = draw(plausible_env)
     if draw(st.booleans()):
-        env[f"CHAT_PRESETS__{draw(nested_name)}__{draw(st.sampled_from(PRESET_FIELDS) | nested_name)}"] = draw(plausible_env)
+        table = draw(nested_name)
+        env[f"CHAT_PRESETS__{table}__{draw(st.sampled_from(PRESET_FIELDS) | nested_name)}"] = draw(plausible_env)
     if draw(st.booleans()):
         env[f"CHAT_KEYMAP__{draw(st.sampled_from(BINDING_IDS) | nested_name)}"] = draw(plausible_env)
     for var in draw(st.lists(st.sampled_from(["OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID",
@@ -342,7 +345,8 @@ def test_every_source_at_once(doc: dict[str, Any], env: dict[str, str], flags: d
 
 
 @FUZZ
-@given(lines=st.lists(st.tuples(st.sampled_from(FIELDS + ["bogus", "budget__max_context_tokens", "models__x__encoding"]),
+@given(lines=st.lists(st.tuples(st.sampled_from([*FIELDS, "bogus", "budget__max_context_tokens",
+                                                  "models__x__encoding"]),
                                 plausible_env.filter(lambda v: not any(ch in v for ch in LINE_BREAKS + "'\"#\\"))),
                       max_size=5))
 def test_arbitrary_dotenv_values(lines: list[tuple[str, str]]) -> None:

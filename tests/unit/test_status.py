@@ -9,13 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from fake_openai import Error, FakeOpenAI, Reply
 
 from chatbot.core.client import ChatClient
 from chatbot.core.events import Retrying, TextDelta
 from chatbot.core.pricing import Spent
 from chatbot.core.session import Session
 from chatbot.core.status import Status, status_of
+from fake_openai import Error, FakeOpenAI, Reply
 
 
 class Clock:

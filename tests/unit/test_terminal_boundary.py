@@ -1,12 +1,9 @@
 """Stored and model text reaches a terminal only through one boundary: chatbot/cli/output.py for the command
 line, chatbot/ui/shown.py (and ChatApp.notify) for the app.
 
-A stored conversation holds every sequence of test_hostile.HOSTILE_ESCAPES in every field: its text, its title,
-its model and preset names, its system prompt and an error. Every command that prints stored text runs on a
-real pseudo-terminal and must print none of them; into a pipe or a file an export stays exact. The store
-cleans titles and model names as they enter; the app draws and copies the text as shown. The last tests read
-the source: a print, a write or a widget that takes text by another path fails them.
-"""
+The store cleans titles and model names as they enter. The last tests read the source: a print, a write or a
+widget that takes text by another path fails them. (The commands on a terminal are in
+tests/cli/test_cli_terminal_boundary.py, the app in tests/app/test_ui_terminal_boundary.py.)"""
 
 from __future__ import annotations
 
@@ -14,20 +11,20 @@ import ast
 from decimal import Decimal
 from pathlib import Path
 
+from chatbot.core.conversation import Message
+from chatbot.core.events import Usage
+from chatbot.core.request import Request
+from chatbot.core.store.export import import_json
+from chatbot.core.store.history import HistoryStore
 from hostile import (
     H,
     assert_nothing_raw,
     clean_line,
     hostile_export,
 )
+from support import PROJECT
 
-from chatbot.core.conversation import Message
-from chatbot.core.events import Usage
-from chatbot.core.request import Request
-from chatbot.core.store.export import import_json
-from chatbot.core.store.history import HistoryStore
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = PROJECT
 
 
 def test_a_title_from_the_first_message_is_clean(store: HistoryStore) -> None:

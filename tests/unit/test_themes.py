@@ -1,4 +1,4 @@
-"""Theme files: the packaged ones load, broken ones are reported and never stop the app, the wheel ships them."""
+"""Theme files: the packaged ones load, broken ones are reported with the file and the reason."""
 
 from __future__ import annotations
 

@@ -20,9 +20,10 @@ from chatbot.core.tokens import (
     TokenCounter,
     load_encoding,
 )
+from support import PROJECT
 
 DATA = Path(tokens.__file__).parent / "data"
-SHA256SUMS = Path(__file__).parents[2] / "shared/tiktoken/SHA256SUMS"
+SHA256SUMS = PROJECT.parent / "shared/tiktoken/SHA256SUMS"
 
 CORPUS = [
     "Hello, world! How's it going? I'd've thought we'll manage.",
@@ -51,7 +52,7 @@ def _blob_url(name: str) -> str:
     import tiktoken_ext.openai_public as public
 
     source = Path(public.__file__).read_text(encoding="utf-8")
-    urls = re.findall(r'"(https://[^"]+/%s\.tiktoken)"' % re.escape(name), source)
+    urls = re.findall(rf'"(https://[^"]+/{re.escape(name)}\.tiktoken)"', source)
     assert urls, f"no blob URL for {name} in {public.__file__}"
     return urls[0]
 
@@ -89,7 +90,7 @@ def official(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 @pytest.mark.parametrize("name", sorted(ENCODINGS))
 def test_pattern_and_special_tokens_match_tiktoken(name: str, official) -> None:
     spec, _ = official(name)
-    sha256, pattern, special = ENCODINGS[name]
+    _sha256, pattern, special = ENCODINGS[name]
     assert pattern == spec["pat_str"]
     assert special == spec["special_tokens"]
 
@@ -100,7 +101,7 @@ def test_packaged_checksum_matches_tiktoken(name: str) -> None:
 
     source = Path(public.__file__).read_text(encoding="utf-8")
     # the expected_hash that follows this encoding's URL in tiktoken's own definitions
-    match = re.search(r"/%s\.tiktoken\",\s*expected_hash=\"([0-9a-f]{64})\"" % re.escape(name), source)
+    match = re.search(rf"/{re.escape(name)}\.tiktoken\",\s*expected_hash=\"([0-9a-f]{{64}})\"", source)
     assert match is not None
     assert ENCODINGS[name][0] == match.group(1)
     assert hashlib.sha256((DATA / f"{name}.tiktoken").read_bytes()).hexdigest() == match.group(1)

@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from fake_openai import Error, FakeOpenAI, Reply
-from support import SleepRecorder
 
 from chatbot.core import errors
 from chatbot.core.client import ChatClient
 from chatbot.core.events import TextDelta
 from chatbot.core.session import Session
 from chatbot.core.turn import Turn
+from fake_openai import Error, FakeOpenAI, Reply
+from support import SleepRecorder
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from chatbot.core.settings import load_settings
 from chatbot.ui.app import ChatApp, make_app
 from fake_openai import Error, FakeOpenAI
+from hostile import terminal_update
 from leak_check import (
     ECHO,
     ECHOED,
@@ -51,10 +52,9 @@ async def test_readable_config_with_the_key_warns_in_the_app(mode: int, warned: 
 
 def check_app_output(app: ChatApp, notified: Notified) -> None:
     """Screen (as drawn), widgets' text, notifications, screenshot, transcript views."""
-    update = app.screen._compositor.render_full_update()
-    drawn = "\n".join("".join(seg.text for strip in line for seg in strip) for line in update.strips)
-    assert_no_key(drawn, "the screen")
-    assert_no_key(update.render_segments(app.console), "the terminal output")
+    lines, written = terminal_update(app)
+    assert_no_key("\n".join(lines), "the screen")
+    assert_no_key(written, "the terminal output")
     assert_no_key(screen_text(app), "a widget")
     for note in notified.notes:
         assert_no_key(f"{note.title} {note.message}", "a notification")

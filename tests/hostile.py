@@ -26,7 +26,7 @@ from chatbot.core.events import Usage
 from chatbot.core.request import Request
 from chatbot.core.store.export import FORMAT, FORMAT_VERSION
 from chatbot.core.store.history import HistoryStore
-from chatbot.core.terminal import neutralize
+from chatbot.core.terminal import PASTE_END, PASTE_START, neutralize
 from support import screen_text
 
 ESC, BEL, ST = "\x1b", "\x07", "\x1b\\"
@@ -50,6 +50,10 @@ H = HOSTILE_ESCAPES  # short, as it fills every field of a stored conversation
 # never printed, not even as the leftover of a sequence cut in two.
 HIDDEN = ("pwned", "other-title", "cHduZWQ", "evil.invalid", "1$qm")
 VISIBLE_WORDS = ["red", "cleared", "title", "title2", "clip", "hyperlink", "dcs", "c1csi", "bell", "tab", "end"]
+
+# A key, an arrow, a paste holding CRLF, a colour sequence on its last line and a carriage return after it, a key.
+STREAM = f"x{ESC}[A{PASTE_START}one\r\ntwo {ESC}[31mred{ESC}[0m\rfour{PASTE_END}y"
+PASTED = f"one\r\ntwo {ESC}[31mred{ESC}[0m\rfour"
 
 
 def split_everywhere(text: str, size: int = 3) -> list[str]:

@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 
 from chatbot.core.client import ChatClient
-from chatbot.core.conversation import Conversation, Message
-from chatbot.core.events import Usage
 from chatbot.core.session import Session
 from chatbot.ui.app import ChatApp, make_app
 from chatbot.ui.widgets.prompt_input import PromptInput
@@ -54,19 +52,6 @@ async def test_a_request_waiting_for_its_first_token_shows_no_previous_cost(fake
         assert app.session.in_flight is not None and app.session.in_flight.first_token_at is None
         hold.set()
         await wait_turn(pilot)
-
-
-def test_an_opened_conversation_drops_the_previous_ones_figures(make_settings: Any) -> None:
-    settings = make_settings(model="gpt-4o")
-    session = Session(settings, ChatClient(api_key="sk-test", base_url=settings.base_url))
-    conversation = Conversation(system_prompt="be brief")
-    conversation.add_user("hi")
-    conversation.add(Message("assistant", "hello", model="gpt-4o", usage=Usage(70, 7, 0), cost=None))
-    session.last_usage = Usage(999, 99, 0)
-
-    session.resume(conversation, "gpt-4o", "balanced")
-
-    assert session.last_usage is None and session.last_cost is None and session.last_window is None
 
 
 async def test_ctx_is_measured_against_the_budget_where_it_is_the_limit(fake: FakeOpenAI, make_settings: Any) -> None:

@@ -11,8 +11,8 @@ import pytest
 
 from chatbot.core import errors
 from chatbot.core.client import ChatClient
-from chatbot.core.conversation import Message
-from chatbot.core.events import Finished, Retrying, TextDelta, UsageReport
+from chatbot.core.conversation import Conversation, Message
+from chatbot.core.events import Finished, Retrying, TextDelta, Usage, UsageReport
 from chatbot.core.pricing import Spent
 from chatbot.core.session import Session
 from chatbot.core.tokens import REPLY_PRIMING, TokenCounter
@@ -553,3 +553,16 @@ async def test_an_effort_the_model_does_not_take_is_no_request(fake: FakeOpenAI,
     assert turn.outcome is not None and turn.outcome.ended == "failed" and turn.outcome.text_returned
     assert session.totals.requests == 0  # nothing went out, so the ledger has no row for it
     assert fake.chat_requests == [] and session.conversation.messages == []
+
+
+def test_an_opened_conversation_drops_the_previous_ones_figures(make_settings: Any) -> None:
+    settings = make_settings(model="gpt-4o")
+    session = Session(settings, ChatClient(api_key="sk-test", base_url=settings.base_url))
+    conversation = Conversation(system_prompt="be brief")
+    conversation.add_user("hi")
+    conversation.add(Message("assistant", "hello", model="gpt-4o", usage=Usage(70, 7, 0), cost=None))
+    session.last_usage = Usage(999, 99, 0)
+
+    session.resume(conversation, "gpt-4o", "balanced")
+
+    assert session.last_usage is None and session.last_cost is None and session.last_window is None

@@ -122,7 +122,6 @@ def run_in_pty(env: dict[str, str], cwd: Path, *args: str, stderr_to_tty: bool =
     return code, b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n"), err
 
 
-
 def assert_nothing_raw(out: str) -> None:
     """No control character (newline and tab aside) and nothing that lived inside a sequence."""
     assert not CONTROL.search(out.replace("\n", "").replace("\t", "")), repr(out)

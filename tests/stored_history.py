@@ -1,5 +1,5 @@
 """What the history tests share: where the history is, what a stored message keeps, a turn that waits until
-the history has it, and a usage ledger with known totals."""
+the history has it, an old database, a usage ledger with known totals, and conversations seeded into a file."""
 
 from __future__ import annotations
 
@@ -28,17 +28,14 @@ def fields(message: Message) -> tuple[Any, ...]:
             message.stopped, message.error)
 
 
-
 def export_fields(data: dict[str, Any]) -> dict[str, Any]:
     """A JSON export without what an import is allowed to change (its new id and its timestamps)."""
     return {k: v for k, v in data.items() if k not in ("id", "created", "updated")}
 
 
-
 def db_path() -> Path:
     """Where both this process and a `chat` subprocess keep the history (XDG_DATA_HOME is in tmp)."""
     return paths.data_dir() / "history.db"
-
 
 
 def key_is_absent(path: Path) -> None:
@@ -51,7 +48,6 @@ def key_is_absent(path: Path) -> None:
             assert KEY.encode("utf-16-le") not in data, file
 
 
-
 def integrity(path: Path) -> str:
     db = sqlite3.connect(path)
     try:
@@ -60,17 +56,14 @@ def integrity(path: Path) -> str:
         db.close()
 
 
-
 def recorder_of(session: Session) -> Recorder:
     """The recorder among the session's observers."""
     return next(o for o in session.observers if isinstance(o, Recorder))
 
 
-
 def resume(session: Session, stored: Stored) -> None:
     """Resume `stored` as the app and `chat -c` do: the session and its recorder together."""
     Assembly(session, recorder_of(session)).resume(stored)
-
 
 
 def written(session: Session) -> None:
@@ -79,14 +72,12 @@ def written(session: Session) -> None:
         assert recorder_of(session).writer.drain(60)
 
 
-
 async def turn(session: Session, text: str) -> None:
     try:
         async for _ in session.send(text):
             pass
     finally:
         written(session)
-
 
 
 def v1_database(path: Path) -> None:
@@ -110,7 +101,6 @@ def v1_database(path: Path) -> None:
     db.close()
 
 
-
 def front_matter(markdown: str) -> dict[str, Any]:
     lines = markdown.splitlines()
     assert lines[0] == "---"
@@ -122,19 +112,15 @@ def front_matter(markdown: str) -> dict[str, Any]:
     return header
 
 
-
 def data_files() -> list[Path]:
     root = Path(os.environ["XDG_DATA_HOME"])
     return sorted(p for p in root.rglob("*"))
 
 
-
 DAY1 = 1704110400.0  # 2024-01-01 12:00 UTC
 
 
-
 DAY2 = 1704196800.0  # 2024-01-02 12:00 UTC
-
 
 
 def fill_usage(store: HistoryStore) -> None:
@@ -155,7 +141,6 @@ def fill_usage(store: HistoryStore) -> None:
         store.add_request(c, Request(model, status, usage, cost, timestamp=when))
 
 
-
 EXPECTED_USAGE = [
     {"day": "2024-01-01", "model": "gpt-4o", "requests": 3, "prompt_tokens": 300, "cached_tokens": 20,
      "completion_tokens": 30, "cost": "0.3", "known_cost": "0.3"},
@@ -168,9 +153,7 @@ EXPECTED_USAGE = [
 ]
 
 
-
 PRICED = (Usage(100, 10, 0), Decimal("0.00035"), OK)
-
 
 
 def seed(db: Path, title: str, model: str, turns: list[tuple[str, str]], *, updated: float,

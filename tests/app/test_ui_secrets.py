@@ -29,7 +29,6 @@ from support import SIZE, Notified, screen_text, send, until, views, wait_turn
 pytestmark = pytest.mark.usefixtures("no_key_left_in_files")
 
 
-
 @pytest.mark.parametrize(("mode", "warned"), [(0o644, True), (0o600, False)])
 async def test_readable_config_with_the_key_warns_in_the_app(mode: int, warned: bool, fake: FakeOpenAI,
                                                              tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:

@@ -139,7 +139,6 @@ def test_cli_import_with_a_message_that_is_not_an_object_is_a_usage_error(inheri
     assert "Traceback" not in done.stderr
 
 
-
 BAD_MESSAGES = {
     "a reason that is not text": {"role": "assistant", "content": "x", "finish_reason": {"why": "stop"}},
     "content that is not text": {"role": "user", "content": 42},

@@ -41,8 +41,6 @@ def test_one_shot_to_a_terminal_removes_escape_sequences(chunking: str, fake: Fa
         assert word in out
 
 
-
-
 @pytest.mark.parametrize("chunking", ["whole", "split"])
 def test_one_shot_to_a_terminal_prints_no_remnants_of_sequences(chunking: str, fake: FakeOpenAI,
                                                                 tty_env: tuple[dict[str, str], Path]) -> None:
@@ -153,8 +151,6 @@ def test_stdin_of_only_control_characters_does_not_crash(stdin: bytes, fake: Fak
     assert done.returncode in (0, 2), done.stderr
     if fake.chat_requests:
         assert not CONTROL.search(fake.last_body["messages"][-1]["content"])
-
-
 
 
 def test_a_stray_osc_introducer_on_stdin_does_not_drop_the_rest_of_the_input(fake: FakeOpenAI, run_chat: Any) -> None:

@@ -32,7 +32,6 @@ from support import PROJECT, closed_port
 pytestmark = pytest.mark.usefixtures("no_key_left_in_files")
 
 
-
 # -- one-shot mode (subprocess) -------------------------------------------------------------------------------
 
 

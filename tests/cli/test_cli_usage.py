@@ -24,7 +24,6 @@ USAGE_LOG_FIELDS = {"timestamp", "request_id", "model", "prompt_tokens", "cached
                     "usage_estimated", "cost_usd", "first_token_seconds", "total_seconds", "status", "error"}
 
 
-
 def test_cli_usage_json_and_table(chat: Any) -> None:
     store = HistoryStore(db_path())
     fill_usage(store)

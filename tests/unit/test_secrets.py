@@ -27,7 +27,6 @@ from support import closed_port
 pytestmark = pytest.mark.usefixtures("no_key_left_in_files")
 
 
-
 # -- repr() and str() of what holds the key, and of every error ------------------------------------------------
 
 

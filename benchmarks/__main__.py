@@ -36,7 +36,8 @@ def _child(name: str, quick: bool, out: Path) -> int:
 def _run_child(name: str, quick: bool) -> tuple[list[h.Row], float]:
     with tempfile.TemporaryDirectory(prefix="chat-bench-") as tmp:
         out = Path(tmp) / "rows.json"
-        cmd = [sys.executable, "-m", "benchmarks", "--child", name, "--child-out", str(out)] + (["--quick"] if quick else [])
+        cmd = [sys.executable, "-m", "benchmarks", "--child", name, "--child-out", str(out),
+               *(["--quick"] if quick else [])]
         start = time.perf_counter()
         proc = subprocess.run(cmd, cwd=h.ROOT, stdin=subprocess.DEVNULL)
         took = time.perf_counter() - start
@@ -64,7 +65,8 @@ def _git_state() -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (under a minute)")
-    parser.add_argument("--only", metavar="NAME", choices=BENCHMARKS, help=f"run one benchmark: {', '.join(BENCHMARKS)}")
+    parser.add_argument("--only", metavar="NAME", choices=BENCHMARKS,
+                        help=f"run one benchmark: {', '.join(BENCHMARKS)}")
     parser.add_argument("--json", metavar="PATH", type=Path, default=h.BENCH_DIR / "results.json",
                         help="where to write the results (default: benchmarks/results.json)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -98,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "mode": "quick" if args.quick else "full",
         "only": args.only,
-        "command": " ".join([Path(sys.executable).name, "-m", "benchmarks", *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join([Path(sys.executable).name, "-m", "benchmarks",
+                             *(argv if argv is not None else sys.argv[1:])]),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "seconds": round(total, 1),
         "seconds_per_benchmark": timings,
@@ -113,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     if _git_state() != git_before or len(set(code_per_benchmark.values())) > 1:
         print("note: the code under chatbot/ changed while the benchmarks ran; each benchmark ran against: "
               + ", ".join(f"{k} {v}" for k, v in code_per_benchmark.items()))
+    uncommitted = git_before["uncommitted_in_chatbot"]
     print(f"results written to {args.json} (code: {git_before['commit']}"
-          f"{', with uncommitted changes in ' + ', '.join(git_before['uncommitted_in_chatbot']) if git_before['uncommitted_in_chatbot'] else ''})")
+          f"{', with uncommitted changes in ' + ', '.join(uncommitted) if uncommitted else ''})")
     return 0
 
 

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,15 +165,16 @@ def settings_for(base_url: str, **flags: Any) -> Any:
 
 # -- texts -----------------------------------------------------------------------------------------------
 
-_WORDS = (
-    "the of and to in is that for it as with was on be by this are or from at an which have not but can more "
-    "system model token stream window reply prompt message value function request server client terminal render "
-    "widget layout budget context session history memory latency throughput cache buffer parser markdown table "
-    "heading paragraph example result number string list index error handler thread process event queue signal "
-    "simple careful quick slow large small early late first last every other several important general useful "
-    "measure compare explain describe consider improve reduce increase handle return update create remove "
-    "because however therefore although while when where since until unless whether"
-).split()
+_WORDS = ["the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "with", "was", "on", "be", "by", "this",
+          "are", "or", "from", "at", "an", "which", "have", "not", "but", "can", "more", "system", "model", "token",
+          "stream", "window", "reply", "prompt", "message", "value", "function", "request", "server", "client",
+          "terminal", "render", "widget", "layout", "budget", "context", "session", "history", "memory", "latency",
+          "throughput", "cache", "buffer", "parser", "markdown", "table", "heading", "paragraph", "example", "result",
+          "number", "string", "list", "index", "error", "handler", "thread", "process", "event", "queue", "signal",
+          "simple", "careful", "quick", "slow", "large", "small", "early", "late", "first", "last", "every", "other",
+          "several", "important", "general", "useful", "measure", "compare", "explain", "describe", "consider",
+          "improve", "reduce", "increase", "handle", "return", "update", "create", "remove", "because", "however",
+          "therefore", "although", "while", "when", "where", "since", "until", "unless", "whether"]
 
 
 def _sentence(rng: random.Random) -> str:
@@ -208,7 +209,7 @@ def _code_block(rng: random.Random) -> str:
              "    for index, item in enumerate(items):",
              f"        if item.{rng.choice(_WORDS[20:60])} > limit:",
              "            total += index * 2",
-             f"        print(f\"{{index}}: {{item!r}}\")",
+             "        print(f\"{index}: {item!r}\")",
              "    return total"]
     return "```python\n" + "\n".join(lines[: rng.randint(4, len(lines))]) + "\n```"
 
@@ -411,7 +412,8 @@ def press_key(app: Any, key: str, char: str | None = None) -> None:
 
 # -- a program in a pty ----------------------------------------------------------------------------------
 
-_ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_=>]")
+_ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
+                   rb"|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_=>]")
 
 
 @dataclass
@@ -470,10 +472,8 @@ def run_in_pty(argv: list[str], marker: str, *, env: dict[str, str], cwd: Path |
                 break
     finally:
         if proc.poll() is None:
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         proc.wait()
         os.close(master)
     return PtyRun(found, bytes(out), found_mono)

@@ -257,5 +257,6 @@ if __name__ == "__main__":
     if len(sys.argv) == 6 and sys.argv[1] == "memory":
         memory_child(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]))
     else:
-        print("usage: python -m benchmarks.long_conversation memory DB CONVERSATION_ID OUT.json LIMIT_SECONDS", file=sys.stderr)
+        print("usage: python -m benchmarks.long_conversation memory DB CONVERSATION_ID OUT.json LIMIT_SECONDS",
+              file=sys.stderr)
         sys.exit(2)

@@ -41,9 +41,9 @@ Minimal().run()
 
 # Runs the real chat with two hooks: the first import of each watched package, and the first frame of the chat
 # screen (what sys.modules holds then). Times are time.monotonic(), comparable with the parent's.
-PROBE = '''
+PROBE = f'''
 import json, sys, time
-out, watch, events = sys.argv[1], %r, {}
+out, watch, events = sys.argv[1], {WATCH!r}, {{}}
 
 def dump():
     with open(out, "w") as f:
@@ -72,7 +72,7 @@ textual.app.App._display = display
 sys.argv = ["chat"]
 from chatbot.cli import main
 sys.exit(main())
-''' % (WATCH,)
+'''
 
 
 def plan(quick: bool) -> tuple[int, int]:
@@ -97,7 +97,8 @@ def measure(quick: bool, base: Path) -> list[h.Row]:
     for argv, marker in (([chat], CHAT_MARKER), ([sys.executable, str(minimal)], MINIMAL_MARKER)):
         first = h.run_in_pty(argv, marker, env=env, cwd=cwd)
         if first.seconds is None:
-            raise RuntimeError(f"{argv[-1]} never painted {marker!r}; its screen: {h.screen_text(first.output)[-500:]!r}")
+            shown = h.screen_text(first.output)[-500:]
+            raise RuntimeError(f"{argv[-1]} never painted {marker!r}; its screen: {shown!r}")
 
     chat_times: list[float] = []
     minimal_times: list[float] = []
@@ -139,8 +140,8 @@ def measure(quick: bool, base: Path) -> list[h.Row]:
 
     rows = [
         h.check(NAME, "chat/minimal first paint", h.median(ratios), "x", "<=", 1.3,
-                f"chat {h.median(chat_times) * 1000:.0f} ms vs minimal Textual app {h.median(minimal_times) * 1000:.0f} "
-                f"ms (median of {runs})"),
+                f"chat {h.median(chat_times) * 1000:.0f} ms vs minimal Textual app "
+                f"{h.median(minimal_times) * 1000:.0f} ms (median of {runs})"),
         h.info(NAME, "chat first paint", h.median(chat_times) * 1000, "ms",
                f"min {min(chat_times) * 1000:.0f}, max {max(chat_times) * 1000:.0f}"),
         h.info(NAME, "minimal Textual app first paint", h.median(minimal_times) * 1000, "ms",
@@ -159,7 +160,8 @@ def measure(quick: bool, base: Path) -> list[h.Row]:
                 f"first imported {(at - paint) * 1000:+.0f} ms from the first paint" if paint else "")
         rows.append(h.Row(NAME, f"{module} imported before first paint", "yes" if before else "no", "", "no",
                           paint is not None and not before,
-                          f"{when}; `import chatbot.cli, chatbot.ui.app` pulls it: {'yes' if module in pulled else 'no'}"))
+                          f"{when}; `import chatbot.cli, chatbot.ui.app` pulls it: "
+                          f"{'yes' if module in pulled else 'no'}"))
     rows.append(h.info(NAME, "import chatbot.cli + chatbot.ui.app", total_us / 1000, "ms",
                        "python -X importtime: cumulative time of the top-level imports"))
     return rows

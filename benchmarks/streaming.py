@@ -18,6 +18,7 @@ bounds, marked so in the table, and that length is not repeated.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -80,15 +81,13 @@ async def app_run(base_url: str, key: str, expected: str, limit: float = 600.0) 
         done.add_done_callback(lambda f: f.cancelled() or f.exception())  # a stopped reply's error is expected
         try:
             await asyncio.wait_for(asyncio.shield(done), limit)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             t1, c1 = time.perf_counter(), time.process_time()
             flight = app.session.in_flight
             tokens = flight.completion_tokens if flight else 0
             h.press_key(app, "escape")  # stop the reply, as a user would; what arrived is kept and rendered
-            try:
+            with contextlib.suppress(TimeoutError, WorkerCancelled, WorkerFailed):
                 await asyncio.wait_for(asyncio.shield(done), 300)
-            except (asyncio.TimeoutError, WorkerCancelled, WorkerFailed):
-                pass
             return t1 - t0, c1 - c0, tokens
         except WorkerCancelled:
             # Nobody stopped it: the app cancelled its own turn. The reply may be stored but not shown.
@@ -149,7 +148,7 @@ async def measure(quick: bool) -> list[h.Row]:
                 for i in range(repeats):
                     fw, fc, chars = await floor_run(server.base_url, key)
                     assert chars == len(texts[key]), "the floor did not read the whole stream"
-                    for attempt in range(3):
+                    for _attempt in range(3):
                         try:
                             aw, ac, got = await app_run(server.base_url, key, texts[key], limit)
                             break

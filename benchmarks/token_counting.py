@@ -2,8 +2,8 @@
 
 The text mixes prose, Markdown, code and some non-ASCII (accents, CJK, emoji), as chat messages do. Calls
 alternate between the two, so the ratio compares calls made under the same load; it is the ratio of the best
-times (on a shared machine noise only ever adds time), with the median of the pairs' ratios beside it. Both count the same tokens
-(checked). Also reported: the app's streaming pattern, one count_text call per delta of about one token.
+times (on a shared machine noise only ever adds time), with the median of the pairs' ratios beside it. Both count
+the same tokens (checked). Also reported: the app's streaming pattern, one count_text call per delta of about one token.
 """
 
 from __future__ import annotations

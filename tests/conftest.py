@@ -1,23 +1,24 @@
-"""Shared fixtures: the fake OpenAI server, an isolated environment, and settings pointed at the fake."""
+"""Fixtures every room uses: the fake OpenAI server, an isolated environment, settings pointed at the fake, and a
+history store with a session recording into it."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fake_openai import FakeOpenAI
-
-# Recognisable, so a test can check it never leaks into an error message or the terminal.
-TEST_API_KEY = "sk-test-SECRETSECRET1234"
+from leak_check import WRITTEN, assert_no_key_in_files
+from support import TEST_API_KEY, SleepRecorder
 
 
 @pytest.fixture(autouse=True)
 def _isolated_chat_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """No CHAT_*/OPENAI_* variables, no tmux or display, XDG dirs and the working directory in tmp (so no config or .env is read)."""
+    """No CHAT_*/OPENAI_* variables, no tmux or display, XDG dirs and the working directory in tmp (so no config
+    or .env is read)."""
     for name in list(os.environ):
         if name.upper().startswith(("CHAT_", "OPENAI_")):
             monkeypatch.delenv(name, raising=False)
@@ -31,6 +32,20 @@ def _isolated_chat_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest
     cwd.mkdir()
     monkeypatch.chdir(cwd)
     return base
+
+
+@pytest.fixture
+def no_key_left_in_files(tmp_path: Path, _isolated_chat_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """After the test: no file under its tmp dirs (XDG dirs, cwd, TMPDIR of subprocesses, tempfile's dir of
+    this process) holds leak_check.LEAK, except the config files it listed in WRITTEN."""
+    import tempfile
+
+    own_tmp = tmp_path / "process-tmp"
+    own_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(own_tmp))
+    WRITTEN.clear()
+    yield
+    assert_no_key_in_files(tmp_path, _isolated_chat_env, allowed=WRITTEN)
 
 
 @pytest.fixture
@@ -63,3 +78,49 @@ def make_settings(fake: FakeOpenAI) -> Callable[..., Any]:
         return settings
 
     return make
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Any]:
+    """A HistoryStore in tmp, closed after the test."""
+    from chatbot.core.store.history import HistoryStore
+
+    s = HistoryStore(tmp_path / "history.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+async def make_session(fake: FakeOpenAI, make_settings: Any) -> AsyncIterator[Callable[..., Any]]:
+    """make_session(store, clock=..., **settings flags) -> a Session recording into `store`."""
+    from chatbot.core.client import ChatClient
+    from chatbot.core.journal import Observer
+    from chatbot.core.session import Session
+    from chatbot.core.store.history import HistoryStore
+    from chatbot.core.store.recorder import Recorder
+    from chatbot.core.store.usage_log import UsageLog
+    from chatbot.core.store.writer import Writer
+
+    clients: list[ChatClient] = []
+    writers: list[Writer] = []
+
+    def make(store: HistoryStore | None, *, recorder_clock: Callable[[], float] | None = None,
+             base_url: str | None = None, usage_log: UsageLog | None = None, max_retries: int = 0,
+             **flags: Any) -> Session:
+        settings = make_settings(**flags)
+        client = ChatClient(api_key=TEST_API_KEY, base_url=base_url or fake.base_url, timeout=30.0,
+                            max_retries=max_retries, sleep=SleepRecorder())
+        clients.append(client)
+        observers: list[Observer] = []
+        if store is not None:
+            writers.append(writer := Writer(store.path))
+            observers.append(Recorder(writer, clock=recorder_clock) if recorder_clock else Recorder(writer))
+        if usage_log is not None:
+            observers.append(usage_log)
+        return Session(settings, client, observers=observers)
+
+    yield make
+    for client in clients:
+        await client.aclose()
+    for writer in writers:
+        writer.close()

@@ -41,6 +41,7 @@ Wire details that matter to the SDK:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import re
@@ -300,10 +301,8 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         with self.server.connections_lock:
             self.server.connections.discard(self.connection)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature is inherited
         pass
@@ -674,10 +673,8 @@ class FakeOpenAI:
         with server.connections_lock:
             connections = list(server.connections)
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         server.server_close()
         if thread is not None:
             thread.join(timeout=5)
@@ -804,7 +801,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-delay", type=float, default=0.0, metavar="SECONDS",
                         help="pause between streamed chunks, to watch a reply arrive (default: 0)")
     parser.add_argument("--model", dest="models", action="append", metavar="ID",
-                        help="a model id for GET /v1/models (repeatable; default: %s)" % ", ".join(DEFAULT_MODELS))
+                        help=f"a model id for GET /v1/models (repeatable; default: {', '.join(DEFAULT_MODELS)})")
     args = parser.parse_args(argv)
 
     default = Reply(args.reply, chunk_delay=args.chunk_delay) if args.reply is not None else None

@@ -1,8 +1,13 @@
-"""Helpers shared by the test modules: a port nothing listens on, an offline subprocess environment, a sleep
-that only records, and the pilot steps of the UI tests."""
+"""Helpers shared by the test modules: the test key, a port nothing listens on, an offline subprocess
+environment, a sleep that only records, and the pilot steps and readings of the app tests.
+
+The app's modules are imported inside the helpers, so a test of the core can import this module without loading
+Textual.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Callable
@@ -10,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 PROJECT = Path(__file__).resolve().parents[1]
+
+# Recognisable, so a test can check it never leaks into an error message, a file or the terminal.
+TEST_API_KEY = "sk-test-SECRETSECRET1234"
 
 
 def closed_port() -> int:
@@ -40,23 +48,104 @@ class SleepRecorder:
         self.delays.append(delay)
 
 
-async def until(pilot: Any, condition: Callable[[], object], limit: int = 400) -> None:
-    """Let the app run until `condition()` holds (bounded by a number of steps, not by time)."""
+# -- the app under the pilot -------------------------------------------------------------------------------------
+
+SIZE = (100, 30)  # the terminal of the app tests that do not need another
+
+
+def app_for(make_settings: Callable[..., Any], **flags: Any) -> Any:
+    """The app as `chat` makes it, on settings from `make_settings(**flags)`."""
+    from chatbot.ui.app import make_app
+
+    return make_app(make_settings(**flags))
+
+
+def chat_screen(app: Any) -> Any:
+    """The chat screen, under whatever screen is open on top of it."""
+    from chatbot.ui.screens.chat import ChatScreen
+
+    screen = app.screen_stack[0] if not isinstance(app.screen, ChatScreen) else app.screen
+    assert isinstance(screen, ChatScreen)
+    return screen
+
+
+def views(app: Any) -> list[tuple[str, str]]:
+    """The transcript as (role, text) of each message view."""
+    return [(v.role, v.text) for v in chat_screen(app).transcript.views()]
+
+
+def screen_text(app: Any) -> str:
+    """The plain text of every widget on screen, as rendered."""
+    texts = []
+    for widget in app.screen.query("*"):
+        plain = getattr(widget.render(), "plain", None)
+        if isinstance(plain, str):
+            texts.append(plain)
+    return "\n".join(texts)
+
+
+def status(app: Any) -> str:
+    """The status bar as drawn."""
+    from chatbot.ui.widgets.status_bar import StatusBar
+
+    return str(app.query_one(StatusBar).render())
+
+
+def options(app: Any) -> list[tuple[str | None, str]]:
+    """The open screen's option list: (id, text) of each option."""
+    from textual.widgets import OptionList
+
+    option_list = app.screen.query_one(OptionList)
+    found = []
+    for i in range(option_list.option_count):
+        option = option_list.get_option_at_index(i)
+        found.append((option.id, str(option.prompt)))
+    return found
+
+
+class Notified:
+    """The toasts the app raised, collected through `run_test(message_hook=...)` as Textual posts them."""
+
+    def __init__(self) -> None:
+        self.notes: list[Any] = []
+
+    def __call__(self, message: object) -> None:
+        from textual.notifications import Notify
+
+        if isinstance(message, Notify):
+            self.notes.append(message.notification)
+
+    @property
+    def messages(self) -> list[str]:
+        return [str(note.message) for note in self.notes]
+
+    @property
+    def errors(self) -> list[str]:
+        return [str(note.message) for note in self.notes if note.severity == "error"]
+
+
+async def caught_up(app: Any) -> None:
+    """Wait until the app's writer has stored what was queued so far (it writes on its own thread)."""
+    assert app.writer is not None
+    await app.writer.caught_up()
+
+
+async def until(pilot: Any, condition: Callable[[], object], what: str = "condition", *, limit: int = 1000) -> None:
+    """Let the app run until `condition()` holds, bounded by a number of steps (never by asserting on time): a
+    wait that never ends fails, naming `what` it waited for, instead of hanging the suite."""
     for _ in range(limit):
         if condition():
             return
         await pilot.pause(0.01)
-    raise AssertionError("condition never held")
+    raise AssertionError(f"never held: {what}")
 
 
 async def wait_turn(pilot: Any) -> None:
     """Wait until the screen's turn (if any) has settled, however it ended, and its outcome is on screen."""
     screen = pilot.app.screen
     if screen.turn_worker is not None:
-        try:
+        with contextlib.suppress(Exception):  # a cancelled or failed worker has settled too
             await screen.turn_worker.wait()
-        except Exception:  # noqa: BLE001 - a cancelled or failed worker has settled too
-            pass
     await until(pilot, lambda: not screen.busy)
     await pilot.pause()
 
@@ -105,3 +194,21 @@ async def run_command(pilot: Any, name: str) -> None:
     await until(pilot, top_hit)
     await pilot.press("enter")
     await until(pilot, lambda: not isinstance(pilot.app.screen, CommandPalette))  # the command may open a screen
+
+
+def new_user_demo_settings() -> Any:
+    """The demo's settings on top of a user's who has set nothing up: no key, no server."""
+    from chatbot.core.demo import demo_settings
+    from chatbot.core.settings import load_settings
+
+    loaded, _warnings = load_settings(None)
+    return demo_settings(loaded)
+
+
+def stand_in(bin_dir: Path, name: str, kept: Path, *, status: int = 0) -> None:
+    """A `name` on PATH that writes its input to `kept` and its arguments beside it."""
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / name
+    script.write_text(f'#!/bin/sh\necho "$@" > "{kept}.args"\ncat > "{kept}"\nexit {status}\n')
+    script.chmod(0o755)
+

@@ -42,7 +42,7 @@ _ENDOFTEXT = "<|endoftext|>"
 _ENDOFPROMPT = "<|endofprompt|>"
 
 # The split patterns and special tokens that define each encoding (tiktoken_ext.openai_public);
-# tests/test_tokens.py checks they match the installed tiktoken's definitions.
+# tests/unit/test_tokens.py checks they match the installed tiktoken's definitions.
 _O200K_PAT = "|".join(
     [
         r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",

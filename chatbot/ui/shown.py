@@ -2,7 +2,7 @@
 
 Model, tool and stored text (a reply, a title, a model name from a server, a server's error) is drawn only
 through these: a widget gets `shown(text)`, or `shown_text(text)` where it takes a string and draws it as it
-is. A literal of the app's own may be passed as it is. tests/test_terminal_boundary.py reads chatbot/ui and
+is. A literal of the app's own may be passed as it is. tests/unit/test_terminal_boundary.py reads chatbot/ui and
 fails on any other way in; notifications are cleaned by ChatApp.notify, which every notify() reaches.
 """
 

@@ -7,6 +7,7 @@ how to run it. Asked for and not installed, it fails: a tier that was asked for 
 from __future__ import annotations
 
 import os
+
 import pytest
 
 from llama_server import INSTALL

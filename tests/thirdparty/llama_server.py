@@ -24,7 +24,7 @@ import sys
 import tempfile
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -223,10 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         with running(layout, layout.root / "server.log") as server:
             print(f"chat --base-url {server.base_url} -m {server.model}   (server output: {server.log}; ctrl+c stops)",
                   flush=True)
-            try:
+            with suppress(KeyboardInterrupt):
                 server.process.wait()
-            except KeyboardInterrupt:
-                pass
     return 0
 
 

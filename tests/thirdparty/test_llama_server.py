@@ -18,14 +18,13 @@ from typing import Any
 
 import pytest
 
-from llama_server import INSTALL, MODEL_ID, N_CTX, READY_TIMEOUT, Layout, Server, cache_dir, running
-from recording_proxy import Exchange, RecordingProxy
-from support import offline, send, until
 from chatbot.core.settings import load_settings
-from chatbot.ui.app import ChatApp, make_app
+from chatbot.ui.app import make_app
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.widgets.prompt_input import PromptInput
-from chatbot.ui.widgets.status_bar import StatusBar
+from llama_server import INSTALL, MODEL_ID, N_CTX, READY_TIMEOUT, Layout, Server, cache_dir, running
+from recording_proxy import Exchange, RecordingProxy
+from support import offline, send, status, until
 
 pytestmark = pytest.mark.llama
 
@@ -89,10 +88,6 @@ def settings_for(base_url: str, **flags: Any) -> Any:
     settings, _warnings = load_settings(None, base_url=base_url, model=MODEL_ID, api_key=KEY, temperature=0,
                                         **flags)
     return settings
-
-
-def status(app: ChatApp) -> str:
-    return str(app.query_one(StatusBar).render())
 
 
 # -- replies -----------------------------------------------------------------------------------
@@ -220,7 +215,7 @@ def test_a_prompt_longer_than_the_servers_context_is_not_taken_for_a_reply(llama
     prompt = "Summarise this: " + "the quick brown fox jumps over the lazy dog. " * (N_CTX // 5)
     with RecordingProxy(llama.base_url) as proxy:
         done = chat(proxy.base_url, "-p", prompt, "--max-tokens", "16", "--json")
-    assert [(e.status, bytes(e.answer)) for e in completions(proxy)][0] == (200, b"")
+    assert next((e.status, bytes(e.answer)) for e in completions(proxy)) == (200, b"")
     result = json.loads(done.stdout)
     assert (done.returncode, result["reply"]) == (6, ""), done.stderr
     assert result["error"] and done.stderr.startswith("chat: ")

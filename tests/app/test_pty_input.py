@@ -1,0 +1,258 @@
+"""Keys on a real pseudo-terminal: a burst acts in the order it was typed, keys typed during start-up are kept,
+and a bracketed paste arrives exactly.
+
+The pilot waits after every key it presses, so it cannot show what one write of "text + enter" does (a fast
+typist, an expect script, `tmux send-keys "..." Enter`): these tests run `chat` itself on a pty and read what the
+fake server received. The prompt is seen empty after a send when the next burst arrives exactly as typed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from chatbot.ui.typeahead import typed_ahead
+from fake_openai import FakeOpenAI, Reply
+from support import offline
+
+COLS, ROWS = 100, 30
+# Hang guards only: how long a step may take before the test gives up. Nothing is asserted about speed.
+LIMIT = 120.0
+READY = " sends, "  # in the prompt's placeholder ("enter sends, ..."): the prompt is drawn, empty
+ALTERNATE_SCREEN = b"\x1b[?1049h"  # Textual's first write as it takes the terminal
+_CONTROLS = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")
+
+
+class Terminal:
+    """`chat *args` on a pseudo-terminal of COLS x ROWS. `typed_before` is written before the process exists, so
+    the terminal's line discipline, still in its start-up (cooked) mode, has it."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, typed_before: bytes = b"") -> None:
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+        if typed_before:
+            os.write(self.master, typed_before)
+        self.proc = subprocess.Popen([sys.executable, "-m", "chatbot", *args], stdin=slave, stdout=slave,
+                                     stderr=slave, env=env, cwd=cwd, start_new_session=True)
+        os.close(slave)
+        self._output = bytearray()
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:  # EIO: the program closed the terminal
+                data = b""
+            with self._changed:
+                if data:
+                    self._output += data
+                self._changed.notify_all()
+            if not data:
+                return
+
+    def written(self) -> bytes:
+        """Everything written so far, as it was written."""
+        with self._changed:
+            return bytes(self._output)
+
+    def text(self) -> str:
+        """Everything written so far, control sequences removed."""
+        with self._changed:
+            return _CONTROLS.sub("", self._output.decode("utf-8", "replace"))
+
+    def write(self, data: bytes) -> None:
+        """One write: the program reads the whole burst at once."""
+        assert os.write(self.master, data) == len(data)
+
+    def wait_for(self, condition: Callable[[], object], what: str) -> None:
+        # Woken by every write of the program, and at least every 50 ms for conditions on the fake server.
+        deadline = time.monotonic() + LIMIT
+        with self._changed:
+            while not condition():
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise AssertionError(f"{what}: never happened; the screen ends with:\n{self.text()[-1500:]}")
+                self._changed.wait(0.05)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.write(b"\x11")  # ctrl+q
+                self.proc.wait(timeout=LIMIT)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        os.close(self.master)
+        self._reader.join(timeout=LIMIT)
+
+
+@pytest.fixture
+def spawn(fake: FakeOpenAI, tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
+    """spawn(typed_before=b"", config="", **env) -> `chat` on a pty, pointed at the fake, with nothing kept on disk."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("CHAT_", "OPENAI_"))}
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        (tmp_path / var).mkdir()
+        env[var] = str(tmp_path / var)
+    env.update(TERM="xterm-256color", OPENAI_API_KEY="sk-test", CHAT_MAX_RETRIES="0")
+    env.pop("TEXTUAL_DRIVER", None)
+    terminals: list[Terminal] = []
+
+    def start(typed_before: bytes = b"", config: str = "", **more_env: str) -> Terminal:
+        (tmp_path / "XDG_CONFIG_HOME" / "chatbot").mkdir(exist_ok=True)
+        (tmp_path / "XDG_CONFIG_HOME" / "chatbot" / "config.toml").write_text(config, encoding="utf-8")
+        terminal = Terminal(["--base-url", fake.base_url, "--no-history"], offline({**env, **more_env}), tmp_path,
+                            typed_before=typed_before)
+        terminals.append(terminal)
+        return terminal
+
+    yield start
+    for terminal in terminals:
+        terminal.close()
+
+
+def sent(fake: FakeOpenAI) -> list[str]:
+    """The user message of every chat request the fake received, in order."""
+    return [request.body["messages"][-1]["content"] for request in fake.chat_requests if request.body]
+
+
+def send_burst(terminal: Terminal, fake: FakeOpenAI, burst: bytes) -> str:
+    """Write `burst` in one write and return the message it sent."""
+    count = len(sent(fake))
+    terminal.write(burst)
+    terminal.wait_for(lambda: len(sent(fake)) > count, f"a request after {burst!r} (sent before: {sent(fake)})")
+    return sent(fake)[count]
+
+
+def ready(terminal: Terminal) -> Terminal:
+    terminal.wait_for(lambda: READY in terminal.text(), "the prompt drawn")
+    return terminal
+
+
+def test_text_and_enter_in_one_write_sends_all_of_it_twenty_times(spawn: Callable[..., Terminal],
+                                                                  fake: FakeOpenAI) -> None:
+    fake.queue(*[Reply("ok") for _ in range(21)])
+    terminal = ready(spawn())
+    for n in range(20):
+        assert send_burst(terminal, fake, b"explain monads\r") == "explain monads", f"burst {n + 1}"
+    # Nothing of the 20th burst stayed in the prompt either.
+    assert send_burst(terminal, fake, b"and one more\r") == "and one more"
+
+
+def test_editing_keys_in_a_burst_act_in_order(spawn: Callable[..., Terminal], fake: FakeOpenAI) -> None:
+    fake.queue(*[Reply("ok") for _ in range(4)])
+    terminal = ready(spawn())
+    # backspace (DEL), ctrl+j (newline), and up in an empty prompt (recall) are bindings, not text.
+    assert send_burst(terminal, fake, b"explain monadz\x7fs\r") == "explain monads"
+    assert send_burst(terminal, fake, b"line one\nline two\r") == "line one\nline two"
+    assert send_burst(terminal, fake, b"\x1b[A again\r") == "line one\nline two again"
+    assert send_burst(terminal, fake, b"done\r") == "done"
+
+
+def test_remapped_send_and_newline_act_in_order(spawn: Callable[..., Terminal], fake: FakeOpenAI) -> None:
+    fake.queue(Reply("ok"), Reply("ok"))
+    terminal = ready(spawn(config='[keymap]\nsend = "ctrl+s"\nnewline = "enter"\n'))
+    assert "ctrl+s sends" in terminal.text()
+    assert send_burst(terminal, fake, b"one\rtwo\x13") == "one\ntwo"  # enter, then ctrl+s
+    assert send_burst(terminal, fake, b"three\x13") == "three"
+
+
+def test_keys_typed_before_the_app_starts_are_kept(spawn: Callable[..., Terminal], fake: FakeOpenAI) -> None:
+    fake.queue(Reply("ok"), Reply("ok"))
+    # Written before the process exists: the terminal is still cooked, and turns the enter into a line feed.
+    terminal = spawn(typed_before=b"typed early\r")
+    terminal.write(b"and late")
+    ready(terminal)
+    terminal.wait_for(lambda: len(sent(fake)) >= 1, "the early message sent")
+    assert sent(fake)[0] == "typed early"
+    assert send_burst(terminal, fake, b"\r") == "and late"
+
+
+def test_keys_typed_while_the_app_starts_are_kept(spawn: Callable[..., Terminal], fake: FakeOpenAI) -> None:
+    fake.queue(Reply("ok"), Reply("ok"))
+    terminal = spawn()
+    # Textual switches to the alternate screen as it takes the terminal, before it builds the first screen: keys
+    # written now are read by the app before its prompt exists.
+    terminal.wait_for(lambda: ALTERNATE_SCREEN in terminal.written(), "the alternate screen")
+    terminal.write(b"during start-up\r")
+    ready(terminal)
+    terminal.wait_for(lambda: len(sent(fake)) >= 1, "the start-up message sent")
+    assert sent(fake)[0] == "during start-up"
+    assert send_burst(terminal, fake, b"next\r") == "next"
+
+
+def test_bracketed_paste_arrives_exactly(spawn: Callable[..., Terminal], fake: FakeOpenAI) -> None:
+    fake.queue(Reply("ok"), Reply("ok"))
+    terminal = ready(spawn())
+    # CRLF line breaks, a colour sequence on the last line and a carriage return after it: the sequence goes where
+    # it stands, the line breaks stay line breaks, and nothing is sent until enter.
+    paste = b"\x1b[200~one\r\ntwo\r\nthree \x1b[31mred\x1b[0m\rfour\x1b[201~"
+    assert send_burst(terminal, fake, paste + b"\r") == "one\ntwo\nthree red\nfour"
+    assert send_burst(terminal, fake, b"after\r") == "after"
+
+
+def test_typed_ahead_reads_what_the_cooked_terminal_holds_and_gives_the_terminal_back() -> None:
+    master, slave = os.openpty()
+    try:
+        before = termios.tcgetattr(slave)
+        os.write(master, b"hi\rthere")
+        # The terminal echoes what it has taken in: once the echo is back, it holds all of it.
+        echo = b""
+        while not echo.endswith(b"there"):
+            assert select.select([master], [], [], LIMIT)[0], f"no echo, only {echo!r}"
+            echo += os.read(master, 1024)
+        with typed_ahead(slave) as typed:
+            assert typed == "hi\nthere"  # cooked: the enter became a line feed
+            lflag, iflag = termios.tcgetattr(slave)[3], termios.tcgetattr(slave)[0]
+            assert not lflag & (termios.ICANON | termios.ECHO) and not iflag & termios.ICRNL
+        assert termios.tcgetattr(slave) == before
+    finally:
+        os.close(slave)
+        os.close(master)
+
+
+def editor_script(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "editor.sh"
+    script.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_ctrl_g_composes_in_the_editor_and_the_app_comes_back(spawn: Callable[..., Terminal], fake: FakeOpenAI,
+                                                              tmp_path: Path) -> None:
+    fake.queue(Reply("ok"), Reply("ok"))
+    # The editor sees the prompt's text in its file, adds a line as a user would, and saves.
+    editor = editor_script(tmp_path, f'cp "$1" "{tmp_path}/seen"; printf "draft\\nsecond line\\n" > "$1"')
+    terminal = ready(spawn(EDITOR=editor))
+    terminal.write(b"draft\x07")  # ctrl+g
+    # The app gives the terminal up (leaves the alternate screen) and takes it back.
+    terminal.wait_for(lambda: terminal.written().count(ALTERNATE_SCREEN) >= 2, "the app back after the editor")
+    assert (tmp_path / "seen").read_text() == "draft"
+    assert send_burst(terminal, fake, b"\r") == "draft\nsecond line"
+    assert send_burst(terminal, fake, b"typing works again\r") == "typing works again"
+
+
+def test_an_editor_that_fails_leaves_the_prompt_as_it_was(spawn: Callable[..., Terminal], fake: FakeOpenAI,
+                                                          tmp_path: Path) -> None:
+    fake.queue(Reply("ok"))
+    terminal = ready(spawn(EDITOR=editor_script(tmp_path, 'printf "half-written" > "$1"; exit 3')))
+    terminal.write(b"my words\x07")
+    # The toast wraps its lines inside a frame: read its words.
+    def said() -> str:
+        return re.sub(r"[\s│▌▐▊▎▏▍▋▉█]+", " ", terminal.text())
+    terminal.wait_for(lambda: "exited with status 3" in said(), "the editor's failure said")
+    terminal.wait_for(lambda: "What it saved is in" in said(), "the kept file named")
+    assert send_burst(terminal, fake, b"\r") == "my words"

@@ -1,0 +1,151 @@
+"""status_of(): the figures of the status bar, computed from a session driven against the fake (no screen)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from chatbot.core.client import ChatClient
+from chatbot.core.events import Retrying, TextDelta
+from chatbot.core.pricing import Spent
+from chatbot.core.session import Session
+from chatbot.core.status import Status, status_of
+from fake_openai import Error, FakeOpenAI, Reply
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def make_session(fake: FakeOpenAI, make_settings: Any, api_key: str) -> AsyncIterator[Callable[..., Session]]:
+    clients: list[ChatClient] = []
+
+    async def no_wait(_delay: float) -> None:
+        pass
+
+    def make(clock: Clock | None = None, **flags: Any) -> Session:
+        settings = make_settings(**flags)
+        client = ChatClient(api_key=api_key, base_url=fake.base_url, max_retries=2, retry_max_wait=60, sleep=no_wait)
+        clients.append(client)
+        return Session(settings, client, clock=clock or Clock())
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+async def send(session: Session, text: str) -> None:
+    async for _ in session.send(text):
+        pass
+
+
+def test_a_new_session_has_nothing_to_show_but_its_model(make_session: Callable[..., Session]) -> None:
+    session = make_session(model="gpt-4o")
+    assert status_of(session) == Status(model="gpt-4o", preset="balanced", ctx_limit=128_000)
+
+
+async def test_after_a_reply_the_figures_are_the_last_requests(fake: FakeOpenAI,
+                                                               make_session: Callable[..., Session]) -> None:
+    fake.queue(Reply("hello", prompt_tokens=1200, completion_tokens=30, cached_tokens=200))
+    session = make_session(model="gpt-4o")
+    await send(session, "hi")
+    status = status_of(session)
+    assert (status.prompt_tokens, status.completion_tokens, status.cached_tokens) == (1200, 30, 200)
+    assert not status.estimated and status.replied and not status.in_flight
+    # 1000 uncached at $2.50, 200 cached at $1.25, 30 out at $10 per 1M
+    assert status.last_cost == Decimal("0.00305") and status.session_cost == Spent(Decimal("0.00305"))
+    window = session.last_window
+    assert window is not None and status.ctx_used == window.prompt_tokens + 30
+    assert status.retry is None and status.waiting_seconds is None and status.tokens_per_second is None
+
+
+@pytest.mark.parametrize(("budget", "limit", "limited"), [(600, 600, True), (1_000_000, 128_000, False),
+                                                          (None, 128_000, False)])
+def test_ctx_is_measured_against_what_limits_the_request(make_session: Callable[..., Session], budget: int | None,
+                                                         limit: int, limited: bool) -> None:
+    session = make_session(model="gpt-4o", budget={"max_context_tokens": budget})
+    status = status_of(session)
+    assert (status.ctx_limit, status.budget_limited) == (limit, limited)
+
+
+async def test_dropped_turns_are_the_next_requests(fake: FakeOpenAI, make_session: Callable[..., Session]) -> None:
+    # The last request left out none; its long reply makes the next one leave a turn out, as ctrl+o lists it.
+    fake.queue(Reply("alpha " * 20), Reply("beta " * 20), Reply("gamma " * 40))
+    session = make_session(max_tokens=10, budget={"max_context_tokens": 120})
+    for text in ("one " * 10, "two " * 10, "three"):
+        await send(session, text)
+    last, upcoming = session.last_window, session.next_window()
+    assert last is not None and upcoming is not None and upcoming.dropped_turns > last.dropped_turns
+    assert status_of(session).dropped_turns == upcoming.dropped_turns
+
+
+async def test_a_request_in_flight_shows_its_own_figures(fake: FakeOpenAI,
+                                                         make_session: Callable[..., Session]) -> None:
+    fake.queue(Reply("first", prompt_tokens=100, completion_tokens=10), Reply(["one ", "two ", "three"]))
+    clock = Clock()
+    session = make_session(clock)
+    await send(session, "one")
+    turn = session.send("two")
+    seen: list[Status] = []
+    async for event in turn:
+        if isinstance(event, TextDelta):
+            clock.now += 1
+            seen.append(status_of(session))
+    first, last = seen[0], seen[-1]
+    assert first.in_flight and first.estimated and first.replied and first.prompt_tokens > 0
+    assert first.last_cost != session.totals.spent.known  # the reply streaming, not the previous one
+    assert [s.completion_tokens for s in seen] == sorted(s.completion_tokens for s in seen)
+    assert last.tokens_per_second == last.completion_tokens / len(seen)  # a second of the clock per piece
+
+
+async def test_a_request_waiting_counts_its_seconds_and_shows_no_cost(fake: FakeOpenAI,
+                                                                      make_session: Callable[..., Session]) -> None:
+    hold = threading.Event()
+    fake.queue(Reply("first", prompt_tokens=100, completion_tokens=10), Reply("second", hold=hold, hold_after=0))
+    clock = Clock()
+    session = make_session(clock)
+    await send(session, "one")
+    events = session.send("two").__aiter__()
+    first = asyncio.ensure_future(events.__anext__())
+    for _ in range(500):  # bounded by steps, not by time
+        if len(fake.chat_requests) == 2:
+            break
+        await asyncio.sleep(0.01)
+    clock.now += 7
+    status = status_of(session)
+    hold.set()
+    await first
+    async for _ in events:
+        pass
+    assert status.in_flight and status.waiting_seconds == 7 and status.retry is None
+    assert not status.replied  # the previous reply's cost is not this request's
+
+
+async def test_a_retry_counts_down_then_runs(fake: FakeOpenAI, make_session: Callable[..., Session]) -> None:
+    fake.queue(Error(429, "Rate limit reached", type="requests", retry_after=30), Reply("at last"))
+    clock = Clock()
+    session = make_session(clock)
+    statuses: list[Status] = []
+    async for event in session.send("patience"):
+        if isinstance(event, Retrying):
+            statuses.append(status_of(session))
+            clock.now += 12.5
+            statuses.append(status_of(session))
+            clock.now += 20  # past the wait: the retried attempt is out, waiting for its first token
+            statuses.append(status_of(session))
+    pending, later, running = statuses
+    assert pending.retry is not None and pending.retry.seconds_left == 30 and pending.waiting_seconds is None
+    assert later.retry is not None and later.retry.seconds_left == 18  # 17.5 left: a second is counted until over
+    assert running.retry is not None and running.retry.seconds_left is None and running.waiting_seconds == 2
+    assert running.retry.reason == pending.retry.reason and "Rate limit reached" in running.retry.reason
+    assert status_of(session).retry is None  # settled

@@ -1,0 +1,300 @@
+"""The conversation as a tree: alternatives, edits that fork, branch switches, and the active path that the
+window and the next request follow. A real Session and ChatClient against the fake server; what is sent is read
+from the request the fake recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from chatbot.core import errors, journal
+from chatbot.core.client import ChatClient
+from chatbot.core.conversation import Conversation, Message
+from chatbot.core.session import Session
+from fake_openai import Error, FakeOpenAI, Reply
+from support import SleepRecorder
+
+
+class Journal:
+    def __init__(self) -> None:
+        self.events: list[journal.Entry] = []
+
+    def observe(self, event: journal.Entry) -> None:
+        self.events.append(event)
+
+
+@pytest.fixture
+async def make_session(fake: FakeOpenAI, make_settings: Any, api_key: str) -> AsyncIterator[Callable[..., Session]]:
+    clients: list[ChatClient] = []
+
+    def make(**flags: Any) -> Session:
+        settings = make_settings(**flags)
+        client = ChatClient(api_key=api_key, base_url=fake.base_url, timeout=10.0, max_retries=0,
+                            sleep=SleepRecorder())
+        clients.append(client)
+        return Session(settings, client, observers=[Journal()])
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+async def run(turn: Any) -> None:
+    async for _ in turn:
+        pass
+
+
+def sent(fake: FakeOpenAI) -> list[tuple[str, str]]:
+    """The last request's messages, without the system prompt."""
+    return [(m["role"], m["content"]) for m in fake.last_body["messages"] if m["role"] != "system"]
+
+
+def path(session: Session) -> list[tuple[str, str]]:
+    return [(m.role, m.content) for m in session.conversation.messages]
+
+
+# -- the tree in memory ---------------------------------------------------------------------------------------
+
+
+def test_a_linear_conversation_is_one_path_with_no_alternatives() -> None:
+    conversation = Conversation("sys", [Message("user", "a"), Message("assistant", "b"), Message("user", "c")])
+    a, b, c = conversation.messages
+    assert conversation.parent_of(a) is None and conversation.parent_of(b) is a and conversation.parent_of(c) is b
+    assert [conversation.position(m) for m in (a, b, c)] == [(1, 1)] * 3
+    assert conversation.leaf() is c and conversation.last_reply() is b
+    assert [m.role for m in conversation.all_messages()] == ["system", "user", "assistant", "user"]
+
+
+def test_switching_brings_back_the_branch_below_the_alternative() -> None:
+    conversation = Conversation()
+    q = conversation.add_user("q")
+    first = conversation.add(Message("assistant", "first"))
+    conversation.add_user("more")
+    follow = conversation.add(Message("assistant", "follow-up"))
+    conversation.cut(q)
+    second = conversation.add(Message("assistant", "second"))
+    assert conversation.alternatives(first) == [first, second] and conversation.position(second) == (2, 2)
+    assert [m.content for m in conversation.messages] == ["q", "second"]
+
+    assert conversation.switch(second, -1) is first
+    assert conversation.messages == [q, first, conversation.messages[2], follow]  # the branch below came back
+    assert conversation.switch(first, -5) is first  # clamped at the first alternative
+    assert conversation.switch(first, 1) is second and conversation.leaf() is second
+
+
+def test_a_withdrawn_edit_leaves_the_path_on_the_branch_it_forked_from() -> None:
+    conversation = Conversation()
+    a = conversation.add_user("a")
+    conversation.add(Message("assistant", "b"))
+    before = conversation.messages
+    edit = conversation.fork(a, "a, edited")
+    assert conversation.messages == [edit] and conversation.alternatives(a) == [a, edit]
+    conversation.withdraw(edit)
+    assert conversation.messages == before and conversation.alternatives(a) == [a]
+
+
+def test_only_a_user_message_is_edited_and_only_a_leaf_withdrawn() -> None:
+    conversation = Conversation()
+    a = conversation.add_user("a")
+    b = conversation.add(Message("assistant", "b"))
+    with pytest.raises(ValueError, match="user message"):
+        conversation.fork(b, "no")
+    with pytest.raises(ValueError, match="without replies"):
+        conversation.withdraw(a)
+
+
+# -- the session: what the next request sends -----------------------------------------------------------------
+
+
+async def test_a_regenerated_reply_is_kept_and_switching_back_sends_it(fake: FakeOpenAI, make_session: Any) -> None:
+    fake.queue(Reply("first try"), Reply("second try"), Reply("noted"))
+    session = make_session()
+    await run(session.send("question"))
+    first = session.conversation.last_reply()
+    turn = session.regenerate()
+    await run(turn)
+    assert turn.outcome is not None and turn.outcome.replaced is first
+    second = session.conversation.last_reply()
+    assert second is not None and session.conversation.alternatives(second) == [first, second]
+    assert sent(fake) == [("user", "question")]
+
+    assert session.switch(second, -1) is first
+    await run(session.send("and then?"))
+    assert sent(fake) == [("user", "question"), ("assistant", "first try"), ("user", "and then?")]
+
+
+async def test_a_stopped_and_a_broken_off_reply_stay_alternatives(fake: FakeOpenAI, make_session: Any) -> None:
+    fake.queue(Reply("half of it", drop_after=1), Reply("all of it"))
+    session = make_session()
+    with pytest.raises(errors.StreamDroppedError):
+        await run(session.send("question"))
+    broken = session.conversation.last_reply()
+    assert broken is not None and broken.partial
+    await run(session.regenerate())
+    reply = session.conversation.last_reply()
+    assert reply is not None and [m.content for m in session.conversation.alternatives(reply)] == [
+        "half", "all of it"]
+    assert session.conversation.alternatives(reply)[0] is broken
+
+
+async def test_a_failed_regenerate_leaves_the_old_reply_active(fake: FakeOpenAI, make_session: Any) -> None:
+    fake.queue(Reply("first answer"), Error(429, "slow down", code="rate_limit_exceeded"), Reply("ok"))
+    session = make_session()
+    await run(session.send("question"))
+    first = session.conversation.last_reply()
+    with pytest.raises(errors.RateLimitError):
+        await run(session.regenerate())
+    assert session.conversation.last_reply() is first and session.conversation.alternatives(first) == [first]
+    await run(session.send("next"))
+    assert sent(fake) == [("user", "question"), ("assistant", "first answer"), ("user", "next")]
+
+
+async def test_an_edit_forks_and_sends_only_its_branch(fake: FakeOpenAI, make_session: Any) -> None:
+    fake.queue(Reply("r1"), Reply("r2"), Reply("r1 again"), Reply("r3"))
+    session = make_session()
+    await run(session.send("one"))
+    await run(session.send("two"))
+    one = session.conversation.messages[0]
+
+    turn = session.edit(one, "one, better")
+    await run(turn)
+    assert sent(fake) == [("user", "one, better")]
+    assert path(session) == [("user", "one, better"), ("assistant", "r1 again")]
+    assert turn.outcome is not None and turn.outcome.ended == "finished"
+    edited = session.conversation.messages[0]
+    assert session.conversation.alternatives(edited) == [one, edited]
+
+    session.switch(edited, -1)  # the old branch is whole
+    assert path(session) == [("user", "one"), ("assistant", "r1"), ("user", "two"), ("assistant", "r2")]
+    await run(session.send("three"))
+    assert sent(fake)[-3:] == [("user", "two"), ("assistant", "r2"), ("user", "three")]
+
+
+async def test_an_unsent_edit_goes_back_to_the_branch_it_left(fake: FakeOpenAI, make_session: Any) -> None:
+    fake.queue(Reply("r1"), Reply("r2"), Error(400, "bad request"))
+    session = make_session()
+    await run(session.send("one"))
+    await run(session.send("two"))
+    before = session.conversation.messages
+    two = before[2]
+    turn = session.edit(two, "two, again")
+    with pytest.raises(errors.ChatError):
+        await run(turn)
+    assert turn.outcome is not None and turn.outcome.text_returned
+    assert session.conversation.messages == before and session.conversation.alternatives(two) == [two]
+    notes = session.observers[0].events
+    assert isinstance(notes[-1], journal.BranchSwitched) and notes[-1].leaf == before[-1].id
+
+
+async def test_a_switch_tells_the_leaf_and_the_figures_follow_the_branch(fake: FakeOpenAI,
+                                                                        make_session: Any) -> None:
+    fake.queue(Reply("short", prompt_tokens=5, completion_tokens=1),
+               Reply("a much longer second reply", prompt_tokens=5, completion_tokens=6))
+    session = make_session()
+    await run(session.send("question"))
+    first = session.conversation.last_reply()
+    await run(session.regenerate())
+    second = session.conversation.last_reply()
+    assert first is not None and second is not None and session.last_usage == second.usage
+
+    session.switch(second, -1)
+    assert session.last_usage == first.usage and session.last_cost == first.cost
+    assert session.last_window is not None and session.last_window.kept[-1] is first
+    assert session.observers[0].events[-1] == journal.BranchSwitched(first.id)
+
+
+# -- the property: whatever happens, the active path is a conversation --------------------------------------
+
+OUTCOMES = st.sampled_from(["ok", "ok", "fail", "drop"])
+OPS = st.lists(st.one_of(
+    st.tuples(st.just("send"), OUTCOMES),
+    st.tuples(st.just("regenerate"), OUTCOMES),
+    st.tuples(st.just("edit"), st.integers(0, 20), OUTCOMES),
+    st.tuples(st.just("switch"), st.integers(0, 20), st.integers(-2, 2)),
+), max_size=12)
+
+
+def _response(outcome: str, n: int) -> Reply | Error:
+    if outcome == "fail":
+        return Error(400, "bad request")
+    return Reply(f"reply {n} in words", drop_after=1) if outcome == "drop" else Reply(f"reply {n}")
+
+
+def _check(session: Session) -> None:
+    conversation = session.conversation
+    messages = conversation.messages
+    assert [m.role for m in messages] == ["user", "assistant"] * (len(messages) // 2)
+    for before, message in zip([None, *messages], messages, strict=False):
+        assert conversation.parent_of(message) is before
+        assert message in conversation.alternatives(message)
+
+
+async def _apply(fake: FakeOpenAI, session: Session, ops: list[tuple[Any, ...]]) -> None:
+    for n, op in enumerate(ops):
+        conversation = session.conversation
+        requests = len(fake.chat_requests)
+        if op[0] == "switch":
+            messages = conversation.messages
+            if messages:
+                session.switch(messages[op[1] % len(messages)], op[2])
+            _check(session)
+            continue
+        if op[0] == "regenerate" and conversation.last_reply() is None:
+            continue
+        if op[0] == "edit":
+            users = [m for m in conversation.messages if m.role == "user"]
+            if not users:
+                continue
+            turn = session.edit(users[op[1] % len(users)], f"edit {n}")
+        else:
+            turn = session.send(f"message {n}") if op[0] == "send" else session.regenerate()
+        fake.queue(_response(op[-1], n))
+        with contextlib.suppress(errors.ChatError):  # a failed or broken-off turn is one of the cases
+            await run(turn)
+        _check(session)
+        assert len(fake.chat_requests) == requests + 1
+        # The request carried the active path up to the message the reply answers: nothing of another branch.
+        outcome = turn.outcome
+        assert outcome is not None
+        expected = conversation.messages[:-1] if outcome.reply is not None else None
+        if expected is not None:
+            assert sent(fake) == [(m.role, m.content) for m in expected]
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+def test_the_active_path_is_always_an_alternating_conversation(fake: FakeOpenAI, make_settings: Any,
+                                                               api_key: str, ops: list[tuple[Any, ...]]) -> None:
+    async def scenario() -> None:
+        client = ChatClient(api_key=api_key, base_url=fake.base_url, timeout=10.0, max_retries=0,
+                            sleep=SleepRecorder())
+        try:
+            await _apply(fake, Session(make_settings(), client), ops)
+        finally:
+            await client.aclose()
+
+    asyncio.run(scenario())
+
+
+async def test_the_journal_names_each_message_s_parent(fake: FakeOpenAI, make_session: Any) -> None:
+    fake.queue(Reply("r1"), Reply("r2"), Reply("r2, again"))
+    session = make_session()
+    await run(session.send("one"))
+    await run(session.send("two"))
+    one, r1, two, _ = session.conversation.messages
+    await run(session.edit(two, "two, edited"))
+    events = session.observers[0].events
+    added = [(e.message.content, e.parent) for e in events if isinstance(e, journal.MessageAdded)]
+    finals = [(e.message.content, e.parent) for e in events if isinstance(e, journal.ReplyFinal)]
+    started = [e.parent for e in events if isinstance(e, journal.ReplyStarted)]
+    edited = session.conversation.messages[2]
+    assert added == [("one", None), ("two", r1.id), ("two, edited", r1.id)]
+    assert finals == [("r1", one.id), ("r2", two.id), ("r2, again", edited.id)]
+    assert started == [one.id, two.id, edited.id]

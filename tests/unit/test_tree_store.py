@@ -1,0 +1,282 @@
+"""The conversation tree in the history: the migration that adds parent links to a store written by schema 3,
+the recorder writing alternatives and edits with their parents, resume restoring the active branch, and export
+and import of the active path or of the whole tree."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatbot.core import paths
+from chatbot.core.assembly import Assembly
+from chatbot.core.client import ChatClient
+from chatbot.core.conversation import Conversation, Message
+from chatbot.core.session import Session
+from chatbot.core.store.export import import_json, to_json, to_markdown
+from chatbot.core.store.history import HistoryStore
+from chatbot.core.store.recorder import Recorder
+from chatbot.core.store.schema import MIGRATIONS
+from chatbot.core.store.writer import Writer
+from fake_openai import FakeOpenAI, Reply
+from support import SleepRecorder, offline
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[HistoryStore]:
+    s = HistoryStore(tmp_path / "history.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+async def make_session(fake: FakeOpenAI, make_settings: Any, api_key: str) -> AsyncIterator[Callable[..., Session]]:
+    clients: list[ChatClient] = []
+    writers: list[Writer] = []
+
+    def make(store: HistoryStore) -> Session:
+        client = ChatClient(api_key=api_key, base_url=fake.base_url, timeout=10.0, max_retries=0,
+                            sleep=SleepRecorder())
+        clients.append(client)
+        writers.append(writer := Writer(store.path))
+        return Session(make_settings(), client, observers=[Recorder(writer)])
+
+    yield make
+    for client in clients:
+        await client.aclose()
+    for writer in writers:
+        writer.close()
+
+
+def recorder_of(session: Session) -> Recorder:
+    return next(o for o in session.observers if isinstance(o, Recorder))
+
+
+async def run(session: Session, turn: Any) -> None:
+    try:
+        async for _ in turn:
+            pass
+    finally:
+        assert recorder_of(session).writer.drain(60)
+
+
+def contents(messages: list[Message]) -> list[str]:
+    return [m.content for m in messages]
+
+
+def shape(conversation: Conversation) -> list[tuple[str, str | None, tuple[int, int]]]:
+    """Every message with its parent's text and its place among its alternatives: the tree, by content."""
+    rows = []
+    for m in conversation.tree():
+        parent = conversation.parent_of(m)
+        rows.append((m.content, None if parent is None else parent.content, conversation.position(m)))
+    return rows
+
+
+# -- the migration ----------------------------------------------------------------------------------------
+
+
+def v3_database(path: Path) -> None:
+    """A history as schema 3 wrote it: two conversations whose messages interleave (written turn about), one
+    with a reply cut off by a crash, one conversation with no messages, and the ledger's rows."""
+    db = sqlite3.connect(path, isolation_level=None)
+    for version in (1, 2, 3):
+        db.executescript(MIGRATIONS[version])
+    db.execute("PRAGMA user_version = 3")
+    for cid, title in ((1, "Axolotls"), (2, "Nudibranchs"), (3, "")):
+        db.execute("INSERT INTO conversations (id, title, created, updated, model, preset, system_prompt)"
+                   " VALUES (?, ?, 1700000000, 1700000100, 'gpt-4o', 'balanced', 'Be brief.')", (cid, title))
+    rows = [(10, 1, "user", "Tell me about axolotls", 0), (11, 2, "user", "And nudibranchs?", 0),
+            (12, 1, "assistant", "They regrow limbs", 0), (13, 2, "assistant", "Sea slugs, col", 1),
+            (14, 1, "user", "How long do they live?", 0), (15, 1, "assistant", "About fifteen years", 0)]
+    for row, cid, role, content, streaming in rows:
+        db.execute("INSERT INTO messages (id, conversation_id, role, content, created, streaming, token_counts)"
+                   " VALUES (?, ?, ?, ?, 1700000050, ?, ?)",
+                   (row, cid, role, content, streaming, json.dumps({"o200k_base": 7})))
+    db.execute("INSERT INTO requests (conversation_id, model, status, prompt_tokens, completion_tokens,"
+               " cached_tokens, cost, created) VALUES (1, 'gpt-4o', 'ok', 30, 6, 0, '0.0001', 1700000060)")
+    db.close()
+
+
+def test_a_schema_3_store_opens_with_every_conversation_whole_and_linear(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    v3_database(path)
+    store = HistoryStore(path)
+    try:
+        parents = dict(store.db.execute("SELECT id, parent_id FROM messages").fetchall())
+        assert parents == {10: None, 12: 10, 14: 12, 15: 14, 11: None, 13: 11}
+        leaves = dict(store.db.execute("SELECT id, active_leaf FROM conversations").fetchall())
+        assert leaves == {1: 15, 2: 13, 3: None}
+
+        axolotls = store.load(1)
+        assert contents(axolotls.conversation.messages) == [
+            "Tell me about axolotls", "They regrow limbs", "How long do they live?", "About fifteen years"]
+        assert all(axolotls.conversation.position(m) == (1, 1) for m in axolotls.conversation.messages)
+        assert all(m.token_counts == {"o200k_base": 7} for m in axolotls.conversation.messages)
+        slugs = store.load(2).conversation.messages
+        assert contents(slugs) == ["And nudibranchs?", "Sea slugs, col"] and slugs[1].stopped
+        assert store.load(3).conversation.messages == []
+
+        # What is added after the migration continues the line it found.
+        store.add(1, Message("user", "And in captivity?"))
+        assert contents(store.load(1).conversation.messages)[-2:] == ["About fifteen years", "And in captivity?"]
+        assert store.search("axolotls")[0].conversation_id == 1
+        assert {s.id: s.turns for s in store.conversations()} == {1: 3, 2: 1, 3: 0}
+    finally:
+        store.close()
+
+
+# -- the recorder and resume ------------------------------------------------------------------------------
+
+
+async def test_alternatives_and_edits_are_stored_and_a_resume_restores_the_active_branch(
+        fake: FakeOpenAI, make_session: Any, store: HistoryStore) -> None:
+    fake.queue(Reply("first draft"), Reply("second draft"), Reply("r2"), Reply("edited reply"), Reply("onwards"))
+    session = make_session(store)
+    await run(session, session.send("write something"))
+    await run(session, session.regenerate())
+    second = session.conversation.last_reply()
+    assert second is not None
+    session.switch(second, -1)
+    await run(session, session.send("go on"))
+    await run(session, session.edit(session.conversation.messages[0], "write something else"))
+    edited = session.conversation.messages[0]
+    session.switch(edited, -1)  # back to the first branch, whose leaf is the reply to "go on"
+    assert recorder_of(session).writer.drain(60)
+
+    conversation_id = recorder_of(session).conversation_id
+    assert conversation_id is not None
+    stored = store.load(conversation_id)
+    assert shape(stored.conversation) == shape(session.conversation)
+    assert contents(stored.conversation.messages) == ["write something", "first draft", "go on", "r2"]
+
+    later = make_session(store)
+    Assembly(later, recorder_of(later)).resume(stored)
+    await run(later, later.send("more"))
+    assert [m["content"] for m in fake.last_body["messages"] if m["role"] != "system"] == [
+        "write something", "first draft", "go on", "r2", "more"]
+    again = store.load(conversation_id).conversation
+    assert contents(again.messages)[-2:] == ["more", "onwards"]
+    assert [contents(again.alternatives(m)) for m in again.messages[:2]] == [
+        ["write something", "write something else"], ["first draft", "second draft"]]
+
+
+async def test_a_switch_in_a_resumed_conversation_is_kept(fake: FakeOpenAI, make_session: Any,
+                                                          store: HistoryStore) -> None:
+    fake.queue(Reply("one"), Reply("two"))
+    session = make_session(store)
+    await run(session, session.send("q"))
+    await run(session, session.regenerate())
+    conversation_id = recorder_of(session).conversation_id
+    assert conversation_id is not None
+
+    later = make_session(store)
+    stored = store.load(conversation_id)
+    assert contents(stored.conversation.messages) == ["q", "two"]
+    Assembly(later, recorder_of(later)).resume(stored)
+    reply = later.conversation.last_reply()
+    assert reply is not None
+    later.select(later.conversation.alternatives(reply)[0])  # as a search hit on that reply opens it
+    assert recorder_of(later).writer.drain(60)
+    assert contents(store.load(conversation_id).conversation.messages) == ["q", "one"]
+
+
+# -- export and import ------------------------------------------------------------------------------------
+
+
+def branch(store: HistoryStore) -> int:
+    """A stored conversation with two replies to its first message and an edit of its second."""
+    cid = store.create("gpt-4o", "balanced", "Be brief.")
+    q = store.add(cid, Message("user", "question"), parent=None)
+    store.add(cid, Message("assistant", "old answer"), parent=q)
+    a = store.add(cid, Message("assistant", "new answer"), parent=q)
+    follow = store.add(cid, Message("user", "follow-up"), parent=a)
+    store.add(cid, Message("assistant", "its reply"), parent=follow)
+    edit = store.add(cid, Message("user", "follow-up, edited"), parent=a)
+    store.add(cid, Message("assistant", "the edit's reply"), parent=edit)
+    return cid
+
+
+@pytest.fixture
+def branched(store: HistoryStore) -> int:
+    return branch(store)
+
+
+def test_markdown_and_the_default_json_hold_the_active_path(store: HistoryStore, branched: int) -> None:
+    stored = store.load(branched)
+    markdown = to_markdown(stored)
+    assert "new answer" in markdown and "the edit's reply" in markdown
+    assert "old answer" not in markdown and "its reply" not in markdown
+    data = to_json(stored)
+    assert [m["content"] for m in data["messages"]] == [
+        "question", "new answer", "follow-up, edited", "the edit's reply"]
+    imported = store.load(import_json(store, data)).conversation
+    assert contents(imported.messages) == contents(stored.conversation.messages)
+    assert all(imported.position(m) == (1, 1) for m in imported.messages)
+
+
+def test_a_json_export_of_the_tree_imports_as_the_same_tree(store: HistoryStore, branched: int) -> None:
+    stored = store.load(branched)
+    reply = stored.conversation.messages[1]
+    stored.conversation.switch(reply, -1)  # the active path as exported need not be the newest
+    data = json.loads(json.dumps(to_json(stored, tree=True)))
+    copy = store.load(import_json(store, data)).conversation
+    assert shape(copy) == shape(stored.conversation)
+    assert contents(copy.messages) == ["question", "old answer"]
+
+
+@pytest.mark.parametrize(("change", "fault"), [
+    (lambda data: data["messages"][1].update(parent=9), "message 2: parent 9 is not a message before it"),
+    (lambda data: data["messages"][2].update(n=1), "message 3: n is not a new message number"),
+    (lambda data: data.update(active=99), "active: no message 99"),
+])
+def test_a_tree_export_with_a_broken_link_imports_nothing(store: HistoryStore, branched: int,
+                                                           change: Callable[[dict[str, Any]], None],
+                                                           fault: str) -> None:
+    data = to_json(store.load(branched), tree=True)
+    change(data)
+    before = store.count()
+    with pytest.raises(ValueError, match=fault):
+        import_json(store, data)
+    assert store.count() == before
+
+
+def test_the_history_counts_the_turns_of_the_active_path(store: HistoryStore, branched: int) -> None:
+    [summary] = store.conversations()
+    assert summary.turns == 2  # "question" and the edited follow-up; the follow-up it replaced is on another branch
+
+
+def test_chat_export_tree_then_import_gives_the_same_tree(tmp_path: Path) -> None:
+    default = HistoryStore(paths.data_dir() / "history.db")  # where `chat` looks, in this test's environment
+    try:
+        cid = branch(default)
+    finally:
+        default.close()
+    out = tmp_path / "tree.json"
+    env = offline(dict(os.environ))
+
+    def chat(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "chatbot", *args], capture_output=True, text=True, env=env,
+                              stdin=subprocess.DEVNULL, timeout=120)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        return done
+
+    chat("export", str(cid), "--format", "json", "--tree", "-o", str(out))
+    new_id = int(chat("import", str(out)).stdout.strip())
+    path_only = json.loads(chat("export", str(cid), "--format", "json").stdout)
+    assert len(path_only["messages"]) == 4 and "active" not in path_only
+
+    default = HistoryStore(paths.data_dir() / "history.db")
+    try:
+        original, copy = default.load(cid).conversation, default.load(new_id).conversation
+        assert shape(copy) == shape(original) and len(copy.tree()) == 7
+        assert contents(copy.messages) == contents(original.messages)
+    finally:
+        default.close()

@@ -61,3 +61,12 @@ def copy_with(tool: Tool, text: str, env: Mapping[str, str] | None = None) -> bo
 def copy(text: str, env: Mapping[str, str] | None = None, platform: str = sys.platform) -> list[str]:
     """Copy `text` every way this environment offers; the labels of those that took it."""
     return [tool.label for tool in tools(env, platform) if copy_with(tool, text, env)]
+
+
+def said(copied: str, ways: list[str]) -> str:
+    """What the user is told after a copy: the ways that took the text, or that OSC 52 alone was sent."""
+    size = f"{len(copied):,} characters"
+    if ways:
+        return f"Copied the last reply ({size}) to {' and '.join(ways)}, and sent it to the terminal."
+    return (f"Sent the last reply ({size}) to the terminal's clipboard (OSC 52). A terminal that does not allow "
+            "OSC 52 drops it: README's Clipboard section says what to set.")

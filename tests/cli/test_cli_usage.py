@@ -14,8 +14,8 @@ from chatbot.core.conversation import Message
 from chatbot.core.events import Usage
 from chatbot.core.pricing import format_cost
 from chatbot.core.request import OK, RETRIED, SENT, STOPPED, Request
-from chatbot.core.session import Totals
 from chatbot.core.store.history import HistoryStore
+from chatbot.core.totals import Totals
 from fake_openai import Error, FakeOpenAI, Reply
 from stored_history import DAY1, DAY2, EXPECTED_USAGE, PRICED, data_files, db_path, fill_usage, front_matter
 from support import TEST_API_KEY as KEY

@@ -21,11 +21,10 @@ from textual.worker import Worker, WorkerState
 
 from chatbot.core.events import TurnSettled
 from chatbot.core.status import status_of
-from chatbot.core.text import plural
 from chatbot.ui import clipboard
 from chatbot.ui import export as exporting
 from chatbot.ui.screens.history import HistoryScreen, Opened
-from chatbot.ui.screens.info import InfoScreen
+from chatbot.ui.screens.info import InfoScreen, dropped_screen
 from chatbot.ui.screens.picker import Picker, model_picker, preset_detail, preset_picker
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
 from chatbot.ui.screens.turn_worker import Progress, Settled, TurnViews, TurnWorker, reply_note
@@ -34,7 +33,7 @@ from chatbot.ui.widgets.footer import ChatFooter
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar
-from chatbot.ui.widgets.transcript import MAX_VIEWS, Transcript
+from chatbot.ui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
     from chatbot.core.session import Session
@@ -96,29 +95,8 @@ class ChatScreen(Screen[None]):
 
     async def show_conversation(self, jump_to: int | None = None) -> None:
         """Show the session's conversation (after a resume); `jump_to` is a message id to scroll to."""
-        target = None
         messages = self.session.conversation.messages
-        # Only what the transcript keeps mounted is built: a resumed 500-turn conversation opens at once.
-        start = max(len(messages) - MAX_VIEWS, 0)
-        if jump_to is not None and all(m.id != jump_to for m in messages[start:]):
-            start = next(i for i, m in enumerate(messages) if m.id == jump_to)
-        shown = messages[start : start + MAX_VIEWS]
-        newer = len(messages) - start - len(shown)
-        if start:
-            await self.transcript.note_hidden(start)
-        views = []
-        conversation = self.session.conversation
-        for message in shown:
-            view = MessageView(message.role, message.content, model=message.model, message=message)
-            view.set_alternatives(*conversation.position(message))
-            if message.role == "assistant":
-                view.set_note(reply_note(message))
-            if message.id == jump_to:
-                target = view
-            views.append(view)
-        await self.transcript.add_all(views)
-        if newer:
-            await self.transcript.note_newer(newer)
+        target = await self.transcript.show(self.session.conversation, jump_to, note=reply_note)
         self.transcript.mark_dropped(self.session.dropped())
         self.refresh_status()
         if messages:
@@ -322,13 +300,7 @@ class ChatScreen(Screen[None]):
             return
         # What is copied is what the screen shows: pasted into a shell, the raw reply's sequences would act.
         self.app.copy_to_clipboard(copied := shown_text(reply.content))  # OSC 52: it also works over ssh
-        ways = await asyncio.to_thread(clipboard.copy, copied)
-        size = f"{len(copied):,} characters"
-        if ways:
-            self.notify(f"Copied the last reply ({size}) to {' and '.join(ways)}, and sent it to the terminal.")
-        else:
-            self.notify(f"Sent the last reply ({size}) to the terminal's clipboard (OSC 52). A terminal that "
-                        "does not allow OSC 52 drops it: README's Clipboard section says what to set.")
+        self.notify(clipboard.said(copied, await asyncio.to_thread(clipboard.copy, copied)))
 
     def action_thinking(self) -> None:
         """Open or fold the reasoning of the newest reply that has some (the one streaming, if it does)."""
@@ -343,14 +315,7 @@ class ChatScreen(Screen[None]):
                                         'escape closes · [keymap] in config.toml remaps an id'))
 
     def action_dropped(self) -> None:
-        window = self.session.next_window()
-        dropped = window.dropped if window else []
-        turns = window.dropped_turns if window else 0
-        rows = [f"{m.role:>9}: {m.content[:200].replace(chr(10), ' ')}" for m in dropped]
-        # In turns, as the status bar counts them (its figure is the last request's; this is the next one's).
-        title = (f"Left out of the next request by the sliding window: {plural(turns, 'turn')}, "
-                 f"{plural(len(dropped), 'message')}")
-        self.app.push_screen(InfoScreen(title, rows))
+        self.app.push_screen(dropped_screen(self.session.next_window()))
 
     def action_model_menu(self) -> None:
         picker = model_picker(self.session, self.app.server_models, self._refresh_server_models)

@@ -1,4 +1,4 @@
-"""A modal page of text rows: help (every binding) and the turns the sliding window dropped."""
+"""A modal page of text rows: help (every binding) and the turns the sliding window dropped (`dropped_screen`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from chatbot.core.budget import Window
+from chatbot.core.text import plural
 from chatbot.ui.shown import shown
 
 
@@ -33,3 +35,12 @@ class InfoScreen(ModalScreen[None]):
                 # Rows can quote the conversation (the dropped turns): data, never escape sequences.
                 yield Static(shown("\n".join(self.rows) or "(nothing)"))
             yield Static(shown(self.footer), id="info-footer")
+
+
+def dropped_screen(window: Window | None) -> InfoScreen:
+    """What the sliding window leaves out of the next request, counted in turns as the status bar counts them."""
+    dropped = window.dropped if window else []
+    turns = window.dropped_turns if window else 0
+    rows = [f"{m.role:>9}: {m.content[:200].replace(chr(10), ' ')}" for m in dropped]
+    return InfoScreen(f"Left out of the next request by the sliding window: {plural(turns, 'turn')}, "
+                      f"{plural(len(dropped), 'message')}", rows)

@@ -8,10 +8,12 @@ there on, and a line after them says how many newer ones are not shown.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from chatbot.core.conversation import Message
+from chatbot.core.conversation import Conversation, Message
 from chatbot.core.text import plural
 from chatbot.ui.shown import shown
 from chatbot.ui.widgets.message_view import MessageView
@@ -28,6 +30,33 @@ class Transcript(VerticalScroll):
 
     def on_mount(self) -> None:
         self.anchor()
+
+    async def show(self, conversation: Conversation, jump_to: int | None = None, *,
+                   note: Callable[[Message], str]) -> MessageView | None:
+        """Mount the views of `conversation`'s active path: its newest MAX_VIEWS, or from the message `jump_to`
+        on (a search hit) when that is older. A reply's header says `note(reply)`. Returns the view of `jump_to`."""
+        messages = conversation.messages
+        # Only what stays mounted is built: a resumed 500-turn conversation opens at once.
+        start = max(len(messages) - MAX_VIEWS, 0)
+        if jump_to is not None and all(m.id != jump_to for m in messages[start:]):
+            start = next(i for i, m in enumerate(messages) if m.id == jump_to)
+        shown_messages = messages[start : start + MAX_VIEWS]
+        newer = len(messages) - start - len(shown_messages)
+        if start:
+            await self.note_hidden(start)
+        views, target = [], None
+        for message in shown_messages:
+            view = MessageView(message.role, message.content, model=message.model, message=message)
+            view.set_alternatives(*conversation.position(message))
+            if message.role == "assistant":
+                view.set_note(note(message))
+            if message.id == jump_to:
+                target = view
+            views.append(view)
+        await self.add_all(views)
+        if newer:
+            await self.note_newer(newer)
+        return target
 
     async def add(self, view: MessageView) -> MessageView:
         await self.add_all([view])

@@ -1,0 +1,87 @@
+"""The running figures of a session: what its requests used, each counted once (`Totals`), and the reply being
+streamed, for the live counters (`InFlight`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from chatbot.core.budget import Window
+from chatbot.core.conversation import Message
+from chatbot.core.events import Usage
+from chatbot.core.models import ModelSpec
+from chatbot.core.pricing import Spent
+
+
+@dataclass
+class Totals:
+    """What the session's requests used, each counted once, as the ledger counts them. `cost` is the known
+    part; `cost_complete` is False once any request used tokens at an unknown price."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    cost_complete: bool = True
+    requests: int = 0
+
+    def add(self, usage: Usage, cost: Decimal | None) -> None:
+        self.requests += 1
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        self.cached_tokens += usage.cached_tokens
+        if cost is None:
+            self.cost_complete = False
+        else:
+            self.cost += cost
+
+    @property
+    def known_cost(self) -> Decimal | None:
+        return self.cost if self.cost_complete else None
+
+    @property
+    def spent(self) -> Spent:
+        return Spent(self.cost, not self.cost_complete)
+
+
+@dataclass
+class InFlight:
+    """The reply being streamed, for live counters. Completion tokens are counted per delta as they arrive."""
+
+    window: Window
+    clock: Callable[[], float] = time.monotonic
+    started: float = 0.0
+    first_token_at: float | None = None
+    parts: list[str] = field(default_factory=list)
+    reasoning_parts: list[str] = field(default_factory=list)  # the model's reasoning, kept beside the reply
+    completion_tokens: int = 0  # reasoning included: the server bills it as output
+    reasoning_tokens: int = 0
+    usage: Usage | None = None
+    retry_until: float | None = None
+    retry_note: str = ""
+    request_id: str | None = None
+    spec: ModelSpec | None = None  # the model the request went to, whose prices it is billed at
+    parent: Message | None = None  # the message the reply answers: the active leaf when the request went out
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self.reasoning_parts)
+
+    def tokens_per_second(self) -> float | None:
+        if self.first_token_at is None or self.completion_tokens < 2:
+            return None
+        elapsed = self.clock() - self.first_token_at
+        return self.completion_tokens / elapsed if elapsed > 0 else None
+
+    def live_usage(self) -> Usage:
+        return self.usage or Usage(self.window.prompt_tokens, self.completion_tokens, 0, estimated=True,
+                                   reasoning_tokens=self.reasoning_tokens)

@@ -27,7 +27,7 @@ from chatbot.core.attachments import (
     split_detail,
 )
 from chatbot.core.client import ChatClient
-from chatbot.core.conversation import Message
+from chatbot.core.conversation import Conversation, Message
 from chatbot.core.errors import BadRequestError, SpendLimitError
 from chatbot.core.models import CATALOGUE
 from chatbot.core.session import Session
@@ -302,10 +302,11 @@ async def test_text_files_alone_are_sent_as_a_string(fake: FakeOpenAI, make_sess
 async def test_the_prompt_count_includes_the_image(make_session, model: str, size: tuple[int, int],
                                                    detail: str, tokens: int) -> None:
     session = make_session(model=model)
-    session.conversation.add(Message("user", "what is this?"))
+    plain = session.conversation.add(Message("user", "what is this?"))
     without = session.window().prompt_tokens
-    session.conversation.messages[0] = Message("user", "what is this?",
-                                               attachments=(image(*size, spec_name=model, detail=detail),))
+    session.conversation.withdraw(plain)  # the same message, now with the image
+    session.conversation.add(Message("user", "what is this?",
+                                     attachments=(image(*size, spec_name=model, detail=detail),)))
     assert session.window().prompt_tokens == without + tokens
 
 
@@ -327,8 +328,10 @@ def test_the_sliding_window_drops_an_old_image_turn(make_session) -> None:
     session.conversation.add(Message("user", "two", attachments=(image(1024, 1024, "gpt-4o-mini"),)))
     window = session.window()
     assert first in window.dropped and window.dropped_turns == 1
-    # Without images the same turns all fit: the images made the difference.
-    session.conversation.messages[0] = Message("user", "one")
+    # Without the first image the same turns all fit: the images made the difference.
+    session.conversation = Conversation(session.conversation.system_prompt, [
+        Message("user", "one"), Message("assistant", "a photo"),
+        Message("user", "two", attachments=(image(1024, 1024, "gpt-4o-mini"),))])
     assert session.window().dropped_turns == 0
 
 

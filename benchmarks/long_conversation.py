@@ -89,12 +89,15 @@ def store_conversation(path: Path, session: Any) -> int:
     store = HistoryStore(path)
     conversation_id = store.create(session.model, session.preset_name, session.conversation.system_prompt)
     with store._write() as db:  # one transaction: the figures here are about reading it back, not writing
+        parent = None  # one line: each message follows the one before, and the active path ends at the last
         for m in session.conversation.messages:
-            db.execute(
-                "INSERT INTO messages (conversation_id, role, content, model, created, token_counts)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (conversation_id, m.role, m.content, m.model, time.time(), json.dumps(m.token_counts)))
-        db.execute("UPDATE conversations SET title = ? WHERE id = ?", ("bench", conversation_id))
+            parent = db.execute(
+                "INSERT INTO messages (conversation_id, role, content, model, created, token_counts, parent_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, m.role, m.content, m.model, time.time(), json.dumps(m.token_counts),
+                 parent)).lastrowid
+        db.execute("UPDATE conversations SET title = ?, active_leaf = ? WHERE id = ?", ("bench", parent,
+                                                                                      conversation_id))
     store.close()
     return conversation_id
 

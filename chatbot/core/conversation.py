@@ -75,7 +75,12 @@ class Conversation:
     def add(self, message: Message, parent: Message | None = None) -> Message:
         """Add `message` after the active leaf (or as a child of `parent`, ROOT if `parent` is None and the
         path was cut there); it becomes the active leaf."""
-        under = self._leaf_id() if parent is None else parent.id
+        # The common case, a message after the active leaf, only lengthens the path: no walk over the tree.
+        growing = parent is None and self._path is not None
+        if growing:
+            under = self._path[-1].id if self._path else ROOT
+        else:
+            under = self._leaf_id() if parent is None else parent.id
         if message.id in self._nodes:
             raise ValueError(f"message {message.id} is already in the conversation")
         self._nodes[message.id] = message
@@ -84,7 +89,11 @@ class Conversation:
         self._children[message.id] = []
         self._before[message.id] = self._active[under]
         self._active[message.id] = None
-        self._activate(message.id)
+        if growing and self._path is not None:
+            self._active[under] = message.id
+            self._path.append(message)
+        else:
+            self._activate(message.id)
         return message
 
     def add_user(self, text: str) -> Message:

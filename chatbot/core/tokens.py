@@ -131,7 +131,8 @@ class TokenCounter:
             text = message_text(message.content, message.attachments)  # attached text files are inlined
             cached = TOKENS_PER_MESSAGE + self.count_text(message.role) + self.count_text(text)
             message.token_counts[self.encoding_name] = cached
-        return cached + self.count_images(message)
+        # Images are counted by the model's rule on every call (a model switch changes it); most messages have none.
+        return cached + self.count_images(message) if message.attachments else cached
 
     def count_images(self, message: Message) -> int:
         return sum(image_tokens(a.width, a.height, a.detail, self.image_rule)

@@ -2,14 +2,16 @@
 
 It talks to the session and to its own reply view (the text, and the note in its header), nothing else. What
 the screen needs to know it posts as messages: a Progress whenever the figures change (a piece of the reply,
-a retry, a second passed while the request waits; one Progress replaces another not yet handled, so a fast
-stream cannot flood the screen's queue), and one Settled when the turn is over, however it ended. The chat
-screen's handlers update the status bar and the rest of the transcript from them.
+a retry, a second passed while the request waits; while text streams, at most once a frame, and one Progress
+replaces another not yet handled, so a fast stream cannot flood the screen's queue), and one Settled when the
+turn is over, however it ended. The chat screen's handlers update the status bar and the rest of the
+transcript from them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +28,9 @@ from chatbot.core.turn import Turn
 from chatbot.ui.widgets.message_view import MessageView
 
 CLOCK = 1.0  # seconds between two looks at a request that waits (for its first token, or to be retried)
+# Seconds between two reports while text streams. The figures are computed once per report, not per piece: a
+# fast stream sends hundreds of pieces a second, more than a screen draws.
+REPORT_EVERY = 1 / 30
 
 
 @dataclass
@@ -81,6 +86,8 @@ class TurnWorker:
         self.ready = ready  # set once what the first request needs has loaded
         self.server_turn = server_turn  # held while a request is at the server (see ChatApp.server_turn)
         self.reasoning = False  # what has streamed so far is reasoning alone
+        self._reported = 0.0  # when the figures were last reported
+        self._trailing: asyncio.TimerHandle | None = None  # a report due once the stream pauses
 
     async def run(self) -> None:
         session, view, text = self.session, self.views.reply, self.views.text
@@ -96,21 +103,38 @@ class TurnWorker:
                     if isinstance(event, TextDelta):
                         self.reasoning = False
                         await view.append(event.text)
+                        self._report_soon()
                     elif isinstance(event, ReasoningDelta):
                         self.reasoning = True
                         view.append_reasoning(event.text)
-                    self._report()
+                        self._report_soon()
+                    else:
+                        self._report()  # usage, a retry, the end: at once
         except ChatError:
             pass  # the outcome holds it
         finally:
+            if self._trailing is not None:
+                self._trailing.cancel()
             if clock is not None:
                 clock.cancel()  # not awaited: a stop that cancels this worker must not wait on it
             # Stopped before the turn began (waiting for start-up or for the model list): nothing was sent.
             outcome = turn.outcome if turn is not None else None
             self.post(Settled(self.views, outcome or TurnSettled("stopped", text_returned=True)))
 
+    def _report_soon(self) -> None:
+        """Report now if the last report is a frame old; else once it is (the stream may pause after this piece)."""
+        wait = self._reported + REPORT_EVERY - time.monotonic()
+        if wait <= 0:
+            self._report()
+        elif self._trailing is None:
+            self._trailing = asyncio.get_running_loop().call_later(wait, self._report)
+
     def _report(self) -> Status | None:
         """Post the figures as they are now and say in the reply's header how the request is doing."""
+        if self._trailing is not None:
+            self._trailing.cancel()
+            self._trailing = None
+        self._reported = time.monotonic()
         if self.session.in_flight is None:
             return None
         status = status_of(self.session)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -245,17 +246,26 @@ async def test_message_sent_while_streaming_waits_for_the_reply(fake: FakeOpenAI
                                                                           "second reply"]
 
 
-async def test_a_message_sent_while_streaming_shows_as_queued_then_sends(fake: FakeOpenAI, make_settings: Any) -> None:
-    import threading
+def _held_reply(fake: FakeOpenAI, *after: Reply) -> threading.Event:
+    """Queue a reply that streams its first piece and then waits until the returned event is set."""
+    hold = threading.Event()
+    fake.queue(Reply(["slow ", "reply "], hold=hold, hold_after=1), *after)
+    return hold
 
+
+async def _send_first(pilot: Any, app: Any) -> None:
+    """Send "first" and wait until its (held) reply has begun."""
+    await pilot.press(*"first", "enter")
+    await until(pilot, lambda: "slow" in views(app)[-1][1])
+
+
+async def test_a_message_sent_while_streaming_shows_as_queued_then_sends(fake: FakeOpenAI, make_settings: Any) -> None:
     from chatbot.ui.widgets.message_view import MessageView
 
-    hold = threading.Event()
-    fake.queue(Reply(["slow ", "reply "], hold=hold, hold_after=1), Reply("second reply"))
+    hold = _held_reply(fake, Reply("second reply"))
     app = app_for(make_settings)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press(*"first", "enter")
-        await until(pilot, lambda: "slow" in views(app)[-1][1])
+        await _send_first(pilot, app)
         await pilot.press(*"next one", "enter")
         await until(pilot, lambda: len(views(app)) == 3)
         waiting = list(app.query(MessageView))[-1]
@@ -270,14 +280,10 @@ async def test_a_message_sent_while_streaming_shows_as_queued_then_sends(fake: F
 
 
 async def test_up_takes_a_queued_message_back_before_it_sends(fake: FakeOpenAI, make_settings: Any) -> None:
-    import threading
-
-    hold = threading.Event()
-    fake.queue(Reply(["slow ", "reply "], hold=hold, hold_after=1))
+    hold = _held_reply(fake)
     app = app_for(make_settings)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press(*"first", "enter")
-        await until(pilot, lambda: "slow" in views(app)[-1][1])
+        await _send_first(pilot, app)
         await pilot.press(*"oops, not yet", "enter")
         await until(pilot, lambda: len(views(app)) == 3)
         await pilot.press("up")

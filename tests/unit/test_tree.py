@@ -298,3 +298,160 @@ async def test_the_journal_names_each_message_s_parent(fake: FakeOpenAI, make_se
     assert added == [("one", None), ("two", r1.id), ("two, edited", r1.id)]
     assert finals == [("r1", one.id), ("r2", two.id), ("r2, again", edited.id)]
     assert started == [one.id, two.id, edited.id]
+
+
+# -- regenerate from a message, delete from here, fork ----------------------------------------------------
+
+
+async def two_turns(fake: FakeOpenAI, session: Session) -> list[Message]:
+    fake.queue(Reply("r1"), Reply("r2"))
+    await run(session.send("q1"))
+    await run(session.send("q2"))
+    return session.conversation.messages
+
+
+async def test_regenerating_an_earlier_reply_sends_the_path_up_to_its_question(fake: FakeOpenAI,
+                                                                                make_session: Any) -> None:
+    session = make_session()
+    q1, r1, q2, r2 = await two_turns(fake, session)
+    fake.queue(Reply("r1, again"), Reply("onwards"))
+    turn = session.regenerate(at=r1)
+    await run(turn)
+    assert sent(fake) == [("user", "q1")]
+    assert path(session) == [("user", "q1"), ("assistant", "r1, again")]
+    again = session.conversation.leaf()
+    assert again is not None and session.conversation.alternatives(again) == [r1, again]
+    assert turn.outcome is not None and turn.outcome.replaced is r1
+
+    await run(session.send("q3"))
+    assert sent(fake) == [("user", "q1"), ("assistant", "r1, again"), ("user", "q3")]
+    session.switch(again, -1)  # what came after the old reply stayed on its branch
+    assert session.conversation.messages == [q1, r1, q2, r2]
+
+
+async def test_regenerating_at_a_question_adds_a_reply_beside_the_one_it_has(fake: FakeOpenAI,
+                                                                              make_session: Any) -> None:
+    session = make_session()
+    _, _, q2, r2 = await two_turns(fake, session)
+    fake.queue(Reply("r2, again"))
+    turn = session.regenerate(at=q2)
+    await run(turn)
+    assert sent(fake) == [("user", "q1"), ("assistant", "r1"), ("user", "q2")]
+    assert path(session)[-1] == ("assistant", "r2, again")
+    assert [m.content for m in session.conversation.alternatives(r2)] == ["r2", "r2, again"]
+    assert turn.outcome is not None and turn.outcome.replaced is r2
+
+
+async def test_a_failed_regenerate_from_an_earlier_reply_goes_back_to_the_whole_path(fake: FakeOpenAI,
+                                                                                      make_session: Any) -> None:
+    session = make_session()
+    before = await two_turns(fake, session)
+    fake.queue(Error(400, "bad request"), Reply("r3"))
+    turn = session.regenerate(at=before[1])
+    with pytest.raises(errors.ChatError):
+        await run(turn)
+    assert turn.outcome is not None and turn.outcome.reply is None and turn.outcome.replaced is None
+    assert session.conversation.messages == before and session.conversation.alternatives(before[1]) == [before[1]]
+    await run(session.send("q3"))
+    assert sent(fake) == [("user", "q1"), ("assistant", "r1"), ("user", "q2"), ("assistant", "r2"), ("user", "q3")]
+
+
+async def test_only_a_message_on_the_active_path_is_regenerated(fake: FakeOpenAI, make_session: Any) -> None:
+    session = make_session()
+    _, r1, _, _ = await two_turns(fake, session)
+    fake.queue(Reply("r1, again"))
+    await run(session.regenerate(at=r1))
+    with pytest.raises(ValueError, match="active path"):
+        session.regenerate(at=r1)  # on the other branch now
+
+
+async def test_deleting_a_reply_moves_to_the_alternative_before_it_and_its_branch(fake: FakeOpenAI,
+                                                                                  make_session: Any) -> None:
+    session = make_session()
+    q1, r1, q2, r2 = await two_turns(fake, session)
+    fake.queue(Reply("r1, again"), Reply("r1, third"), Reply("after"))
+    await run(session.regenerate(at=r1))
+    await run(session.send("q3"))
+    again = session.conversation.messages[1]
+    q3, r3 = session.conversation.messages[2:]
+    session.switch(again, -1)
+
+    session.delete_from(r1)  # the first of three: the path goes on through the one after it
+    assert session.conversation.messages == [q1, again, q3, r3]
+    assert session.observers[0].events[-2] == journal.MessagesDeleted((r1.id, q2.id, r2.id))
+    assert session.observers[0].events[-1] == journal.BranchSwitched(r3.id)
+    assert q2 not in session.conversation and len(session.conversation.tree()) == 4
+    await run(session.send("q4"))
+    assert sent(fake) == [("user", "q1"), ("assistant", "r1, again"), ("user", "q3"), ("assistant", "r1, third"),
+                          ("user", "q4")]
+
+
+async def test_deleting_the_last_alternative_goes_to_the_one_before_and_a_lone_one_ends_at_its_question(
+        fake: FakeOpenAI, make_session: Any) -> None:
+    session = make_session()
+    q1, r1, q2, r2 = await two_turns(fake, session)
+    fake.queue(Reply("r2, again"), Reply("r2, third"), Reply("r2, fourth"))
+    await run(session.regenerate())
+    second = session.conversation.leaf()
+    await run(session.regenerate())
+    last = session.conversation.leaf()
+    assert second is not None and last is not None
+    session.delete_from(last)
+    assert session.conversation.messages == [q1, r1, q2, second]
+    assert session.last_usage == second.usage and session.last_window is not None
+    session.delete_from(second)
+    assert session.conversation.messages == [q1, r1, q2, r2]
+
+    session.delete_from(r2)
+    assert session.conversation.messages == [q1, r1, q2] and session.conversation.children_of(q2) == []
+    assert session.last_usage == r1.usage
+    await run(session.regenerate())  # the question left without a reply gets one
+    assert sent(fake) == [("user", "q1"), ("assistant", "r1"), ("user", "q2")]
+    assert path(session)[-1] == ("assistant", "r2, fourth")
+
+
+async def test_deleting_another_branch_leaves_the_active_path(fake: FakeOpenAI, make_session: Any) -> None:
+    session = make_session()
+    q1, *_ = await two_turns(fake, session)
+    fake.queue(Reply("edited reply"))
+    await run(session.edit(q1, "q1, edited"))
+    active = session.conversation.messages
+    session.delete_from(q1)
+    assert session.conversation.messages == active and session.conversation.alternatives(active[0]) == [active[0]]
+    assert session.conversation.tree() == active
+
+
+async def test_deleting_the_first_message_empties_the_conversation(fake: FakeOpenAI, make_session: Any) -> None:
+    session = make_session()
+    q1, *_ = await two_turns(fake, session)
+    session.delete_from(q1)
+    assert session.conversation.messages == [] and session.conversation.tree() == []
+    assert session.last_usage is None and session.last_window is None
+    fake.queue(Reply("fresh"))
+    await run(session.send("anew"))
+    assert sent(fake) == [("user", "anew")]
+
+
+async def test_a_fork_is_a_new_conversation_of_copies_and_the_next_request_sends_them(fake: FakeOpenAI,
+                                                                                      make_session: Any) -> None:
+    session = make_session(system_prompt="Be brief.")
+    q1, r1, q2, r2 = await two_turns(fake, session)
+    old = session.conversation
+    session.set_model("gpt-4o")
+    session.fork_conversation(r1)
+    copy = session.conversation
+    assert copy is not old and old.messages == [q1, r1, q2, r2]
+    assert path(session) == [("user", "q1"), ("assistant", "r1")]
+    assert {m.id for m in copy.messages}.isdisjoint(m.id for m in old.tree())
+    assert [(m.usage, m.cost, m.model) for m in copy.messages] == [(m.usage, m.cost, m.model) for m in (q1, r1)]
+    assert copy.system_prompt == "Be brief." and session.model == "gpt-4o"
+    assert session.last_usage == r1.usage
+    forked = [e for e in session.observers[0].events if isinstance(e, journal.ConversationForked)]
+    assert [[m.content for m in e.messages] for e in forked] == [["q1", "r1"]]
+    assert forked[0].setup == journal.Setup("gpt-4o", session.preset_name, "Be brief.")
+
+    fake.queue(Reply("in the fork"))
+    await run(session.send("q2, otherwise"))
+    assert sent(fake) == [("user", "q1"), ("assistant", "r1"), ("user", "q2, otherwise")]
+    assert fake.last_body["model"] == "gpt-4o"
+    assert old.messages == [q1, r1, q2, r2]  # the conversation it came from is as it was

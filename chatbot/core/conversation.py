@@ -210,6 +210,48 @@ class Conversation:
         self._before[edited.id] = before  # withdrawn unsent, the edit leaves the path where it was
         return edited
 
+    def delete(self, message: Message) -> list[Message]:
+        """Remove `message` and everything under it; returns what was removed, each after its parent. A path
+        through `message` goes on through its nearest sibling (the one before, else the one after) and down the
+        branch that sibling had; without one it ends at the parent."""
+        parent = self._parent[message.id]
+        siblings = self._children[parent]
+        index = siblings.index(message.id)
+        on_path = any(m.id == message.id for m in self.messages)
+        removed: list[Message] = []
+        stack = [message.id]
+        while stack:
+            node = stack.pop()
+            removed.append(self._nodes.pop(node))
+            stack.extend(reversed(self._children.pop(node)))
+            del self._parent[node], self._active[node]
+            self._before.pop(node, None)
+        del siblings[index]
+        nearest = siblings[index - 1] if index > 0 else siblings[0] if siblings else None
+        if self._active[parent] == message.id:
+            self._active[parent] = nearest  # the parent's branch, walked later, goes on through the sibling
+        if on_path:
+            if nearest is None:
+                self.cut(None if parent == ROOT else self._nodes[parent])
+            else:
+                self._activate(nearest)
+        self._path = None
+        return removed
+
+    def path_to(self, message: Message) -> list[Message]:
+        """The messages from the first to `message`, the path it is on, whichever branch that is."""
+        path, node = [], message.id
+        while node != ROOT:
+            path.append(self._nodes[node])
+            node = self._parent[node]
+        return path[::-1]
+
+    def copy_to(self, message: Message) -> Conversation:
+        """A new conversation holding copies (new ids) of the path up to and including `message`, with the same
+        system prompt: a fork. The copies keep their cached token counts: the same text counts the same."""
+        return Conversation(self.system_prompt, (
+            replace(m, id=next(_ids), token_counts=dict(m.token_counts)) for m in self.path_to(message)))
+
     def _leaf_id(self) -> int:
         node = ROOT
         while (child := self._active[node]) is not None:

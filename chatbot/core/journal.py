@@ -69,6 +69,23 @@ class MessageWithdrawn:
 
 
 @dataclass(frozen=True, slots=True)
+class MessagesDeleted:
+    """The user deleted a message and everything under it: these Message.ids, each after its parent. What their
+    requests cost stays counted."""
+
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationForked:
+    """A new conversation took the place of the one before, holding copies (new ids) of its path up to a
+    message: `messages`, each after the one before it. Their requests were counted with the old one."""
+
+    setup: Setup
+    messages: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RequestStarted:
     """A request to `model` is going out (again, after a retry's wait)."""
 
@@ -118,8 +135,9 @@ class RequestSettled:
     request: Request
 
 
-Entry = (ConversationStarted | ConversationResumed | SettingsChanged | MessageAdded | MessageWithdrawn
-         | BranchSwitched | RequestStarted | ReplyStarted | ReplyProgress | ReplyFinal | RequestSettled)
+Entry = (ConversationStarted | ConversationResumed | ConversationForked | SettingsChanged | MessageAdded
+         | MessageWithdrawn | MessagesDeleted | BranchSwitched | RequestStarted | ReplyStarted | ReplyProgress
+         | ReplyFinal | RequestSettled)
 
 
 def frozen(message: Message) -> Message:

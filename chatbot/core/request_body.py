@@ -16,6 +16,13 @@ ToolDefinitions = Sequence[Mapping[str, Any]]
 """Function tools as the API's `tools` takes them ({"type": "function", "function": {...}})."""
 
 
+def stored_params(spec: ModelSpec, preset: Preset) -> dict[str, object]:
+    """The parameters a reply was made with, as stored beside it."""
+    return {"preset": preset.name, "temperature": preset.temperature, "top_p": preset.top_p,
+            "max_tokens": reply_reserve(spec, preset), "response_format": preset.response_format,
+            "reasoning_effort": accepted_effort(spec, preset)}
+
+
 def build_params(messages: list[Message], spec: ModelSpec, preset: Preset,
                  tools: ToolDefinitions | None = None) -> dict[str, Any]:
     """The request body for `spec`: only the parameters that model accepts. `tools` go to a model that

@@ -2,8 +2,9 @@
 
 Whatever happens to a request, the conversation stays consistent: a stopped or broken reply is kept with
 what arrived (marked), and a message that got no reply at all is taken back out so it can be resent. The
-conversation is a tree (chatbot.core.conversation): a regenerate adds a reply beside the last one, an edit a
-user message beside the one edited, and every request sends the active path.
+conversation is a tree (chatbot.core.conversation): a regenerate adds a reply beside the one it replaces, an
+edit a user message beside the one edited, a delete takes a message and its subtree out, a fork goes on with a
+copy of the path up to a message; every request sends the active path.
 The session keeps nothing itself: it tells its observers what happened (chatbot.core.journal), and the store
 observes.
 """
@@ -20,13 +21,14 @@ from chatbot.core.attachments import Attachment, refuse_images
 from chatbot.core.budget import Window, build_window, prompt_budget
 from chatbot.core.client import Client
 from chatbot.core.conversation import Conversation, Message
-from chatbot.core.errors import ChatError, SpendLimitError
+from chatbot.core.errors import ChatError
 from chatbot.core.events import Event, Finished, ReasoningDelta, Retrying, TextDelta, Usage, UsageReport
 from chatbot.core.models import ImageRule, ModelSpec
 from chatbot.core.presets import Preset
-from chatbot.core.pricing import Spent, billed, cost_of, format_cost, worst_case
+from chatbot.core.pricing import Spent, billed, cost_of, worst_case
 from chatbot.core.request import ERROR, OK, RETRIED, STOPPED, Request
-from chatbot.core.request_body import accepted_effort, reply_reserve
+from chatbot.core.request_body import accepted_effort, reply_reserve, stored_params
+from chatbot.core.server_windows import ServerWindows
 from chatbot.core.settings import Settings
 from chatbot.core.tokens import TokenCounter
 from chatbot.core.totals import InFlight, Totals
@@ -50,29 +52,13 @@ class Session:
         self.last_cost: Decimal | None = None
         self.last_window: Window | None = None
         self._counters: dict[tuple[str, ImageRule | None], TokenCounter] = {}
-        self.server_windows: dict[str, int] = {}  # model -> the window its server reports
-        self.windows_asked: set[str] = set()
+        self.server_windows = ServerWindows()
 
     # -- what the next request will use --
 
     @property
     def spec(self) -> ModelSpec:
-        return self.settings.model_spec(self.model, server_window=self.server_windows.get(self.model))
-
-    async def learn_window(self) -> None:
-        """Ask the server for the current model's window when nothing else knows it (neither the catalogue nor the
-        config): a local model's window decides what the sliding window keeps. Asked once per model; call it only
-        while no reply streams (see server_info)."""
-        model = self.model
-        if self.spec.window_source != "assumed" or model in self.windows_asked:
-            return
-        self.windows_asked.add(model)
-        from chatbot.core.server_info import server_window  # the network library only when a server is asked
-
-        key = self.settings.api_key.get_secret_value() if self.settings.api_key else None
-        window = await server_window(self.settings.base_url, model, api_key=key)
-        if window is not None:
-            self.server_windows[model] = window
+        return self.settings.model_spec(self.model, server_window=self.server_windows.reported.get(self.model))
 
     @property
     def preset(self) -> Preset:
@@ -164,13 +150,6 @@ class Session:
         self._opened()
         self._tell(journal.ConversationResumed(self._setup()))
 
-    @staticmethod
-    def params(spec: ModelSpec, preset: Preset) -> dict[str, object]:
-        """The parameters a reply was made with, as stored beside it."""
-        return {"preset": preset.name, "temperature": preset.temperature, "top_p": preset.top_p,
-                "max_tokens": reply_reserve(spec, preset), "response_format": preset.response_format,
-                "reasoning_effort": accepted_effort(spec, preset)}
-
     # -- one turn --
 
     def send(self, text: str, attachments: Iterable[Attachment] = ()) -> Turn:
@@ -180,10 +159,13 @@ class Session:
         files = tuple(attachments)
         return Turn(lambda turn: self._send(text, turn, files))
 
-    def regenerate(self) -> Turn:
-        """Ask for another reply to the last message: the new reply goes beside the last one, which is kept as
-        an alternative (`outcome.replaced`). If no new reply comes, the old one stays the active one."""
-        return Turn(self._regenerate)
+    def regenerate(self, at: Message | None = None) -> Turn:
+        """Ask for another reply: to the last message (`at` None), to the user message `at`, or to the one the
+        reply `at` answers. The new reply goes beside the one it replaces, which is kept as an alternative with
+        whatever followed it (`outcome.replaced`). If no new reply comes, the path goes back where it was."""
+        if at is not None and not any(m is at for m in self.conversation.messages):
+            raise ValueError("only a message on the active path can be regenerated")
+        return Turn(lambda turn: self._regenerate(turn, at))
 
     def edit(self, message: Message, text: str) -> Turn:
         """Edit a user message of the conversation and send it: a new branch forks at `message` and becomes
@@ -201,6 +183,26 @@ class Session:
         """Make the active path go through `message` (a search hit on another branch)."""
         self.conversation.select(message)
         self._branch_changed()
+
+    def delete_from(self, message: Message) -> None:
+        """Remove `message` and everything under it: the path goes on through the nearest alternative (the one
+        before, else the one after), else ends at the parent. What the removed replies cost stays counted."""
+        self._idle()
+        removed = self.conversation.delete(message)
+        self._tell(journal.MessagesDeleted(tuple(m.id for m in removed)))
+        self._branch_changed()
+
+    def fork_conversation(self, message: Message) -> None:
+        """Go on in a new conversation holding copies of the path up to and including `message`, with the same
+        system prompt, model and preset. The copies show what their replies cost; nothing is counted again."""
+        self._idle()
+        self.conversation = self.conversation.copy_to(message)
+        self._tell(journal.ConversationForked(self._setup(), tuple(map(journal.frozen, self.conversation.messages))))
+        self._branch_changed()
+
+    def _idle(self) -> None:
+        if self.in_flight is not None:  # the reply would join a message that is gone, or another conversation
+            raise ValueError("not while a reply streams")
 
     def _branch_changed(self) -> None:
         """Another branch is active: the figures describe it, and the store keeps where the path ends."""
@@ -241,11 +243,14 @@ class Session:
         finally:
             turn.outcome = ending.settled(text_returned=returned)
 
-    async def _regenerate(self, turn: Turn) -> AsyncGenerator[Event, None]:
-        leaf = self.conversation.leaf()
-        old = leaf if leaf is not None and leaf.role == "assistant" else None
+    async def _regenerate(self, turn: Turn, at: Message | None) -> AsyncGenerator[Event, None]:
+        conversation = self.conversation
+        path, leaf = conversation.messages, conversation.leaf()
+        at = at or leaf
+        # The reply to replace: `at` itself, or the one after the user message `at` (none: it had no reply yet).
+        old = at if at is None or at.role == "assistant" else next(iter(path[path.index(at) + 1:]), None)
         if old is not None:
-            self.conversation.cut(self.conversation.parent_of(old))  # the new reply answers what the old one did
+            conversation.cut(conversation.parent_of(old))  # the new reply answers what the old one did
         ending = Ending()
         try:
             async with aclosing(self.reply(ending)) as replies:
@@ -256,8 +261,9 @@ class Session:
                 ending.error = exc
             raise
         finally:
-            if old is not None and ending.reply is None:
-                self.conversation.select(old)  # nothing came: the old reply is still the one shown and sent
+            if ending.reply is None:
+                if leaf is not None:
+                    conversation.select(leaf)  # nothing came: the old branch is still the one shown and sent
                 old = None
             turn.outcome = ending.settled(replaced=old)
 
@@ -266,11 +272,12 @@ class Session:
 
         The model and preset are read once: the user may switch them while the reply streams, and that
         applies from the next request, not to how this one is counted, priced or stored."""
-        await self.learn_window()
+        await self.server_windows.learn(self.settings, self.model, self.spec)
         spec, preset = self.spec, self.preset
         counter = self._counter(spec)
         window = self.window()
-        self._check_spend(window, spec, preset)
+        self.totals.check_limit(self.settings.max_session_cost,
+                                worst_case(spec, window.prompt_tokens, reply_reserve(spec, preset)))
         self.last_window = window
         self.client.check_ready()  # a request that cannot go out (no key) is not a request
         accepted_effort(spec, preset)  # nor is one the model would refuse (a reasoning_effort it does not take)
@@ -361,7 +368,7 @@ class Session:
                 error=error.message if error else None,
             ), parent=flight.parent)
             self._counter(spec).count_message(reply)  # kept with the reply: a resume never re-tokenizes it
-            self._tell(journal.ReplyFinal(journal.frozen(reply), self.params(spec, preset), self._setup(),
+            self._tell(journal.ReplyFinal(journal.frozen(reply), stored_params(spec, preset), self._setup(),
                                           _id(flight.parent)))
         self._account(request)
         return reply
@@ -374,20 +381,6 @@ class Session:
         """Count a request once: in the totals, and once to the observers."""
         self.totals.add(request.usage, request.cost)
         self._tell(journal.RequestSettled(request))
-
-    def _check_spend(self, window: Window, spec: ModelSpec, preset: Preset) -> None:
-        limit = self.settings.max_session_cost
-        worst = worst_case(spec, window.prompt_tokens, reply_reserve(spec, preset))
-        if limit is None or worst is None:
-            return
-        if self.totals.cost + worst > limit:
-            raise SpendLimitError(
-                f"this request could cost up to {format_cost(worst)}, taking the session past its "
-                f"{format_cost(limit)} limit (spent {format_cost(self.totals.cost)})",
-                "raise max_session_cost, lower max_tokens, or start a new session",
-                # One run of chat -p is one session: a new one starts at $0, and is refused the same way.
-                one_shot_hint="raise max_session_cost, or lower --max-tokens",
-            )
 
 
 def _error_class(error: ChatError | None) -> str | None:

@@ -10,9 +10,10 @@ from decimal import Decimal
 
 from chatbot.core.budget import Window
 from chatbot.core.conversation import Message
+from chatbot.core.errors import SpendLimitError
 from chatbot.core.events import Usage
 from chatbot.core.models import ModelSpec
-from chatbot.core.pricing import Spent
+from chatbot.core.pricing import Spent, format_cost
 
 
 @dataclass
@@ -44,6 +45,19 @@ class Totals:
     @property
     def spent(self) -> Spent:
         return Spent(self.cost, not self.cost_complete)
+
+    def check_limit(self, limit: Decimal | None, worst: Decimal | None) -> None:
+        """Refuse a request that could take the session past `limit` (None: no limit) if it cost `worst` (None:
+        its price is unknown), before it goes out."""
+        if limit is None or worst is None or self.cost + worst <= limit:
+            return
+        raise SpendLimitError(
+            f"this request could cost up to {format_cost(worst)}, taking the session past its "
+            f"{format_cost(limit)} limit (spent {format_cost(self.cost)})",
+            "raise max_session_cost, lower max_tokens, or start a new session",
+            # One run of chat -p is one session: a new one starts at $0, and is refused the same way.
+            one_shot_hint="raise max_session_cost, or lower --max-tokens",
+        )
 
 
 @dataclass

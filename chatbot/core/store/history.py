@@ -226,6 +226,21 @@ class HistoryStore:
                        " WHERE active_leaf = ?", (row_id, row_id))
             db.execute("DELETE FROM messages WHERE id = ?", (row_id,))
 
+    def delete_messages(self, row_ids: list[int]) -> None:
+        """Delete these rows, a message and everything under it, each after its parent; the ledger keeps what
+        their requests cost. A path that ended among them ends at the first one's parent."""
+        if not row_ids:
+            return
+        marks = ", ".join("?" * len(row_ids))
+        with self._write() as db:
+            db.execute(f"UPDATE conversations SET updated = ?, active_leaf = (SELECT parent_id FROM messages"
+                       f" WHERE id = ?) WHERE active_leaf IN ({marks})", (time.time(), row_ids[0], *row_ids))
+            db.execute(f"DELETE FROM messages WHERE id IN ({marks})", row_ids)
+
+    def title(self, conversation_id: int) -> str:
+        row = self.db.execute("SELECT title FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        return "" if row is None else str(row[0])
+
     def rename(self, conversation_id: int, title: str) -> None:
         with self._write() as db:
             db.execute("UPDATE conversations SET title = ? WHERE id = ?", (one_line(title), conversation_id))

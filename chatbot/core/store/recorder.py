@@ -14,7 +14,7 @@ from collections.abc import Callable
 from chatbot.core import journal
 from chatbot.core.conversation import Message
 from chatbot.core.request import SENT, Request
-from chatbot.core.store.history import HistoryStore, Stored
+from chatbot.core.store.history import HistoryStore, Stored, title_from
 from chatbot.core.store.writer import Handle, Writer
 
 SAVE_INTERVAL = 1.0  # seconds between saves of a reply in flight
@@ -50,6 +50,10 @@ class Recorder:
                 self._user(message, setup, parent)
             case journal.MessageWithdrawn(message):
                 self._forget(message)
+            case journal.MessagesDeleted(ids):
+                self._delete(ids)
+            case journal.ConversationForked(setup, messages):
+                self._fork(setup, messages)
             case journal.RequestStarted(model):
                 self._request_started(model)
             case journal.BranchSwitched(leaf):
@@ -154,6 +158,31 @@ class Recorder:
             if empty and conversation is not None and conversation.id is not None \
                     and store.message_count(conversation.id) == 0:
                 store.delete(conversation.id)
+        self._write(write)
+
+    def _delete(self, ids: tuple[int, ...]) -> None:
+        """The user deleted messages: their rows go, the ledger's stay."""
+        rows = [row for message_id in ids if (row := self._rows.pop(message_id, None)) is not None]
+
+        def write(store: HistoryStore) -> None:
+            store.delete_messages([row.id for row in rows if row.id is not None])
+        self._write(write)
+
+    def _fork(self, setup: journal.Setup, messages: tuple[Message, ...]) -> None:
+        """A copy of the path up to a message goes on as a new conversation, titled after the one it came from;
+        its replies keep what they cost, but the ledger has their requests once, with the old conversation."""
+        old = self._conversation
+        self._detach()
+        conversation = self._conversation = Handle()
+        rows = [self._rows.setdefault(message.id, Handle()) for message in messages]
+        first = next((m.content for m in messages if m.role == "user"), "")
+
+        def write(store: HistoryStore) -> None:
+            title = (store.title(old.id) if old is not None and old.id is not None else "") or title_from(first)
+            conversation.id = store.create(setup.model, setup.preset, setup.system_prompt, title=f"{title} (fork)")
+            parent: int | None = None
+            for message, row in zip(messages, rows, strict=True):
+                row.id = parent = store.add(conversation.id, message, parent=parent)
         self._write(write)
 
     # -- requests and replies --

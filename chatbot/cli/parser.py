@@ -36,6 +36,9 @@ def _chat_flags(parser: argparse.ArgumentParser) -> list[argparse.Action]:
              "or FILE:auto sets its detail) or a text file; - reads it from stdin, and the prompt from -p"),
         flag("--usage", action="store_true", help="after the answer, print tokens and cost to stderr"),
         flag("--json", action="store_true", help="print the reply, usage and cost as one JSON object"),
+        flag("--show-reasoning", action="store_true",
+             help="with -p: print the model's reasoning to stderr as it streams (dimmed on a terminal); "
+             "without it, the reasoning is printed nowhere (--json has it)"),
         flag("-m", "--model", help="model to use (see --list-models)"),
         flag("--preset", help="parameter preset: balanced, support, writing, extraction, or your own"),
         flag("-s", "--system", dest="system_prompt", help="system prompt"),

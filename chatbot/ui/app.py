@@ -257,6 +257,8 @@ class ChatApp(App[None]):
                                 screen.action_model_menu)
             yield SystemCommand("Switch preset", f"Pick the parameter preset ({key('preset_menu')})",
                                 screen.action_preset_menu)
+            yield SystemCommand("Reasoning effort", f"How hard the model thinks, from the next request "
+                                f"({key('effort_menu')})", screen.action_effort_menu)
             yield SystemCommand("Edit system prompt", "Change the system prompt of this conversation",
                                 screen.action_edit_system_prompt)
             yield SystemCommand("New conversation", f"Start over ({key('new_conversation')})",

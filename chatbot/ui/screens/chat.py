@@ -25,7 +25,7 @@ from chatbot.ui import clipboard
 from chatbot.ui import export as exporting
 from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen, dropped_screen
-from chatbot.ui.screens.picker import Picker, model_picker, preset_detail, preset_picker
+from chatbot.ui.screens.picker import Picker, model_picker, open_effort_menu, preset_detail, preset_picker
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
 from chatbot.ui.screens.turn_worker import Progress, Settled, TurnViews, TurnWorker, reply_note
 from chatbot.ui.shown import shown_text
@@ -48,6 +48,7 @@ class ChatScreen(Screen[None]):
         Binding("f1", "help", "Help", id="help"),
         Binding("f2", "model_menu", "Model", id="model_menu"),
         Binding("f3", "preset_menu", "Preset", id="preset_menu"),
+        Binding("f5", "effort_menu", "Effort", id="effort_menu", show=False),
         # Terminals without the kitty keyboard protocol send ctrl+h as backspace: f4 works everywhere.
         Binding("f4,ctrl+h", "history", "History", id="history"),
         Binding("escape", "stop", "Stop", id="stop"),
@@ -343,6 +344,9 @@ class ChatScreen(Screen[None]):
             self.session.set_preset(name)
             self.refresh_status()
             self.notify(f"Preset: {name} ({preset_detail(self.session.spec, self.session.preset)})", markup=False)
+
+    def action_effort_menu(self) -> None:
+        open_effort_menu(self.app, self.session, self.refresh_status)
 
     def action_history(self) -> None:
         if self.store is None or self.writer is None:

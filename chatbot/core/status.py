@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from chatbot.core.models import ModelSpec
 from chatbot.core.pricing import Spent
 from chatbot.core.session import Session
 
@@ -37,6 +38,9 @@ class Status:
     ctx_limit: int = 0
     budget_limited: bool = False  # ctx_limit is the configured budget, which is below the model's window
     window_assumed: bool = False  # nothing says the model's window (not the catalogue, the config, the server)
+    # An OpenAI model the catalogue lacks and the config does not describe: its window is a guess (ctx_limit is
+    # default_context_window) and its price unknown; OpenAI reports neither, so only [models.NAME] can say.
+    window_unknown: bool = False
     dropped_turns: int = 0
     # False while nothing of the request the counts describe has been billed (no request yet, or one still
     # waiting for its first token): the previous reply's cost beside the new request's tokens would mix two.
@@ -70,6 +74,7 @@ def status_of(session: Session) -> Status:
         ctx_limit=budget if budget is not None and budget_limited else spec.context_window,
         budget_limited=budget_limited,
         window_assumed=spec.window_source == "assumed" and not budget_limited,
+        window_unknown=undescribed(spec, openai=session.client.is_openai) and not budget_limited,
         dropped_turns=_dropped_turns(session),
         replied=flight.first_token_at is not None if flight else session.last_usage is not None,
         last_cost=last,
@@ -85,6 +90,17 @@ def status_of(session: Session) -> Status:
     if now < flight.retry_until:
         return replace(status, retry=Retry(math.ceil(flight.retry_until - now), flight.retry_note))
     return replace(status, waiting_seconds=int(now - flight.retry_until), retry=Retry(None, flight.retry_note))
+
+
+def undescribed(spec: ModelSpec, *, openai: bool) -> bool:
+    """Whether `spec` is an OpenAI model nothing describes: not in the catalogue, no window in the config.
+    Unlike a local server, OpenAI says nothing of a model's window, so the assumed one is likely far too small."""
+    return openai and not spec.known and spec.window_source == "assumed"
+
+
+def how_to_describe(name: str) -> str:
+    """Where the user says what a model the catalogue lacks holds and costs."""
+    return f'set context_window, input_price and output_price under [models."{name}"] in the config'
 
 
 def _dropped_turns(session: Session) -> int:

@@ -13,6 +13,7 @@ from chatbot.core.errors import ChatError
 from chatbot.core.models import ModelSpec, ReasoningEffort
 from chatbot.core.presets import Preset, sent_summary
 from chatbot.core.request_body import build_params
+from chatbot.core.status import how_to_describe, undescribed
 from chatbot.ui.screens.filter_list import FilterList
 from chatbot.ui.widgets.status_bar import compact
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from chatbot.core.session import Session
+    from chatbot.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -121,11 +123,29 @@ def model_detail(spec: ModelSpec) -> str:
     return f"{compact(spec.context_window)} ctx · {compact(spec.max_output)} out · {price}{kind}"
 
 
+def model_item(spec: ModelSpec, *, openai: bool) -> PickerItem:
+    """A model's row; an OpenAI model nothing describes says its window and price are unknown, and where to set
+    them."""
+    if undescribed(spec, openai=openai):
+        return PickerItem(spec.name, f"window ? (assumed {spec.context_window:,}) · price unknown",
+                          how_to_describe(spec.name))
+    return PickerItem(spec.name, model_detail(spec))
+
+
+def server_model_item(settings: Settings, name: str, *, openai: bool) -> PickerItem:
+    """A model the server lists and the catalogue and config do not: from OpenAI, one nothing describes."""
+    return model_item(settings.model_spec(name), openai=openai) if openai else PickerItem(name, "from the server")
+
+
 def model_picker(session: Session, server_models: Iterable[str], refresh: Callable[[Picker], None]) -> Picker:
-    """The model menu: the catalogue and the config's models, then what the server lists beside them."""
-    models = session.settings.all_models()
-    items = [PickerItem(name, model_detail(spec)) for name, spec in models.items()]
-    items += [PickerItem(name, "from the server") for name in server_models if name not in models]
+    """The model menu: the catalogue and the config's models, then what the server lists beside them (and the
+    current model, if it is none of those)."""
+    settings, openai = session.settings, session.client.is_openai
+    models = settings.all_models()
+    items = [model_item(spec, openai=openai) for spec in models.values()]
+    items += [server_model_item(settings, name, openai=openai) for name in server_models if name not in models]
+    if all(item.value != session.model for item in items):
+        items.append(model_item(session.spec, openai=openai))
     return Picker("Model (applies from the next request)", items, current=session.model,
                   refresh=("ask the server again", refresh), free=True)
 

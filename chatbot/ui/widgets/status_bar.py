@@ -64,7 +64,11 @@ def items(status: Status, *, full: bool = True, left_out: frozenset[str] = froze
         else:
             cached_part = f" ({cached:,} cached)" if cached and "cached" not in left_out else ""
             shown_items.append(f"in {mark}{prompt:,}{cached_part} out {mark}{completion:,}{reasoning_part}")
-    if "ctx" not in left_out:
+    if "ctx" not in left_out and status.window_unknown:
+        # An OpenAI model nothing describes: the window is a guess that may drop turns for nothing, so said plainly.
+        shown_items.append(f"ctx {compact(status.ctx_used)} window ? (assumed {status.ctx_limit:,})" if full
+                           else f"ctx {compact(status.ctx_used)}/{compact(status.ctx_limit)}?")
+    elif "ctx" not in left_out:
         # Named when the budget is the limit: `ctx 172/600` against a 128k model would read as a small window.
         budget = " budget" if status.budget_limited else ""
         assumed = "~" if status.window_assumed else ""  # a guess, like an estimated token count

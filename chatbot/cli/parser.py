@@ -89,6 +89,7 @@ def _store_commands(parser: argparse.ArgumentParser) -> None:
     usage = commands.add_parser("usage", help="tokens and cost per day and model",
                                 description="Requests, tokens and cost per day and model, and in all.")
     usage.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
+    usage.add_argument("--chart", action="store_true", help="what was spent each day, as a bar chart")
     cost = commands.add_parser(
         "cost", help="what a workload costs a day and a month, per model",
         description="The exact cost of N identical requests a day, and of 30 such days, at the catalogue's prices: "

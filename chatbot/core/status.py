@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from chatbot.core.models import ModelSpec
-from chatbot.core.pricing import Spent
+from chatbot.core.pricing import Spent, worst_case
+from chatbot.core.request_body import reply_reserve
 from chatbot.core.session import Session
 
 
@@ -51,6 +52,9 @@ class Status:
     in_flight: bool = False
     waiting_seconds: int | None = None  # a request in flight, no token yet: how long since it (or its retry) went out
     retry: Retry | None = None
+    # The most the next request can cost (its prompt and all of max_tokens), when cost_hint_above is set and this
+    # is above it; None otherwise, and while a request is in flight.
+    next_worst_case: Decimal | None = None
 
 
 def status_of(session: Session) -> Status:
@@ -82,7 +86,9 @@ def status_of(session: Session) -> Status:
         tokens_per_second=flight.tokens_per_second() if flight else None,
         in_flight=flight is not None,
     )
-    if flight is None or flight.first_token_at is not None:
+    if flight is None:
+        return replace(status, next_worst_case=_next_worst_case(session))
+    if flight.first_token_at is not None:
         return status
     now = session.clock()
     if flight.retry_until is None:
@@ -90,6 +96,24 @@ def status_of(session: Session) -> Status:
     if now < flight.retry_until:
         return replace(status, retry=Retry(math.ceil(flight.retry_until - now), flight.retry_note))
     return replace(status, waiting_seconds=int(now - flight.retry_until), retry=Retry(None, flight.retry_note))
+
+
+def _next_worst_case(session: Session) -> Decimal | None:
+    """The next request's worst case before the message being typed (the conversation's window as it stands, and
+    all of max_tokens), if the config asks to hear of it and it is above the threshold. A conversation is measured
+    only once it has been (as the dropped turns are): never on the way to the first paint."""
+    threshold = session.settings.cost_hint_above
+    if threshold is None:
+        return None
+    if not session.conversation.messages:
+        prompt = 0  # nothing to count yet: the reply's max_tokens is the worst case
+    elif session.last_window is None or (window := session.next_window()) is None:
+        return None
+    else:
+        prompt = window.prompt_tokens
+    spec = session.spec
+    worst = worst_case(spec, prompt, reply_reserve(spec, session.preset))
+    return worst if worst is not None and worst > threshold else None
 
 
 def undescribed(spec: ModelSpec, *, openai: bool) -> bool:

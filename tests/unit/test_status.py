@@ -196,3 +196,36 @@ def test_the_model_menu_says_what_is_unknown_and_where_to_set_it(make_settings: 
         assert items[name].note == f'set context_window, input_price and output_price under [models."{name}"] ' \
                                    "in the config"
     assert items["gpt-4o"].detail.startswith("128k ctx")
+
+
+# -- the next request's worst case, beside the prompt --
+
+def test_without_a_threshold_no_worst_case_is_computed(make_session: Callable[..., Session]) -> None:
+    assert status_of(make_session(model="gpt-5.5")).next_worst_case is None
+
+
+def test_an_empty_conversation_costs_at_most_its_max_tokens(make_session: Callable[..., Session]) -> None:
+    # 4,096 tokens of output at gpt-5.5's $30.00 per 1M
+    session = make_session(model="gpt-5.5", cost_hint_above=Decimal("0.01"))
+    assert status_of(session).next_worst_case == Decimal("0.12288")
+
+
+async def test_after_a_reply_the_worst_case_counts_the_conversation(fake: FakeOpenAI,
+                                                                    make_session: Callable[..., Session]) -> None:
+    fake.queue(Reply("word " * 50))
+    session = make_session(model="gpt-5.5", cost_hint_above=Decimal("0.01"))
+    await send(session, "hello " * 50)
+    window = session.next_window()
+    assert window is not None and window.prompt_tokens > 100
+    expected = (window.prompt_tokens * Decimal("5.00") + 4096 * Decimal("30.00")) / 1_000_000
+    assert status_of(session).next_worst_case == expected
+
+
+def test_a_worst_case_under_the_threshold_is_not_shown(make_session: Callable[..., Session]) -> None:
+    # gpt-4o-mini: 4,096 at $0.60 per 1M is $0.0024576, under a cent
+    assert status_of(make_session(model="gpt-4o-mini", cost_hint_above=Decimal("0.01"))).next_worst_case is None
+
+
+def test_an_unknown_price_has_no_worst_case(make_session: Callable[..., Session]) -> None:
+    session = make_session(model="llama3.2", catalogue_prices=None, cost_hint_above=Decimal("0"))
+    assert status_of(session).next_worst_case is None

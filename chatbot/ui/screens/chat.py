@@ -32,7 +32,7 @@ from chatbot.ui.shown import shown_text
 from chatbot.ui.widgets.footer import ChatFooter
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
-from chatbot.ui.widgets.status_bar import StatusBar
+from chatbot.ui.widgets.status_bar import StatusBar, cost_hint
 from chatbot.ui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -128,7 +128,8 @@ class ChatScreen(Screen[None]):
 
     def refresh_status(self) -> None:
         """Give the status bar the session's figures as they are now (after anything that changed them)."""
-        self.query_one(StatusBar).status = status_of(self.session)
+        status = self.query_one(StatusBar).status = status_of(self.session)
+        self.prompt.border_subtitle = cost_hint(status.next_worst_case)
 
     def on_progress(self, event: Progress) -> None:
         self.query_one(StatusBar).status = event.status

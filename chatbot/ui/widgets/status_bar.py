@@ -22,6 +22,8 @@ The model name always stays; alone too long, it is cut with an ellipsis.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rich.cells import cell_len
 from textual.content import Content
 from textual.reactive import reactive
@@ -83,6 +85,11 @@ def items(status: Status, *, full: bool = True, left_out: frozenset[str] = froze
     if status.tokens_per_second is not None and "speed" not in left_out:
         shown_items.append(f"{status.tokens_per_second:.0f} tok/s")
     return shown_items
+
+
+def cost_hint(worst: Decimal | None) -> str:
+    """What the prompt's border says when the next request could cost more than cost_hint_above."""
+    return "" if worst is None else f"next request up to {format_cost(worst)} + your message"
 
 
 def fit(status: Status, width: int) -> str:

@@ -8,29 +8,16 @@ reads `$0.0012+?` and one with nothing priced `$?`, with no bar.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 
 from chatbot.cli.output import Output
-from chatbot.core.pricing import Spent, format_cost
+from chatbot.core.pricing import format_cost
 from chatbot.core.store.ledger import Used
+from chatbot.core.store.spend import daily_spend
 
 BAR_CELLS = 40
 CHART_DAYS = 31
 _EIGHTHS = " ▏▎▍▌▋▊▉"
-
-
-def daily_spend(rows: Iterable[Used]) -> dict[dt.date, Spent]:
-    """What each day spent, every model together, with the days between that spent nothing."""
-    spent: dict[dt.date, Spent] = {}
-    for row in rows:
-        day = dt.date.fromisoformat(row.day)
-        spent[day] = spent.get(day, Spent()) + row.cost
-    if not spent:
-        return {}
-    first, last = min(spent), max(spent)
-    return {first + dt.timedelta(days=n): spent.get(first + dt.timedelta(days=n), Spent())
-            for n in range((last - first).days + 1)}
 
 
 def bar(part: float) -> str:

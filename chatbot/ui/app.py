@@ -33,6 +33,7 @@ from chatbot.ui.collector import Collector
 from chatbot.ui.keymap import resolve as resolve_keymap
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.screens.picker import Picker, server_model_item
+from chatbot.ui.screens.usage import open_usage
 from chatbot.ui.shown import shown_text
 from chatbot.ui.widgets.prompt_input import PromptInput
 
@@ -260,6 +261,8 @@ class ChatApp(App[None]):
                                 screen.action_preset_menu)
             yield SystemCommand("Reasoning effort", f"How hard the model thinks, from the next request "
                                 f"({key('effort_menu')})", screen.action_effort_menu)
+            yield SystemCommand("Usage", "Spend per day and per model, from the ledger",
+                                lambda: open_usage(self, screen.store))
             yield SystemCommand("Edit system prompt", "Change the system prompt of this conversation",
                                 screen.action_edit_system_prompt)
             yield SystemCommand("New conversation", f"Start over ({key('new_conversation')})",

@@ -61,10 +61,10 @@ class UsageScreen(ModalScreen[None]):
         table.add_columns("model", "requests", "prompt", "completion", "cost")
         for used in self.models:
             # Model names may come from a server: data, never markup (a str cell would be read as markup).
-            cells = (used.model or "(unknown)", f"{used.requests:,}", f"{used.prompt_tokens:,}",
-                     f"{used.completion_tokens:,}", format_cost(used.cost))
-            table.add_row(*(Text(shown_text(cell), justify="left" if i == 0 else "right")
-                            for i, cell in enumerate(cells)))
+            figures = (f"{used.requests:,}", f"{used.prompt_tokens:,}", f"{used.completion_tokens:,}",
+                       format_cost(used.cost))
+            table.add_row(Text(shown_text(used.model or "(unknown)")),
+                          *(Text(shown_text(figure), justify="right") for figure in figures))
 
 
 def open_usage(app: App[Any], store: HistoryStore | None) -> None:

@@ -219,3 +219,17 @@ async def test_an_effort_the_next_model_does_not_take_is_not_sent_to_it(fake: Fa
         await send(pilot, "again")
         assert app.session.conversation.last_reply().content == "Fine again."  # sent, not refused
         assert "reasoning_effort" not in fake.last_body
+
+
+async def test_a_presets_effort_the_model_does_not_take_is_said_and_a_choice_beats_it(
+        fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("Fine."))
+    app = make_app(make_settings(model="gpt-5", presets={"quick": {"reasoning_effort": "none"}}, preset="quick"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(app.screen, Picker))
+        assert "as preset quick says: none, which gpt-5 does not take" in options(app)[-1][1]
+        await pilot.press(*"medium", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, Picker))
+        await send(pilot, "hi")
+        assert fake.last_body["reasoning_effort"] == "medium"

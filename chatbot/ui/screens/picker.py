@@ -160,9 +160,9 @@ def preset_picker(session: Session) -> Picker:
                   current=session.preset_name)
 
 
-PRESET_EFFORT = "preset"  # the effort menu's row for "as the preset says": the session's own choice goes
+PRESET_EFFORT = "preset"  # the effort menu's row for "as the preset says": choosing it drops the session's choice
 
-# What each effort asks of the model, in the words of OpenAI's reasoning guide.
+# What each effort asks of the model, in short: more effort is more reasoning tokens, billed as output.
 EFFORT_DETAILS: dict[str, str] = {
     "none": "no reasoning: fastest, fewest tokens",
     "minimal": "very little reasoning: fast",
@@ -183,7 +183,8 @@ def effort_picker(session: Session) -> Picker | str:
                if not spec.known else "pick a reasoning model in the model menu")
         return f"{spec.name} takes no reasoning effort: {how}."
     own = session.settings.active_preset(session.preset_name).reasoning_effort
-    own_said = own if own in spec.reasoning_efforts else "the model's default"
+    own_said = ("the model's default" if own is None else own if own in spec.reasoning_efforts
+                else f"{own}, which {spec.name} does not take")
     items = [PickerItem(effort, EFFORT_DETAILS.get(effort, "")) for effort in spec.reasoning_efforts]
     items.append(PickerItem(PRESET_EFFORT, f"as preset {session.preset_name} says: {own_said}"))
     sent = session.preset.reasoning_effort

@@ -35,7 +35,9 @@ Wire details that matter to the SDK:
   servers do: in ``delta.reasoning_content`` (DeepSeek, llama.cpp's server, older vLLM) or
   ``delta.reasoning`` (OpenRouter, vLLM after its rename), or both at once with the same text as
   servers between the two names do. Its tokens are counted inside ``completion_tokens`` and reported as
-  ``usage.completion_tokens_details.reasoning_tokens``, as OpenAI reports them.
+  ``usage.completion_tokens_details.reasoning_tokens``, as OpenAI reports them. Content is streamed as
+  written, so ``Reply(["<think>", "Hmm.", "</think>", "Hi"])`` is a reply as Ollama streams deepseek-r1's or
+  qwen3's: the reasoning inline in the content, the tags split across deltas wherever the test splits them.
 """
 
 from __future__ import annotations

@@ -107,8 +107,9 @@ async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextI
 
     # On a terminal, model text is data: escape sequences go, even when split across deltas.
     screen, notes = Output(out), Output(err)
-    # The model's reasoning never reaches stdout, which holds the answer alone: it is shown dimmed on a terminal
-    # stderr while it streams (a person waiting sees the model work), and written nowhere else (--json has it).
+    # The model's reasoning never reaches stdout, which holds the answer alone. With --show-reasoning it goes to
+    # stderr as it streams (dimmed on a terminal); without, nowhere: a stderr kept as a log gets no pages of it
+    # unasked, and --json has it anyway.
     thinking = Output(err)
     reasoning_shown = False
     turn = session.send(prompt, attachments)
@@ -124,7 +125,7 @@ async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextI
                         thinking.end_aside()
                         reasoning_shown = False
                     screen.piece(event.text)
-                elif isinstance(event, ReasoningDelta) and not args.json and thinking.terminal:
+                elif isinstance(event, ReasoningDelta) and not args.json and args.show_reasoning:
                     thinking.aside(event.text)
                     reasoning_shown = True
                 elif isinstance(event, Retrying):

@@ -50,6 +50,7 @@ class Output:
         self.stream = stream
         self.terminal = _is_terminal(stream)
         self._pieces = StreamFilter() if self.terminal else None
+        self._aside = StreamFilter()
 
     def line(self, text: str = "") -> None:
         self.stream.write(neutralize(text) + "\n")
@@ -73,16 +74,19 @@ class Output:
             self.stream.write(self._pieces.flush())
 
     def aside(self, text: str) -> None:
-        """A piece of what is shown beside the document (a model's reasoning): on a terminal, dimmed and cleaned
-        as piece() cleans; anywhere else not written at all, so a log or a pipe gets only what it asked for."""
-        if self._pieces:
-            self.stream.write(_DIM + self._pieces.feed(text) + _UNDIM)
-            self.stream.flush()
+        """A piece of what is shown beside the document (a model's reasoning), cleaned as piece() cleans it on a
+        terminal wherever it goes (it is for people, as a line() is, not the document asked for); dimmed on a
+        terminal."""
+        self._write_aside(self._aside.feed(text))
 
     def end_aside(self) -> None:
         """The aside is over: its last held-back piece, and the line ended."""
-        if self._pieces:
-            self.stream.write(_DIM + self._pieces.flush() + _UNDIM + "\n")
+        self._write_aside(self._aside.flush())
+        self.stream.write("\n")
+
+    def _write_aside(self, text: str) -> None:
+        self.stream.write(_DIM + text + _UNDIM if self.terminal else text)
+        self.stream.flush()
 
     def table(self, rows: Sequence[Sequence[str]], *, right: Collection[int] = (),
               widest: Mapping[int, int] | None = None) -> None:

@@ -1,7 +1,8 @@
 """`chat`'s arguments: the chat flags, and the store commands as argparse subcommands.
 
 `chat` alone, `chat -p ...` and piped input chat; `chat history|export|import|usage` work on the history and
-take only their own flags. Every help text is argparse's, generated from what is defined here.
+`chat cost` on the catalogue's prices; they take only their own flags. Every help text is argparse's, generated
+from what is defined here.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def _chat_flags(parser: argparse.ArgumentParser) -> list[argparse.Action]:
              "or FILE:auto sets its detail) or a text file; - reads it from stdin, and the prompt from -p"),
         flag("--usage", action="store_true", help="after the answer, print tokens and cost to stderr"),
         flag("--json", action="store_true", help="print the reply, usage and cost as one JSON object"),
+        flag("--show-reasoning", action="store_true",
+             help="with -p: print the model's reasoning to stderr as it streams (dimmed on a terminal); "
+             "without it, the reasoning is printed nowhere (--json has it)"),
         flag("-m", "--model", help="model to use (see --list-models)"),
         flag("--preset", help="parameter preset: balanced, support, writing, extraction, or your own"),
         flag("-s", "--system", dest="system_prompt", help="system prompt"),
@@ -86,6 +90,20 @@ def _store_commands(parser: argparse.ArgumentParser) -> None:
     usage = commands.add_parser("usage", help="tokens and cost per day and model",
                                 description="Requests, tokens and cost per day and model, and in all.")
     usage.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
+    usage.add_argument("--chart", action="store_true", help="what was spent each day, as a bar chart")
+    cost = commands.add_parser(
+        "cost", help="what a workload costs a day and a month, per model",
+        description="The exact cost of N identical requests a day, and of 30 such days, at the catalogue's prices: "
+        "for one model, or every catalogue model side by side, cheapest first. Reads no config, sends nothing.")
+    cost.add_argument("--model", dest="cost_model", metavar="MODEL", help="one model (default: every catalogue model)")
+    cost.add_argument("--requests", type=int, required=True, metavar="N", help="requests a day")
+    cost.add_argument("--prompt", dest="prompt_tokens", type=int, required=True, metavar="P",
+                      help="prompt tokens of each request")
+    cost.add_argument("--completion", dest="completion_tokens", type=int, required=True, metavar="C",
+                      help="completion tokens of each request (reasoning tokens included: they are billed as output)")
+    cost.add_argument("--cached", dest="cached_tokens", type=int, default=0, metavar="K",
+                      help="of the prompt tokens, how many the provider has cached (billed at the cached rate)")
+    cost.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
     for name, sub in commands.choices.items():
         sub.prog = f"chat {name}"
         sub.set_defaults(parser=sub)

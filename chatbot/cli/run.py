@@ -14,6 +14,15 @@ if TYPE_CHECKING:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    if args.command == "cost":  # the catalogue's prices alone: no store to open
+        from chatbot.cli.cost import run_cost
+        from chatbot.cli.output import report
+        from chatbot.core.errors import ChatError
+
+        try:
+            return run_cost(args)
+        except ChatError as exc:
+            return report(exc)
     if args.command is not None:
         from chatbot.cli.store_commands import run_command
 

@@ -126,6 +126,13 @@ def _import(store: HistoryStore, args: Parsed) -> int:
 def _usage(store: HistoryStore, args: Parsed) -> int:
     rows = store.usage()
     out = stdout()
+    if args.chart:
+        if args.as_json:
+            raise UsageError("--chart draws for people and --json prints for scripts", "give one of them")
+        from chatbot.cli.usage_chart import chart
+
+        chart(rows, out)
+        return 0
     if args.as_json:
         out.json([{"day": r.day, "model": r.model, "requests": r.requests, "prompt_tokens": r.prompt_tokens,
                    "cached_tokens": r.cached_tokens, "completion_tokens": r.completion_tokens,

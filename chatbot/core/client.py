@@ -30,6 +30,7 @@ from chatbot.core.events import (
 from chatbot.core.models import OPENAI_URL, ModelSpec, is_openai_url
 from chatbot.core.presets import Preset
 from chatbot.core.request_body import ToolDefinitions, build_params, has_images
+from chatbot.core.think_tags import Piece, ThinkTags
 from chatbot.core.tools.calls import CallAssembler
 
 if TYPE_CHECKING:
@@ -225,23 +226,30 @@ class ChatClient:
         stream = await self.sdk.chat.completions.create(
             **params, stream=True, stream_options={"include_usage": True}
         )
-        async with stream:
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    usage = _usage(chunk.usage)
-                for choice in chunk.choices:
-                    if choice.delta is not None:
-                        if reasoning := _reasoning(choice.delta):
-                            streamed.reasoning = True
-                            yield ReasoningDelta(reasoning)
-                        if choice.delta.content:
-                            streamed.text = True
-                            yield TextDelta(choice.delta.content)
-                        for fragment in (choice.delta.tool_calls or ()) if "tools" in params else ():
-                            streamed.tool_call = True
-                            calls.add(fragment)
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
+        inline = ThinkTags()  # reasoning some servers write into the content, in <think> tags
+        try:
+            async with stream:
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        usage = _usage(chunk.usage)
+                    for choice in chunk.choices:
+                        if choice.delta is not None:
+                            if reasoning := _reasoning(choice.delta):
+                                yield streamed.saw(ReasoningDelta(reasoning))
+                            for piece in inline.feed(choice.delta.content or ""):
+                                yield streamed.saw(piece)
+                            for fragment in (choice.delta.tool_calls or ()) if "tools" in params else ():
+                                streamed.tool_call = True
+                                calls.add(fragment)
+                        if choice.finish_reason:
+                            finish = choice.finish_reason
+        except Exception:
+            # What the tags held back had arrived: it is kept with the rest of a reply that broke off.
+            for piece in inline.end():
+                yield streamed.saw(piece)
+            raise
+        for piece in inline.end():
+            yield streamed.saw(piece)
         request_id = stream.response.headers.get("x-request-id")
         yield UsageReport(usage, request_id)
         if finish is None:
@@ -280,6 +288,14 @@ class _Streamed:
     @property
     def started(self) -> bool:
         return self.text or self.reasoning or self.tool_call
+
+    def saw(self, piece: Piece) -> Piece:
+        """`piece` is on its way to the caller."""
+        if isinstance(piece, TextDelta):
+            self.text = True
+        else:
+            self.reasoning = True
+        return piece
 
 
 def _usage(usage: CompletionUsage) -> Usage:

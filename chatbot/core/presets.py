@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from chatbot.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from chatbot.core.models import ReasoningEffort
+    from chatbot.core.models import ModelSpec, ReasoningEffort
 
     # Only a type: the config schema imports this module for the built-in presets.
     from chatbot.core.settings.schema import PresetConfig
@@ -28,6 +28,14 @@ class Preset:
     reasoning_effort: ReasoningEffort | None = None
     """Sent to reasoning models only (as temperature and top_p go to the others); None: the model's default."""
 
+
+def with_effort(preset: Preset, effort: ReasoningEffort | None, spec: ModelSpec) -> Preset:
+    """`preset` with the reasoning effort the user chose for the session (the effort menu), if `spec` takes it.
+    A choice the model does not take (it was made for another model) leaves the preset's own: a model switch
+    must not turn into a refused request."""
+    if effort is None or not spec.reasoning or effort not in spec.reasoning_efforts:
+        return preset
+    return replace(preset, reasoning_effort=effort)
 
 
 def sent_summary(params: Mapping[str, object]) -> str:

@@ -114,3 +114,35 @@ def billed(usage: Usage, spec: ModelSpec) -> Decimal | None:
     if not (usage.prompt_tokens or usage.completion_tokens or usage.cached_tokens):
         return Decimal(0)
     return cost_of(usage, spec)
+
+
+DAYS_IN_MONTH = 30  # what `chat cost` calls a month: a round figure a reader can check by hand
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """A day of identical requests, as `chat cost` plans one: how many, and each one's tokens."""
+
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int = 0  # of the prompt tokens
+
+    @property
+    def usage(self) -> Usage:
+        """One request's usage."""
+        return Usage(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
+
+    def fits(self, spec: ModelSpec) -> bool:
+        """Whether one request fits `spec`: its prompt and reply in the window, its reply in the output limit."""
+        return (self.prompt_tokens + self.completion_tokens <= spec.context_window
+                and self.completion_tokens <= spec.max_output)
+
+    def costs(self, spec: ModelSpec) -> tuple[Decimal, Decimal, Decimal] | None:
+        """A request's, the day's and DAYS_IN_MONTH days' cost on `spec`, exactly (None: its price is unknown);
+        each request at the rate its prompt length is billed at, so a long prompt pays the long-context tier."""
+        each = cost_of(self.usage, spec)
+        if each is None:
+            return None
+        daily = each * self.requests
+        return each, daily, daily * DAYS_IN_MONTH

@@ -23,8 +23,8 @@ from chatbot.core.client import Client
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.errors import ChatError
 from chatbot.core.events import Event, Finished, ReasoningDelta, Retrying, TextDelta, Usage, UsageReport
-from chatbot.core.models import ImageRule, ModelSpec
-from chatbot.core.presets import Preset
+from chatbot.core.models import ImageRule, ModelSpec, ReasoningEffort
+from chatbot.core.presets import Preset, with_effort
 from chatbot.core.pricing import Spent, billed, cost_of, worst_case
 from chatbot.core.request import ERROR, OK, RETRIED, STOPPED, Request
 from chatbot.core.request_body import accepted_effort, reply_reserve, stored_params
@@ -46,6 +46,7 @@ class Session:
         self.conversation = conversation or Conversation(system_prompt=settings.system_prompt)
         self.model = settings.model
         self.preset_name = settings.preset
+        self.effort: ReasoningEffort | None = None  # the effort menu's choice (presets.with_effort)
         self.totals = Totals()
         self.in_flight: InFlight | None = None
         self.last_usage: Usage | None = None
@@ -62,7 +63,7 @@ class Session:
 
     @property
     def preset(self) -> Preset:
-        return self.settings.active_preset(self.preset_name)
+        return with_effort(self.settings.active_preset(self.preset_name), self.effort, self.spec)
 
     @property
     def counter(self) -> TokenCounter:

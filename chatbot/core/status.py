@@ -11,7 +11,9 @@ import math
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from chatbot.core.pricing import Spent
+from chatbot.core.models import ModelSpec
+from chatbot.core.pricing import Spent, worst_case
+from chatbot.core.request_body import reply_reserve
 from chatbot.core.session import Session
 
 
@@ -37,6 +39,9 @@ class Status:
     ctx_limit: int = 0
     budget_limited: bool = False  # ctx_limit is the configured budget, which is below the model's window
     window_assumed: bool = False  # nothing says the model's window (not the catalogue, the config, the server)
+    # An OpenAI model the catalogue lacks and the config does not describe: its window is a guess (ctx_limit is
+    # default_context_window) and its price unknown; OpenAI reports neither, so only [models.NAME] can say.
+    window_unknown: bool = False
     dropped_turns: int = 0
     # False while nothing of the request the counts describe has been billed (no request yet, or one still
     # waiting for its first token): the previous reply's cost beside the new request's tokens would mix two.
@@ -47,6 +52,9 @@ class Status:
     in_flight: bool = False
     waiting_seconds: int | None = None  # a request in flight, no token yet: how long since it (or its retry) went out
     retry: Retry | None = None
+    # The most the next request can cost (its prompt and all of max_tokens), when cost_hint_above is set and this
+    # is above it; None otherwise, and while a request is in flight.
+    next_worst_case: Decimal | None = None
 
 
 def status_of(session: Session) -> Status:
@@ -70,6 +78,7 @@ def status_of(session: Session) -> Status:
         ctx_limit=budget if budget is not None and budget_limited else spec.context_window,
         budget_limited=budget_limited,
         window_assumed=spec.window_source == "assumed" and not budget_limited,
+        window_unknown=undescribed(spec, openai=session.client.is_openai) and not budget_limited,
         dropped_turns=_dropped_turns(session),
         replied=flight.first_token_at is not None if flight else session.last_usage is not None,
         last_cost=last,
@@ -77,7 +86,9 @@ def status_of(session: Session) -> Status:
         tokens_per_second=flight.tokens_per_second() if flight else None,
         in_flight=flight is not None,
     )
-    if flight is None or flight.first_token_at is not None:
+    if flight is None:
+        return replace(status, next_worst_case=_next_worst_case(session))
+    if flight.first_token_at is not None:
         return status
     now = session.clock()
     if flight.retry_until is None:
@@ -85,6 +96,35 @@ def status_of(session: Session) -> Status:
     if now < flight.retry_until:
         return replace(status, retry=Retry(math.ceil(flight.retry_until - now), flight.retry_note))
     return replace(status, waiting_seconds=int(now - flight.retry_until), retry=Retry(None, flight.retry_note))
+
+
+def _next_worst_case(session: Session) -> Decimal | None:
+    """The next request's worst case before the message being typed (the conversation's window as it stands, and
+    all of max_tokens), if the config asks to hear of it and it is above the threshold. A conversation is measured
+    only once it has been (as the dropped turns are): never on the way to the first paint."""
+    threshold = session.settings.cost_hint_above
+    if threshold is None:
+        return None
+    if not session.conversation.messages:
+        prompt = 0  # nothing to count yet: the reply's max_tokens is the worst case
+    elif session.last_window is None or (window := session.next_window()) is None:
+        return None
+    else:
+        prompt = window.prompt_tokens
+    spec = session.spec
+    worst = worst_case(spec, prompt, reply_reserve(spec, session.preset))
+    return worst if worst is not None and worst > threshold else None
+
+
+def undescribed(spec: ModelSpec, *, openai: bool) -> bool:
+    """Whether `spec` is an OpenAI model nothing describes: not in the catalogue, no window in the config.
+    Unlike a local server, OpenAI says nothing of a model's window, so the assumed one is likely far too small."""
+    return openai and not spec.known and spec.window_source == "assumed"
+
+
+def how_to_describe(name: str) -> str:
+    """Where the user says what a model the catalogue lacks holds and costs."""
+    return f'set context_window, input_price and output_price under [models."{name}"] in the config'
 
 
 def _dropped_turns(session: Session) -> int:

@@ -32,7 +32,8 @@ from chatbot.ui import themes, typeahead
 from chatbot.ui.collector import Collector
 from chatbot.ui.keymap import resolve as resolve_keymap
 from chatbot.ui.screens.chat import ChatScreen
-from chatbot.ui.screens.picker import Picker, PickerItem
+from chatbot.ui.screens.picker import Picker, server_model_item
+from chatbot.ui.screens.usage import open_usage
 from chatbot.ui.shown import shown_text
 from chatbot.ui.widgets.prompt_input import PromptInput
 
@@ -210,7 +211,8 @@ class ChatApp(App[None]):
         if picker is not None:  # a menu closed meanwhile takes no message
             known = self.settings.all_models()
             picker.post_message(Picker.ItemsArrived(
-                [PickerItem(name, "from the server") for name in self.server_models if name not in known]))
+                [server_model_item(self.settings, name, openai=self.session.client.is_openai)
+                 for name in self.server_models if name not in known]))
 
     def _apply_keymap(self, keymap: dict[str, str]) -> None:
         editing = {key: f"the prompt's {found[0].description.lower() or found[0].action}"
@@ -257,6 +259,10 @@ class ChatApp(App[None]):
                                 screen.action_model_menu)
             yield SystemCommand("Switch preset", f"Pick the parameter preset ({key('preset_menu')})",
                                 screen.action_preset_menu)
+            yield SystemCommand("Reasoning effort", f"How hard the model thinks, from the next request "
+                                f"({key('effort_menu')})", screen.action_effort_menu)
+            yield SystemCommand("Usage", "Spend per day and per model, from the ledger",
+                                lambda: open_usage(self, screen.store))
             yield SystemCommand("Edit system prompt", "Change the system prompt of this conversation",
                                 screen.action_edit_system_prompt)
             yield SystemCommand("New conversation", f"Start over ({key('new_conversation')})",

@@ -3,20 +3,24 @@ the keyboard and the mouse, and the header and the status bar say what the model
 
 from __future__ import annotations
 
+import json
 import threading
+from pathlib import Path
 from typing import Any
 
 from textual.widgets import Static
 from textual.widgets._collapsible import CollapsibleTitle
 
 from chatbot.core.status import Status
+from chatbot.core.store.history import HistoryStore
 from chatbot.ui.app import make_app
+from chatbot.ui.screens.picker import Picker
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import DROP_ORDER, StatusBar, fit
 from chatbot.ui.widgets.thinking_block import ThinkingBlock
 from fake_openai import FakeOpenAI, Reply
-from support import send, until, wait_turn
+from support import Notified, caught_up, options, run_command, send, until, wait_turn
 
 SIZE = (120, 30)
 
@@ -140,3 +144,92 @@ async def test_a_reopened_conversation_shows_its_reasoning_folded(fake: FakeOpen
         await pilot.pause()
         block = block_of(last_reply(app))
         assert block.display and block.collapsed and drawn(block) == "kept"
+
+
+# -- the reasoning-effort menu --
+
+async def test_the_effort_menu_lists_what_the_model_takes_and_the_choice_goes_with_the_next_request(
+        fake: FakeOpenAI, make_settings: Any, db: Path, reader: Any) -> None:
+    fake.queue(Reply("Fine."), Reply("Sure."))
+    app = make_app(make_settings(model="gpt-5"), store=HistoryStore(db))
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "first")
+        assert "reasoning_effort" not in fake.last_body  # the preset sets none: the model's default
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(app.screen, Picker))
+        rows = options(app)
+        assert [row_id for row_id, _ in rows] == ["minimal", "low", "medium", "high", "preset"]
+        assert rows[-1][1].startswith("●")  # as the preset says, until something else is chosen
+        assert "the model's default" in rows[-1][1]
+        await pilot.press(*"low", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, Picker))
+        assert app.session.effort == "low"
+        await send(pilot, "second")
+        await caught_up(app)
+        assert fake.last_body["reasoning_effort"] == "low"
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(app.screen, Picker))
+        assert next(text for row_id, text in options(app) if row_id == "low").startswith("●")
+    rows = reader().db.execute("SELECT params FROM messages WHERE role = 'assistant' ORDER BY id").fetchall()
+    assert [json.loads(params)["reasoning_effort"] for (params,) in rows] == [None, "low"]
+
+
+async def test_choosing_the_preset_row_sends_the_presets_effort_again(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("Fine."))
+    app = make_app(make_settings(model="gpt-5"))
+    async with app.run_test(size=SIZE) as pilot:
+        app.session.effort = "high"
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(app.screen, Picker))
+        await pilot.press(*"preset", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, Picker))
+        await send(pilot, "hi")
+        assert app.session.effort is None and "reasoning_effort" not in fake.last_body
+
+
+async def test_the_effort_menu_is_in_the_palette(fake: FakeOpenAI, make_settings: Any) -> None:
+    app = make_app(make_settings(model="o3"))
+    async with app.run_test(size=SIZE) as pilot:
+        await run_command(pilot, "Reasoning effort")
+        await until(pilot, lambda: isinstance(app.screen, Picker))
+        assert [row_id for row_id, _ in options(app)] == ["low", "medium", "high", "preset"]
+
+
+async def test_a_model_that_takes_no_effort_says_so(fake: FakeOpenAI, make_settings: Any) -> None:
+    notified = Notified()
+    app = make_app(make_settings(model="gpt-4o-mini"))
+    async with app.run_test(size=SIZE, message_hook=notified) as pilot:
+        await pilot.press("f5")
+        await pilot.pause()
+        assert not isinstance(app.screen, Picker)
+    assert "gpt-4o-mini takes no reasoning effort: pick a reasoning model in the model menu." in notified.messages
+
+
+async def test_an_effort_the_next_model_does_not_take_is_not_sent_to_it(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("Fine."), Reply("Fine again."))
+    app = make_app(make_settings(model="gpt-5"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(app.screen, Picker))
+        await pilot.press(*"minimal", "enter")  # gpt-5 takes it, gpt-5.1 does not
+        await until(pilot, lambda: not isinstance(app.screen, Picker))
+        await send(pilot, "hi")
+        assert fake.last_body["reasoning_effort"] == "minimal"
+        app.session.set_model("gpt-5.1")
+        await send(pilot, "again")
+        assert app.session.conversation.last_reply().content == "Fine again."  # sent, not refused
+        assert "reasoning_effort" not in fake.last_body
+
+
+async def test_a_presets_effort_the_model_does_not_take_is_said_and_a_choice_beats_it(
+        fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("Fine."))
+    app = make_app(make_settings(model="gpt-5", presets={"quick": {"reasoning_effort": "none"}}, preset="quick"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(app.screen, Picker))
+        assert "as preset quick says: none, which gpt-5 does not take" in options(app)[-1][1]
+        await pilot.press(*"medium", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, Picker))
+        await send(pilot, "hi")
+        assert fake.last_body["reasoning_effort"] == "medium"

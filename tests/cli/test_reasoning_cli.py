@@ -1,5 +1,6 @@
 """`chat -p` with a reasoning model, as a real subprocess against the fake: stdout holds the answer alone, the
-reasoning shows dimmed on a terminal stderr only, and --json and --usage count it."""
+reasoning goes to stderr only with --show-reasoning (dimmed on a terminal, plain elsewhere, cleaned both ways), and
+--json and --usage count it."""
 
 from __future__ import annotations
 
@@ -40,13 +41,22 @@ def test_piped_stdout_holds_the_answer_alone_and_stderr_no_reasoning(fake: FakeO
     assert "completion 200 (190 reasoning)" in done.stderr
 
 
-def test_a_terminal_stderr_shows_the_reasoning_dimmed_and_clean(fake: FakeOpenAI, chat_env: dict[str, str],
-                                                                tmp_path: Path) -> None:
+def test_piped_stderr_with_show_reasoning_gets_it_plain_and_clean(fake: FakeOpenAI, run_chat) -> None:
     fake.queue(Reply("Four.", reasoning=THOUGHT))
+
+    done = run_chat("-p", "2+2?", "--show-reasoning", "--model", "gpt-4o-mini")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Four.\n"
+    assert done.stderr == "The user asks 2+2. Four.\n"  # no dimming, and the model's own sequence removed
+
+
+def _on_a_terminal_stderr(fake: FakeOpenAI, chat_env: dict[str, str], tmp_path: Path, *flags: str) -> tuple[str, str]:
+    """`chat -p` with its stderr on a pseudo-terminal: (stdout, what the terminal got)."""
     env = {**chat_env, "OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.base_url}
     master, slave = pty.openpty()
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "chatbot", "-p", "2+2?", "--model", "gpt-4o-mini"],
+        proc = subprocess.Popen([sys.executable, "-m", "chatbot", "-p", "2+2?", "--model", "gpt-4o-mini", *flags],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=env,
                                 cwd=tmp_path)
     finally:
@@ -69,12 +79,34 @@ def test_a_terminal_stderr_shows_the_reasoning_dimmed_and_clean(fake: FakeOpenAI
     out = proc.stdout.read().decode()
     proc.stdout.close()
     assert proc.wait(timeout=120) == 0
-    err = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    return out, b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def test_a_terminal_stderr_shows_the_reasoning_dimmed_and_clean(
+        fake: FakeOpenAI, chat_env: dict[str, str], tmp_path: Path) -> None:
+    fake.queue(Reply("Four.", reasoning=THOUGHT))
+
+    out, err = _on_a_terminal_stderr(fake, chat_env, tmp_path, "--show-reasoning")
 
     assert out == "Four.\n"
     assert "\x1b[2mThe user\x1b[22m" in err and "asks 2+2." in err and "Four." in err
     assert "pwned" not in err and "\x1b]" not in err  # the model's own sequences are removed
     assert err.endswith("\x1b[22m\n")  # the reasoning's line is ended
+
+
+def test_a_terminal_stderr_shows_no_reasoning_unasked(fake: FakeOpenAI, chat_env: dict[str, str],
+                                                      tmp_path: Path) -> None:
+    fake.queue(Reply("Four.", reasoning=THOUGHT))
+
+    out, err = _on_a_terminal_stderr(fake, chat_env, tmp_path)
+
+    assert out == "Four.\n"
+    assert err == ""
+
+
+def test_help_names_show_reasoning(run_chat) -> None:
+    done = run_chat("--help")
+    assert "--show-reasoning" in " ".join(done.stdout.split())
 
 
 def test_chat_usage_shows_reasoning_in_a_column_of_its_own(run_chat, chat_env: dict[str, str]) -> None:

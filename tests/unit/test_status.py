@@ -149,3 +149,83 @@ async def test_a_retry_counts_down_then_runs(fake: FakeOpenAI, make_session: Cal
     assert running.retry is not None and running.retry.seconds_left is None and running.waiting_seconds == 2
     assert running.retry.reason == pending.retry.reason and "Rate limit reached" in running.retry.reason
     assert status_of(session).retry is None  # settled
+
+
+# -- a model nothing describes --
+
+def openai_session(make_settings: Any, api_key: str, **flags: Any) -> Session:
+    """A session whose client talks to api.openai.com. Nothing is sent: status_of and the menus only read it."""
+    settings = make_settings(base_url=None, catalogue_prices=None, **flags)
+    return Session(settings, ChatClient(api_key=api_key, base_url=None), clock=Clock())
+
+
+def test_an_openai_model_the_catalogue_lacks_says_its_window_is_unknown(make_settings: Any, api_key: str) -> None:
+    from chatbot.ui.widgets.status_bar import fit
+
+    status = status_of(openai_session(make_settings, api_key, model="gpt-9-turbo"))
+
+    assert status.window_unknown and status.ctx_limit == 8192
+    assert "ctx 0 window ? (assumed 8,192)" in fit(status, 200)
+    assert "ctx 0/8.2k?" in fit(status, 60)  # short labels
+    assert "~" not in fit(status, 200)
+
+
+def test_an_openai_model_the_config_gives_a_window_is_not_unknown(make_settings: Any, api_key: str) -> None:
+    status = status_of(openai_session(make_settings, api_key, model="gpt-9-turbo",
+                                      models={"gpt-9-turbo": {"context_window": 500_000}}))
+    assert not status.window_unknown and not status.window_assumed and status.ctx_limit == 500_000
+
+
+def test_a_local_servers_model_keeps_its_assumed_mark(make_session: Callable[..., Session]) -> None:
+    from chatbot.ui.widgets.status_bar import fit
+
+    status = status_of(make_session(model="llama3.2", catalogue_prices=None))
+
+    assert status.window_assumed and not status.window_unknown
+    assert "ctx 0/~8.2k" in fit(status, 200) and "window ?" not in fit(status, 200)
+
+
+def test_the_model_menu_says_what_is_unknown_and_where_to_set_it(make_settings: Any, api_key: str) -> None:
+    from chatbot.ui.screens.picker import model_picker
+
+    session = openai_session(make_settings, api_key, model="gpt-9-turbo")
+    items = {i.value: i for i in model_picker(session, ["gpt-9-mini", "gpt-4o"], lambda _picker: None).items}
+
+    for name in ("gpt-9-turbo", "gpt-9-mini"):  # the current model, and one OpenAI lists
+        assert items[name].detail == "window ? (assumed 8,192) · price unknown"
+        assert items[name].note == f'set context_window, input_price and output_price under [models."{name}"] ' \
+                                   "in the config"
+    assert items["gpt-4o"].detail.startswith("128k ctx")
+
+
+# -- the next request's worst case, beside the prompt --
+
+def test_without_a_threshold_no_worst_case_is_computed(make_session: Callable[..., Session]) -> None:
+    assert status_of(make_session(model="gpt-5.5")).next_worst_case is None
+
+
+def test_an_empty_conversation_costs_at_most_its_max_tokens(make_session: Callable[..., Session]) -> None:
+    # 4,096 tokens of output at gpt-5.5's $30.00 per 1M
+    session = make_session(model="gpt-5.5", cost_hint_above=Decimal("0.01"))
+    assert status_of(session).next_worst_case == Decimal("0.12288")
+
+
+async def test_after_a_reply_the_worst_case_counts_the_conversation(fake: FakeOpenAI,
+                                                                    make_session: Callable[..., Session]) -> None:
+    fake.queue(Reply("word " * 50))
+    session = make_session(model="gpt-5.5", cost_hint_above=Decimal("0.01"))
+    await send(session, "hello " * 50)
+    window = session.next_window()
+    assert window is not None and window.prompt_tokens > 100
+    expected = (window.prompt_tokens * Decimal("5.00") + 4096 * Decimal("30.00")) / 1_000_000
+    assert status_of(session).next_worst_case == expected
+
+
+def test_a_worst_case_under_the_threshold_is_not_shown(make_session: Callable[..., Session]) -> None:
+    # gpt-4o-mini: 4,096 at $0.60 per 1M is $0.0024576, under a cent
+    assert status_of(make_session(model="gpt-4o-mini", cost_hint_above=Decimal("0.01"))).next_worst_case is None
+
+
+def test_an_unknown_price_has_no_worst_case(make_session: Callable[..., Session]) -> None:
+    session = make_session(model="llama3.2", catalogue_prices=None, cost_hint_above=Decimal("0"))
+    assert status_of(session).next_worst_case is None

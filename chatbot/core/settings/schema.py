@@ -178,6 +178,9 @@ class Settings(BaseSettings):
     proxy that bills as OpenAI does. Prices under [models.NAME] apply either way."""
     max_session_cost: Decimal | None = Field(default=None, gt=0)
     """Refuse a request whose worst-case cost would take the session past this many dollars."""
+    cost_hint_above: Decimal | None = Field(default=None, ge=0)
+    """Show beside the prompt the most the next request can cost (its prompt and all of max_tokens at the model's
+    prices) when that is above this many dollars; 0 always shows it. Unset: never."""
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     """Limits on the context a request may use ([budget] in the config)."""
     attachments: AttachmentsConfig = Field(default_factory=AttachmentsConfig)

@@ -25,14 +25,14 @@ from chatbot.ui import clipboard
 from chatbot.ui import export as exporting
 from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen, dropped_screen
-from chatbot.ui.screens.picker import Picker, model_picker, preset_detail, preset_picker
+from chatbot.ui.screens.picker import Picker, model_picker, open_effort_menu, preset_detail, preset_picker
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
 from chatbot.ui.screens.turn_worker import Progress, Settled, TurnViews, TurnWorker, reply_note
 from chatbot.ui.shown import shown_text
 from chatbot.ui.widgets.footer import ChatFooter
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
-from chatbot.ui.widgets.status_bar import StatusBar
+from chatbot.ui.widgets.status_bar import StatusBar, cost_hint
 from chatbot.ui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ class ChatScreen(Screen[None]):
         Binding("f1", "help", "Help", id="help"),
         Binding("f2", "model_menu", "Model", id="model_menu"),
         Binding("f3", "preset_menu", "Preset", id="preset_menu"),
+        Binding("f5", "effort_menu", "Effort", id="effort_menu", show=False),
         # Terminals without the kitty keyboard protocol send ctrl+h as backspace: f4 works everywhere.
         Binding("f4,ctrl+h", "history", "History", id="history"),
         Binding("escape", "stop", "Stop", id="stop"),
@@ -127,7 +128,8 @@ class ChatScreen(Screen[None]):
 
     def refresh_status(self) -> None:
         """Give the status bar the session's figures as they are now (after anything that changed them)."""
-        self.query_one(StatusBar).status = status_of(self.session)
+        status = self.query_one(StatusBar).status = status_of(self.session)
+        self.prompt.border_subtitle = cost_hint(status.next_worst_case)
 
     def on_progress(self, event: Progress) -> None:
         self.query_one(StatusBar).status = event.status
@@ -343,6 +345,9 @@ class ChatScreen(Screen[None]):
             self.session.set_preset(name)
             self.refresh_status()
             self.notify(f"Preset: {name} ({preset_detail(self.session.spec, self.session.preset)})", markup=False)
+
+    def action_effort_menu(self) -> None:
+        open_effort_menu(self.app, self.session, self.refresh_status)
 
     def action_history(self) -> None:
         if self.store is None or self.writer is None:

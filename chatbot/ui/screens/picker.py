@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from chatbot.core.errors import ChatError
-from chatbot.core.models import ModelSpec
+from chatbot.core.models import ModelSpec, ReasoningEffort
 from chatbot.core.presets import Preset, sent_summary
 from chatbot.core.request_body import build_params
+from chatbot.core.status import how_to_describe, undescribed
 from chatbot.ui.screens.filter_list import FilterList
 from chatbot.ui.widgets.status_bar import compact
 
 if TYPE_CHECKING:
+    from textual.app import App
+
     from chatbot.core.session import Session
+    from chatbot.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -119,11 +123,29 @@ def model_detail(spec: ModelSpec) -> str:
     return f"{compact(spec.context_window)} ctx · {compact(spec.max_output)} out · {price}{kind}"
 
 
+def model_item(spec: ModelSpec, *, openai: bool) -> PickerItem:
+    """A model's row; an OpenAI model nothing describes says its window and price are unknown, and where to set
+    them."""
+    if undescribed(spec, openai=openai):
+        return PickerItem(spec.name, f"window ? (assumed {spec.context_window:,}) · price unknown",
+                          how_to_describe(spec.name))
+    return PickerItem(spec.name, model_detail(spec))
+
+
+def server_model_item(settings: Settings, name: str, *, openai: bool) -> PickerItem:
+    """A model the server lists and the catalogue and config do not: from OpenAI, one nothing describes."""
+    return model_item(settings.model_spec(name), openai=openai) if openai else PickerItem(name, "from the server")
+
+
 def model_picker(session: Session, server_models: Iterable[str], refresh: Callable[[Picker], None]) -> Picker:
-    """The model menu: the catalogue and the config's models, then what the server lists beside them."""
-    models = session.settings.all_models()
-    items = [PickerItem(name, model_detail(spec)) for name, spec in models.items()]
-    items += [PickerItem(name, "from the server") for name in server_models if name not in models]
+    """The model menu: the catalogue and the config's models, then what the server lists beside them (and the
+    current model, if it is none of those)."""
+    settings, openai = session.settings, session.client.is_openai
+    models = settings.all_models()
+    items = [model_item(spec, openai=openai) for spec in models.values()]
+    items += [server_model_item(settings, name, openai=openai) for name in server_models if name not in models]
+    if all(item.value != session.model for item in items):
+        items.append(model_item(session.spec, openai=openai))
     return Picker("Model (applies from the next request)", items, current=session.model,
                   refresh=("ask the server again", refresh), free=True)
 
@@ -136,3 +158,55 @@ def preset_picker(session: Session) -> Picker:
              for name, p in settings.all_presets().items()]
     return Picker(f"Preset (applies from the next request; as sent to {spec.name})", items,
                   current=session.preset_name)
+
+
+PRESET_EFFORT = "preset"  # the effort menu's row for "as the preset says": choosing it drops the session's choice
+
+# What each effort asks of the model, in short: more effort is more reasoning tokens, billed as output.
+EFFORT_DETAILS: dict[str, str] = {
+    "none": "no reasoning: fastest, fewest tokens",
+    "minimal": "very little reasoning: fast",
+    "low": "some reasoning, favouring speed",
+    "medium": "balanced",
+    "high": "more reasoning: slower, more tokens",
+    "xhigh": "the most reasoning this model does",
+    "max": "the most reasoning",
+}
+
+
+def effort_picker(session: Session) -> Picker | str:
+    """The reasoning-effort menu: the efforts the current model takes (the catalogue's, or reasoning_efforts
+    under [models.NAME]), the one the next request sends marked; or, for a model that takes none, why not."""
+    spec = session.spec
+    if not spec.reasoning or not spec.reasoning_efforts:
+        how = (f'set reasoning = true and the values it takes as reasoning_efforts under [models."{spec.name}"]'
+               if not spec.known else "pick a reasoning model in the model menu")
+        return f"{spec.name} takes no reasoning effort: {how}."
+    own = session.settings.active_preset(session.preset_name).reasoning_effort
+    own_said = ("the model's default" if own is None else own if own in spec.reasoning_efforts
+                else f"{own}, which {spec.name} does not take")
+    items = [PickerItem(effort, EFFORT_DETAILS.get(effort, "")) for effort in spec.reasoning_efforts]
+    items.append(PickerItem(PRESET_EFFORT, f"as preset {session.preset_name} says: {own_said}"))
+    sent = session.preset.reasoning_effort
+    current = PRESET_EFFORT if session.effort is None or sent != session.effort else sent
+    return Picker(f"Reasoning effort of {spec.name} (applies from the next request)", items, current=current)
+
+
+def open_effort_menu(app: App[Any], session: Session, changed: Callable[[], None]) -> None:
+    """Open the effort menu over the chat screen; a choice applies from the next request (`changed` refreshes
+    what shows the figures)."""
+    picker = effort_picker(session)
+    if isinstance(picker, str):
+        app.notify(picker, title="Reasoning effort", markup=False)
+        return
+
+    def chosen(value: str | None) -> None:
+        if value is None:
+            return
+        effort: ReasoningEffort | None = next((e for e in session.spec.reasoning_efforts if e == value), None)
+        session.effort = effort
+        changed()
+        said = session.preset.reasoning_effort or "the model's default"
+        app.notify(f"Reasoning effort: {said} (from the next request)", markup=False)
+
+    app.push_screen(picker, chosen)

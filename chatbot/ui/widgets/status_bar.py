@@ -22,6 +22,8 @@ The model name always stays; alone too long, it is cut with an ellipsis.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rich.cells import cell_len
 from textual.content import Content
 from textual.reactive import reactive
@@ -64,7 +66,11 @@ def items(status: Status, *, full: bool = True, left_out: frozenset[str] = froze
         else:
             cached_part = f" ({cached:,} cached)" if cached and "cached" not in left_out else ""
             shown_items.append(f"in {mark}{prompt:,}{cached_part} out {mark}{completion:,}{reasoning_part}")
-    if "ctx" not in left_out:
+    if "ctx" not in left_out and status.window_unknown:
+        # An OpenAI model nothing describes: the window is a guess that may drop turns for nothing, so said plainly.
+        shown_items.append(f"ctx {compact(status.ctx_used)} window ? (assumed {status.ctx_limit:,})" if full
+                           else f"ctx {compact(status.ctx_used)}/{compact(status.ctx_limit)}?")
+    elif "ctx" not in left_out:
         # Named when the budget is the limit: `ctx 172/600` against a 128k model would read as a small window.
         budget = " budget" if status.budget_limited else ""
         assumed = "~" if status.window_assumed else ""  # a guess, like an estimated token count
@@ -79,6 +85,11 @@ def items(status: Status, *, full: bool = True, left_out: frozenset[str] = froze
     if status.tokens_per_second is not None and "speed" not in left_out:
         shown_items.append(f"{status.tokens_per_second:.0f} tok/s")
     return shown_items
+
+
+def cost_hint(worst: Decimal | None) -> str:
+    """What the prompt's border says when the next request could cost more than cost_hint_above."""
+    return "" if worst is None else f"next request up to {format_cost(worst)} + your message"
 
 
 def fit(status: Status, width: int) -> str:

@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Literal
 
 from chatbot.core.attachments import Attachment
-from chatbot.core.events import Usage
+from chatbot.core.events import ToolCall, Usage
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 _ids = itertools.count(1)
 
 
@@ -28,6 +28,11 @@ class Message:
     error: str | None = None  # the reply broke off with this error; what arrived is kept
     attachments: tuple[Attachment, ...] = ()  # files sent with a user message, as they were sent
     reasoning: str = ""  # the model's reasoning before the reply, as streamed; never sent back to it
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant message that called tools: its calls, in order
+    # A tool message (role "tool") answers one call: `content` is the result as the model gets it.
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+    tool_error: bool = False  # the call failed (or was declined, or its arguments did not parse)
     # Token counts per encoding, filled lazily by TokenCounter so no message is tokenized twice.
     token_counts: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 

@@ -120,6 +120,25 @@ class ToolCalls:
     calls: tuple[ToolCall, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCallStarted:
+    """A call the turn is running now (after the user's yes, if it needed one), on `server`."""
+
+    call: ToolCall
+    server: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallFinished:
+    """A call is answered: `result` is the text the model gets, `error` says the call failed, was declined or
+    could not run; `seconds` is how long it ran (0 when it never ran)."""
+
+    call: ToolCall
+    result: str
+    error: bool
+    seconds: float
+
+
 Event = TextDelta | ReasoningDelta | UsageReport | Retrying | Finished
 ToolEvent = Event | ToolCalls
 """What a reply yields when the request carried tools."""

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncGenerator, Callable, Iterable
 from contextlib import aclosing
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from chatbot.core import journal
 from chatbot.core.attachments import Attachment, refuse_images
@@ -32,11 +33,16 @@ from chatbot.core.tokens import TokenCounter
 from chatbot.core.totals import InFlight, Totals
 from chatbot.core.turn import Ending, Turn
 
+if TYPE_CHECKING:
+    from chatbot.core.tools.approval import Approver
+    from chatbot.core.tools.servers import ToolServers
+
 
 class Session:
     def __init__(self, settings: Settings, client: Client, conversation: Conversation | None = None,
                  *, clock: Callable[[], float] = time.monotonic,
-                 observers: Iterable[journal.Observer] = ()) -> None:
+                 observers: Iterable[journal.Observer] = (), tools: ToolServers | None = None,
+                 approve: Approver | None = None) -> None:
         self.settings = settings
         self.clock = clock
         self.observers = list(observers)  # told, in this order, what happens to the conversation
@@ -52,6 +58,10 @@ class Session:
         self._counters: dict[tuple[str, ImageRule | None], TokenCounter] = {}
         self.server_windows: dict[str, int] = {}  # model -> the window its server reports
         self.windows_asked: set[str] = set()
+        self.tools = tools  # the MCP servers whose tools the model is offered; None: no tools
+        self.approve = approve  # asked before a call the policy does not let run; None: such calls are declined
+        self.tools_off: set[str] = set()  # qualified tool names the user turned off for this conversation
+        self.tools_allowed: set[str] = set()  # qualified tool names the user allowed for this conversation
 
     # -- what the next request will use --
 

@@ -22,7 +22,7 @@ from chatbot.core.settings.schema import McpServerConfig
 from chatbot.core.tokens import TokenCounter
 from chatbot.core.tools.approval import Approval, ApprovalRequest
 from chatbot.core.tools.servers import ToolServers
-from fake_openai import FakeOpenAI, Hang, Reply, tool_call
+from fake_openai import FakeOpenAI, Reply, tool_call
 from support import PROJECT
 
 NOTES = str(PROJECT / "tests" / "mcp_servers" / "notes.py")

@@ -219,9 +219,14 @@ def _usage_line(session: Session) -> str:
         return "usage: none"
     mark = "~" if usage.estimated else ""
     reasoning = f" ({mark}{usage.reasoning_tokens} reasoning)" if usage.reasoning_tokens else ""
-    return (f"usage: prompt {mark}{usage.prompt_tokens} (cached {usage.cached_tokens}), "
+    line = (f"usage: prompt {mark}{usage.prompt_tokens} (cached {usage.cached_tokens}), "
             f"completion {mark}{usage.completion_tokens}{reasoning}, cost {format_cost(session.last_cost)}"
             f"{' (estimated)' if usage.estimated else ''}")
+    totals = session.totals
+    if totals.requests > 1:  # rounds of tool calls (or retries): the last request above, all of them here
+        line += (f"; {totals.requests} requests: prompt {totals.prompt_tokens}, completion "
+                 f"{totals.completion_tokens}, cost {format_cost(totals.known_cost)}")
+    return line
 
 
 def _json_result(session: Session, reply: Message | None, failure: ChatError | None = None, *,

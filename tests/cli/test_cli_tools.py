@@ -97,3 +97,15 @@ def test_a_server_that_does_not_start_is_reported_and_the_answer_comes(fake: Fak
     assert done.returncode == 0, done.stderr
     assert done.stdout == "Hello.\n"
     assert "cannot open the notebook" in done.stderr and "tools" not in fake.last_body
+
+
+def test_usage_adds_up_every_round(fake: FakeOpenAI, run_chat, chat_env) -> None:
+    config(chat_env, approve="always")
+    fake.queue(Reply([], tool_calls=tool_call("c1", "notes__read_note", '{"title": "a"}'), finish_reason="tool_calls",
+                     prompt_tokens=100, completion_tokens=20),
+               Reply("None.", prompt_tokens=150, completion_tokens=2))
+    done = run_chat("-p", "read a", "--usage", "--model", "gpt-4o")
+    assert done.returncode == 0, done.stderr
+    (usage,) = [line for line in done.stderr.splitlines() if line.startswith("usage:")]
+    assert usage.startswith("usage: prompt 150 (cached 0), completion 2, cost $")
+    assert "; 2 requests: prompt 250, completion 22, cost $" in usage

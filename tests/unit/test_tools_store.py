@@ -84,6 +84,10 @@ async def test_a_tool_turn_is_recorded_and_resumed_as_the_api_wants_it(
     stored = store.load(store.last_id() or 0)
     assert [tool_fields(m) for m in stored.conversation.messages] == before
     assert [m.role for m in stored.conversation.messages] == ["user", "assistant", "tool", "assistant"]
+    # Each round was a request, in the ledger once, with what the server reported.
+    rows = store.db.execute("SELECT status, prompt_tokens FROM requests WHERE conversation_id = ?",
+                            (stored.id,)).fetchall()
+    assert [tuple(r) for r in rows] == [("ok", 10), ("ok", 10)]
 
     again = recording(store)
     resume(again, stored)

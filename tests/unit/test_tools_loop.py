@@ -207,8 +207,10 @@ async def test_a_crashed_server_is_an_error_result_with_its_stderr(fake: FakeOpe
 async def test_a_runaway_loop_ends_at_max_tool_rounds_with_a_note(fake: FakeOpenAI, make_session) -> None:
     session = make_session(max_tool_rounds=2)
     fake.queue(*(calls((f"c{i}", "notes__read_note", '{"title": "a"}')) for i in range(5)))
-    _, outcome = await run(session, "loop")
+    events, outcome = await run(session, "loop")
     assert len(fake.chat_requests) == 3  # two rounds run, and the reply after them
+    finished = [e for e in events if isinstance(e, ToolCallFinished)]
+    assert [(e.call.id, e.error) for e in finished] == [("c0", False), ("c1", False), ("c2", True)]
     assert outcome.ended == "finished" and "max_tool_rounds" in (outcome.note or "")
     assert roles(session) == ["user", "assistant", "tool", "assistant", "tool", "assistant", "tool"]
     assert "not run" in session.conversation.messages[-1].content

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from chatbot.core.attachments import Attachment
-from chatbot.core.events import Usage
+from chatbot.core.events import ToolCall, Usage
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 _ids = itertools.count(1)
 
 
@@ -28,6 +28,11 @@ class Message:
     error: str | None = None  # the reply broke off with this error; what arrived is kept
     attachments: tuple[Attachment, ...] = ()  # files sent with a user message, as they were sent
     reasoning: str = ""  # the model's reasoning before the reply, as streamed; never sent back to it
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant message that called tools: its calls, in order
+    # A tool message (role "tool") answers one call: `content` is the result as the model gets it.
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+    tool_error: bool = False  # the call failed (or was declined, or its arguments did not parse)
     # Token counts per encoding, filled lazily by TokenCounter so no message is tokenized twice.
     token_counts: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
@@ -266,9 +271,45 @@ class Conversation:
         self._path = None
 
 
-def to_api_messages(messages: list[Message], system_role: str = "system") -> list[dict[str, str]]:
-    """The chat-completions `messages` array. Reasoning models take the system prompt as `developer`."""
-    return [{"role": system_role if m.role == "system" else m.role, "content": m.content} for m in messages]
+def to_api_messages(messages: list[Message], system_role: str = "system",
+                    content: Callable[[Message], object] | None = None) -> list[dict[str, Any]]:
+    """The chat-completions `messages` array. Reasoning models take the system prompt as `developer`; an
+    assistant message that called tools carries its calls, and each tool message the id of the call it answers.
+    `content` gives a message's content as sent (default: its text)."""
+    sent: list[dict[str, Any]] = []
+    unanswered: list[str] = []  # ids of the last assistant message's calls no tool message has answered yet
+    for m in messages:
+        if m.role != "tool" and unanswered:
+            sent += _unanswered(unanswered)
+        sent.append(_api_message(m, system_role, m.content if content is None else content(m)))
+        if m.tool_calls:
+            unanswered = [call.id for call in m.tool_calls]
+        elif m.role == "tool" and m.tool_call_id in unanswered:
+            unanswered.remove(m.tool_call_id)
+    return sent + _unanswered(unanswered)
+
+
+UNANSWERED = "error: no result: chat stopped before this call was answered"
+
+
+def _unanswered(ids: list[str]) -> list[dict[str, Any]]:
+    """Answers for calls a history holds without their results (chat was killed while they ran): the API
+    refuses a call without its answer, and would refuse the whole conversation for it."""
+    answers = [{"role": "tool", "tool_call_id": call_id, "content": UNANSWERED} for call_id in ids]
+    ids.clear()
+    return answers
+
+
+def _api_message(message: Message, system_role: str, content: object) -> dict[str, Any]:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id or "", "content": content}
+    entry: dict[str, Any] = {"role": system_role if message.role == "system" else message.role,
+                             "content": content}
+    if message.tool_calls:
+        # OpenAI's own shape for a reply that only called tools: no text is null, not "".
+        entry["content"] = message.content or None
+        entry["tool_calls"] = [call.to_api() for call in message.tool_calls]
+    return entry
 
 
 def with_content(message: Message, content: str) -> Message:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from chatbot.core.store import ledger
+from chatbot.core.store import blobs, ledger
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Each entry takes the schema from the version before it to its own number.
 MIGRATIONS: dict[int, str] = {
@@ -79,6 +79,7 @@ MIGRATIONS: dict[int, str] = {
                                                 WHERE m.conversation_id = conversations.id);
         CREATE INDEX messages_by_parent ON messages(parent_id);
     """,
+    6: blobs.MIGRATION,
 }
 
 

@@ -47,10 +47,12 @@ class Status:
     in_flight: bool = False
     waiting_seconds: int | None = None  # a request in flight, no token yet: how long since it (or its retry) went out
     retry: Retry | None = None
+    attached_tokens: int = 0  # of the files waiting to go with the next message (in ctx_used too)
 
 
-def status_of(session: Session) -> Status:
-    """The figures of the session as they are now (the clock is the session's)."""
+def status_of(session: Session, attached: int = 0) -> Status:
+    """The figures of the session as they are now (the clock is the session's). `attached`: the tokens of the
+    files waiting to go with the next message, which the next request will use; no part of one in flight."""
     spec = session.spec
     flight = session.in_flight
     usage = flight.live_usage() if flight else session.last_usage
@@ -77,6 +79,8 @@ def status_of(session: Session) -> Status:
         tokens_per_second=flight.tokens_per_second() if flight else None,
         in_flight=flight is not None,
     )
+    if flight is None and attached:
+        status = replace(status, ctx_used=status.ctx_used + attached, attached_tokens=attached)
     if flight is None or flight.first_token_at is not None:
         return status
     now = session.clock()

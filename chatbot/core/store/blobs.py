@@ -16,8 +16,9 @@ from chatbot.core.attachments import Attachment
 from chatbot.core.image_tokens import DETAILS, Detail, image_tokens
 from chatbot.core.models import CATALOGUE, match_catalogue
 
-# `tokens`: what an image was counted at for the model it was sent to (that model's rule in the catalogue); NULL
-# for a text file, whose tokens are counted with its message's text (messages.token_counts).
+# `tokens`: what the file was counted at for the model it was sent to, as the sender counted it (an image without a
+# count by that model's rule in the catalogue); NULL for a text file nobody counted alone (its tokens are in its
+# message's count, messages.token_counts).
 MIGRATION = """
     CREATE TABLE blobs (
         hash TEXT PRIMARY KEY,

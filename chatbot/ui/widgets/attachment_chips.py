@@ -131,7 +131,7 @@ class AttachmentChips(Widget):
             chips.append(chip.stylize(Style.from_rich_style(self.get_component_rich_style(f"attachment-chips--{part}"))))
         row = Content(" ").join(chips)
         if self.has_focus:
-            row += shown("  ← → pick · delete removes · escape back").stylize("dim")
+            row += shown("  ←→ pick · del removes · esc back").stylize("dim")
         return row
 
     def on_focus(self) -> None:

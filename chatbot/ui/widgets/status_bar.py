@@ -72,7 +72,7 @@ def items(status: Status, *, full: bool = True, left_out: frozenset[str] = froze
         assumed = "~" if status.window_assumed else ""  # a guess, like an estimated token count
         shown_items.append(f"ctx {compact(status.ctx_used)}/{assumed}{compact(status.ctx_limit)}{budget}")
     if status.attached_tokens and "attached" not in left_out:
-        shown_items.append(f"attached ~{status.attached_tokens:,}" if full else f"+{status.attached_tokens:,}")
+        shown_items.append(f"attached ~{status.attached_tokens:,}" if full else f"att ~{status.attached_tokens:,}")
     if status.dropped_turns and "dropped" not in left_out:
         turns = status.dropped_turns
         shown_items.append(f"dropped {turns} turn{'' if turns == 1 else 's'}" if full else f"dropped {turns}")

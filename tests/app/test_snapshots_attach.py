@@ -23,8 +23,8 @@ from support import send, until
 
 SIZE = (100, 30)
 # A 40x30 blue PNG, as Pillow wrote it once: its 99 bytes are what the chip says.
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAACgAAAAeCAIAAADRv8uKAAAAKklEQVR4nO3NMQEAAAQAMCTXnAo+z1ZgGT3xoV5WsVgsFovF"
-                       "YrFYLBafLOuxAbuygumeAAAAAElFTkSuQmCC")
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAACgAAAAeCAIAAADRv8uKAAAAKklEQVR4nO3NMQEAAAQAMCTXnAo+z1ZgGT3x"
+                       "oV5WsVgsFovFYrFYLBafLOuxAbuygumeAAAAAElFTkSuQmCC")
 
 
 def make_app(settings: Settings) -> ChatApp:

@@ -239,3 +239,45 @@ async def test_pasted_text_that_names_no_file_offers_nothing(make_settings: Any)
         await pilot.press("f5")
         await until(pilot, lambda: isinstance(app.screen, AttachScreen), "the picker")
         assert notified.messages == []
+
+
+# -- what the prompt completes, and which pastes name a file ---------------------------------------------------
+
+
+def test_the_fragment_is_the_path_after_an_at_that_the_cursor_ends() -> None:
+    from chatbot.ui.path_completion import fragment_before
+
+    assert fragment_before("look at @src/ma") == "src/ma"
+    assert fragment_before("@") == ""
+    assert fragment_before("mail me@host") is None  # an @ inside a word starts no path
+    assert fragment_before("@done and more") is None  # the cursor is past it
+
+
+def test_completion_goes_as_far_as_the_matches_agree(tmp_path: Path) -> None:
+    from chatbot.ui.path_completion import complete
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.py").write_text("")
+    (tmp_path / "src" / "models.py").write_text("")
+    (tmp_path / "src" / ".hidden").write_text("")
+
+    assert complete("sr", tmp_path).fragment == "src/"
+    several = complete("src/m", tmp_path)
+    assert (several.fragment, several.names, several.file) == ("src/m", ("main.py", "models.py"), None)
+    one = complete("src/mo", tmp_path)
+    assert (one.fragment, one.file) == ("src/models.py", tmp_path / "src" / "models.py")
+    assert complete("src/", tmp_path).names == ("main.py", "models.py")  # hidden files only when asked for
+    assert complete("src/.", tmp_path).names == (".hidden",)
+    assert complete("nothing/here", tmp_path).names == ()
+
+
+def test_a_paste_names_a_file_as_terminals_paste_a_dropped_one(tmp_path: Path) -> None:
+    from chatbot.ui.attaching import pasted_path
+
+    photo = tmp_path / "my photo.png"
+    photo.write_bytes(b"x")
+    for pasted in (str(photo), f"'{photo}'", f'"{photo}"', str(photo).replace(" ", "\\ "), f"file://{photo}",
+                   f"  {photo}\n", "my photo.png"):
+        assert pasted_path(pasted, tmp_path) == photo, pasted
+    for pasted in ("", "not a file", str(tmp_path), f"{photo}\n{photo}", "x" * 5000):
+        assert pasted_path(pasted, tmp_path) is None, pasted

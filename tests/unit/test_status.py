@@ -149,3 +149,26 @@ async def test_a_retry_counts_down_then_runs(fake: FakeOpenAI, make_session: Cal
     assert running.retry is not None and running.retry.seconds_left is None and running.waiting_seconds == 2
     assert running.retry.reason == pending.retry.reason and "Rate limit reached" in running.retry.reason
     assert status_of(session).retry is None  # settled
+
+
+async def test_files_waiting_to_be_sent_count_in_the_context_until_a_request_is_in_flight(
+        fake: FakeOpenAI, make_session: Callable[..., Session]) -> None:
+    gate = threading.Event()
+    fake.queue(Reply("hello", prompt_tokens=40, completion_tokens=2), Reply(["a", "b"], hold=gate, hold_after=1))
+    session = make_session(model="gpt-4o")
+    await send(session, "hi")
+    before = status_of(session)
+
+    waiting = status_of(session, attached=765)
+
+    assert (waiting.attached_tokens, waiting.ctx_used) == (765, before.ctx_used + 765)
+    turn = session.send("more")
+    events = aiter(turn)
+    while not isinstance(await anext(events), TextDelta):
+        pass
+    in_flight = status_of(session, attached=765)  # the files are in the request now: counted once, in its window
+    gate.set()
+    async for _ in events:
+        pass
+    assert in_flight.attached_tokens == 0
+    assert in_flight.ctx_used == session.last_window.prompt_tokens + in_flight.completion_tokens

@@ -1,5 +1,6 @@
 """SVG snapshots of attached files: the chips above the prompt (one picked, the row focused) and a sent message
-with its files in the transcript. The files' bytes are fixed here, so the sizes on the chips never vary.
+with its files in the transcript, its image drawn small in half cells. The files' bytes are fixed here, so the
+sizes on the chips never vary.
 
 Run `pytest tests/app/test_snapshots_attach.py --snapshot-update` after an intended visual change.
 """
@@ -18,6 +19,7 @@ from chatbot.core.client import ChatClient
 from chatbot.core.session import Session
 from chatbot.core.settings import Settings
 from chatbot.ui.app import ChatApp
+from chatbot.ui.widgets.thumbnail import Thumbnail
 from fake_openai import FakeOpenAI, Reply
 from support import send, until
 
@@ -58,6 +60,8 @@ def test_chips_above_the_prompt_and_in_the_sent_message(snap_compare: Any, fake:
         await attach(pilot, "photo.png")
         await attach(pilot, "notes.md")
         await send(pilot, "What are these?")
+        thumbnails = pilot.app.screen.query(Thumbnail)
+        await until(pilot, lambda: thumbnails and all(t.cells for t in thumbnails), "the thumbnail drawn")
         await attach(pilot, "photo.png")
         await attach(pilot, "notes.md")
         await pilot.press("shift+tab", "right")  # the row, its second chip picked

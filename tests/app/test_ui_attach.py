@@ -281,3 +281,29 @@ def test_a_paste_names_a_file_as_terminals_paste_a_dropped_one(tmp_path: Path) -
         assert pasted_path(pasted, tmp_path) == photo, pasted
     for pasted in ("", "not a file", str(tmp_path), f"{photo}\n{photo}", "x" * 5000):
         assert pasted_path(pasted, tmp_path) is None, pasted
+
+
+async def test_a_sent_image_is_drawn_small_in_half_cells_unless_the_setting_is_off(fake: FakeOpenAI,
+                                                                                  make_settings: Any) -> None:
+    from chatbot.ui.widgets.thumbnail import UPPER_HALF, Thumbnail
+
+    Path("photo.png").write_bytes(png(300, 100))
+    for thumbnails in (True, False):
+        fake.queue(Reply("A blue strip."))
+        app = app_for(make_settings, model="gpt-4o", attachments={"thumbnails": thumbnails})
+        async with app.run_test(size=SIZE) as pilot:
+            await attach_with_picker(pilot, "photo.png")
+            await until(pilot, lambda a=app: chips(a).attachments, "the file attached")
+            app.query_one(PromptInput).insert("what is this?")
+            await pilot.press("enter")
+            await wait_turn(pilot)
+            view = chat_screen(app).transcript.views()[0]
+            drawn = list(view.query(Thumbnail))
+            if not thumbnails:
+                assert drawn == []
+                continue
+            await until(pilot, lambda d=drawn: d[0].cells, "the thumbnail drawn")
+            # 300x100 fitted in 24x12 pixels: 24 x 8, two pixels a cell: 24 cells in 4 rows.
+            assert len(drawn[0].cells) == 4 and all(len(row) == 24 for row in drawn[0].cells)
+            assert set(str(drawn[0].render()).replace("\n", "")) == {UPPER_HALF}
+            assert drawn[0].cells[0][0] == ((0, 128, 255), (0, 128, 255))

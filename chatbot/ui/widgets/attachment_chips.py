@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
@@ -34,6 +35,17 @@ def chip_text(attachment: Attachment, tokens: int | None) -> str:
     if tokens is not None:
         parts.append(f"{tokens:,} tok")
     return " · ".join(parts)
+
+
+def sent_files(attachments: tuple[Attachment, ...], *, thumbnails: bool) -> list[Widget]:
+    """What a sent message shows of its files: their chips, and its images small (thumbnail.py) if asked."""
+    shown_files: list[Widget] = [AttachmentChips(attachments, (a.tokens for a in attachments))]
+    images = [a for a in attachments if a.is_image]
+    if thumbnails and images:
+        from chatbot.ui.widgets.thumbnail import Thumbnail
+
+        shown_files.append(Horizontal(*(Thumbnail(a.data, a.name) for a in images), classes="thumbnails"))
+    return shown_files
 
 
 class AttachmentChips(Widget):

@@ -68,9 +68,10 @@ class MessageView(Vertical):
             # Model and user text are data: never markup, never terminal escape sequences.
             yield Static(shown(self.text), classes="body")
             if self.attachments:
-                from chatbot.ui.widgets.attachment_chips import AttachmentChips
+                from chatbot.ui.widgets.attachment_chips import sent_files
 
-                yield AttachmentChips(self.attachments, (a.tokens for a in self.attachments))
+                settings = getattr(self.app, "settings", None)
+                yield from sent_files(self.attachments, thumbnails=settings is None or settings.attachments.thumbnails)
 
     def _header(self) -> str:
         who = {"user": "you", "assistant": "assistant", "error": "error", "info": "chat"}.get(self.role, self.role)

@@ -93,17 +93,24 @@ def _confirmed(deletion: str) -> bool:
 
 
 def _export(store: HistoryStore, args: Parsed) -> int:
-    from chatbot.core.store.export import render, to_json
+    from chatbot.core.store.export import attached, render, save, to_json
 
     try:
         stored = store.load(args.id)
     except KeyError:
         raise UsageError(f"no conversation {args.id}", "chat history lists them") from None
     if args.output:
-        # A file is the conversation exactly, in either format.
-        Path(args.output).write_text(render(stored, args.format, tree=args.all_branches) + "\n", encoding="utf-8")
+        # A file is the conversation exactly, in either format; Markdown's attached files go beside it.
+        written = save(stored, args.format, Path(args.output), tree=args.all_branches)
+        if written:
+            stderr().line(f"chat: {plural(len(written), 'attached file')} written to {written[0].parent}")
     elif args.format == "md":
         stdout().document(render(stored, "md", tree=args.all_branches) + "\n")
+        if files := attached(stored, tree=args.all_branches):
+            # Nothing is written beside a stream: the Markdown names each file, and says where to get them.
+            stderr().line(f"chat: {plural(len(files), 'attached file')} not written (Markdown on stdout only names"
+                          f" them): chat export {args.id} --format md -o FILE writes them beside FILE, and"
+                          " --format json holds them")
     else:
         stdout().json(to_json(stored, tree=args.all_branches), indent=2)
     return 0

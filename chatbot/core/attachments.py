@@ -71,6 +71,9 @@ class Attachment:
     height: int = 0
     detail: Detail = "auto"
     language: str = ""
+    # An image's prompt tokens for the model it was sent to, as the history keeps them (None until stored, and
+    # for a text file): a record, like a reply's usage. What the next request counts follows its own model.
+    tokens: int | None = field(default=None, compare=False)
 
     @property
     def is_image(self) -> bool:

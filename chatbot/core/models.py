@@ -150,14 +150,20 @@ _XHIGH: tuple[ReasoningEffort, ...] = ("none", "low", "medium", "high", "xhigh")
 # output for the full session", developers.openai.com/api/docs/models/gpt-5.4-pro, read 2026-12-01).
 _LONG = 272_000
 
-# Image rules: https://developers.openai.com/api/docs/guides/images-vision, "Calculating costs", read
-# 2026-12-01 from two stored copies (llms-txt-archive/openai-platform api/docs/guides/images-vision.md). The
-# later copy gives tile rules for gpt-5.1, gpt-5, gpt-4o, gpt-4.1, gpt-4o-mini and o3, and patch multipliers of
-# 1.2 for the gpt-5.x models and gpt-5-mini, 1.5 for gpt-5-nano, 1.62 gpt-4.1-mini, 2.46 gpt-4.1-nano, 1.72
-# o4-mini; the earlier copy had 1.62 for gpt-5-mini and gpt-5.4-mini and 2.46 for gpt-5-nano and gpt-5.4-nano,
-# since corrected. Patch budgets for "auto": gpt-5.5 10,000 patches in 6000 px, gpt-5.4 family 2,500, gpt-5.2 and
-# gpt-4.1-mini 6,144 (later copy); gpt-4.1-nano, o4-mini, gpt-5-mini, gpt-5-nano 1,536 (earlier copy; the
-# later one leaves these deprecated models out of its sizing table).
+# Image rules: https://developers.openai.com/api/docs/guides/images-vision, "Model sizing behavior" and
+# "Calculating costs", read 2026-12-02 from the stored copy (llms-txt-archive/openai-platform
+# api/docs/guides/images-vision.md @209a958, which already describes the GPT-5.6 family). Tiles (base / per tile):
+# gpt-5 70/140, gpt-4o and gpt-4.1 85/170, gpt-4o-mini 2833/5667, o1 and o3 75/150. Patch multipliers, from its
+# table "D. Apply a multiplier based on the model": gpt-5-mini 1.62, gpt-5-nano 2.46, gpt-4.1-mini 1.62,
+# gpt-4.1-nano 2.46, o4-mini 1.72 (and gpt-5.4-mini 1.62, gpt-5.4-nano 2.46). Patch budgets at high, which auto is
+# counted as: 1,536 patches within 2048 px for gpt-5-mini, gpt-5-nano, o4-mini and the gpt-4.1-mini and
+# gpt-4.1-nano snapshots (the page says the same for gpt-5.2, gpt-5.4-mini and gpt-5.4-nano); 2,500 for gpt-5.4;
+# gpt-5.5's auto is its "original": 10,000 patches within 6000 px.
+# Users measure gpt-5-mini at 1.2 and gpt-5-nano at 1.5 off the API's usage (community.openai.com/t/1344040): the
+# published figures are kept, so their estimates err high. The page gives no multiplier for gpt-5.2, gpt-5.4 or
+# gpt-5.5: theirs (1.2) is what users measured (community.openai.com/t/1377015). gpt-5.2's 6,144 patches and
+# gpt-5.4-mini's and gpt-5.4-nano's 1.2 in 2,500 patches come from an earlier reading of the page and those
+# measurements, and differ from this copy: they stay until a bill says which is right.
 
 CATALOGUE: dict[str, ModelSpec] = {
     m.name: m
@@ -171,7 +177,7 @@ CATALOGUE: dict[str, ModelSpec] = {
         ModelSpec("gpt-4.1", 1_047_576, 32_768, price=_p("2.00", "0.50", "8.00"),
                   tools=True, vision=True, image_rule=_tile(85, 170)),
         ModelSpec("gpt-4.1-mini", 1_047_576, 32_768, price=_p("0.40", "0.10", "1.60"),
-                  tools=True, vision=True, image_rule=_patch("1.62", 6_144)),
+                  tools=True, vision=True, image_rule=_patch("1.62", 1_536)),
         ModelSpec("gpt-4.1-nano", 1_047_576, 32_768, price=_p("0.10", "0.025", "0.40"),
                   tools=True, vision=True, image_rule=_patch("2.46", 1_536)),
         ModelSpec("o3", 200_000, 100_000, price=_p("2.00", "0.50", "8.00"), reasoning=True,
@@ -184,9 +190,9 @@ CATALOGUE: dict[str, ModelSpec] = {
         ModelSpec("gpt-5", 400_000, 128_000, price=_p("1.25", "0.125", "10.00"), reasoning=True,
                   reasoning_efforts=_GPT_5, tools=True, vision=True, image_rule=_tile(70, 140)),
         ModelSpec("gpt-5-mini", 400_000, 128_000, price=_p("0.25", "0.025", "2.00"), reasoning=True,
-                  reasoning_efforts=_GPT_5, tools=True, vision=True, image_rule=_patch("1.2", 1_536)),
+                  reasoning_efforts=_GPT_5, tools=True, vision=True, image_rule=_patch("1.62", 1_536)),
         ModelSpec("gpt-5-nano", 400_000, 128_000, price=_p("0.05", "0.005", "0.40"), reasoning=True,
-                  reasoning_efforts=_GPT_5, tools=True, vision=True, image_rule=_patch("1.5", 1_536)),
+                  reasoning_efforts=_GPT_5, tools=True, vision=True, image_rule=_patch("2.46", 1_536)),
         # GPT-5.1: 400,000 window, 128,000 max output, reasoning.effort none (default), low, medium, high,
         # image input, function calling (developers.openai.com/api/docs/models/gpt-5.1, read 2026-12-01).
         # OpenAI publishes no gpt-5.1 mini or nano.

@@ -55,10 +55,12 @@ class Status:
     # The most the next request can cost (its prompt and all of max_tokens), when cost_hint_above is set and this
     # is above it; None otherwise, and while a request is in flight.
     next_worst_case: Decimal | None = None
+    attached_tokens: int = 0  # of the files waiting to go with the next message (in ctx_used too)
 
 
-def status_of(session: Session) -> Status:
-    """The figures of the session as they are now (the clock is the session's)."""
+def status_of(session: Session, attached: int = 0) -> Status:
+    """The figures of the session as they are now (the clock is the session's). `attached`: the tokens of the
+    files waiting to go with the next message, which the next request will use; no part of one in flight."""
     spec = session.spec
     flight = session.in_flight
     usage = flight.live_usage() if flight else session.last_usage
@@ -87,6 +89,8 @@ def status_of(session: Session) -> Status:
         in_flight=flight is not None,
     )
     if flight is None:
+        if attached:
+            status = replace(status, ctx_used=status.ctx_used + attached, attached_tokens=attached)
         return replace(status, next_worst_case=_next_worst_case(session))
     if flight.first_token_at is not None:
         return status

@@ -14,12 +14,13 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from chatbot.core.attachments import message_text
+from chatbot.core.attachments import fenced, message_text
 from chatbot.core.image_tokens import image_tokens
 
 if TYPE_CHECKING:
     import tiktoken
 
+    from chatbot.core.attachments import Attachment
     from chatbot.core.conversation import Message
     from chatbot.core.models import ImageRule
 
@@ -140,6 +141,13 @@ class TokenCounter:
     def count_images(self, message: Message) -> int:
         return sum(image_tokens(a.width, a.height, a.detail, self.image_rule)
                    for a in message.attachments if a.is_image)
+
+    def count_attachment(self, attachment: Attachment) -> int:
+        """What one attached file adds to its message: an image by the model's rule, a text file as the fenced
+        block it is inlined as (with the blank line before it)."""
+        if attachment.is_image:
+            return image_tokens(attachment.width, attachment.height, attachment.detail, self.image_rule)
+        return self.count_text("\n\n" + fenced(attachment))
 
     def count_prompt(self, messages: list[Message]) -> int:
         """Tokens the API bills as prompt_tokens for these messages."""

@@ -50,7 +50,8 @@ class ChatApp(App[None]):
     TITLE = "chat"
     CSS_PATH: ClassVar[list[str | PurePath]] = [
         HERE / "app.tcss",
-        *(HERE / "widgets" / f"{name}.tcss" for name in ("transcript", "message_view", "prompt_input", "status_bar")),
+        *(HERE / "widgets" / f"{name}.tcss"
+          for name in ("transcript", "message_view", "prompt_input", "status_bar", "attachment_chips")),
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
@@ -270,6 +271,8 @@ class ChatApp(App[None]):
             yield SystemCommand("Regenerate", f"Replace the last reply ({key('regenerate')})", screen.action_regenerate)
             yield SystemCommand("Copy last reply", f"To the clipboard, also over ssh ({key('copy_reply')})",
                                 screen.action_copy_reply)
+            yield SystemCommand("Attach file", f"Pick a file to send with the next message ({key('attach')})",
+                                screen.action_attach)
             yield SystemCommand("Show dropped turns", "What the sliding window leaves out", screen.action_dropped)
             yield SystemCommand("History", f"Open, search, rename or delete stored conversations ({key('history')})",
                                 screen.action_history)

@@ -10,9 +10,10 @@ from typing import Any
 from textual.app import App
 
 from chatbot.core.session import Session
-from chatbot.core.store.export import render
+from chatbot.core.store.export import save as export_file
 from chatbot.core.store.history import HistoryStore, Stored, title_from
 from chatbot.core.store.recorder import Recorder
+from chatbot.core.text import plural
 from chatbot.ui.screens.export import ExportScreen
 
 
@@ -37,11 +38,12 @@ def default_path(stored: Stored, fmt: str) -> Path:
 
 def save(stored: Stored, fmt: str, path: Path, notify: Callable[..., Any]) -> None:
     try:
-        path.write_text(render(stored, fmt) + "\n", encoding="utf-8")
+        written = export_file(stored, fmt, path)
     except OSError as exc:
         notify(f"Cannot write {path}: {exc.strerror or exc}", severity="error", markup=False)
         return
-    notify(f"Exported to {path}", markup=False)
+    beside = f" ({plural(len(written), 'attached file')} in {written[0].parent.name})" if written else ""
+    notify(f"Exported to {path}{beside}", markup=False)
 
 
 async def export(app: App[Any], session: Session, recorder: Recorder | None, store: HistoryStore | None,

@@ -221,3 +221,25 @@ def test_the_prompt_estimate_includes_the_image(fake: FakeOpenAI, run_chat, work
     before, after = json.loads(without.stdout)["usage"], json.loads(with_image.stdout)["usage"]
     assert before["estimated"] and after["estimated"]
     assert after["prompt_tokens"] - before["prompt_tokens"] == 765  # 1024x1024 at auto on gpt-4o
+
+
+def test_export_and_import_carry_the_attached_files(fake: FakeOpenAI, run_chat, workdir: Path) -> None:
+    (workdir / "photo.png").write_bytes(png(300, 200))
+    fake.queue(Reply("A blue rectangle."), Reply("Still blue."))
+    assert run_chat("-p", "what is this?", "-a", "photo.png", "--save").returncode == 0
+
+    to_stdout = run_chat("export", "1", "--format", "md")
+    to_file = run_chat("export", "1", "--format", "md", "-o", "chat.md")
+    as_json = run_chat("export", "1", "--format", "json", "-o", "chat.json")
+    imported = run_chat("import", "chat.json")
+    resumed = run_chat("--resume", imported.stdout.strip(), "-p", "and now?")
+
+    assert "- attached: photo.png (image/png, 300x200)" in to_stdout.stdout
+    assert "1 attached file not written" in to_stdout.stderr and "-o FILE" in to_stdout.stderr
+    assert to_file.returncode == 0 and "1 attached file written to" in to_file.stderr
+    assert (workdir / "chat_files" / "photo.png").read_bytes() == (workdir / "photo.png").read_bytes()
+    assert "![photo.png (image/png, 300x200)](chat_files/photo.png)" in (workdir / "chat.md").read_text()
+    assert as_json.returncode == imported.returncode == resumed.returncode == 0, imported.stderr
+    first, again = ([p for m in body["messages"] if isinstance(m["content"], list) for p in m["content"]
+                     if p["type"] == "image_url"] for body in (fake.requests[0].body, fake.last_body))
+    assert again == first

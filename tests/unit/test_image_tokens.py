@@ -71,20 +71,37 @@ def test_patch_rule_examples_with_a_1536_patch_budget() -> None:
 
 
 @pytest.mark.parametrize(("model", "multiplier"), [
-    # The catalogue's multipliers, with its source comment (models.py).
-    ("gpt-4.1-mini", "1.62"), ("gpt-4.1-nano", "2.46"), ("o4-mini", "1.72"), ("gpt-5-mini", "1.2"),
-    ("gpt-5-nano", "1.5"),
+    # OpenAI's published multipliers (images-vision, "Calculating costs"; the source comment in models.py).
+    ("gpt-4.1-mini", "1.62"), ("gpt-4.1-nano", "2.46"), ("o4-mini", "1.72"), ("gpt-5-mini", "1.62"),
+    ("gpt-5-nano", "2.46"),
 ])
 def test_patch_tokens_are_patches_times_the_multiplier_rounded_up(model: str, multiplier: str) -> None:
     assert image_tokens(1024, 1024, "high", rule(model)) == math.ceil(1024 * Decimal(multiplier))
     assert image_tokens(33, 33, "high", rule(model)) == math.ceil(4 * Decimal(multiplier))  # a patch may overhang
 
 
+@pytest.mark.parametrize(("model", "tokens_1024", "tokens_1800x2400"), [
+    # The issue's examples: 1024x1024 is 1,024 patches, under the budget; 1800x2400 is shrunk to 1056x1408, 1,452.
+    ("gpt-4.1-mini", 1659, 2353), ("gpt-5-mini", 1659, 2353), ("gpt-4.1-nano", 2520, 3572),
+    ("gpt-5-nano", 2520, 3572), ("o4-mini", 1762, 2498),
+])
+def test_the_issue_models_have_a_1536_patch_budget_and_their_published_multiplier(
+        model: str, tokens_1024: int, tokens_1800x2400: int) -> None:
+    patch = rule(model)
+    assert isinstance(patch, PatchRule)
+    assert (patch.max_patches, patch.max_side) == (1536, 2048)
+    assert patch_count(1024, 1024, "auto", patch) == 1024
+    assert patch_count(1800, 2400, "auto", patch) == 1452
+    assert image_tokens(1024, 1024, "auto", patch) == tokens_1024
+    assert image_tokens(1800, 2400, "auto", patch) == tokens_1800x2400
+    assert image_tokens(5000, 5000, "auto", patch) <= math.ceil(1536 * patch.multiplier)
+
+
 def test_a_larger_budget_keeps_more_patches() -> None:
-    mini = rule("gpt-4.1-mini")  # 6,144 patches in the catalogue
-    assert isinstance(mini, PatchRule)
-    assert patch_count(1800, 2400, "high", mini) > 1536
-    assert patch_count(1800, 2400, "high", mini) <= 6144
+    larger = rule("gpt-5.2")  # 6,144 patches in the catalogue
+    assert isinstance(larger, PatchRule)
+    assert patch_count(1800, 2400, "high", larger) > 1536
+    assert patch_count(1800, 2400, "high", larger) <= 6144
 
 
 @pytest.mark.parametrize("size", [(1800, 2400), (2400, 1800), (5000, 5000), (20000, 300), (300, 20000),

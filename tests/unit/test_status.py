@@ -229,3 +229,26 @@ def test_a_worst_case_under_the_threshold_is_not_shown(make_session: Callable[..
 def test_an_unknown_price_has_no_worst_case(make_session: Callable[..., Session]) -> None:
     session = make_session(model="llama3.2", catalogue_prices=None, cost_hint_above=Decimal("0"))
     assert status_of(session).next_worst_case is None
+
+
+async def test_files_waiting_to_be_sent_count_in_the_context_until_a_request_is_in_flight(
+        fake: FakeOpenAI, make_session: Callable[..., Session]) -> None:
+    gate = threading.Event()
+    fake.queue(Reply("hello", prompt_tokens=40, completion_tokens=2), Reply(["a", "b"], hold=gate, hold_after=1))
+    session = make_session(model="gpt-4o")
+    await send(session, "hi")
+    before = status_of(session)
+
+    waiting = status_of(session, attached=765)
+
+    assert (waiting.attached_tokens, waiting.ctx_used) == (765, before.ctx_used + 765)
+    turn = session.send("more")
+    events = aiter(turn)
+    while not isinstance(await anext(events), TextDelta):
+        pass
+    in_flight = status_of(session, attached=765)  # the files are in the request now: counted once, in its window
+    gate.set()
+    async for _ in events:
+        pass
+    assert in_flight.attached_tokens == 0
+    assert in_flight.ctx_used == session.last_window.prompt_tokens + in_flight.completion_tokens

@@ -88,6 +88,9 @@ class AttachmentsConfig(_Strict):
     model picks; counted as high). One image's own: -a photo.png:low."""
     max_bytes: int = Field(default=20_000_000, ge=1)
     """The largest file that may be attached, in bytes; a larger one is refused before anything is sent."""
+    thumbnails: bool = True
+    """In the app, a sent image is shown small under its message, drawn in half cells (coloured text: no image
+    protocol is written to the terminal). false: its chip alone."""
 
 
 Approve = Literal["ask", "read_only", "always"]

@@ -3,19 +3,27 @@
 An export holds the active path, the conversation as it was last read and sent. It may hold every branch instead
 (`tree=True`): JSON gives every message a number and the number of the one it follows, and names the active
 leaf, and an import reads either form; Markdown puts a heading "Alternative 2/3" before each of a message's
-alternatives, which is followed by everything under it, the alternatives of the alternatives named "2/3 > 1/2"."""
+alternatives, which is followed by everything under it, the alternatives of the alternatives named "2/3 > 1/2".
+Attached files are in JSON once per content, base64 under "blobs" by their sha256, which each attachment names;
+a Markdown export links them, written beside it (save)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import json
 import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from chatbot.core.attachments import Attachment, language_of
 from chatbot.core.conversation import Message
 from chatbot.core.events import Usage
+from chatbot.core.image_tokens import DETAILS
 from chatbot.core.pricing import format_cost
+from chatbot.core.store.blobs import digest
 from chatbot.core.store.calls import calls_json, calls_of
 from chatbot.core.store.history import HistoryStore, Stored
 
@@ -42,7 +50,10 @@ def _tokens(messages: list[Message]) -> tuple[int, int, int]:
             sum(u.cached_tokens for u in usages))
 
 
-def to_markdown(stored: Stored, *, tree: bool = False) -> str:
+def to_markdown(stored: Stored, *, tree: bool = False, files: dict[str, str] | None = None) -> str:
+    """`files`: where each attached file (by its sha256) was written, relative to the Markdown file; a file not
+    there is named but not linked."""
+    files = files or {}
     conversation = stored.conversation
     messages = conversation.tree() if tree else conversation.messages
     prompt, completion, cached = _tokens(messages)
@@ -67,11 +78,11 @@ def to_markdown(stored: Stored, *, tree: bool = False) -> str:
             label = " > ".join(filter(None, [label, "{}/{}".format(*conversation.position(m))]))
             lines += [f"## Alternative {label}{' (active)' if m.id in active else ''}", ""]
         labels[m.id] = label
-        lines += _tool_result_markdown(m) if m.role == "tool" else _markdown_message(m)
+        lines += _tool_result_markdown(m) if m.role == "tool" else _markdown_message(m, files)
     return "\n".join(lines)
 
 
-def _markdown_message(m: Message) -> list[str]:
+def _markdown_message(m: Message, files: dict[str, str]) -> list[str]:
     title = "You" if m.role == "user" else f"Assistant ({m.model})" if m.model else m.role.title()
     state = " (stopped)" if m.stopped else f" (broke off: {m.error})" if m.error else ""
     lines = [f"## {title}{state}", ""]
@@ -82,6 +93,8 @@ def _markdown_message(m: Message) -> list[str]:
         lines += [m.content, ""]
     for call in m.tool_calls:
         lines += [f"**Tool call** `{call.name}` ({call.id})", "", *_fenced(call.raw_arguments, "json")]
+    if m.attachments:
+        lines += [*(_attachment_line(a, files.get(digest(a.data))) for a in m.attachments), ""]
     return lines
 
 
@@ -98,6 +111,71 @@ def _fenced(text: str, language: str) -> list[str]:
     return [fence + language, text, fence, ""]
 
 
+def _attachment_line(a: Attachment, where: str | None) -> str:
+    size = f", {a.width}x{a.height}" if a.is_image else ""
+    label = f"{a.name} ({a.mime}{size})".replace("[", "(").replace("]", ")")
+    if where is None:
+        return f"- attached: {label}"
+    link = where.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+    return f"- attached: {'!' if a.is_image else ''}[{label}]({link})"
+
+
+def attached(stored: Stored, *, tree: bool = False) -> list[Attachment]:
+    """The attached files of the messages an export holds (the active path, or every branch), each content once."""
+    seen: dict[str, Attachment] = {}
+    for m in stored.conversation.tree() if tree else stored.conversation.messages:
+        for a in m.attachments:
+            seen.setdefault(digest(a.data), a)
+    return list(seen.values())
+
+
+def save(stored: Stored, fmt: str, path: Path, *, tree: bool = False) -> list[Path]:
+    """Write the export of `stored` to `path`; for Markdown, its attached files too, in a folder beside it
+    (`chat-12.md`: `chat-12_files/`). A file there is never overwritten: another name is found. Returns the
+    attached files written."""
+    if fmt != "md":
+        path.write_text(render(stored, fmt, tree=tree) + "\n", encoding="utf-8")
+        return []
+    folder = path.with_name(f"{path.stem}_files")
+    written: dict[str, str] = {}
+    paths: list[Path] = []
+    for a in attached(stored, tree=tree):
+        target = _free_name(folder, _file_name(a), a.data)
+        if not target.exists():
+            folder.mkdir(exist_ok=True)
+            target.write_bytes(a.data)
+        written[digest(a.data)] = f"{folder.name}/{target.name}"
+        paths.append(target)
+    path.write_text(to_markdown(stored, tree=tree, files=written) + "\n", encoding="utf-8")
+    return paths
+
+
+_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}
+
+
+def _file_name(a: Attachment) -> str:
+    """The attachment's own name, without any folder it was attached from, with an extension for its type."""
+    name = "".join(ch if ch.isprintable() and ch not in '/\\:*?"<>|' else "_" for ch in Path(a.name).name)
+    name = name.lstrip(".") or "attachment"
+    extension = _EXTENSIONS.get(a.mime, ".txt")
+    if a.is_image and Path(name).suffix.lower() not in (extension, ".jpeg" if extension == ".jpg" else extension):
+        name += extension  # `stdin`, or a GIF sent as PNG
+    elif not a.is_image and not Path(name).suffix:
+        name += extension
+    return name
+
+
+def _free_name(folder: Path, name: str, data: bytes) -> Path:
+    """`name` in `folder`, or `name-2`, `name-3`, ...: the first that is free or already holds `data`."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    n = 1
+    while True:
+        target = folder / (name if n == 1 else f"{stem}-{n}{suffix}")
+        if not target.exists() or (target.is_file() and target.read_bytes() == data):
+            return target
+        n += 1
+
+
 def to_json(stored: Stored, *, tree: bool = False) -> dict[str, Any]:
     conversation = stored.conversation
     data: dict[str, Any] = {
@@ -107,7 +185,7 @@ def to_json(stored: Stored, *, tree: bool = False) -> dict[str, Any]:
     }
     if not tree:
         data["messages"] = [_message_json(m) for m in conversation.messages]
-        return data
+        return _with_blobs(data, conversation.messages)
     # Numbered in the order written, so a parent always comes before its children and an import can add them so.
     every = conversation.tree()
     number = {m.id: n for n, m in enumerate(every, 1)}
@@ -118,6 +196,14 @@ def to_json(stored: Stored, *, tree: bool = False) -> dict[str, Any]:
                          **_message_json(m)})
     leaf = conversation.leaf()
     data["messages"], data["active"] = messages, None if leaf is None else number[leaf.id]
+    return _with_blobs(data, every)
+
+
+def _with_blobs(data: dict[str, Any], messages: list[Message]) -> dict[str, Any]:
+    """Each attached content once, base64, by its sha256 (left out while nothing is attached)."""
+    found = {digest(a.data): base64.b64encode(a.data).decode("ascii") for m in messages for a in m.attachments}
+    if found:
+        data["blobs"] = found
     return data
 
 
@@ -134,6 +220,10 @@ def _message_json(m: Message) -> dict[str, Any]:
         **({"tool_calls": json.loads(calls_json(m.tool_calls) or "[]")} if m.tool_calls else {}),
         **({"tool_call_id": m.tool_call_id, "tool_name": m.tool_name, "tool_error": m.tool_error}
            if m.role == "tool" else {}),
+        **({"attachments": [{
+            "name": a.name, "kind": a.kind, "mime": a.mime, "width": a.width, "height": a.height,
+            "detail": a.detail, "language": a.language, "tokens": a.tokens, "blob": digest(a.data),
+        } for a in m.attachments]} if m.attachments else {}),
     }
 
 
@@ -147,6 +237,7 @@ def import_json(store: HistoryStore, data: dict[str, Any]) -> int:
         raise ValueError(f"not a {FORMAT} export")
     where = "malformed export"
     tree = data.get("version") == TREE_VERSION
+    files = _blobs(data.get("blobs", {}))
     try:
         with store.transaction():
             conversation_id = store.create(str(data["model"]), str(data["preset"]),
@@ -154,7 +245,7 @@ def import_json(store: HistoryStore, data: dict[str, Any]) -> int:
             rows: dict[int, int] = {}  # a message's number in the export -> its row
             for number, raw in enumerate(data["messages"], 1):
                 where = f"malformed export, message {number}"
-                message = _message(raw)  # may still fail in add: a lone surrogate, a huge number
+                message = _message(raw, files)  # may still fail in add: a lone surrogate, a huge number
                 if not tree:
                     store.add(conversation_id, message)
                     continue
@@ -176,7 +267,50 @@ def import_json(store: HistoryStore, data: dict[str, Any]) -> int:
     return conversation_id
 
 
-def _message(raw: object) -> Message:
+def _blobs(raw: object) -> dict[str, bytes]:
+    if not isinstance(raw, dict):
+        raise ValueError(f"malformed export, blobs: not an object: {raw!r:.40}")
+    found = {}
+    for key, value in raw.items():
+        try:
+            data = base64.b64decode(value, validate=True) if isinstance(value, str) else None
+        except (binascii.Error, ValueError):
+            data = None
+        if data is None:
+            raise ValueError(f"malformed export, blob {key!r:.20}: not base64")
+        if digest(data) != key:
+            raise ValueError(f"malformed export, blob {key!r:.20}: its content has another sha256")
+        found[key] = data
+    return found
+
+
+def _attachments(raw: object, files: dict[str, bytes]) -> tuple[Attachment, ...]:
+    # Exports written before files were kept have none.
+    if not isinstance(raw, list):
+        raise ValueError(f"attachments is not a list: {raw!r:.40}")
+    found = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise ValueError(f"attachment is not an object: {item!r:.40}")
+        if item.get("blob") not in files:
+            raise ValueError(f"attachment {item.get('name')!r:.40} names no blob of the export")
+        kind, detail = item.get("kind"), item.get("detail", "auto")
+        if kind not in ("image", "text") or detail not in DETAILS:
+            raise ValueError(f"attachment {item.get('name')!r:.40}: unknown kind or detail")
+        name, mime = item.get("name"), item.get("mime", "text/plain")
+        if not isinstance(name, str) or not isinstance(mime, str):
+            raise ValueError(f"attachment name or mime is not text: {name!r:.40}")
+        tokens = item.get("tokens")
+        data = files[item["blob"]]
+        if kind == "text":
+            data.decode("utf-8")  # a UnicodeDecodeError is a ValueError: named as the message at fault
+        found.append(Attachment(name, kind, data, mime, int(item.get("width", 0)), int(item.get("height", 0)),
+                                detail, str(item.get("language", language_of(name))),
+                                tokens=None if tokens is None else int(tokens)))
+    return tuple(found)
+
+
+def _message(raw: object, files: dict[str, bytes] | None = None) -> Message:
     if not isinstance(raw, dict):
         raise ValueError(f"not an object: {raw!r:.40}")
     if raw.get("role") not in ("user", "assistant", "tool"):
@@ -206,4 +340,5 @@ def _message(raw: object) -> Message:
         finish_reason=raw.get("finish_reason"), stopped=bool(raw.get("stopped")), error=raw.get("error"),
         reasoning=reasoning, tool_calls=calls_of(json.dumps(calls)), tool_call_id=raw.get("tool_call_id"),
         tool_name=raw.get("tool_name"), tool_error=bool(raw.get("tool_error")),
+        attachments=_attachments(raw.get("attachments", []), files or {}),
     )

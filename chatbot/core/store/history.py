@@ -20,11 +20,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from chatbot.core import paths
+from chatbot.core.attachments import Attachment
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.events import Usage
 from chatbot.core.pricing import Spent
 from chatbot.core.request import Request
-from chatbot.core.store import ledger
+from chatbot.core.store import blobs, ledger
 from chatbot.core.store.calls import calls_json, calls_of
 from chatbot.core.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
 from chatbot.core.terminal import neutralize, one_line
@@ -185,6 +186,8 @@ class HistoryStore:
                  time.time(), int(streaming), json.dumps(message.token_counts) if message.token_counts else None,
                  parent))
             row = int(cur.lastrowid or 0)
+            if message.attachments:
+                blobs.insert(db, row, message.attachments, message.model or _model_of(db, conversation_id))
             if message.role == "user":
                 db.execute("UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
                            (title_from(message.content), conversation_id))
@@ -300,9 +303,10 @@ class HistoryStore:
         conversation = Conversation(system_prompt=row["system_prompt"])
         row_ids: dict[int, int] = {}
         by_row: dict[int, Message] = {}
+        files = blobs.of_conversation(self.db, conversation_id)
         # A parent is always stored before its children, so in row order each one finds its parent loaded.
         for m in self.db.execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)):
-            message = _message(m)
+            message = _message(m, files.get(m["id"], ()))
             parent = by_row.get(m["parent_id"]) if m["parent_id"] is not None else None
             if parent is None:
                 conversation.cut(None)  # a first message (an edit of the first one, too)
@@ -367,7 +371,13 @@ def _message_fields(message: Message, params: dict[str, object] | None) -> tuple
     )
 
 
-def _message(row: sqlite3.Row) -> Message:
+def _model_of(db: sqlite3.Connection, conversation_id: int) -> str | None:
+    """The model the conversation goes on with: a user message's images were counted for it."""
+    found = db.execute("SELECT model FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+    return None if found is None else str(found[0])
+
+
+def _message(row: sqlite3.Row, attachments: tuple[Attachment, ...] = ()) -> Message:
     usage = None
     if row["prompt_tokens"] is not None:
         usage = Usage(row["prompt_tokens"], row["completion_tokens"] or 0, row["cached_tokens"] or 0,
@@ -379,5 +389,5 @@ def _message(row: sqlite3.Row) -> Message:
         # A reply still marked streaming was cut off by a crash: it is kept, as a stopped reply.
         stopped=bool(row["stopped"]) or bool(row["streaming"]), error=row["error"], reasoning=row["reasoning"],
         token_counts=counts, tool_calls=calls_of(row["tool_calls"]), tool_call_id=row["tool_call_id"],
-        tool_name=row["tool_name"], tool_error=bool(row["tool_error"]),
+        tool_name=row["tool_name"], tool_error=bool(row["tool_error"]), attachments=attachments,
     )

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from chatbot.core.store import ledger
+from chatbot.core.store import blobs, ledger
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Each entry takes the schema from the version before it to its own number.
 MIGRATIONS: dict[int, str] = {
@@ -88,6 +88,7 @@ MIGRATIONS: dict[int, str] = {
         ALTER TABLE messages ADD COLUMN tool_name TEXT;
         ALTER TABLE messages ADD COLUMN tool_error INTEGER NOT NULL DEFAULT 0;
     """,
+    7: blobs.MIGRATION,
 }
 
 

@@ -23,6 +23,7 @@ from chatbot.core.events import TurnSettled
 from chatbot.core.status import status_of
 from chatbot.ui import clipboard
 from chatbot.ui import export as exporting
+from chatbot.ui.attaching import AttachActions
 from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen, dropped_screen
 from chatbot.ui.screens.picker import Picker, model_picker, open_effort_menu, preset_detail, preset_picker
@@ -42,13 +43,13 @@ if TYPE_CHECKING:
     from chatbot.ui.app import ChatApp
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(AttachActions, Screen[None]):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", id="help"),
         Binding("f2", "model_menu", "Model", id="model_menu"),
         Binding("f3", "preset_menu", "Preset", id="preset_menu"),
-        Binding("f5", "effort_menu", "Effort", id="effort_menu", show=False),
+        Binding("f6", "effort_menu", "Effort", id="effort_menu", show=False),
         # Terminals without the kitty keyboard protocol send ctrl+h as backspace: f4 works everywhere.
         Binding("f4,ctrl+h", "history", "History", id="history"),
         Binding("escape", "stop", "Stop", id="stop"),
@@ -61,6 +62,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+y", "copy_reply", "Copy reply", id="copy_reply", priority=True, show=False),
         Binding("ctrl+o", "dropped", "Dropped turns", id="dropped_turns", show=False),
         Binding("ctrl+t", "thinking", "Thinking", id="thinking", show=False),
+        Binding("f5", "attach", "Attach", id="attach", show=False),
     ]
 
     app: ChatApp
@@ -80,6 +82,7 @@ class ChatScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Transcript(id="transcript")
+        yield self.chip_row()
         key = self.app.key_of  # as remapped in [keymap]
         yield PromptInput(id="prompt", placeholder=f"Message ({key('send')} sends, {key('newline')} newline, "
                                                    f"{key('help')} help)", sent=self.sent_messages,
@@ -128,7 +131,7 @@ class ChatScreen(Screen[None]):
 
     def refresh_status(self) -> None:
         """Give the status bar the session's figures as they are now (after anything that changed them)."""
-        status = self.query_one(StatusBar).status = status_of(self.session)
+        status = self.query_one(StatusBar).status = status_of(self.session, self.attached_tokens())
         self.prompt.border_subtitle = cost_hint(status.next_worst_case)
 
     def on_progress(self, event: Progress) -> None:
@@ -141,7 +144,7 @@ class ChatScreen(Screen[None]):
 
     def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
         if self.busy:
-            view = MessageView("user", event.text)
+            view = MessageView("user", event.text, attachments=self.chips.take())
             view.set_note("queued: sends when this reply ends · up takes it back")
             self.queued.append(view)
             self.call_later(self.transcript.add, view)
@@ -154,6 +157,7 @@ class ChatScreen(Screen[None]):
             return None
         view = self.queued.pop()
         self.call_later(view.remove)
+        self.give_back(view.attachments)
         return view.text
 
     def on_prompt_input_scroll_transcript(self, event: PromptInput.ScrollTranscript) -> None:
@@ -174,9 +178,11 @@ class ChatScreen(Screen[None]):
         return [v.text for v in self.transcript.views() if v.role == "user" and v not in self.queued]
 
     def start_turn(self, text: str | None, queued: MessageView | None = None) -> None:
-        """Send `text` (or regenerate the last reply when None; `queued` is its view if it waited). Busy from here:
-        a message sent meanwhile waits."""
-        self.turn = views = TurnViews(text, MessageView("assistant", model=self.session.model), user=queued)
+        """Send `text` and the files attached (or regenerate the last reply when None; `queued` is its view if it
+        waited, with its files). Busy from here: a message sent meanwhile waits."""
+        files = queued.attachments if queued else self.chips.take() if text is not None else ()
+        self.turn = views = TurnViews(text, MessageView("assistant", model=self.session.model), user=queued,
+                                      files=files)
         self.turn_worker = self.run_worker(self._turn(views), group="reply", exclusive=True, exit_on_error=False)
 
     async def _turn(self, views: TurnViews) -> None:
@@ -185,7 +191,7 @@ class ChatScreen(Screen[None]):
             views.user.set_note("")
             await self.transcript.mount(views.reply, after=views.user)
         elif (text := views.text) is not None:
-            views.user = await self.transcript.add(MessageView("user", text))
+            views.user = await self.transcript.add(MessageView("user", text, attachments=views.files))
         else:
             views.replaced = self._view_of(self.session.conversation.last_reply())
             if views.replaced is not None:
@@ -225,6 +231,7 @@ class ChatScreen(Screen[None]):
                 views.user.set_note("not sent: back in the prompt" if not self.prompt.text else "not sent")
                 if not self.prompt.text and views.text is not None:
                     self.prompt.set_text(views.text)
+                self.give_back(views.files)
         if (error := outcome.error) is not None:
             await self.add_note("error", f"{error.headline()}\n{error.hint}".rstrip())
         self.transcript.mark_dropped(session.dropped())

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from chatbot.core import conversation
+from chatbot.core.attachments import Attachment
 from chatbot.core.errors import ChatError
 from chatbot.core.events import ReasoningDelta, TextDelta, TurnSettled
 from chatbot.core.pricing import format_cost
@@ -42,6 +43,7 @@ class TurnViews:
     reply: MessageView
     user: MessageView | None = None
     replaced: MessageView | None = None
+    files: tuple[Attachment, ...] = ()  # attached to `text`
 
 
 @dataclass
@@ -97,7 +99,7 @@ class TurnWorker:
         try:
             await self.ready.wait()
             async with self.server_turn:
-                turn = session.send(text) if text is not None else session.regenerate()
+                turn = session.send(text, self.views.files) if text is not None else session.regenerate()
                 clock = asyncio.create_task(self._clock())
                 async for event in turn:
                     if isinstance(event, TextDelta):

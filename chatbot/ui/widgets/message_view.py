@@ -15,6 +15,7 @@ from textual.layout import DockArrangeResult
 from textual.timer import Timer
 from textual.widgets import Static
 
+from chatbot.core.attachments import Attachment
 from chatbot.core.conversation import Message
 from chatbot.ui.shown import ShownStream, shown, shown_text
 
@@ -31,9 +32,11 @@ FRAME = 1 / 30  # seconds between two updates of a streaming reply
 class MessageView(Vertical):
     """A message in the transcript. `message` is the core's Message once the turn has settled."""
 
-    def __init__(self, role: str, text: str = "", *, model: str | None = None, message: Message | None = None) -> None:
+    def __init__(self, role: str, text: str = "", *, model: str | None = None, message: Message | None = None,
+                 attachments: tuple[Attachment, ...] = ()) -> None:
         super().__init__(classes=f"message {role}")
         self.role = role
+        self.attachments = attachments or (message.attachments if message else ())  # shown as chips
         self.model = model
         self.message = message
         self._parts = [text]  # joined when read: appending to one string would copy the reply on every delta
@@ -64,6 +67,11 @@ class MessageView(Vertical):
         else:
             # Model and user text are data: never markup, never terminal escape sequences.
             yield Static(shown(self.text), classes="body")
+            if self.attachments:
+                from chatbot.ui.widgets.attachment_chips import sent_files
+
+                settings = getattr(self.app, "settings", None)
+                yield from sent_files(self.attachments, thumbnails=settings is None or settings.attachments.thumbnails)
 
     def _header(self) -> str:
         who = {"user": "you", "assistant": "assistant", "error": "error", "info": "chat"}.get(self.role, self.role)

@@ -1,9 +1,11 @@
 """The multi-line prompt: enter sends, ctrl+j / shift+enter insert a newline, up in an empty prompt walks back
-through the messages sent, down walks forward again."""
+through the messages sent, down walks forward again; tab after `@` and a path completes a file name, and a file
+completed so is to be attached."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import ClassVar
 
 from textual import events
@@ -14,7 +16,10 @@ from textual.widgets import TextArea
 
 from chatbot.core.terminal import neutralize
 from chatbot.ui import editor
-from chatbot.ui.shown import shown_text
+from chatbot.ui.path_completion import complete, fragment_before
+from chatbot.ui.shown import shown, shown_text
+
+SHOWN_NAMES = 6  # the matches a tab lists under the prompt when it cannot choose
 
 
 class PromptInput(TextArea):
@@ -27,10 +32,26 @@ class PromptInput(TextArea):
         Binding("pagedown", "scroll_transcript('page_down')", "Scroll transcript", show=False),
         Binding("ctrl+home", "scroll_transcript('home')", "Transcript top", show=False),
         Binding("ctrl+end", "scroll_transcript('end')", "Transcript end", show=False),
+        # Only after `@` and a path (check_action): elsewhere tab moves the focus, as it did.
+        Binding("tab", "complete_path", "Complete path", show=False),
     ]
 
     class Submitted(Message):
         """The user sent `text` (never empty or only whitespace)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class AttachPath(Message):
+        """`@` and a path completed to the file `path`: the user means to attach it."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
+    class Pasted(Message):
+        """`text` was pasted into the prompt (as it went in: cleaned of terminal controls)."""
 
         def __init__(self, text: str) -> None:
             super().__init__()
@@ -73,7 +94,39 @@ class PromptInput(TextArea):
         event.prevent_default()
         event.stop()
         if not self.read_only:
-            self.replace(neutralize(event.text), *self.selection)
+            self.replace(text := neutralize(event.text), *self.selection)
+            self.post_message(self.Pasted(text))
+
+    def _fragment(self) -> str | None:
+        """The path after an `@` that the cursor ends, if it ends one."""
+        row, column = self.cursor_location
+        return fragment_before(self.document.get_line(row)[:column])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "complete_path":
+            return self._fragment() is not None
+        return super().check_action(action, parameters)
+
+    def action_complete_path(self) -> None:
+        """Complete the path after `@` as far as its matches agree; one file matched is to be attached. Several
+        are listed under the prompt until the text changes."""
+        fragment = self._fragment()
+        if fragment is None:
+            return
+        done = complete(fragment, Path.cwd())
+        if done.fragment != fragment:
+            self.insert(done.fragment[len(fragment):])
+        if done.file is not None:
+            self.insert(" ")
+            self.post_message(self.AttachPath(done.file))
+        elif len(done.names) > 1 and done.fragment == fragment:
+            more = len(done.names) - SHOWN_NAMES
+            self.border_subtitle = shown("  ".join(done.names[:SHOWN_NAMES]) + (f"  +{more}" if more > 0 else ""))
+        elif not done.names:
+            self.border_subtitle = shown(f"no file matches @{fragment}")
+
+    def _on_text_area_changed(self, _: TextArea.Changed) -> None:
+        self.border_subtitle = None  # the matches a tab listed were for the text before
 
     def action_submit(self) -> None:
         text = self.text

@@ -9,13 +9,14 @@ what still does not fit is left out, least important first:
 1. the speed (tok/s), which changes on every frame of a reply
 2. the reasoning count (part of the output count, which stays)
 3. the cached count
-4. the last request's cost (the session's stays)
-5. the preset name
-6. the token counts
-7. the session's cost
-8. the context used
-9. the dropped turns
-10. the retry state
+4. the tokens of the files attached to the next message (the context used includes them)
+5. the last request's cost (the session's stays)
+6. the preset name
+7. the token counts
+8. the session's cost
+9. the context used
+10. the dropped turns
+11. the retry state
 
 The model name always stays; alone too long, it is cut with an ellipsis.
 """
@@ -34,7 +35,8 @@ from chatbot.core.status import Status
 from chatbot.ui.shown import shown
 
 SEPARATOR = " │ "
-DROP_ORDER = ("speed", "reasoning", "cached", "last", "preset", "tokens", "session", "ctx", "dropped", "retry")
+DROP_ORDER = ("speed", "reasoning", "cached", "attached", "last", "preset", "tokens", "session", "ctx", "dropped",
+              "retry")
 
 
 def compact(n: int) -> str:
@@ -75,6 +77,8 @@ def items(status: Status, *, full: bool = True, left_out: frozenset[str] = froze
         budget = " budget" if status.budget_limited else ""
         assumed = "~" if status.window_assumed else ""  # a guess, like an estimated token count
         shown_items.append(f"ctx {compact(status.ctx_used)}/{assumed}{compact(status.ctx_limit)}{budget}")
+    if status.attached_tokens and "attached" not in left_out:
+        shown_items.append(f"attached ~{status.attached_tokens:,}" if full else f"att ~{status.attached_tokens:,}")
     if status.dropped_turns and "dropped" not in left_out:
         turns = status.dropped_turns
         shown_items.append(f"dropped {turns} turn{'' if turns == 1 else 's'}" if full else f"dropped {turns}")

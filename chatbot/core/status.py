@@ -47,6 +47,8 @@ class Status:
     in_flight: bool = False
     waiting_seconds: int | None = None  # a request in flight, no token yet: how long since it (or its retry) went out
     retry: Retry | None = None
+    tools_on: int | None = None  # the tools offered to the model now; None: no MCP server is configured
+    tools_listed: bool = False  # the servers have started (or failed to): tools_on is known
 
 
 def status_of(session: Session) -> Status:
@@ -58,6 +60,7 @@ def status_of(session: Session) -> Status:
     budget = session.settings.budget.max_context_tokens
     budget_limited = budget is not None and budget < spec.context_window
     last, total = session.costs()
+    tools_on, tools_listed = _tools(session)
     status = Status(
         model=spec.name,
         preset=session.preset_name,
@@ -76,6 +79,8 @@ def status_of(session: Session) -> Status:
         session_cost=total,
         tokens_per_second=flight.tokens_per_second() if flight else None,
         in_flight=flight is not None,
+        tools_on=tools_on,
+        tools_listed=tools_listed,
     )
     if flight is None or flight.first_token_at is not None:
         return status
@@ -85,6 +90,15 @@ def status_of(session: Session) -> Status:
     if now < flight.retry_until:
         return replace(status, retry=Retry(math.ceil(flight.retry_until - now), flight.retry_note))
     return replace(status, waiting_seconds=int(now - flight.retry_until), retry=Retry(None, flight.retry_note))
+
+
+def _tools(session: Session) -> tuple[int | None, bool]:
+    """How many tools are on: those the servers offer, less those the user turned off for this conversation.
+    Before the servers have started, the number is not known (they start when first needed)."""
+    servers = session.tools
+    if not servers:
+        return None, False
+    return sum(1 for spec in servers.offered if spec.name not in session.tools_off), servers.listed
 
 
 def _dropped_turns(session: Session) -> int:

@@ -27,6 +27,7 @@ from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen, dropped_screen
 from chatbot.ui.screens.picker import Picker, model_picker, preset_detail, preset_picker
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
+from chatbot.ui.screens.tools import open_tools
 from chatbot.ui.screens.turn_worker import Progress, Settled, TurnViews, TurnWorker, reply_note
 from chatbot.ui.shown import shown_text
 from chatbot.ui.widgets.footer import ChatFooter
@@ -60,6 +61,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+y", "copy_reply", "Copy reply", id="copy_reply", priority=True, show=False),
         Binding("ctrl+o", "dropped", "Dropped turns", id="dropped_turns", show=False),
         Binding("ctrl+t", "thinking", "Thinking", id="thinking", show=False),
+        Binding("f5", "tools", "Tools", id="tools", show=False),
     ]
 
     app: ChatApp
@@ -309,6 +311,9 @@ class ChatScreen(Screen[None]):
             self.notify("No reply here has reasoning to show.")
             return
         blocks[-1].collapsed = not blocks[-1].collapsed
+
+    def action_tools(self) -> None:
+        open_tools(self)
 
     def action_help(self) -> None:
         self.app.push_screen(InfoScreen("Keys", self.app.binding_rows(),

@@ -19,13 +19,14 @@ from textual.message import Message
 
 from chatbot.core import conversation
 from chatbot.core.errors import ChatError
-from chatbot.core.events import ReasoningDelta, TextDelta, TurnSettled
+from chatbot.core.events import ReasoningDelta, TextDelta, ToolCallFinished, ToolCallStarted, TurnSettled
 from chatbot.core.pricing import format_cost
 from chatbot.core.session import Session
 from chatbot.core.status import Status, status_of
 from chatbot.core.text import plural
 from chatbot.core.turn import Turn
 from chatbot.ui.widgets.message_view import MessageView
+from chatbot.ui.widgets.tool_call import ToolCallBlock
 
 CLOCK = 1.0  # seconds between two looks at a request that waits (for its first token, or to be retried)
 # Seconds between two reports while text streams. The figures are computed once per report, not per piece: a
@@ -88,6 +89,7 @@ class TurnWorker:
         self.reasoning = False  # what has streamed so far is reasoning alone
         self._reported = 0.0  # when the figures were last reported
         self._trailing: asyncio.TimerHandle | None = None  # a report due once the stream pauses
+        self._calls: dict[str, ToolCallBlock] = {}  # call id -> its block in the reply
 
     async def run(self) -> None:
         session, view, text = self.session, self.views.reply, self.views.text
@@ -108,6 +110,8 @@ class TurnWorker:
                         self.reasoning = True
                         view.append_reasoning(event.text)
                         self._report_soon()
+                    elif isinstance(event, ToolCallStarted | ToolCallFinished):
+                        await self._tool_event(event)
                     else:
                         self._report()  # usage, a retry, the end: at once
         except ChatError:
@@ -120,6 +124,18 @@ class TurnWorker:
             # Stopped before the turn began (waiting for start-up or for the model list): nothing was sent.
             outcome = turn.outcome if turn is not None else None
             self.post(Settled(self.views, outcome or TurnSettled("stopped", text_returned=True)))
+
+    async def _tool_event(self, event: ToolCallStarted | ToolCallFinished) -> None:
+        """A call shows in the reply from its start; a call that never ran (declined, or it could not) shows when
+        it is answered."""
+        block = self._calls.get(event.call.id)
+        if block is None:
+            block = self._calls[event.call.id] = ToolCallBlock(
+                event.call, event.server if isinstance(event, ToolCallStarted) else "")
+            await self.views.reply.add_block(block)
+        if isinstance(event, ToolCallFinished):
+            block.finished(event.result, event.error, event.seconds)
+        self._report()
 
     def _report_soon(self) -> None:
         """Report now if the last report is a frame old; else once it is (the stream may pause after this piece)."""

@@ -13,6 +13,7 @@ from textual.containers import Vertical
 from textual.geometry import Size
 from textual.layout import DockArrangeResult
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Static
 
 from chatbot.core.conversation import Message
@@ -31,8 +32,11 @@ FRAME = 1 / 30  # seconds between two updates of a streaming reply
 class MessageView(Vertical):
     """A message in the transcript. `message` is the core's Message once the turn has settled."""
 
-    def __init__(self, role: str, text: str = "", *, model: str | None = None, message: Message | None = None) -> None:
+    def __init__(self, role: str, text: str = "", *, model: str | None = None, message: Message | None = None,
+                 blocks: tuple[Widget, ...] = ()) -> None:
+        """`blocks`: what a stored reply shows after its text (the tool calls it made)."""
         super().__init__(classes=f"message {role}")
+        self._blocks = blocks
         self.role = role
         self.model = model
         self.message = message
@@ -61,6 +65,7 @@ class MessageView(Vertical):
             if self.message is None or self.message.reasoning:
                 yield ThinkingBlock(self.message.reasoning if self.message else "")
             yield ReplyMarkdown(shown_text(self.text), classes="body", open_links=False)
+            yield from self._blocks
         else:
             # Model and user text are data: never markup, never terminal escape sequences.
             yield Static(shown(self.text), classes="body")
@@ -140,8 +145,28 @@ class MessageView(Vertical):
             self._stream = markdown.get_stream(markdown)
         await self._stream.write(self._shown.shown_text(text))
 
+    async def add_block(self, block: Widget) -> None:
+        """A tool call in the reply: the text so far settles above `block`, and what streams next goes below it
+        (the reply's text is then the text after its last block, as the conversation's last reply holds it)."""
+        from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
+
+        await self._end_stream()
+        await self._markdown().settle(shown_text(self.text))
+        self._parts, self._shown = [""], ShownStream()
+        await self.mount(block)
+        await self.mount(ReplyMarkdown("", classes="body", open_links=False))
+
     async def finish(self, text: str | None = None) -> None:
         """End streaming and settle the whole reply, so nothing stays half-parsed."""
+        await self._end_stream()
+        if text is not None:
+            self._parts = [text]
+        if self.role == "assistant":
+            if (block := self._thinking_block()) is not None:
+                block.settled(self.message.reasoning if self.message else "")
+            await self._markdown().settle(shown_text(self.text))
+
+    async def _end_stream(self) -> None:
         if self._flush_timer is not None:
             self._flush_timer.stop()
             self._flush_timer = None
@@ -160,14 +185,9 @@ class MessageView(Vertical):
                 if task is not None and task.cancelling():
                     raise
         self._pending.clear()
-        if text is not None:
-            self._parts = [text]
-        if self.role == "assistant":
-            if (block := self._thinking_block()) is not None:
-                block.settled(self.message.reasoning if self.message else "")
-            await self._markdown().settle(shown_text(self.text))
 
     def _markdown(self) -> ReplyMarkdown:
+        """The reply's last text: the one after its last tool call, if it has any."""
         from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
 
-        return self.query_one(ReplyMarkdown)
+        return self.query_children(ReplyMarkdown).last(ReplyMarkdown)

@@ -10,12 +10,13 @@ what still does not fit is left out, least important first:
 2. the reasoning count (part of the output count, which stays)
 3. the cached count
 4. the last request's cost (the session's stays)
-5. the preset name
-6. the token counts
-7. the session's cost
-8. the context used
-9. the dropped turns
-10. the retry state
+5. how many tools are on (only when MCP servers are configured; "tools -" until they have started)
+6. the preset name
+7. the token counts
+8. the session's cost
+9. the context used
+10. the dropped turns
+11. the retry state
 
 The model name always stays; alone too long, it is cut with an ellipsis.
 """
@@ -32,7 +33,8 @@ from chatbot.core.status import Status
 from chatbot.ui.shown import shown
 
 SEPARATOR = " │ "
-DROP_ORDER = ("speed", "reasoning", "cached", "last", "preset", "tokens", "session", "ctx", "dropped", "retry")
+DROP_ORDER = ("speed", "reasoning", "cached", "last", "tools", "preset", "tokens", "session", "ctx", "dropped",
+              "retry")
 
 
 def compact(n: int) -> str:
@@ -76,6 +78,8 @@ def items(status: Status, *, full: bool = True, left_out: frozenset[str] = froze
         shown_items.append(f"last {format_cost(status.last_cost) if status.replied else '-'}")
     if "session" not in left_out:
         shown_items.append(f"session {format_cost(status.session_cost)}")
+    if status.tools_on is not None and "tools" not in left_out:
+        shown_items.append(f"tools {status.tools_on if status.tools_listed else '-'}")
     if status.tokens_per_second is not None and "speed" not in left_out:
         shown_items.append(f"{status.tokens_per_second:.0f} tok/s")
     return shown_items

@@ -1,15 +1,20 @@
 """The sliding window: which messages go into the next request so it fits the model's context.
 
 System messages always stay, the oldest whole turns (a user message and the replies after it) drop first,
-and the newest turn never drops: if it cannot fit, the caller is told before anything is sent.
+and the newest turn never drops: if it cannot fit, the caller is told before anything is sent. A turn holds
+its tool calls and their results too (every message up to the next user message), so an assistant message
+that called tools and the tool messages answering it drop together: the API refuses one without the other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from chatbot.core.conversation import Message
-from chatbot.core.errors import ContextTooLongError
+from chatbot.core.errors import ContextTooLongError, SpendLimitError
+from chatbot.core.models import ModelSpec
+from chatbot.core.pricing import format_cost, worst_case
 from chatbot.core.tokens import REPLY_PRIMING, TokenCounter
 
 
@@ -42,10 +47,11 @@ def split_turns(messages: list[Message]) -> tuple[list[Message], list[list[Messa
     return system, turns
 
 
-def build_window(messages: list[Message], counter: TokenCounter, budget: int) -> Window:
+def build_window(messages: list[Message], counter: TokenCounter, budget: int, tools: int = 0) -> Window:
+    """The window for `messages`; `tools` is what the request's tool definitions add to the prompt."""
     system, turns = split_turns(messages)
     turn_tokens = [sum(counter.count_message(m) for m in turn) for turn in turns]
-    fixed = REPLY_PRIMING + sum(counter.count_message(m) for m in system)
+    fixed = REPLY_PRIMING + tools + sum(counter.count_message(m) for m in system)
     total = fixed + sum(turn_tokens)
     first = 0
     while total > budget and first < len(turns) - 1:
@@ -55,7 +61,7 @@ def build_window(messages: list[Message], counter: TokenCounter, budget: int) ->
         newest = turn_tokens[-1] if turns else 0
         raise ContextTooLongError(
             f"the message needs {total:,} prompt tokens ({newest:,} for the newest turn, "
-            f"{fixed:,} for the system prompt) but only {max(budget, 0):,} fit",
+            f"{fixed:,} for the system prompt{' and tools' if tools else ''}) but only {max(budget, 0):,} fit",
             "shorten the message or the system prompt, lower max_tokens, or pick a model with a larger window",
         )
     kept_turns = [m for turn in turns[first:] for m in turn]
@@ -64,3 +70,19 @@ def build_window(messages: list[Message], counter: TokenCounter, budget: int) ->
     kept_ids = {id(m) for m in kept_turns} | {id(m) for m in system}
     kept = [m for m in messages if id(m) in kept_ids]
     return Window(kept=kept, dropped=dropped, prompt_tokens=total, budget=budget, dropped_turns=first)
+
+
+def check_spend(spent: Decimal, limit: Decimal | None, spec: ModelSpec, prompt_tokens: int, max_tokens: int) -> None:
+    """The spend guard: SpendLimitError if a request could take the session's spending past `limit`. Asked before
+    every request, each round of tool calls included, so it holds for a whole turn."""
+    worst = worst_case(spec, prompt_tokens, max_tokens)
+    if limit is None or worst is None:
+        return
+    if spent + worst > limit:
+        raise SpendLimitError(
+            f"this request could cost up to {format_cost(worst)}, taking the session past its "
+            f"{format_cost(limit)} limit (spent {format_cost(spent)})",
+            "raise max_session_cost, lower max_tokens, or start a new session",
+            # One run of chat -p is one session: a new one starts at $0, and is refused the same way.
+            one_shot_hint="raise max_session_cost, or lower --max-tokens",
+        )

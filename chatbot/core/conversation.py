@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from chatbot.core.attachments import Attachment
 from chatbot.core.events import ToolCall, Usage
@@ -229,9 +229,22 @@ class Conversation:
         self._path = None
 
 
-def to_api_messages(messages: list[Message], system_role: str = "system") -> list[dict[str, str]]:
-    """The chat-completions `messages` array. Reasoning models take the system prompt as `developer`."""
-    return [{"role": system_role if m.role == "system" else m.role, "content": m.content} for m in messages]
+def to_api_messages(messages: list[Message], system_role: str = "system") -> list[dict[str, Any]]:
+    """The chat-completions `messages` array. Reasoning models take the system prompt as `developer`; an
+    assistant message that called tools carries its calls, and each tool message the id of the call it answers."""
+    return [_api_message(m, system_role) for m in messages]
+
+
+def _api_message(message: Message, system_role: str) -> dict[str, Any]:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id or "", "content": message.content}
+    entry: dict[str, Any] = {"role": system_role if message.role == "system" else message.role,
+                             "content": message.content}
+    if message.tool_calls:
+        # OpenAI's own shape for a reply that only called tools: no text is null, not "".
+        entry["content"] = message.content or None
+        entry["tool_calls"] = [call.to_api() for call in message.tool_calls]
+    return entry
 
 
 def with_content(message: Message, content: str) -> Message:

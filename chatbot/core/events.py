@@ -139,9 +139,19 @@ class ToolCallFinished:
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class ToolProblem:
+    """Something about tools the user should know, the turn going on: a server that did not start (its tools are
+    not offered; the error holds the end of its stderr), or an "always" that could not be written to the config."""
+
+    error: ChatError
+
+
 Event = TextDelta | ReasoningDelta | UsageReport | Retrying | Finished
 ToolEvent = Event | ToolCalls
 """What a reply yields when the request carried tools."""
+TurnEvent = ToolEvent | ToolCallStarted | ToolCallFinished | ToolProblem
+"""What a turn yields: its replies' events, and between two replies the calls the first asked for, answered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +169,16 @@ class TurnSettled:
     error: ChatError | None = None
     finish_reason: str | None = None
     text_returned: bool = False
+    tool_note: str | None = None  # why a turn with tools ended before the model answered in text
 
     @property
     def note(self) -> str | None:
-        """What the user should know about how a finished reply ended (cut at max_tokens, filtered)."""
+        """What the user should know about how a finished reply ended (cut at max_tokens, filtered, a chain of
+        tool calls cut at max_tool_rounds)."""
         if self.ended != "finished":
             return None
+        if self.tool_note is not None:
+            return self.tool_note
         reply = self.reply
         if self.finish_reason == "length" and reply is not None and not reply.content and reply.reasoning:
             return "max_tokens was spent on reasoning: raise max_tokens or lower reasoning_effort"

@@ -80,3 +80,10 @@ def accepted_effort(spec: ModelSpec, preset: Preset) -> ReasoningEffort | None:
 def reply_reserve(spec: ModelSpec, preset: Preset) -> int:
     """max_tokens as sent: the preset's, capped by what the model can write."""
     return min(preset.max_tokens, spec.max_output)
+
+
+def reply_params(spec: ModelSpec, preset: Preset) -> dict[str, object]:
+    """The parameters a reply was made with, as stored beside it."""
+    return {"preset": preset.name, "temperature": preset.temperature, "top_p": preset.top_p,
+            "max_tokens": reply_reserve(spec, preset), "response_format": preset.response_format,
+            "reasoning_effort": accepted_effort(spec, preset)}

@@ -14,26 +14,29 @@ import time
 from collections.abc import AsyncGenerator, Callable, Iterable
 from contextlib import aclosing
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chatbot.core import journal
 from chatbot.core.attachments import Attachment, refuse_images
-from chatbot.core.budget import Window, build_window, prompt_budget
+from chatbot.core.budget import Window, build_window, check_spend, prompt_budget
 from chatbot.core.client import Client
 from chatbot.core.conversation import Conversation, Message
-from chatbot.core.errors import ChatError, SpendLimitError
-from chatbot.core.events import Event, Finished, ReasoningDelta, Retrying, TextDelta, Usage, UsageReport
+from chatbot.core.errors import ChatError
+from chatbot.core.events import Finished, ReasoningDelta, Retrying, TextDelta, ToolCalls, Usage, UsageReport
 from chatbot.core.models import ImageRule, ModelSpec
 from chatbot.core.presets import Preset
-from chatbot.core.pricing import Spent, billed, cost_of, format_cost, worst_case
+from chatbot.core.pricing import Spent, billed, cost_of
 from chatbot.core.request import ERROR, OK, RETRIED, STOPPED, Request
-from chatbot.core.request_body import accepted_effort, reply_reserve
+from chatbot.core.request_body import ToolDefinitions, accepted_effort, reply_params, reply_reserve
 from chatbot.core.settings import Settings
 from chatbot.core.tokens import TokenCounter
 from chatbot.core.totals import InFlight, Totals
 from chatbot.core.turn import Ending, Turn
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from chatbot.core.events import ToolEvent, TurnEvent
     from chatbot.core.tools.approval import Approver
     from chatbot.core.tools.servers import ToolServers
 
@@ -62,6 +65,8 @@ class Session:
         self.approve = approve  # asked before a call the policy does not let run; None: such calls are declined
         self.tools_off: set[str] = set()  # qualified tool names the user turned off for this conversation
         self.tools_allowed: set[str] = set()  # qualified tool names the user allowed for this conversation
+        self.offered_tools: list[dict[str, Any]] = []  # the tools the last request offered, counted in the window
+        self.config_file: Path | None = None  # where "always allow" is written; None: it holds for the run only
 
     # -- what the next request will use --
 
@@ -122,9 +127,12 @@ class Session:
         return prompt_budget(self.spec.context_window, reply_reserve(self.spec, self.preset),
                              self.settings.budget.max_context_tokens)
 
-    def window(self) -> Window:
-        """The messages the next request would send. Raises ContextTooLongError if the newest cannot fit."""
-        return build_window(self.conversation.all_messages(), self.counter, self.budget())
+    def window(self, tools: ToolDefinitions | None = None) -> Window:
+        """The messages the next request would send, beside `tools` (default: those the last request offered).
+        Raises ContextTooLongError if the newest turn cannot fit."""
+        definitions = self.offered_tools if tools is None else tools
+        return build_window(self.conversation.all_messages(), self.counter, self.budget(),
+                            self.counter.count_tools(definitions))
 
     def next_window(self) -> Window | None:
         """The window of the next request; None for an empty conversation or one whose newest turn cannot fit."""
@@ -156,6 +164,8 @@ class Session:
         """Another conversation is open: the last-request figures were the previous one's, so they go (each
         stored reply shows its own in the transcript; the session's total stays, it is what this run spent)."""
         self.last_usage = self.last_cost = self.last_window = None
+        self.tools_off.clear()  # what the user turned off or allowed was for that conversation
+        self.tools_allowed.clear()
 
     def measure(self) -> None:
         """Let the counters describe the conversation as it stands: a resumed one, before anything is sent, uses
@@ -173,13 +183,6 @@ class Session:
             self.preset_name = preset
         self._opened()
         self._tell(journal.ConversationResumed(self._setup()))
-
-    @staticmethod
-    def params(spec: ModelSpec, preset: Preset) -> dict[str, object]:
-        """The parameters a reply was made with, as stored beside it."""
-        return {"preset": preset.name, "temperature": preset.temperature, "top_p": preset.top_p,
-                "max_tokens": reply_reserve(spec, preset), "response_format": preset.response_format,
-                "reasoning_effort": accepted_effort(spec, preset)}
 
     # -- one turn --
 
@@ -224,7 +227,7 @@ class Session:
         self._tell(journal.BranchSwitched(None if leaf is None else leaf.id))
 
     async def _send(self, text: str, turn: Turn, attachments: tuple[Attachment, ...] = (),
-                    edits: Message | None = None) -> AsyncGenerator[Event, None]:
+                    edits: Message | None = None) -> AsyncGenerator[TurnEvent, None]:
         user = (self.conversation.add(Message("user", text, attachments=attachments)) if edits is None
                 else self.conversation.fork(edits, text))
         previous_window = self.last_window
@@ -233,7 +236,7 @@ class Session:
         self.counter.count_message(user)  # the window needs it anyway; kept with it, it spares a resume the work
         self._tell(journal.MessageAdded(journal.frozen(user), self._setup(), _id(self.conversation.parent_of(user))))
         try:
-            async with aclosing(self.reply(ending)) as replies:
+            async with aclosing(self._answer(ending)) as replies:
                 async for event in replies:
                     yield event
         except BaseException as exc:
@@ -251,14 +254,14 @@ class Session:
         finally:
             turn.outcome = ending.settled(text_returned=returned)
 
-    async def _regenerate(self, turn: Turn) -> AsyncGenerator[Event, None]:
+    async def _regenerate(self, turn: Turn) -> AsyncGenerator[TurnEvent, None]:
         leaf = self.conversation.leaf()
         old = leaf if leaf is not None and leaf.role == "assistant" else None
         if old is not None:
             self.conversation.cut(self.conversation.parent_of(old))  # the new reply answers what the old one did
         ending = Ending()
         try:
-            async with aclosing(self.reply(ending)) as replies:
+            async with aclosing(self._answer(ending)) as replies:
                 async for event in replies:
                     yield event
         except BaseException as exc:
@@ -271,16 +274,28 @@ class Session:
                 old = None
             turn.outcome = ending.settled(replaced=old)
 
-    async def reply(self, ending: Ending | None = None) -> AsyncGenerator[Event, None]:
-        """Stream a reply to the conversation as it stands. A stopped or broken reply keeps its text.
+    def _answer(self, ending: Ending) -> AsyncGenerator[TurnEvent, None]:
+        """The answer to the conversation as it stands: one reply, or with tools every round of calls until the
+        model answers in text (tool_round.py)."""
+        if not self.tools:
+            return self.reply(ending)
+        from chatbot.core.tool_round import answer_with_tools
+
+        return answer_with_tools(self, ending)
+
+    async def reply(self, ending: Ending | None = None, *,
+                    tools: ToolDefinitions | None = None) -> AsyncGenerator[ToolEvent, None]:
+        """Stream a reply to the conversation as it stands, offering the model `tools`. A stopped or broken reply
+        keeps its text; a reply that called tools keeps its calls (answering them is the caller's).
 
         The model and preset are read once: the user may switch them while the reply streams, and that
         applies from the next request, not to how this one is counted, priced or stored."""
         await self.learn_window()
         spec, preset = self.spec, self.preset
         counter = self._counter(spec)
-        window = self.window()
-        self._check_spend(window, spec, preset)
+        window = self.window(tools or [])
+        check_spend(self.totals.cost, self.settings.max_session_cost, spec, window.prompt_tokens,
+                    reply_reserve(spec, preset))
         self.last_window = window
         self.client.check_ready()  # a request that cannot go out (no key) is not a request
         accepted_effort(spec, preset)  # nor is one the model would refuse (a reasoning_effort it does not take)
@@ -295,28 +310,22 @@ class Session:
         try:
             # Closed here, not left to the garbage collector: a reply given up mid-stream (stop, or a caller that
             # went away) shuts its stream down in order, before the client is closed.
-            async with aclosing(self.client.stream(window.kept, spec, preset)) as stream:
+            stream: AsyncGenerator[ToolEvent, None] = (
+                self.client.stream(window.kept, spec, preset, tools=tools) if tools
+                else self.client.stream(window.kept, spec, preset))
+            async with aclosing(stream):
                 async for event in stream:
-                    if isinstance(event, (TextDelta, ReasoningDelta)):
-                        # Reasoning is the reply starting too: the model is generating (and billing) output.
-                        if flight.first_token_at is None:
-                            flight.first_token_at = self.clock()
-                            flight.retry_until = None
-                            if not announced:
-                                self._tell(journal.RequestStarted(spec.name))
-                            announced = True
-                            self._tell(journal.ReplyStarted(spec.name, self._setup(), _id(parent)))
-                        tokens = counter.count_text(event.text)
-                        if isinstance(event, TextDelta):
-                            flight.parts.append(event.text)
-                        else:
-                            flight.reasoning_parts.append(event.text)
-                            flight.reasoning_tokens += tokens
-                        flight.completion_tokens += tokens
-                        self._tell(progress)
-                    elif isinstance(event, UsageReport):
-                        flight.usage = event.usage
-                        flight.request_id = event.request_id
+                    if isinstance(event, (TextDelta, ReasoningDelta, ToolCalls)) and flight.first_token_at is None:
+                        # Reasoning, or calls alone, is the reply starting too: the model generates (and bills) it.
+                        flight.first_token_at = self.clock()
+                        flight.retry_until = None
+                        if not announced:
+                            self._tell(journal.RequestStarted(spec.name))
+                        announced = True
+                        self._tell(journal.ReplyStarted(spec.name, self._setup(), _id(parent)))
+                    if isinstance(event, (TextDelta, ReasoningDelta, ToolCalls, UsageReport)):
+                        if flight.record(event, counter):
+                            self._tell(progress)
                     elif isinstance(event, Finished):
                         ending.finish_reason = event.reason
                     else:
@@ -345,15 +354,7 @@ class Session:
             return None
         error, stopped = ending.error, ending.stopped
         if flight.usage is None and flight.first_token_at is not None:
-            # The server sent no usage. The whole reply is counted once here: the running count adds up
-            # deltas, which splits the tokens that straddle two of them.
-            # Reasoning is output the server bills, so it is counted with the text: a reply that only reasoned
-            # (cut at max_tokens) is never billed $0.
-            counter = self._counter(spec)
-            reasoning = counter.count_text(flight.reasoning) if flight.reasoning_parts else 0
-            completion = counter.count_text(flight.text) + reasoning
-            flight.usage = Usage(flight.window.prompt_tokens, completion, 0, estimated=True,
-                                 reasoning_tokens=reasoning)
+            flight.usage = flight.estimated_usage(self._counter(spec))  # the server sent none
         generated = flight.first_token_at is not None or flight.usage is not None
         usage = flight.live_usage() if generated else Usage()  # nothing generated: nothing billed
         reply: Message | None = None
@@ -368,10 +369,10 @@ class Session:
             reply = self.conversation.add(Message(
                 "assistant", flight.text, model=spec.name, usage=usage, cost=request.cost,
                 reasoning=flight.reasoning, finish_reason=ending.finish_reason, stopped=stopped,
-                error=error.message if error else None,
+                tool_calls=flight.tool_calls, error=error.message if error else None,
             ), parent=flight.parent)
             self._counter(spec).count_message(reply)  # kept with the reply: a resume never re-tokenizes it
-            self._tell(journal.ReplyFinal(journal.frozen(reply), self.params(spec, preset), self._setup(),
+            self._tell(journal.ReplyFinal(journal.frozen(reply), reply_params(spec, preset), self._setup(),
                                           _id(flight.parent)))
         self._account(request)
         return reply
@@ -384,20 +385,6 @@ class Session:
         """Count a request once: in the totals, and once to the observers."""
         self.totals.add(request.usage, request.cost)
         self._tell(journal.RequestSettled(request))
-
-    def _check_spend(self, window: Window, spec: ModelSpec, preset: Preset) -> None:
-        limit = self.settings.max_session_cost
-        worst = worst_case(spec, window.prompt_tokens, reply_reserve(spec, preset))
-        if limit is None or worst is None:
-            return
-        if self.totals.cost + worst > limit:
-            raise SpendLimitError(
-                f"this request could cost up to {format_cost(worst)}, taking the session past its "
-                f"{format_cost(limit)} limit (spent {format_cost(self.totals.cost)})",
-                "raise max_session_cost, lower max_tokens, or start a new session",
-                # One run of chat -p is one session: a new one starts at $0, and is refused the same way.
-                one_shot_hint="raise max_session_cost, or lower --max-tokens",
-            )
 
 
 def _error_class(error: ChatError | None) -> str | None:

@@ -130,6 +130,9 @@ class TokenCounter:
         if cached is None:
             text = message_text(message.content, message.attachments)  # attached text files are inlined
             cached = TOKENS_PER_MESSAGE + self.count_text(message.role) + self.count_text(text)
+            # A call goes back to the model as its name and arguments; no rule for their framing is published.
+            cached += sum(self.count_text(call.name) + self.count_text(call.to_api()["function"]["arguments"])
+                          for call in message.tool_calls)
             message.token_counts[self.encoding_name] = cached
         # Images are counted by the model's rule on every call (a model switch changes it); most messages have none.
         return cached + self.count_images(message) if message.attachments else cached

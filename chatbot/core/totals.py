@@ -10,9 +10,10 @@ from decimal import Decimal
 
 from chatbot.core.budget import Window
 from chatbot.core.conversation import Message
-from chatbot.core.events import Usage
+from chatbot.core.events import ReasoningDelta, TextDelta, ToolCall, ToolCalls, Usage, UsageReport
 from chatbot.core.models import ModelSpec
 from chatbot.core.pricing import Spent
+from chatbot.core.tokens import TokenCounter
 
 
 @dataclass
@@ -64,6 +65,7 @@ class InFlight:
     request_id: str | None = None
     spec: ModelSpec | None = None  # the model the request went to, whose prices it is billed at
     parent: Message | None = None  # the message the reply answers: the active leaf when the request went out
+    tool_calls: tuple[ToolCall, ...] = ()  # the calls the reply asked for, complete once it ended
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -75,6 +77,33 @@ class InFlight:
     @property
     def reasoning(self) -> str:
         return "".join(self.reasoning_parts)
+
+    def record(self, event: TextDelta | ReasoningDelta | ToolCalls | UsageReport, counter: TokenCounter) -> bool:
+        """Take in what the stream delivered; True when it is more of the reply's text or reasoning."""
+        if isinstance(event, ToolCalls):
+            self.tool_calls = event.calls
+            return False
+        if isinstance(event, UsageReport):
+            self.usage, self.request_id = event.usage, event.request_id
+            return False
+        tokens = counter.count_text(event.text)
+        if isinstance(event, TextDelta):
+            self.parts.append(event.text)
+        else:
+            self.reasoning_parts.append(event.text)
+            self.reasoning_tokens += tokens
+        self.completion_tokens += tokens
+        return True
+
+    def estimated_usage(self, counter: TokenCounter) -> Usage:
+        """The usage of a reply the server reported none for. The whole reply is counted once here: the running
+        count adds up deltas, which splits the tokens that straddle two of them. Reasoning and calls are output
+        the server bills, so they are counted with the text: a reply that only reasoned (cut at max_tokens) or
+        only called tools is never billed $0."""
+        reasoning = counter.count_text(self.reasoning) if self.reasoning_parts else 0
+        calls = sum(counter.count_text(c.name) + counter.count_text(c.raw_arguments) for c in self.tool_calls)
+        completion = counter.count_text(self.text) + reasoning + calls
+        return Usage(self.window.prompt_tokens, completion, 0, estimated=True, reasoning_tokens=reasoning)
 
     def tokens_per_second(self) -> float | None:
         if self.first_token_at is None or self.completion_tokens < 2:

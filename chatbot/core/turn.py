@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from chatbot.core.conversation import Message
 from chatbot.core.errors import ChatError
-from chatbot.core.events import Event, TurnSettled
+from chatbot.core.events import TurnEvent, TurnSettled
 
 
 @dataclass
@@ -24,26 +24,28 @@ class Ending:
     finish_reason: str | None = None
     stopped: bool = True  # until the stream ends or fails: a cancelled or closed turn stays stopped
     error: ChatError | None = None
+    tool_note: str | None = None  # the turn's chain of tool calls was cut short, and why
 
     def settled(self, *, replaced: Message | None = None, text_returned: bool = False) -> TurnSettled:
         if self.error is not None:
             ended = "broken off" if self.reply is not None else "failed"
         else:
             ended = "stopped" if self.stopped else "finished"
-        return TurnSettled(ended, self.reply, replaced, self.error, self.finish_reason, text_returned)
+        return TurnSettled(ended, self.reply, replaced, self.error, self.finish_reason, text_returned,
+                           self.tool_note)
 
 
 class Turn:
     """One send or regenerate: async-iterable over its events, closable like the generator it wraps."""
 
-    def __init__(self, run: Callable[[Turn], AsyncGenerator[Event, None]]) -> None:
+    def __init__(self, run: Callable[[Turn], AsyncGenerator[TurnEvent, None]]) -> None:
         self.outcome: TurnSettled | None = None
         self._events = run(self)
 
-    def __aiter__(self) -> AsyncIterator[Event]:
+    def __aiter__(self) -> AsyncIterator[TurnEvent]:
         return self
 
-    def __anext__(self) -> Awaitable[Event]:
+    def __anext__(self) -> Awaitable[TurnEvent]:
         return self._events.__anext__()
 
     async def aclose(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 import tomllib
@@ -40,6 +41,37 @@ def set_top_level_key(path: Path, key: str, value: str) -> None:
     if tomllib.loads(edited) != {**before, key: value}:
         raise ConfigError(f"{path}: cannot set {key} without changing other settings; it was left as it is",
                           f'add the line {key} = "{value}" above the first [table] by hand')
+    _write(path, edited)
+
+
+def set_tool_rule(path: Path, server: str, tool: str, rule: str) -> None:
+    """Set `tool = "rule"` in the `tools` of `[mcp_servers.SERVER]` in the config file (an inline table made if
+    there is none), the rest of the file kept. Raises ConfigError only: for a server the file does not define
+    (it came from the environment), or a file that is not valid TOML."""
+    text = _read(path)
+    try:
+        before = tomllib.loads(text)
+        document = tomlkit.parse(text)
+    except (tomllib.TOMLDecodeError, TOMLKitError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}; it was left as it is",
+                          "fix the syntax, then save again") from None
+    servers = document.get("mcp_servers")
+    entry = servers.get(server) if isinstance(servers, dict) else None
+    line = f'{tool} = "{rule}" under [mcp_servers.{server}.tools]'
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{path} does not define mcp_servers.{server}; the rule was not saved", f"add {line}")
+    tools = entry.get("tools")
+    if tools is None:
+        entry["tools"] = tools = tomlkit.inline_table()
+    if not isinstance(tools, dict):
+        raise ConfigError(f"{path}: mcp_servers.{server}.tools is not a table; the rule was not saved", f"add {line}")
+    tools[tool] = rule
+    edited = document.as_string()
+    expected = copy.deepcopy(before)
+    expected["mcp_servers"][server].setdefault("tools", {})[tool] = rule
+    if tomllib.loads(edited) != expected:  # exactly the one rule, nothing else
+        raise ConfigError(f"{path}: cannot save the rule without changing other settings; it was left as it is",
+                          f"add {line} by hand")
     _write(path, edited)
 
 

@@ -39,6 +39,8 @@ class ToolSpec:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     read_only: bool | None = None
     """The tool's readOnlyHint annotation; None when it gives none."""
+    annotations: Mapping[str, Any] = field(default_factory=dict)
+    """Every annotation the tool gives (readOnlyHint, destructiveHint, ...), as the server wrote them: its word."""
 
     def to_api(self) -> dict[str, Any]:
         """The tool as the request's `tools` carries it."""
@@ -54,7 +56,8 @@ def spec_of(server: str, tool: Tool) -> ToolSpec:
     title = tool.title or (annotations.title if annotations else None)
     return ToolSpec(server=server, tool=tool.name, name=exposed_name(server, tool.name),
                     description=tool.description or title or "", parameters=parameters_of(tool.input_schema),
-                    read_only=annotations.read_only_hint if annotations else None)
+                    read_only=annotations.read_only_hint if annotations else None,
+                    annotations=annotations.model_dump(by_alias=True, exclude_none=True) if annotations else {})
 
 
 def parameters_of(schema: Mapping[str, Any] | None) -> dict[str, Any]:

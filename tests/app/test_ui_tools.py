@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tomllib
 from typing import Any
 
 from textual.widgets import Button, SelectionList, Static
@@ -16,10 +17,12 @@ from chatbot.core.tools.approval import Approval, ApprovalRequest
 from chatbot.ui.app import make_app
 from chatbot.ui.screens.approval import ApprovalScreen, approver
 from chatbot.ui.screens.tools import ToolsScreen
+from chatbot.ui.widgets.prompt_input import PromptInput
+from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
 from chatbot.ui.widgets.tool_call import RESULT_LINES, FoldLine, ToolCallBlock
-from fake_openai import FakeOpenAI
+from fake_openai import FakeOpenAI, Reply, tool_call
 from hostile import CONTROL, H, assert_nothing_raw
-from support import PROJECT, run_command, screen_text, status, until
+from support import PROJECT, Notified, run_command, screen_text, send, status, until, wait_turn
 
 NOTES = str(PROJECT / "tests" / "mcp_servers" / "notes.py")
 SIZE = (110, 34)
@@ -215,3 +218,198 @@ async def test_a_server_that_fails_shows_with_its_stderr(make_settings: Any) -> 
         await pilot.press("escape")
         await pilot.pause()
         assert "tools 0" in status(app)
+
+
+# -- a turn with tools in the app ------------------------------------------------------------------------------
+
+
+def calls(*entries: tuple[str, str, str]) -> Reply:
+    """A reply of calls alone, streamed in fragments as OpenAI streams them."""
+    fragments = [f for i, (cid, name, args) in enumerate(entries) for f in tool_call(cid, name, args, index=i)]
+    return Reply([], tool_calls=fragments, finish_reason="tool_calls")
+
+
+def tool_messages(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """(call id, content) of each tool message a request sent."""
+    return [(m["tool_call_id"], m["content"]) for m in body["messages"] if m["role"] == "tool"]
+
+
+def blocks(app: Any) -> list[ToolCallBlock]:
+    return list(app.screen.query(ToolCallBlock))
+
+
+def line_of(block: ToolCallBlock) -> str:
+    return str(block.query_one(FoldLine).render())
+
+
+WRITE = ("c1", "notes__write_note", '{"title": "a", "text": "b"}')
+
+
+async def start_turn(pilot: Any, text: str) -> None:
+    pilot.app.query_one(PromptInput).insert(text)
+    await pilot.press("enter")
+
+
+async def test_allow_once_runs_the_call_and_the_next_request_carries_its_result(
+        fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply(["Let me write it."], tool_calls=tool_call(*WRITE), finish_reason="tool_calls"),
+               Reply("Saved."), calls(WRITE), Reply("Saved again."))
+    app = make_app(make_settings(mcp_servers=notes_server()))
+    async with app.run_test(size=SIZE) as pilot:
+        await start_turn(pilot, "note a")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the question", limit=3000)
+        assert "write_note" in str(app.screen.query_one("#approval-tool", Static).render())
+        await pilot.press("o")
+        await wait_turn(pilot)
+        assert tool_messages(fake.last_body) == [("c1", "saved a")]
+        [block] = blocks(app)
+        assert line_of(block).startswith("▶ notes: write_note(title=\"a\", text=\"b\") · ")
+        reply = app.screen.transcript.views()[-1]
+        assert reply.text == "Saved."  # the text after the call; the text before it stands above the block
+        bodies = [str(m.source) for m in reply.query(ReplyMarkdown)]
+        assert bodies == ["Let me write it.", "Saved."]
+        # Once is once: the next call of the tool asks again.
+        await start_turn(pilot, "again")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "asked again", limit=3000)
+        await pilot.press("o")
+        await wait_turn(pilot)
+
+
+async def test_this_conversation_asks_once_for_the_tool(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(calls(WRITE), Reply("Saved."), calls(("c2", "notes__write_note", '{"title": "b", "text": "c"}')),
+               Reply("Saved too."))
+    app = make_app(make_settings(mcp_servers=notes_server()))
+    async with app.run_test(size=SIZE) as pilot:
+        await start_turn(pilot, "note a")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the question", limit=3000)
+        await pilot.press("c")
+        await wait_turn(pilot)
+        assert tool_messages(fake.last_body) == [("c1", "saved a")]
+        asked = Notified()
+        await start_turn(pilot, "note b")  # runs without a question
+        await wait_turn(pilot)
+        assert tool_messages(fake.last_body) == [("c1", "saved a"), ("c2", "saved b")]
+        assert not asked.notes
+
+
+async def test_always_runs_the_call_and_writes_the_rule_to_the_config(
+        fake: FakeOpenAI, make_settings: Any, _isolated_chat_env: Any) -> None:
+    from chatbot.core.settings import config_path
+
+    path = config_path()[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'[mcp_servers.notes]\ncommand = {sys.executable!r}\nargs = [{NOTES!r}]\n', encoding="utf-8")
+    fake.queue(calls(WRITE), Reply("Saved."))
+    app = make_app(make_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await start_turn(pilot, "note a")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the question", limit=3000)
+        await pilot.press("a")
+        await wait_turn(pilot)
+        assert tool_messages(fake.last_body) == [("c1", "saved a")]
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["mcp_servers"]["notes"]["tools"] == {
+        "write_note": "always"}
+
+
+async def test_deny_tells_the_model_and_the_turn_goes_on(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(calls(WRITE), Reply("As you wish."))
+    app = make_app(make_settings(mcp_servers=notes_server()))
+    async with app.run_test(size=SIZE) as pilot:
+        await start_turn(pilot, "note a")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the question", limit=3000)
+        await pilot.press("d")
+        await wait_turn(pilot)
+        assert tool_messages(fake.last_body) == [("c1", "error: the user declined to run this tool call")]
+        [block] = blocks(app)
+        assert "failed" in line_of(block) and block.has_class("failed")
+        assert app.screen.transcript.views()[-1].text == "As you wish."
+
+
+async def test_escape_at_the_question_denies_and_stops_the_turn(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(calls(WRITE), Reply("Next."))
+    app = make_app(make_settings(mcp_servers=notes_server()))
+    async with app.run_test(size=SIZE) as pilot:
+        await start_turn(pilot, "note a")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the question", limit=3000)
+        await pilot.press("escape")
+        await wait_turn(pilot)
+        assert len(fake.chat_requests) == 1  # the model was not asked again
+        # The next request carries the stopped call's answer: the API refuses a call left unanswered.
+        await send(pilot, "something else")
+        assert tool_messages(fake.last_body) == [("c1", "error: not run: the user stopped the turn")]
+
+
+async def test_escape_during_a_running_call_cancels_it_and_the_turn(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(calls(("c1", "notes__hang", "{}")), Reply("Fine."))
+    app = make_app(make_settings(mcp_servers=notes_server(approve="always")))
+    async with app.run_test(size=SIZE) as pilot:
+        await start_turn(pilot, "hang")
+        await until(pilot, lambda: bool(blocks(app)) and blocks(app)[0].running, "the call running", limit=3000)
+        await pilot.pause()
+        assert "running" in line_of(blocks(app)[0]) and "escape stops" in line_of(blocks(app)[0])
+        await pilot.press("escape")
+        await wait_turn(pilot)
+        assert len(fake.chat_requests) == 1
+        [block] = blocks(app)
+        assert not block.running and "running" not in line_of(block)
+        await send(pilot, "go on")
+        assert tool_messages(fake.last_body) == [
+            ("c1", "error: the user stopped the turn before this call finished")]
+
+
+async def test_a_crashed_server_is_shown_and_the_conversation_goes_on(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(calls(("c1", "notes__crash", "{}")), Reply("It failed."), Reply("Still here."))
+    app = make_app(make_settings(mcp_servers=notes_server(approve="always")))
+    async with app.run_test(size=SIZE) as pilot:
+        await start_turn(pilot, "crash")
+        await wait_turn(pilot)
+        [block] = blocks(app)
+        assert block.error and "about to crash" in (block.result or "")  # the end of its stderr, for the user
+        block.toggle()
+        await pilot.pause()
+        assert "about to crash" in str(block.query_one(".tool-result", Static).render())
+        [(_, content)] = tool_messages(fake.last_body)
+        assert "stopped during a call" in content
+        await send(pilot, "and now?")
+        assert app.screen.transcript.views()[-1].text == "Still here."
+
+
+async def test_a_server_that_cannot_start_is_said_and_the_reply_comes(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("No tools today."))
+    notified = Notified()
+    app = make_app(make_settings(mcp_servers=notes_server("--fail-at-start")))
+    async with app.run_test(size=SIZE, message_hook=notified) as pilot:
+        await send(pilot, "hi")
+        assert "tools" not in fake.last_body
+        assert any("cannot open the notebook" in m for m in notified.errors)
+        assert app.screen.transcript.views()[-1].text == "No tools today."
+
+
+async def test_a_tool_turned_off_is_not_sent(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply("ok"))
+    app = make_app(make_settings(mcp_servers=notes_server()))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        listing = app.screen.query_one(SelectionList)
+        await until(pilot, lambda: listing.option_count > 0, "the tools listed", limit=3000)
+        names = [listing.get_option_at_index(i).value for i in range(listing.option_count)]
+        listing.highlighted = names.index("notes__write_note")
+        await pilot.press("space", "escape")
+        await send(pilot, "hi")
+        sent = {tool["function"]["name"] for tool in fake.last_body["tools"]}
+        assert "notes__write_note" not in sent and "notes__read_note" in sent
+
+
+async def test_a_resumed_conversation_shows_its_calls_folded(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(calls(("c1", "notes__read_note", '{"title": "x"}')), Reply("Nothing there."))
+    app = make_app(make_settings(mcp_servers=notes_server(approve="read_only")))
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "read x")
+        conversation = app.session.conversation
+        await app.screen.transcript.clear()
+        await app.screen.show_conversation()
+        await pilot.pause()
+        [block] = blocks(app)
+        assert block.result == "no note called x" and block.collapsed
+        assert [v.role for v in app.screen.transcript.views()] == ["user", "assistant", "assistant"]
+        assert conversation.messages[-1].content == "Nothing there."

@@ -1,6 +1,7 @@
 """The turn worker: sends one turn through the session and streams its text into the turn's reply view.
 
-It talks to the session and to its own reply view (the text, and the note in its header), nothing else. What
+It talks to the session and to its own reply view (the text, the tool calls between it, and the note in its
+header), nothing else. What
 the screen needs to know it posts as messages: a Progress whenever the figures change (a piece of the reply,
 a retry, a second passed while the request waits; while text streams, at most once a frame, and one Progress
 replaces another not yet handled, so a fast stream cannot flood the screen's queue), and one Settled when the
@@ -19,7 +20,7 @@ from textual.message import Message
 
 from chatbot.core import conversation
 from chatbot.core.errors import ChatError
-from chatbot.core.events import ReasoningDelta, TextDelta, ToolCallFinished, ToolCallStarted, TurnSettled
+from chatbot.core.events import ReasoningDelta, TextDelta, ToolCallFinished, ToolCallStarted, ToolProblem, TurnSettled
 from chatbot.core.pricing import format_cost
 from chatbot.core.session import Session
 from chatbot.core.status import Status, status_of
@@ -112,6 +113,8 @@ class TurnWorker:
                         self._report_soon()
                     elif isinstance(event, ToolCallStarted | ToolCallFinished):
                         await self._tool_event(event)
+                    elif isinstance(event, ToolProblem):  # the turn goes on; the user reads why a tool is missing
+                        view.notify(f"{event.error}", title=event.error.title, severity="error", timeout=15)
                     else:
                         self._report()  # usage, a retry, the end: at once
         except ChatError:
@@ -121,6 +124,7 @@ class TurnWorker:
                 self._trailing.cancel()
             if clock is not None:
                 clock.cancel()  # not awaited: a stop that cancels this worker must not wait on it
+            self._end_calls()
             # Stopped before the turn began (waiting for start-up or for the model list): nothing was sent.
             outcome = turn.outcome if turn is not None else None
             self.post(Settled(self.views, outcome or TurnSettled("stopped", text_returned=True)))
@@ -136,6 +140,16 @@ class TurnWorker:
         if isinstance(event, ToolCallFinished):
             block.finished(event.result, event.error, event.seconds)
         self._report()
+
+    def _end_calls(self) -> None:
+        """A call still running when the turn stopped was cancelled: its block shows the answer the model gets."""
+        running = [block for block in self._calls.values() if block.running]
+        if not running:
+            return
+        answers = {m.tool_call_id: m for m in self.session.conversation.messages if m.role == "tool"}
+        for block in running:
+            answer = answers.get(block.call.id)
+            block.finished(answer.content if answer else "(stopped before it finished)", True, 0.0)
 
     def _report_soon(self) -> None:
         """Report now if the last report is a frame old; else once it is (the stream may pause after this piece)."""

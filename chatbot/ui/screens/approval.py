@@ -73,8 +73,8 @@ class ApprovalScreen(ModalScreen[Approval]):
                 for answer, _, label in ANSWERS:
                     yield Button(shown(label), id=f"approval-{answer.value}", compact=True,
                                  variant="error" if answer is Approval.DENY else "default")
-            yield Static(shown("always writes approve = \"always\" for this tool to the config · "
-                               "escape denies and stops the reply"), id="approval-footer")
+            yield Static(shown("always: written to the config · escape: deny and stop the reply"),
+                         id="approval-footer")
 
     def on_mount(self) -> None:
         self.query_one("#approval-once", Button).focus()

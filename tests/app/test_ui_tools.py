@@ -56,7 +56,7 @@ async def test_servers_start_only_when_needed_and_stop_with_the_app(make_setting
         await pilot.pause()
         servers = app.session.tools
         assert servers is not None and not servers.listed
-        assert not servers.servers["notes"].running  # the first paint came, and nothing started
+        assert not servers.servers["notes"].started  # the first paint came, and nothing started
         assert "tools -" in status(app)
         await pilot.press("f5")
         await until(pilot, lambda: servers.listed, "the tools screen started the servers")
@@ -413,3 +413,17 @@ async def test_a_resumed_conversation_shows_its_calls_folded(fake: FakeOpenAI, m
         assert block.result == "no note called x" and block.collapsed
         assert [v.role for v in app.screen.transcript.views()] == ["user", "assistant", "assistant"]
         assert conversation.messages[-1].content == "Nothing there."
+
+
+async def test_quitting_at_a_question_stops_the_turn_and_the_servers(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(calls(WRITE))
+    app = make_app(make_settings(mcp_servers=notes_server()))
+    async with app.run_test(size=SIZE) as pilot:
+        await start_turn(pilot, "note a")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the question", limit=3000)
+        servers = app.session.tools
+        assert servers is not None
+        pid = int((await servers.call(ToolCall("call_pid", "notes__pid"))).content)
+        await pilot.press("ctrl+q")
+    assert process_gone(pid)
+    assert len(fake.chat_requests) == 1

@@ -56,6 +56,11 @@ class McpServer:
     def running(self) -> bool:
         return self._session is not None
 
+    @property
+    def started(self) -> bool:
+        """Whether `start()` was called: it is starting, running, or failed."""
+        return self._ready is not None
+
     def stderr_tail(self) -> str:
         return stderr_tail(self._stderr)
 

@@ -427,3 +427,16 @@ async def test_quitting_at_a_question_stops_the_turn_and_the_servers(fake: FakeO
         await pilot.press("ctrl+q")
     assert process_gone(pid)
     assert len(fake.chat_requests) == 1
+
+
+async def test_space_and_enter_typed_ahead_do_not_answer_the_dialog(make_settings: Any) -> None:
+    app = make_app(make_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        asked = asyncio.create_task(approver(app)(request()))
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await pilot.pause()
+        await pilot.press("space", "enter")
+        await pilot.pause()
+        assert not asked.done() and isinstance(app.screen, ApprovalScreen)
+        await pilot.press("d")
+        assert await asked is Approval.DENY

@@ -77,7 +77,9 @@ class ApprovalScreen(ModalScreen[Approval]):
                          id="approval-footer")
 
     def on_mount(self) -> None:
-        self.query_one("#approval-once", Button).focus()
+        # No button has the focus: the dialog opens while the user may be typing the next message, and a space
+        # or an enter meant for the prompt must not answer for them. The letters answer, and tab reaches the buttons.
+        self.query_one("#approval-body").focus()
 
     def action_answer(self, value: str) -> None:
         self.dismiss(Approval(value))

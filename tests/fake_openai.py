@@ -792,21 +792,34 @@ class FakeOpenAI:
             return f"chatcmpl-fake{next(self._completion_ids):06d}"
 
 
+MANUAL_REPLY = "Hello from the fake OpenAI server. Give it --reply TEXT to hear something else."
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run a standalone fake until killed, printing its base URL on stdout."""
+    """Run a standalone fake until killed, printing its base URL on stdout and what it answers on stderr.
+
+    Run by hand, it answers every chat request (MANUAL_REPLY unless --reply says otherwise); --unscripted keeps
+    the tests' behaviour, an HTTP 500 for every request nothing was scripted for."""
     parser = argparse.ArgumentParser(description="Serve a fake OpenAI chat-completions API on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
-    parser.add_argument("--reply", metavar="TEXT",
-                        help="reply to every chat request with TEXT (default: HTTP 500, no scripted response)")
+    parser.add_argument("--reply", metavar="TEXT", default=MANUAL_REPLY,
+                        help="reply to every chat request with TEXT (default: a greeting that says what this is)")
+    parser.add_argument("--unscripted", action="store_true",
+                        help="answer every chat request with HTTP 500 'no scripted response', as the test "
+                        "fixture does when a test forgot to queue one")
     parser.add_argument("--chunk-delay", type=float, default=0.0, metavar="SECONDS",
                         help="pause between streamed chunks, to watch a reply arrive (default: 0)")
     parser.add_argument("--model", dest="models", action="append", metavar="ID",
                         help=f"a model id for GET /v1/models (repeatable; default: {', '.join(DEFAULT_MODELS)})")
     args = parser.parse_args(argv)
 
-    default = Reply(args.reply, chunk_delay=args.chunk_delay) if args.reply is not None else None
+    default = None if args.unscripted else Reply(args.reply, chunk_delay=args.chunk_delay)
     fake = FakeOpenAI(args.models, port=args.port, default=default).start()
     print(fake.base_url, flush=True)
+    said = "HTTP 500 (no scripted response)" if default is None else repr(args.reply)
+    print(f"fake OpenAI API at {fake.base_url}: every chat request is answered with {said}; "
+          f"point chat at it with OPENAI_BASE_URL={fake.base_url} OPENAI_API_KEY=sk-fake; ctrl+c stops it",
+          file=sys.stderr, flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

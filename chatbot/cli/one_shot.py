@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from chatbot.core.errors import ChatError
     from chatbot.core.session import Session
     from chatbot.core.settings import Settings
+    from chatbot.core.tools.approval import ApprovalRequest, Approver
 
 
 def attaches_stdin(args: Parsed) -> bool:
@@ -76,7 +77,7 @@ def one_shot(settings: Settings, args: Parsed, prompt: str) -> int:
     store = open_history(settings, args, one_shot=True)
     resume_id = resumed_id(store, args)
     client = demo_client(args) or ChatClient.from_settings(settings)
-    assembly = assemble(settings, client, store, resume_id=resume_id)
+    assembly = assemble(settings, client, store, resume_id=resume_id, approve=_approver(args))
     session, writer = assembly.session, assembly.writer  # closed below: what is queued is written before chat exits
     if resume_id is not None:
         # Flags given for this run win over what the conversation was stored with.
@@ -127,6 +128,13 @@ async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextI
                 elif isinstance(event, ReasoningDelta) and not args.json and thinking.terminal:
                     thinking.aside(event.text)
                     reasoning_shown = True
+                elif (said := tool_line(event)) is not None:
+                    if reasoning_shown:
+                        thinking.end_aside()
+                        reasoning_shown = False
+                    screen.end_pieces()
+                    screen.flush()
+                    notes.line(said)
                 elif isinstance(event, Retrying):
                     notes.line(f"chat: {event.error.message}; retrying in {event.delay:.1f}s "
                                f"({event.attempt}/{session.client.max_retries})")
@@ -138,6 +146,8 @@ async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextI
         interrupted = True
     finally:
         await session.client.aclose()
+        if session.tools is not None:
+            await session.tools.aclose()
         if reasoning_shown:
             thinking.end_aside()
         screen.end_pieces()
@@ -164,6 +174,43 @@ async def _stream_answer(session: Session, prompt: str, args: Parsed, out: TextI
     return 0
 
 
+def _approver(args: Parsed) -> Approver:
+    """One-shot asks nobody: a call the config does not let run runs with --approve-tools, else is declined."""
+    from chatbot.core.tools.approval import Approval
+
+    answer = Approval.ONCE if args.approve_tools else Approval.DENY
+
+    async def approve(request: ApprovalRequest) -> Approval:
+        return answer
+    return approve
+
+
+TOOL_LINE = 160  # characters of a call's arguments and of its result on its line
+
+
+def tool_line(event: object) -> str | None:
+    """The stderr line for a call's outcome (its start says nothing), or a tool problem; None for other events.
+    Arguments and results are the model's and the tool's text: made one line and cut, and Output.line cleans
+    them of terminal control."""
+    from chatbot.core.events import ToolCallFinished, ToolProblem
+    from chatbot.core.terminal import one_line
+    from chatbot.core.tool_round import DECLINED
+
+    if isinstance(event, ToolProblem):
+        return f"chat: {event.error}"
+    if not isinstance(event, ToolCallFinished):
+        return None
+    call = f"{event.call.name}({_cut(one_line(event.call.raw_arguments))})"
+    if event.result == DECLINED:
+        return f"chat: tool {call}: declined (--approve-tools runs it)"
+    outcome = "failed" if event.error else "ok"
+    return f"chat: tool {call}: {outcome} in {event.seconds:.1f}s: {_cut(one_line(event.result))}"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= TOOL_LINE else text[:TOOL_LINE - 1] + "…"
+
+
 def _usage_line(session: Session) -> str:
     from chatbot.core.pricing import format_cost
 
@@ -172,9 +219,14 @@ def _usage_line(session: Session) -> str:
         return "usage: none"
     mark = "~" if usage.estimated else ""
     reasoning = f" ({mark}{usage.reasoning_tokens} reasoning)" if usage.reasoning_tokens else ""
-    return (f"usage: prompt {mark}{usage.prompt_tokens} (cached {usage.cached_tokens}), "
+    line = (f"usage: prompt {mark}{usage.prompt_tokens} (cached {usage.cached_tokens}), "
             f"completion {mark}{usage.completion_tokens}{reasoning}, cost {format_cost(session.last_cost)}"
             f"{' (estimated)' if usage.estimated else ''}")
+    totals = session.totals
+    if totals.requests > 1:  # rounds of tool calls (or retries): the last request above, all of them here
+        line += (f"; {totals.requests} requests: prompt {totals.prompt_tokens}, completion "
+                 f"{totals.completion_tokens}, cost {format_cost(totals.known_cost)}")
+    return line
 
 
 def _json_result(session: Session, reply: Message | None, failure: ChatError | None = None, *,

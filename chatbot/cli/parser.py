@@ -35,6 +35,9 @@ def _chat_flags(parser: argparse.ArgumentParser) -> list[argparse.Action]:
              help="send FILE with the prompt (repeatable): an image (PNG, JPEG, WebP, GIF; FILE:low, FILE:high "
              "or FILE:auto sets its detail) or a text file; - reads it from stdin, and the prompt from -p"),
         flag("--usage", action="store_true", help="after the answer, print tokens and cost to stderr"),
+        flag("--approve-tools", action="store_true",
+             help="with -p: run the tool calls the model makes (the config's MCP servers) without asking; "
+             "without it, calls the config does not allow (approve = \"always\" or \"read_only\") are declined"),
         flag("--json", action="store_true", help="print the reply, usage and cost as one JSON object"),
         flag("-m", "--model", help="model to use (see --list-models)"),
         flag("--preset", help="parameter preset: balanced, support, writing, extraction, or your own"),

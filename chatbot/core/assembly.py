@@ -61,6 +61,10 @@ def assemble(settings: Settings, client: Client, store: HistoryStore | None, *, 
         session = Session(settings, client, observers=observers, tools=tools, approve=approve)
     elif tools is not None:
         session.tools, session.approve = tools, approve or session.approve
+    if session.tools is not None and session.config_file is None:
+        from chatbot.core.settings import config_path
+
+        session.config_file = config_path()[0]  # where "always" is written: the file the settings came from
     assembly = Assembly(session, recorder, writer, session.tools)
     if store is not None and resume_id is not None:
         assembly.resume(store.load(resume_id))

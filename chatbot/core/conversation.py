@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Literal
@@ -229,17 +229,40 @@ class Conversation:
         self._path = None
 
 
-def to_api_messages(messages: list[Message], system_role: str = "system") -> list[dict[str, Any]]:
+def to_api_messages(messages: list[Message], system_role: str = "system",
+                    content: Callable[[Message], object] | None = None) -> list[dict[str, Any]]:
     """The chat-completions `messages` array. Reasoning models take the system prompt as `developer`; an
-    assistant message that called tools carries its calls, and each tool message the id of the call it answers."""
-    return [_api_message(m, system_role) for m in messages]
+    assistant message that called tools carries its calls, and each tool message the id of the call it answers.
+    `content` gives a message's content as sent (default: its text)."""
+    sent: list[dict[str, Any]] = []
+    unanswered: list[str] = []  # ids of the last assistant message's calls no tool message has answered yet
+    for m in messages:
+        if m.role != "tool" and unanswered:
+            sent += _unanswered(unanswered)
+        sent.append(_api_message(m, system_role, m.content if content is None else content(m)))
+        if m.tool_calls:
+            unanswered = [call.id for call in m.tool_calls]
+        elif m.role == "tool" and m.tool_call_id in unanswered:
+            unanswered.remove(m.tool_call_id)
+    return sent + _unanswered(unanswered)
 
 
-def _api_message(message: Message, system_role: str) -> dict[str, Any]:
+UNANSWERED = "error: no result: chat stopped before this call was answered"
+
+
+def _unanswered(ids: list[str]) -> list[dict[str, Any]]:
+    """Answers for calls a history holds without their results (chat was killed while they ran): the API
+    refuses a call without its answer, and would refuse the whole conversation for it."""
+    answers = [{"role": "tool", "tool_call_id": call_id, "content": UNANSWERED} for call_id in ids]
+    ids.clear()
+    return answers
+
+
+def _api_message(message: Message, system_role: str, content: object) -> dict[str, Any]:
     if message.role == "tool":
-        return {"role": "tool", "tool_call_id": message.tool_call_id or "", "content": message.content}
+        return {"role": "tool", "tool_call_id": message.tool_call_id or "", "content": content}
     entry: dict[str, Any] = {"role": system_role if message.role == "system" else message.role,
-                             "content": message.content}
+                             "content": content}
     if message.tool_calls:
         # OpenAI's own shape for a reply that only called tools: no text is null, not "".
         entry["content"] = message.content or None

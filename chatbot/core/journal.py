@@ -53,7 +53,8 @@ class SettingsChanged:
 @dataclass(frozen=True, slots=True)
 class MessageAdded:
     """The user's message joined the conversation, before its request goes out, after `parent` (a Message.id;
-    None for a first message). An edit is a message beside the one it edits: same parent, another branch."""
+    None for a first message). An edit is a message beside the one it edits: same parent, another branch. A tool
+    message (a call's result) joins the same way, after the reply that called it or the result before it."""
 
     message: Message
     setup: Setup

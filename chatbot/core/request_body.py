@@ -42,11 +42,8 @@ def build_params(messages: list[Message], spec: ModelSpec, preset: Preset,
 
 def api_messages(messages: list[Message], system_role: str) -> list[dict[str, Any]]:
     """The `messages` array: a message with attached files has them in its content (attachments.py)."""
-    sent: list[dict[str, Any]] = list(to_api_messages(messages, system_role))
-    for entry, message in zip(sent, messages, strict=True):
-        if message.attachments:
-            entry["content"] = request_content(message.content, message.attachments)
-    return sent
+    return to_api_messages(messages, system_role, content=lambda m: (
+        request_content(m.content, m.attachments) if m.attachments else m.content))
 
 
 def has_images(params: dict[str, Any]) -> bool:

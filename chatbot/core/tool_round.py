@@ -60,7 +60,11 @@ async def answer_with_tools(session: Session, ending: Ending) -> AsyncGenerator[
         if reply is None or not reply.tool_calls or step.stopped or step.error is not None:
             return
         if rounds >= limit:
-            _answer(session, reply, {c.id: (over_limit(rounds), True) for c in reply.tool_calls})
+            refused = over_limit(rounds)
+            for call in reply.tool_calls:
+                yield ToolCallStarted(call, _server(tools, call))
+                yield ToolCallFinished(call, refused, True, 0.0)
+            _answer(session, reply, {c.id: (refused, True) for c in reply.tool_calls})
             ending.tool_note = (f"the model was still calling tools after {limit} rounds, so the turn ended: "
                                 "ask it to go on, or raise max_tool_rounds")
             return

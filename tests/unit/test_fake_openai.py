@@ -15,7 +15,7 @@ from typing import Any
 import openai
 import pytest
 
-from fake_openai import Error, FakeOpenAI, Hang, Reply, split_words
+from fake_openai import MANUAL_REPLY, Error, FakeOpenAI, Hang, Reply, split_words
 from support import PROJECT
 
 MESSAGES: list[dict[str, str]] = [{"role": "user", "content": "hi"}]
@@ -390,6 +390,39 @@ def test_standalone_server_serves_reply_forever() -> None:
                     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Hi from afar"
                 completion = sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
                 assert completion.choices[0].message.content == "Hi from afar"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=5)
+
+
+def test_run_by_hand_it_says_what_it_does_and_answers_without_a_script() -> None:
+    with subprocess.Popen([sys.executable, str(FAKE_MODULE)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        try:
+            assert proc.stdout is not None and proc.stderr is not None
+            base_url = proc.stdout.readline().strip()
+            said = proc.stderr.readline()
+            assert base_url in said and "every chat request is answered" in said
+            with openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0) as sdk:
+                completion = sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+                assert completion.choices[0].message.content == MANUAL_REPLY
+        finally:
+            proc.terminate()
+            proc.wait(timeout=5)
+
+
+def test_unscripted_by_hand_and_the_fixture_still_fail_loudly(fake: FakeOpenAI) -> None:
+    with openai.OpenAI(base_url=fake.base_url, api_key="sk-test", max_retries=0) as sdk, \
+            pytest.raises(openai.InternalServerError, match="no scripted response"):
+        sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    with subprocess.Popen([sys.executable, str(FAKE_MODULE), "--unscripted"], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            base_url = proc.stdout.readline().strip()
+            with openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0) as sdk, \
+                    pytest.raises(openai.InternalServerError, match="no scripted response"):
+                sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
         finally:
             proc.terminate()
             proc.wait(timeout=5)

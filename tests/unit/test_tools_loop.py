@@ -13,11 +13,13 @@ from typing import Any
 import pytest
 
 from chatbot.core import errors
+from chatbot.core.assembly import assemble
 from chatbot.core.budget import build_window
 from chatbot.core.client import ChatClient
-from chatbot.core.conversation import Message
+from chatbot.core.conversation import UNANSWERED, Message, to_api_messages
 from chatbot.core.events import TextDelta, ToolCall, ToolCallFinished, ToolCallStarted, ToolProblem
 from chatbot.core.session import Session
+from chatbot.core.settings import config_path
 from chatbot.core.settings.schema import McpServerConfig
 from chatbot.core.tokens import TokenCounter
 from chatbot.core.tools.approval import Approval, ApprovalRequest
@@ -205,8 +207,10 @@ async def test_a_crashed_server_is_an_error_result_with_its_stderr(fake: FakeOpe
 async def test_a_runaway_loop_ends_at_max_tool_rounds_with_a_note(fake: FakeOpenAI, make_session) -> None:
     session = make_session(max_tool_rounds=2)
     fake.queue(*(calls((f"c{i}", "notes__read_note", '{"title": "a"}')) for i in range(5)))
-    _, outcome = await run(session, "loop")
+    events, outcome = await run(session, "loop")
     assert len(fake.chat_requests) == 3  # two rounds run, and the reply after them
+    finished = [e for e in events if isinstance(e, ToolCallFinished)]
+    assert [(e.call.id, e.error) for e in finished] == [("c0", False), ("c1", False), ("c2", True)]
     assert outcome.ended == "finished" and "max_tool_rounds" in (outcome.note or "")
     assert roles(session) == ["user", "assistant", "tool", "assistant", "tool", "assistant", "tool"]
     assert "not run" in session.conversation.messages[-1].content
@@ -295,3 +299,26 @@ def test_a_call_counts_in_its_message() -> None:
     bare = counter.count_message(Message("assistant", ""))
     assert counter.count_message(Message("assistant", "", tool_calls=(call,))) > bare
 
+
+
+def test_calls_a_history_holds_without_results_are_answered_when_sent() -> None:
+    # chat was killed while the calls ran: the reply with its calls is stored, their results are not.
+    calls = (ToolCall("c1", "notes__pid", {}, "{}"), ToolCall("c2", "notes__pid", {}, "{}"))
+    messages = [Message("user", "pid?"), Message("assistant", "", tool_calls=calls),
+                Message("tool", "42", tool_call_id="c1", tool_name="notes__pid"), Message("user", "again?")]
+    sent = to_api_messages(messages)
+    assert [(m["role"], m.get("tool_call_id"), m["content"]) for m in sent[2:]] == [
+        ("tool", "c1", "42"), ("tool", "c2", UNANSWERED), ("user", None, "again?")]
+    assert to_api_messages(messages[:2])[2:] == [{"role": "tool", "tool_call_id": i, "content": UNANSWERED}
+                                                 for i in ("c1", "c2")]
+
+
+def test_assemble_offers_the_configs_servers_and_writes_always_to_its_file(fake: FakeOpenAI, make_settings,
+                                                                          api_key: str) -> None:
+    settings = make_settings(mcp_servers={"notes": {"command": sys.executable, "args": [NOTES]}})
+    assembly = assemble(settings, ChatClient(api_key=api_key, base_url=fake.base_url), None)
+    assert assembly.tools is not None and assembly.session.tools is assembly.tools
+    assert set(assembly.tools.servers) == {"notes"}
+    assert assembly.session.config_file == config_path()[0]
+    plain = assemble(make_settings(), ChatClient(api_key=api_key, base_url=fake.base_url), None)
+    assert plain.tools is None and plain.session.tools is None

@@ -197,7 +197,8 @@ class Settings(BaseSettings):
     mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
     """Server name -> an MCP server whose tools the model may call ([mcp_servers.NAME] in the config)."""
     max_tool_rounds: int = Field(default=10, ge=1, le=100)
-    """Most rounds of tool calls in one turn; then the model is asked to answer without tools."""
+    """Most rounds of tool calls one turn runs; calls the model makes after the last are not run (the model is
+    told so) and the turn ends with a note."""
 
     @field_validator("base_url")
     @classmethod

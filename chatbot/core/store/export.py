@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
 from chatbot.core.conversation import Message
 from chatbot.core.events import Usage
 from chatbot.core.pricing import format_cost
+from chatbot.core.store.calls import calls_json, calls_of
 from chatbot.core.store.history import HistoryStore, Stored
 
 FORMAT = "chatbot-conversation"
@@ -53,14 +55,33 @@ def to_markdown(stored: Stored) -> str:
     if stored.conversation.system_prompt:
         lines += ["## System", "", stored.conversation.system_prompt, ""]
     for m in messages:
+        if m.role == "tool":
+            lines += _tool_result_markdown(m)
+            continue
         title = "You" if m.role == "user" else f"Assistant ({m.model})" if m.model else m.role.title()
         state = " (stopped)" if m.stopped else f" (broke off: {m.error})" if m.error else ""
         lines += [f"## {title}{state}", ""]
         if m.reasoning:
             # Folded, as the app shows it: a renderer that knows HTML shows one "Thinking" line to open.
             lines += ["<details><summary>Thinking</summary>", "", m.reasoning, "", "</details>", ""]
-        lines += [m.content, ""]
+        if m.content or not m.tool_calls:
+            lines += [m.content, ""]
+        for call in m.tool_calls:
+            lines += [f"**Tool call** `{call.name}` ({call.id})", "", *_fenced(call.raw_arguments, "json")]
     return "\n".join(lines)
+
+
+def _tool_result_markdown(m: Message) -> list[str]:
+    """A tool's result: the tool's text, fenced, so nothing in it reads as Markdown of the export's own."""
+    state = " (error)" if m.tool_error else ""
+    return [f"### Tool result `{m.tool_name or ''}` ({m.tool_call_id or ''}){state}", "", *_fenced(m.content, "")]
+
+
+def _fenced(text: str, language: str) -> list[str]:
+    """`text` in a code fence longer than any run of backticks it holds."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + language, text, fence, ""]
 
 
 def to_json(stored: Stored, *, tree: bool = False) -> dict[str, Any]:
@@ -95,6 +116,10 @@ def _message_json(m: Message) -> dict[str, Any]:
             "reasoning_tokens": m.usage.reasoning_tokens},
         "cost_usd": None if m.cost is None else str(m.cost), "finish_reason": m.finish_reason,
         "stopped": m.stopped, "error": m.error, "reasoning": m.reasoning,
+        # Only a message of a tool call has these: exports of conversations without tools stay as they were.
+        **({"tool_calls": json.loads(calls_json(m.tool_calls) or "[]")} if m.tool_calls else {}),
+        **({"tool_call_id": m.tool_call_id, "tool_name": m.tool_name, "tool_error": m.tool_error}
+           if m.role == "tool" else {}),
     }
 
 
@@ -140,17 +165,24 @@ def import_json(store: HistoryStore, data: dict[str, Any]) -> int:
 def _message(raw: object) -> Message:
     if not isinstance(raw, dict):
         raise ValueError(f"not an object: {raw!r:.40}")
-    if raw.get("role") not in ("user", "assistant"):
+    if raw.get("role") not in ("user", "assistant", "tool"):
         raise ValueError(f"unknown role {raw.get('role')!r}")
     if not isinstance(raw["content"], str):
         raise ValueError(f"content is not text: {raw['content']!r:.40}")
-    for key in ("model", "finish_reason", "error"):
+    for key in ("model", "finish_reason", "error", "tool_call_id", "tool_name"):
         if not isinstance(raw.get(key), str | None):
             raise ValueError(f"{key} is not text: {raw[key]!r:.40}")
     # Exports written before replies kept their reasoning have neither field: none.
     if not isinstance(reasoning := raw.get("reasoning", ""), str):
         raise ValueError(f"reasoning is not text: {reasoning!r:.40}")
     usage = raw.get("usage")
+    calls = raw.get("tool_calls", [])
+    if not isinstance(calls, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("id"), str) and isinstance(c.get("name"), str)
+            and isinstance(c.get("arguments"), str) and isinstance(c.get("error"), str | None) for c in calls):
+        raise ValueError(f"tool_calls is not a list of calls: {calls!r:.40}")
+    if raw["role"] == "tool" and not raw.get("tool_call_id"):
+        raise ValueError("a tool message names no tool_call_id")
     return Message(
         raw["role"], raw["content"], model=raw.get("model"),
         usage=None if usage is None else Usage(int(usage["prompt_tokens"]), int(usage["completion_tokens"]),
@@ -158,5 +190,6 @@ def _message(raw: object) -> Message:
                                                reasoning_tokens=int(usage.get("reasoning_tokens", 0))),
         cost=None if raw.get("cost_usd") is None else Decimal(raw["cost_usd"]),
         finish_reason=raw.get("finish_reason"), stopped=bool(raw.get("stopped")), error=raw.get("error"),
-        reasoning=reasoning,
+        reasoning=reasoning, tool_calls=calls_of(json.dumps(calls)), tool_call_id=raw.get("tool_call_id"),
+        tool_name=raw.get("tool_name"), tool_error=bool(raw.get("tool_error")),
     )

@@ -25,6 +25,7 @@ from chatbot.core.events import Usage
 from chatbot.core.pricing import Spent
 from chatbot.core.request import Request
 from chatbot.core.store import ledger
+from chatbot.core.store.calls import calls_json, calls_of
 from chatbot.core.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
 from chatbot.core.terminal import neutralize, one_line
 
@@ -178,8 +179,8 @@ class HistoryStore:
             cur = db.execute(
                 "INSERT INTO messages (conversation_id, role, content, model, params, prompt_tokens,"
                 " completion_tokens, cached_tokens, usage_estimated, cost, finish_reason, stopped, error,"
-                " reasoning, reasoning_tokens, created, streaming, token_counts, parent_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " reasoning, reasoning_tokens, tool_calls, tool_call_id, tool_name, tool_error, created, streaming,"
+                f" token_counts, parent_id) VALUES ({', '.join('?' * 23)})",
                 (conversation_id, message.role, message.content, *_message_fields(message, params),
                  time.time(), int(streaming), json.dumps(message.token_counts) if message.token_counts else None,
                  parent))
@@ -205,7 +206,8 @@ class HistoryStore:
             db.execute(
                 "UPDATE messages SET content = ?, model = ?, params = ?, prompt_tokens = ?, completion_tokens = ?,"
                 " cached_tokens = ?, usage_estimated = ?, cost = ?, finish_reason = ?, stopped = ?, error = ?,"
-                " reasoning = ?, reasoning_tokens = ?, streaming = 0, token_counts = ? WHERE id = ?",
+                " reasoning = ?, reasoning_tokens = ?, tool_calls = ?, tool_call_id = ?, tool_name = ?, tool_error = ?,"
+                " streaming = 0, token_counts = ? WHERE id = ?",
                 (message.content, *_message_fields(message, params),
                  json.dumps(message.token_counts) if message.token_counts else None, row_id))
 
@@ -345,6 +347,8 @@ def _message_fields(message: Message, params: dict[str, object] | None) -> tuple
         usage.cached_tokens if usage else None, int(bool(usage and usage.estimated)),
         None if message.cost is None else str(message.cost), message.finish_reason, int(message.stopped),
         message.error, message.reasoning, usage.reasoning_tokens if usage else 0,
+        calls_json(message.tool_calls), message.tool_call_id,
+        None if message.tool_name is None else one_line(message.tool_name), int(message.tool_error),
     )
 
 
@@ -359,5 +363,6 @@ def _message(row: sqlite3.Row) -> Message:
         cost=None if row["cost"] is None else Decimal(row["cost"]), finish_reason=row["finish_reason"],
         # A reply still marked streaming was cut off by a crash: it is kept, as a stopped reply.
         stopped=bool(row["stopped"]) or bool(row["streaming"]), error=row["error"], reasoning=row["reasoning"],
-        token_counts=counts,
+        token_counts=counts, tool_calls=calls_of(row["tool_calls"]), tool_call_id=row["tool_call_id"],
+        tool_name=row["tool_name"], tool_error=bool(row["tool_error"]),
     )

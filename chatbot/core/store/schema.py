@@ -10,7 +10,7 @@ import sqlite3
 
 from chatbot.core.store import ledger
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Each entry takes the schema from the version before it to its own number.
 MIGRATIONS: dict[int, str] = {
@@ -78,6 +78,15 @@ MIGRATIONS: dict[int, str] = {
         UPDATE conversations SET active_leaf = (SELECT MAX(m.id) FROM messages m
                                                 WHERE m.conversation_id = conversations.id);
         CREATE INDEX messages_by_parent ON messages(parent_id);
+    """,
+    # Tools: an assistant row keeps the calls it made (JSON: id, name, the arguments as written, why they did
+    # not parse); a tool row (role 'tool') the call it answers, the tool's name, and whether the result is an
+    # error. Rows written before called no tools. A result's text is its content, so search finds it.
+    6: """
+        ALTER TABLE messages ADD COLUMN tool_calls TEXT;
+        ALTER TABLE messages ADD COLUMN tool_call_id TEXT;
+        ALTER TABLE messages ADD COLUMN tool_name TEXT;
+        ALTER TABLE messages ADD COLUMN tool_error INTEGER NOT NULL DEFAULT 0;
     """,
 }
 

@@ -76,7 +76,6 @@ class ChatApp(App[None]):
         self.assembly = assemble(settings, client, store, resume_id=resume_id, session=session,
                                  approve=approver(self))
         self.session, self.recorder, self.writer = self.assembly.session, self.assembly.recorder, self.assembly.writer
-        self.session.config_file = config_path()[0]  # where "always allow" for a tool is written
         if store is not None and resume_id is not None and isinstance(client, DemoClient):
             self.session.model = DEMO_MODEL  # the demo answers: its replies are stored and priced as its own
         self.ready = asyncio.Event()

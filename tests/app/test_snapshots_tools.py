@@ -62,7 +62,8 @@ def test_approval_dialog(snap_compare: Any, fake: FakeOpenAI, make_settings: Cal
             annotations={"readOnlyHint": False, "destructiveHint": False},
             arguments={"title": "groceries", "text": "eggs\nmilk", "tags": ["home", "weekly"]},
             raw_arguments=""))))
-        await until(pilot, lambda: isinstance(pilot.app.screen, ApprovalScreen), "the dialog")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ApprovalScreen)
+                    and bool(pilot.app.screen.query("#approval-tool")), "the dialog")
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -22,7 +22,7 @@ from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
 from chatbot.ui.widgets.tool_call import RESULT_LINES, FoldLine, ToolCallBlock
 from fake_openai import FakeOpenAI, Reply, tool_call
 from hostile import CONTROL, H, assert_nothing_raw
-from support import PROJECT, Notified, run_command, screen_text, send, status, until, wait_turn
+from support import PROJECT, Notified, caught_up, run_command, screen_text, send, status, until, wait_turn
 
 NOTES = str(PROJECT / "tests" / "mcp_servers" / "notes.py")
 SIZE = (110, 34)
@@ -30,6 +30,14 @@ SIZE = (110, 34)
 
 def notes_server(*args: str, **config: Any) -> dict[str, Any]:
     return {"notes": {"command": sys.executable, "args": [NOTES, *args], **config}}
+
+
+async def question(pilot: Any) -> None:
+    """Wait until the approval dialog is open and drawn (the servers start first: that can take seconds)."""
+    app = pilot.app
+    await until(pilot, lambda: isinstance(app.screen, ApprovalScreen) and bool(app.screen.query("#approval-tool")),
+                "the question", limit=3000)
+    await pilot.pause()
 
 
 def request(**overrides: Any) -> ApprovalRequest:
@@ -84,8 +92,7 @@ async def answer_with(pilot: Any, *keys: str, press_button: str | None = None,
                       req: ApprovalRequest | None = None) -> Approval:
     app = pilot.app
     asked = asyncio.create_task(approver(app)(req or request()))
-    await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the dialog opened")
-    await pilot.pause()  # laid out, so a click finds its button
+    await question(pilot)  # laid out, so a click finds its button
     if press_button is not None:
         await pilot.click(f"#approval-{press_button}")
     else:
@@ -113,7 +120,7 @@ async def test_the_dialog_shows_the_call_as_data(make_settings: Any) -> None:
         asked = asyncio.create_task(approver(app)(request(
             tool="write_note" + H, description=H, annotations={"title": H},
             arguments={"text": H, "nested": {"n": 1}})))
-        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await question(pilot)
         for part in ("#approval-tool", "#approval-description"):
             assert_nothing_raw(str(app.screen.query_one(part, Static).render()))
         # The arguments and annotations are JSON as the tool gets it: a control character in a string is drawn
@@ -130,7 +137,7 @@ async def test_the_dialog_shows_arguments_that_did_not_parse(make_settings: Any)
     app = make_app(make_settings())
     async with app.run_test(size=SIZE) as pilot:
         asked = asyncio.create_task(approver(app)(request(arguments=None, raw_arguments='{"title": ')))
-        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await question(pilot)
         arguments = str(app.screen.query_one("#approval-arguments", Static).render())
         assert "not valid JSON" in arguments and '{"title": ' in arguments
         await pilot.press("escape")
@@ -141,7 +148,7 @@ async def test_a_question_whose_turn_stops_takes_its_dialog_down(make_settings: 
     app = make_app(make_settings())
     async with app.run_test(size=SIZE) as pilot:
         asked = asyncio.create_task(approver(app)(request()))
-        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await question(pilot)
         asked.cancel()
         await until(pilot, lambda: not isinstance(app.screen, ApprovalScreen), "the dialog closed")
 
@@ -257,7 +264,7 @@ async def test_allow_once_runs_the_call_and_the_next_request_carries_its_result(
     app = make_app(make_settings(mcp_servers=notes_server()))
     async with app.run_test(size=SIZE) as pilot:
         await start_turn(pilot, "note a")
-        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the question", limit=3000)
+        await question(pilot)
         assert "write_note" in str(app.screen.query_one("#approval-tool", Static).render())
         await pilot.press("o")
         await wait_turn(pilot)
@@ -270,7 +277,7 @@ async def test_allow_once_runs_the_call_and_the_next_request_carries_its_result(
         assert bodies == ["Let me write it.", "Saved."]
         # Once is once: the next call of the tool asks again.
         await start_turn(pilot, "again")
-        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "asked again", limit=3000)
+        await question(pilot)
         await pilot.press("o")
         await wait_turn(pilot)
 
@@ -281,7 +288,7 @@ async def test_this_conversation_asks_once_for_the_tool(fake: FakeOpenAI, make_s
     app = make_app(make_settings(mcp_servers=notes_server()))
     async with app.run_test(size=SIZE) as pilot:
         await start_turn(pilot, "note a")
-        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the question", limit=3000)
+        await question(pilot)
         await pilot.press("c")
         await wait_turn(pilot)
         assert tool_messages(fake.last_body) == [("c1", "saved a")]
@@ -303,7 +310,7 @@ async def test_always_runs_the_call_and_writes_the_rule_to_the_config(
     app = make_app(make_settings())
     async with app.run_test(size=SIZE) as pilot:
         await start_turn(pilot, "note a")
-        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the question", limit=3000)
+        await question(pilot)
         await pilot.press("a")
         await wait_turn(pilot)
         assert tool_messages(fake.last_body) == [("c1", "saved a")]
@@ -316,7 +323,7 @@ async def test_deny_tells_the_model_and_the_turn_goes_on(fake: FakeOpenAI, make_
     app = make_app(make_settings(mcp_servers=notes_server()))
     async with app.run_test(size=SIZE) as pilot:
         await start_turn(pilot, "note a")
-        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the question", limit=3000)
+        await question(pilot)
         await pilot.press("d")
         await wait_turn(pilot)
         assert tool_messages(fake.last_body) == [("c1", "error: the user declined to run this tool call")]
@@ -330,7 +337,7 @@ async def test_escape_at_the_question_denies_and_stops_the_turn(fake: FakeOpenAI
     app = make_app(make_settings(mcp_servers=notes_server()))
     async with app.run_test(size=SIZE) as pilot:
         await start_turn(pilot, "note a")
-        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the question", limit=3000)
+        await question(pilot)
         await pilot.press("escape")
         await wait_turn(pilot)
         assert len(fake.chat_requests) == 1  # the model was not asked again
@@ -420,7 +427,7 @@ async def test_quitting_at_a_question_stops_the_turn_and_the_servers(fake: FakeO
     app = make_app(make_settings(mcp_servers=notes_server()))
     async with app.run_test(size=SIZE) as pilot:
         await start_turn(pilot, "note a")
-        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the question", limit=3000)
+        await question(pilot)
         servers = app.session.tools
         assert servers is not None
         pid = int((await servers.call(ToolCall("call_pid", "notes__pid"))).content)
@@ -433,10 +440,30 @@ async def test_space_and_enter_typed_ahead_do_not_answer_the_dialog(make_setting
     app = make_app(make_settings())
     async with app.run_test(size=SIZE) as pilot:
         asked = asyncio.create_task(approver(app)(request()))
-        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
-        await pilot.pause()
+        await question(pilot)
         await pilot.press("space", "enter")
         await pilot.pause()
         assert not asked.done() and isinstance(app.screen, ApprovalScreen)
         await pilot.press("d")
         assert await asked is Approval.DENY
+
+
+async def test_a_stored_conversation_opens_with_its_calls_folded(fake: FakeOpenAI, make_settings: Any, db: Any) -> None:
+    from chatbot.core.store.history import HistoryStore
+
+    fake.queue(calls(("c1", "notes__read_note", '{"title": "x"}')), Reply("Nothing there."))
+    settings = make_settings(mcp_servers=notes_server(approve="read_only"))
+    app = make_app(settings, store=HistoryStore(db))
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "read x")
+        await caught_up(app)
+        conversation_id = app.recorder.conversation_id
+    app = make_app(settings, store=HistoryStore(db), resume_id=conversation_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        [block] = blocks(app)
+        assert block.collapsed and block.result == "no note called x" and not block.error
+        assert line_of(block).startswith('▶ notes__read_note(title="x") · ')
+        assert [(v.role, v.text) for v in app.screen.transcript.views()] == [
+            ("user", "read x"), ("assistant", ""), ("assistant", "Nothing there.")]
+        assert not app.session.tools.servers["notes"].started  # showing the calls starts nothing

@@ -244,4 +244,16 @@ def _json_result(session: Session, reply: Message | None, failure: ChatError | N
         },
         "cost_usd": None if reply is None or session.last_cost is None else str(session.last_cost),
         "error": "interrupted" if interrupted else None if failure is None else failure.headline(),
+        "tool_calls": _turn_calls(session),
     }
+
+
+def _turn_calls(session: Session) -> list[dict[str, object]]:
+    """The calls this turn made, each with its result, in order: what followed the user's last message."""
+    messages = session.conversation.messages
+    user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    results = {m.tool_call_id: m for m in messages[user + 1:] if m.role == "tool"}
+    return [{"name": call.name, "arguments": call.raw_arguments,
+             "result": results[call.id].content if call.id in results else None,
+             "error": results[call.id].tool_error if call.id in results else None}
+            for m in messages[user + 1:] for call in m.tool_calls]

@@ -17,6 +17,7 @@ from chatbot.core import journal
 from chatbot.core.conversation import Message
 from chatbot.core.errors import ChatError
 from chatbot.core.events import ToolCall, ToolCallFinished, ToolCallStarted, ToolProblem, TurnEvent
+from chatbot.core.request_body import accepts_tools
 from chatbot.core.tools.approval import Approval, ApprovalRequest
 from chatbot.core.turn import Ending
 
@@ -46,7 +47,9 @@ async def answer_with_tools(session: Session, ending: Ending) -> AsyncGenerator[
         box = await tools.tools()  # starts the servers the first time
         for problem in box.problems:
             yield ToolProblem(problem)
-        offered = [spec.to_api() for spec in box.tools if spec.name not in session.tools_off]
+        # A model that takes no tools is sent none (request_body), so none are counted in its window either.
+        offered = [spec.to_api() for spec in box.tools
+                   if spec.name not in session.tools_off] if accepts_tools(session.spec) else []
         session.offered_tools = offered
         step = Ending()
         try:

@@ -109,3 +109,17 @@ def test_usage_adds_up_every_round(fake: FakeOpenAI, run_chat, chat_env) -> None
     (usage,) = [line for line in done.stderr.splitlines() if line.startswith("usage:")]
     assert usage.startswith("usage: prompt 150 (cached 0), completion 2, cost $")
     assert "; 2 requests: prompt 250, completion 22, cost $" in usage
+
+
+def test_json_lists_the_calls_and_their_results(fake: FakeOpenAI, run_chat, chat_env) -> None:
+    config(chat_env, approve="read_only")
+    fake.queue(calls(("c1", "notes__write_note", WRITE), ("c2", "notes__read_note", '{"title": "a"}')),
+               Reply("Done."))
+    done = run_chat("-p", "note it", "--json", "--model", "gpt-4o")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["reply"] == "Done."
+    assert result["tool_calls"] == [
+        {"name": "notes__write_note", "arguments": WRITE, "result": "error: the user declined to run this tool call",
+         "error": True},
+        {"name": "notes__read_note", "arguments": '{"title": "a"}', "result": "no note called a", "error": False}]

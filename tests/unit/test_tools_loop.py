@@ -7,6 +7,7 @@ import asyncio
 import sys
 import tomllib
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from chatbot.core.session import Session
 from chatbot.core.settings import config_path
 from chatbot.core.settings.schema import McpServerConfig
 from chatbot.core.tokens import TokenCounter
+from chatbot.core.tool_round import INTERRUPTED
 from chatbot.core.tools.approval import Approval, ApprovalRequest
 from chatbot.core.tools.servers import ToolServers
 from fake_openai import FakeOpenAI, Reply, tool_call
@@ -322,3 +324,35 @@ def test_assemble_offers_the_configs_servers_and_writes_always_to_its_file(fake:
     assert assembly.session.config_file == config_path()[0]
     plain = assemble(make_settings(), ChatClient(api_key=api_key, base_url=fake.base_url), None)
     assert plain.tools is None and plain.session.tools is None
+
+
+async def test_calls_on_different_servers_run_at_once(fake: FakeOpenAI, make_settings, api_key: str) -> None:
+    # The first call never answers; the second, on another server, finishes all the same: they run together.
+    config = McpServerConfig(command=sys.executable, args=[NOTES], approve="always", call_timeout=30)
+    servers = ToolServers({"a": config, "b": config})
+    client = ChatClient(api_key=api_key, base_url=fake.base_url, max_retries=0)
+    session = Session(make_settings(model="gpt-4o"), client, tools=servers)
+    fake.queue(calls(("c1", "a__hang", "{}"), ("c2", "b__pid", "{}")))
+    turn = session.send("both")
+    try:
+        async with aclosing(turn) as events:
+            async for event in events:
+                if isinstance(event, ToolCallFinished):
+                    assert event.call.id == "c2" and not event.error
+                    break
+    finally:
+        await client.aclose()
+        await servers.aclose()
+    assert turn.outcome is not None and turn.outcome.ended == "stopped"
+    hung, pid = (m for m in session.conversation.messages if m.role == "tool")
+    assert (hung.tool_call_id, hung.content) == ("c1", INTERRUPTED)
+    assert pid.tool_call_id == "c2" and pid.content.isdigit()
+
+
+async def test_a_model_that_takes_no_tools_is_offered_none_and_pays_for_none(fake: FakeOpenAI,
+                                                                             make_session) -> None:
+    session = make_session(models={"gpt-4o": {"tools": False}})
+    fake.queue(Reply("Plain."))
+    _, outcome = await run(session, "hi")
+    assert outcome.ended == "finished" and "tools" not in fake.last_body
+    assert session.offered_tools == []

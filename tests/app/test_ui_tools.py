@@ -20,7 +20,7 @@ from chatbot.ui.screens.tools import ToolsScreen
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
 from chatbot.ui.widgets.tool_call import RESULT_LINES, FoldLine, ToolCallBlock
-from fake_openai import FakeOpenAI, Reply, tool_call
+from fake_openai import Error, FakeOpenAI, Reply, tool_call
 from hostile import CONTROL, H, assert_nothing_raw
 from support import PROJECT, Notified, caught_up, run_command, screen_text, send, status, until, wait_turn
 
@@ -271,10 +271,14 @@ async def test_allow_once_runs_the_call_and_the_next_request_carries_its_result(
         assert tool_messages(fake.last_body) == [("c1", "saved a")]
         [block] = blocks(app)
         assert line_of(block).startswith("▶ notes: write_note(title=\"a\", text=\"b\") · ")
-        reply = app.screen.transcript.views()[-1]
-        assert reply.text == "Saved."  # the text after the call; the text before it stands above the block
-        bodies = [str(m.source) for m in reply.query(ReplyMarkdown)]
-        assert bodies == ["Let me write it.", "Saved."]
+        # The reply that called the tool, its call after it, then the reply to the result: as stored.
+        called, answer = app.screen.transcript.views()[-2:]
+        assert (called.text, answer.text) == ("Let me write it.", "Saved.")
+        assert called.message is app.session.conversation.messages[-3] and called.message.tool_calls
+        assert answer.message is app.session.conversation.last_reply()
+        assert list(called.query(ToolCallBlock)) == [block] and not answer.query(ToolCallBlock)
+        assert str(called.query_one(ReplyMarkdown).source) == "Let me write it."
+        assert "token" in called.note and "streaming" not in called.note  # what the calling reply cost
         # Once is once: the next call of the tool asks again.
         await start_turn(pilot, "again")
         await question(pilot)
@@ -467,3 +471,28 @@ async def test_a_stored_conversation_opens_with_its_calls_folded(fake: FakeOpenA
         assert [(v.role, v.text) for v in app.screen.transcript.views()] == [
             ("user", "read x"), ("assistant", ""), ("assistant", "Nothing there.")]
         assert not app.session.tools.servers["notes"].started  # showing the calls starts nothing
+
+
+async def test_regenerating_after_a_call_replaces_only_the_answer(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(calls(("c1", "notes__read_note", '{"title": "x"}')), Reply("Nothing there."), Reply("Still nothing."))
+    app = make_app(make_settings(mcp_servers=notes_server(approve="read_only")))
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "read x")
+        await pilot.press("ctrl+r")
+        await wait_turn(pilot)
+        assert [(v.role, v.text) for v in app.screen.transcript.views() if v.display] == [
+            ("user", "read x"), ("assistant", ""), ("assistant", "Still nothing.")]
+        assert len(blocks(app)) == 1  # the call stays, as the conversation keeps it
+        assert tool_messages(fake.last_body) == [("c1", "no note called x")]
+
+
+async def test_a_turn_that_fails_after_its_calls_keeps_the_calling_reply(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(calls(("c1", "notes__read_note", '{"title": "x"}')), Error(400, "refused"))
+    app = make_app(make_settings(mcp_servers=notes_server(approve="read_only")))
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "read x")
+        roles = [(v.role, v.text) for v in app.screen.transcript.views()]
+        assert roles[:2] == [("user", "read x"), ("assistant", "")]
+        assert ("assistant", "") not in roles[2:]  # no empty view for the answer that never came
+        assert roles[2][0] == "error" and "refused" in roles[2][1]
+        assert len(blocks(app)) == 1

@@ -20,7 +20,15 @@ from textual.message import Message
 
 from chatbot.core import conversation
 from chatbot.core.errors import ChatError
-from chatbot.core.events import ReasoningDelta, TextDelta, ToolCallFinished, ToolCallStarted, ToolProblem, TurnSettled
+from chatbot.core.events import (
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolCallFinished,
+    ToolCallStarted,
+    ToolProblem,
+    TurnSettled,
+)
 from chatbot.core.pricing import format_cost
 from chatbot.core.session import Session
 from chatbot.core.status import Status, status_of
@@ -91,10 +99,13 @@ class TurnWorker:
         self._reported = 0.0  # when the figures were last reported
         self._trailing: asyncio.TimerHandle | None = None  # a report due once the stream pauses
         self._calls: dict[str, ToolCallBlock] = {}  # call id -> its block in the reply
+        self._called: MessageView | None = None  # the view of a reply whose calls run, until the next reply
+        self._called_view = views.reply  # the view of the last reply that made calls
+        self._last_called: conversation.Message | None = None  # and that reply
 
     async def run(self) -> None:
-        session, view, text = self.session, self.views.reply, self.views.text
-        view.set_note("waiting")
+        session, text = self.session, self.views.text
+        self.views.reply.set_note("waiting")
         turn: Turn | None = None
         clock: asyncio.Task[None] | None = None
         try:
@@ -103,18 +114,24 @@ class TurnWorker:
                 turn = session.send(text) if text is not None else session.regenerate()
                 clock = asyncio.create_task(self._clock())
                 async for event in turn:
+                    if isinstance(event, ToolCallStarted | ToolCallFinished):
+                        await self._tool_event(event)
+                        continue
+                    if isinstance(event, ToolProblem):  # the turn goes on; the user reads why a tool is missing
+                        self.views.reply.notify(f"{event.error}", title=event.error.title, severity="error",
+                                                timeout=15)
+                        continue
+                    if self._called is not None:  # the model is answering the calls: in a reply view of its own
+                        self.views.reply = await self._called.continuation()
+                        self._called = None
                     if isinstance(event, TextDelta):
                         self.reasoning = False
-                        await view.append(event.text)
+                        await self.views.reply.append(event.text)
                         self._report_soon()
                     elif isinstance(event, ReasoningDelta):
                         self.reasoning = True
-                        view.append_reasoning(event.text)
+                        self.views.reply.append_reasoning(event.text)
                         self._report_soon()
-                    elif isinstance(event, ToolCallStarted | ToolCallFinished):
-                        await self._tool_event(event)
-                    elif isinstance(event, ToolProblem):  # the turn goes on; the user reads why a tool is missing
-                        view.notify(f"{event.error}", title=event.error.title, severity="error", timeout=15)
                     else:
                         self._report()  # usage, a retry, the end: at once
         except ChatError:
@@ -127,6 +144,12 @@ class TurnWorker:
             self._end_calls()
             # Stopped before the turn began (waiting for start-up or for the model list): nothing was sent.
             outcome = turn.outcome if turn is not None else None
+            if outcome is not None and outcome.reply is not None and outcome.reply is self._last_called:
+                # No reply answered the calls (the turn stopped or failed first): the turn's reply is the one that
+                # made them, whose view has it already, and a view opened for the next one goes.
+                if self.views.reply is not self._called_view:
+                    self.views.reply.remove()
+                self.views.reply = self._called_view
             self.post(Settled(self.views, outcome or TurnSettled("stopped", text_returned=True)))
 
     async def _tool_event(self, event: ToolCallStarted | ToolCallFinished) -> None:
@@ -134,12 +157,28 @@ class TurnWorker:
         it is answered."""
         block = self._calls.get(event.call.id)
         if block is None:
+            if self._called is None:
+                await self._settle_calling_reply(event.call)
             block = self._calls[event.call.id] = ToolCallBlock(
                 event.call, event.server if isinstance(event, ToolCallStarted) else "")
-            await self.views.reply.add_block(block)
+            await self.views.reply.mount(block)
         if isinstance(event, ToolCallFinished):
             block.finished(event.result, event.error, event.seconds)
         self._report()
+
+    async def _settle_calling_reply(self, call: ToolCall) -> None:
+        """The reply that made `call` is complete: its view shows it as the conversation keeps it (its text, what
+        it cost), and its calls follow it. The reply to their results comes in a view of its own, as a stored
+        conversation shows it, so a regenerate replaces only that."""
+        view = self.views.reply
+        message = next((m for m in reversed(self.session.conversation.messages)
+                        if any(c.id == call.id for c in m.tool_calls)), None)
+        if message is not None:
+            view.message = message
+            await view.finish(message.content)
+            view.set_note(reply_note(message))
+        self._called = self._called_view = view
+        self._last_called = message
 
     def _end_calls(self) -> None:
         """A call still running when the turn stopped was cancelled: its block shows the answer the model gets."""

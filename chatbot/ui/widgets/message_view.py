@@ -34,7 +34,7 @@ class MessageView(Vertical):
 
     def __init__(self, role: str, text: str = "", *, model: str | None = None, message: Message | None = None,
                  blocks: tuple[Widget, ...] = ()) -> None:
-        """`blocks`: what a stored reply shows after its text (the tool calls it made)."""
+        """`blocks`: what a reply shows after its text (the tool calls it made)."""
         super().__init__(classes=f"message {role}")
         self._blocks = blocks
         self.role = role
@@ -145,16 +145,13 @@ class MessageView(Vertical):
             self._stream = markdown.get_stream(markdown)
         await self._stream.write(self._shown.shown_text(text))
 
-    async def add_block(self, block: Widget) -> None:
-        """A tool call in the reply: the text so far settles above `block`, and what streams next goes below it
-        (the reply's text is then the text after its last block, as the conversation's last reply holds it)."""
-        from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
-
-        await self._end_stream()
-        await self._markdown().settle(shown_text(self.text))
-        self._parts, self._shown = [""], ShownStream()
-        await self.mount(block)
-        await self.mount(ReplyMarkdown("", classes="body", open_links=False))
+    async def continuation(self) -> MessageView:
+        """A new reply view right after this one: for the reply that answers this one's tool calls."""
+        view = MessageView(self.role, model=self.model)
+        parent = self.parent
+        assert isinstance(parent, Widget), "a reply view streams only while it is in the transcript"
+        await parent.mount(view, after=self)
+        return view
 
     async def finish(self, text: str | None = None) -> None:
         """End streaming and settle the whole reply, so nothing stays half-parsed."""
@@ -187,7 +184,6 @@ class MessageView(Vertical):
         self._pending.clear()
 
     def _markdown(self) -> ReplyMarkdown:
-        """The reply's last text: the one after its last tool call, if it has any."""
         from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
 
-        return self.query_children(ReplyMarkdown).last(ReplyMarkdown)
+        return self.query_one(ReplyMarkdown)

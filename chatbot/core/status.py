@@ -56,6 +56,8 @@ class Status:
     # is above it; None otherwise, and while a request is in flight.
     next_worst_case: Decimal | None = None
     attached_tokens: int = 0  # of the files waiting to go with the next message (in ctx_used too)
+    tools_on: int | None = None  # the tools offered to the model now; None: no MCP server is configured
+    tools_listed: bool = False  # the servers have started (or failed to): tools_on is known
 
 
 def status_of(session: Session, attached: int = 0) -> Status:
@@ -68,6 +70,7 @@ def status_of(session: Session, attached: int = 0) -> Status:
     budget = session.settings.budget.max_context_tokens
     budget_limited = budget is not None and budget < spec.context_window
     last, total = session.costs()
+    tools_on, tools_listed = _tools(session)
     status = Status(
         model=spec.name,
         preset=session.preset_name,
@@ -87,6 +90,8 @@ def status_of(session: Session, attached: int = 0) -> Status:
         session_cost=total,
         tokens_per_second=flight.tokens_per_second() if flight else None,
         in_flight=flight is not None,
+        tools_on=tools_on,
+        tools_listed=tools_listed,
     )
     if flight is None:
         if attached:
@@ -129,6 +134,15 @@ def undescribed(spec: ModelSpec, *, openai: bool) -> bool:
 def how_to_describe(name: str) -> str:
     """Where the user says what a model the catalogue lacks holds and costs."""
     return f'set context_window, input_price and output_price under [models."{name}"] in the config'
+
+
+def _tools(session: Session) -> tuple[int | None, bool]:
+    """How many tools are on: those the servers offer, less those the user turned off for this conversation.
+    Before the servers have started, the number is not known (they start when first needed)."""
+    servers = session.tools
+    if not servers:
+        return None, False
+    return sum(1 for spec in servers.offered if spec.name not in session.tools_off), servers.listed
 
 
 def _dropped_turns(session: Session) -> int:

@@ -31,6 +31,7 @@ from chatbot.core.store.history import HistoryStore
 from chatbot.ui import themes, typeahead
 from chatbot.ui.collector import Collector
 from chatbot.ui.keymap import resolve as resolve_keymap
+from chatbot.ui.screens.approval import approver
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.screens.picker import Picker, server_model_item
 from chatbot.ui.screens.usage import open_usage
@@ -50,8 +51,8 @@ class ChatApp(App[None]):
     TITLE = "chat"
     CSS_PATH: ClassVar[list[str | PurePath]] = [
         HERE / "app.tcss",
-        *(HERE / "widgets" / f"{name}.tcss"
-          for name in ("transcript", "message_view", "prompt_input", "status_bar", "attachment_chips")),
+        *(HERE / "widgets" / f"{name}.tcss" for name in ("transcript", "message_view", "prompt_input", "status_bar",
+                                                       "attachment_chips", "tool_call")),
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
@@ -71,7 +72,10 @@ class ChatApp(App[None]):
         self._client_given = client is not None
         # The key from api_key_cmd is resolved in warm_up, off the UI thread.
         client = client or ChatClient.from_settings(settings, run_key_cmd=False)
-        self.assembly = assemble(settings, client, store, resume_id=resume_id, session=session)
+        # The MCP servers start when first needed (a request with tools, the tools screen), never before the
+        # first paint; the dialog answers the calls that need a yes.
+        self.assembly = assemble(settings, client, store, resume_id=resume_id, session=session,
+                                 approve=approver(self))
         self.session, self.recorder, self.writer = self.assembly.session, self.assembly.recorder, self.assembly.writer
         if store is not None and resume_id is not None and isinstance(client, DemoClient):
             self.session.model = DEMO_MODEL  # the demo answers: its replies are stored and priced as its own
@@ -148,6 +152,8 @@ class ChatApp(App[None]):
 
     async def on_unmount(self) -> None:
         self.collector.stop()
+        if self.assembly.tools is not None:
+            await self.assembly.tools.aclose()  # no server process outlives the app
         await self.session.client.aclose()
         if self.writer is not None:
             lost = await asyncio.to_thread(self.writer.close)
@@ -276,6 +282,8 @@ class ChatApp(App[None]):
             yield SystemCommand("Show dropped turns", "What the sliding window leaves out", screen.action_dropped)
             yield SystemCommand("History", f"Open, search, rename or delete stored conversations ({key('history')})",
                                 screen.action_history)
+            yield SystemCommand("Tools", f"MCP servers and their tools, on or off for this conversation "
+                                f"({key('tools')})", screen.action_tools)
             yield SystemCommand("Export conversation as Markdown", "Write it to a file in the current folder",
                                 lambda: screen.export("md"))
             yield SystemCommand("Export conversation as JSON", "Every field, to a file in the current folder",

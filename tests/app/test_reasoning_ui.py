@@ -155,7 +155,7 @@ async def test_the_effort_menu_lists_what_the_model_takes_and_the_choice_goes_wi
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "first")
         assert "reasoning_effort" not in fake.last_body  # the preset sets none: the model's default
-        await pilot.press("f6")
+        await pilot.press("f8")
         await until(pilot, lambda: isinstance(app.screen, Picker))
         rows = options(app)
         assert [row_id for row_id, _ in rows] == ["minimal", "low", "medium", "high", "preset"]
@@ -167,7 +167,7 @@ async def test_the_effort_menu_lists_what_the_model_takes_and_the_choice_goes_wi
         await send(pilot, "second")
         await caught_up(app)
         assert fake.last_body["reasoning_effort"] == "low"
-        await pilot.press("f6")
+        await pilot.press("f8")
         await until(pilot, lambda: isinstance(app.screen, Picker))
         assert next(text for row_id, text in options(app) if row_id == "low").startswith("●")
     rows = reader().db.execute("SELECT params FROM messages WHERE role = 'assistant' ORDER BY id").fetchall()
@@ -179,7 +179,7 @@ async def test_choosing_the_preset_row_sends_the_presets_effort_again(fake: Fake
     app = make_app(make_settings(model="gpt-5"))
     async with app.run_test(size=SIZE) as pilot:
         app.session.effort = "high"
-        await pilot.press("f6")
+        await pilot.press("f8")
         await until(pilot, lambda: isinstance(app.screen, Picker))
         await pilot.press(*"preset", "enter")
         await until(pilot, lambda: not isinstance(app.screen, Picker))
@@ -199,7 +199,7 @@ async def test_a_model_that_takes_no_effort_says_so(fake: FakeOpenAI, make_setti
     notified = Notified()
     app = make_app(make_settings(model="gpt-4o-mini"))
     async with app.run_test(size=SIZE, message_hook=notified) as pilot:
-        await pilot.press("f6")
+        await pilot.press("f8")
         await pilot.pause()
         assert not isinstance(app.screen, Picker)
     assert "gpt-4o-mini takes no reasoning effort: pick a reasoning model in the model menu." in notified.messages
@@ -209,7 +209,7 @@ async def test_an_effort_the_next_model_does_not_take_is_not_sent_to_it(fake: Fa
     fake.queue(Reply("Fine."), Reply("Fine again."))
     app = make_app(make_settings(model="gpt-5"))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f6")
+        await pilot.press("f8")
         await until(pilot, lambda: isinstance(app.screen, Picker))
         await pilot.press(*"minimal", "enter")  # gpt-5 takes it, gpt-5.1 does not
         await until(pilot, lambda: not isinstance(app.screen, Picker))
@@ -226,7 +226,7 @@ async def test_a_presets_effort_the_model_does_not_take_is_said_and_a_choice_bea
     fake.queue(Reply("Fine."))
     app = make_app(make_settings(model="gpt-5", presets={"quick": {"reasoning_effort": "none"}}, preset="quick"))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f6")
+        await pilot.press("f8")
         await until(pilot, lambda: isinstance(app.screen, Picker))
         assert "as preset quick says: none, which gpt-5 does not take" in options(app)[-1][1]
         await pilot.press(*"medium", "enter")

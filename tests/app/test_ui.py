@@ -390,12 +390,12 @@ async def test_keymap_onto_one_of_the_prompts_editing_keys_is_not_applied(fake: 
     from chatbot.ui.screens.picker import Picker
 
     # f6/f7 select a line/everything in the prompt, which has focus: remapped there, the menu would never open.
-    app = app_for(make_settings, keymap={"model_menu": "f6", "help": "f7", "copy_reply": "ctrl+y,f8"})
+    app = app_for(make_settings, keymap={"model_menu": "f6", "help": "f7", "copy_reply": "ctrl+y,f12"})
     async with app.run_test(size=SIZE) as pilot:
         warnings = " ".join(app.startup_warnings)
         assert "model_menu = 'f6' not applied: f6 is the prompt's select line key" in warnings
         assert "help = 'f7' not applied: f7 is the prompt's select all key" in warnings
-        assert "copy_reply" not in warnings  # ctrl+y is its own key already; f8 is free
+        assert "copy_reply" not in warnings  # ctrl+y is its own key already; f12 is free
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, Picker))  # the model menu keeps f2
 

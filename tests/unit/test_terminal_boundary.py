@@ -107,9 +107,10 @@ def test_the_command_line_writes_only_through_its_writer() -> None:
 
 UI_BOUNDARY = "chatbot/ui/shown.py"
 # Widgets and methods that draw the text they are given, as it is or as markup. A new one belongs here.
-UI_SINKS = {"Static", "Label", "Button", "Option", "TextArea", "Input", "Markdown", "ReplyMarkdown", "Content", "Text",
-            "update", "settle", "write", "write_line", "write_lines", "load_text", "copy_to_clipboard", "add_option",
-            "add_options", "set_options", "add_row", "add_rows", "add_column", "from_markup", "from_ansi"}
+UI_SINKS = {"Static", "Label", "Button", "Option", "Selection", "TextArea", "Input", "Markdown", "ReplyMarkdown",
+            "Content", "Text", "update", "settle", "write", "write_line", "write_lines", "load_text",
+            "copy_to_clipboard", "add_option", "add_options", "set_options", "add_row", "add_rows", "add_column",
+            "from_markup", "from_ansi"}
 # Keyword arguments those sinks draw.
 UI_SINK_KEYWORDS = {"value", "text", "markdown", "prompt", "content", "renderable", "label"}
 

@@ -56,6 +56,11 @@ class McpServer:
     def running(self) -> bool:
         return self._session is not None
 
+    @property
+    def started(self) -> bool:
+        """Whether `start()` was called: it is starting, running, or failed."""
+        return self._ready is not None
+
     def stderr_tail(self) -> str:
         return stderr_tail(self._stderr)
 
@@ -214,6 +219,7 @@ class ToolServers:
                          for name, config in configs.items() if config.enabled}
         self._offered: dict[str, tuple[McpServer, ToolSpec]] = {}
         self._reported: set[str] = set()
+        self._listed = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ToolServers:
@@ -250,7 +256,18 @@ class ToolServers:
                 if policy.offered(server.config, spec.tool) and spec.name not in offered:
                     offered[spec.name] = (server, spec)
         self._offered = offered
+        self._listed = True
         return Toolbox(tuple(spec for _, spec in offered.values()), tuple(problems))
+
+    @property
+    def offered(self) -> tuple[ToolSpec, ...]:
+        """The tools the last `tools()` gathered, those the user turned off included; none before it ran."""
+        return tuple(spec for _, spec in self._offered.values())
+
+    @property
+    def listed(self) -> bool:
+        """Whether `tools()` has gathered the tools once (the servers have started, or failed to)."""
+        return self._listed
 
     def spec(self, call: ToolCall) -> ToolSpec | None:
         """The tool `call` names, among those last offered."""

@@ -28,6 +28,7 @@ from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen, dropped_screen
 from chatbot.ui.screens.picker import Picker, model_picker, open_effort_menu, preset_detail, preset_picker
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
+from chatbot.ui.screens.tools import open_tools
 from chatbot.ui.screens.turn_worker import Progress, Settled, TurnViews, TurnWorker, reply_note
 from chatbot.ui.shown import shown_text
 from chatbot.ui.widgets.footer import ChatFooter
@@ -49,7 +50,7 @@ class ChatScreen(AttachActions, Screen[None]):
         Binding("f1", "help", "Help", id="help"),
         Binding("f2", "model_menu", "Model", id="model_menu"),
         Binding("f3", "preset_menu", "Preset", id="preset_menu"),
-        Binding("f6", "effort_menu", "Effort", id="effort_menu", show=False),
+        Binding("f8", "effort_menu", "Effort", id="effort_menu", show=False),
         # Terminals without the kitty keyboard protocol send ctrl+h as backspace: f4 works everywhere.
         Binding("f4,ctrl+h", "history", "History", id="history"),
         Binding("escape", "stop", "Stop", id="stop"),
@@ -63,6 +64,7 @@ class ChatScreen(AttachActions, Screen[None]):
         Binding("ctrl+o", "dropped", "Dropped turns", id="dropped_turns", show=False),
         Binding("ctrl+t", "thinking", "Thinking", id="thinking", show=False),
         Binding("f5", "attach", "Attach", id="attach", show=False),
+        Binding("f9", "tools", "Tools", id="tools", show=False),
     ]
 
     app: ChatApp
@@ -318,6 +320,9 @@ class ChatScreen(AttachActions, Screen[None]):
             self.notify("No reply here has reasoning to show.")
             return
         blocks[-1].collapsed = not blocks[-1].collapsed
+
+    def action_tools(self) -> None:
+        open_tools(self)
 
     def action_help(self) -> None:
         self.app.push_screen(InfoScreen("Keys", self.app.binding_rows(),

@@ -1,6 +1,7 @@
 """The turn worker: sends one turn through the session and streams its text into the turn's reply view.
 
-It talks to the session and to its own reply view (the text, and the note in its header), nothing else. What
+It talks to the session and to its own reply view (the text, the tool calls between it, and the note in its
+header), nothing else. What
 the screen needs to know it posts as messages: a Progress whenever the figures change (a piece of the reply,
 a retry, a second passed while the request waits; while text streams, at most once a frame, and one Progress
 replaces another not yet handled, so a fast stream cannot flood the screen's queue), and one Settled when the
@@ -20,13 +21,22 @@ from textual.message import Message
 from chatbot.core import conversation
 from chatbot.core.attachments import Attachment
 from chatbot.core.errors import ChatError
-from chatbot.core.events import ReasoningDelta, TextDelta, TurnSettled
+from chatbot.core.events import (
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolCallFinished,
+    ToolCallStarted,
+    ToolProblem,
+    TurnSettled,
+)
 from chatbot.core.pricing import format_cost
 from chatbot.core.session import Session
 from chatbot.core.status import Status, status_of
 from chatbot.core.text import plural
 from chatbot.core.turn import Turn
 from chatbot.ui.widgets.message_view import MessageView
+from chatbot.ui.widgets.tool_call import ToolCallBlock
 
 CLOCK = 1.0  # seconds between two looks at a request that waits (for its first token, or to be retried)
 # Seconds between two reports while text streams. The figures are computed once per report, not per piece: a
@@ -90,10 +100,14 @@ class TurnWorker:
         self.reasoning = False  # what has streamed so far is reasoning alone
         self._reported = 0.0  # when the figures were last reported
         self._trailing: asyncio.TimerHandle | None = None  # a report due once the stream pauses
+        self._calls: dict[str, ToolCallBlock] = {}  # call id -> its block in the reply
+        self._called: MessageView | None = None  # the view of a reply whose calls run, until the next reply
+        self._called_view = views.reply  # the view of the last reply that made calls
+        self._last_called: conversation.Message | None = None  # and that reply
 
     async def run(self) -> None:
-        session, view, text = self.session, self.views.reply, self.views.text
-        view.set_note("waiting")
+        session, text = self.session, self.views.text
+        self.views.reply.set_note("waiting")
         turn: Turn | None = None
         clock: asyncio.Task[None] | None = None
         try:
@@ -102,13 +116,23 @@ class TurnWorker:
                 turn = session.send(text, self.views.files) if text is not None else session.regenerate()
                 clock = asyncio.create_task(self._clock())
                 async for event in turn:
+                    if isinstance(event, ToolCallStarted | ToolCallFinished):
+                        await self._tool_event(event)
+                        continue
+                    if isinstance(event, ToolProblem):  # the turn goes on; the user reads why a tool is missing
+                        self.views.reply.notify(f"{event.error}", title=event.error.title, severity="error",
+                                                timeout=15)
+                        continue
+                    if self._called is not None:  # the model is answering the calls: in a reply view of its own
+                        self.views.reply = await self._called.continuation()
+                        self._called = None
                     if isinstance(event, TextDelta):
                         self.reasoning = False
-                        await view.append(event.text)
+                        await self.views.reply.append(event.text)
                         self._report_soon()
                     elif isinstance(event, ReasoningDelta):
                         self.reasoning = True
-                        view.append_reasoning(event.text)
+                        self.views.reply.append_reasoning(event.text)
                         self._report_soon()
                     else:
                         self._report()  # usage, a retry, the end: at once
@@ -119,9 +143,54 @@ class TurnWorker:
                 self._trailing.cancel()
             if clock is not None:
                 clock.cancel()  # not awaited: a stop that cancels this worker must not wait on it
+            self._end_calls()
             # Stopped before the turn began (waiting for start-up or for the model list): nothing was sent.
             outcome = turn.outcome if turn is not None else None
+            if outcome is not None and outcome.reply is not None and outcome.reply is self._last_called:
+                # No reply answered the calls (the turn stopped or failed first): the turn's reply is the one that
+                # made them, whose view has it already, and a view opened for the next one goes.
+                if self.views.reply is not self._called_view:
+                    self.views.reply.remove()
+                self.views.reply = self._called_view
             self.post(Settled(self.views, outcome or TurnSettled("stopped", text_returned=True)))
+
+    async def _tool_event(self, event: ToolCallStarted | ToolCallFinished) -> None:
+        """A call shows in the reply from its start; a call that never ran (declined, or it could not) shows when
+        it is answered."""
+        block = self._calls.get(event.call.id)
+        if block is None:
+            if self._called is None:
+                await self._settle_calling_reply(event.call)
+            block = self._calls[event.call.id] = ToolCallBlock(
+                event.call, event.server if isinstance(event, ToolCallStarted) else "")
+            await self.views.reply.mount(block)
+        if isinstance(event, ToolCallFinished):
+            block.finished(event.result, event.error, event.seconds)
+        self._report()
+
+    async def _settle_calling_reply(self, call: ToolCall) -> None:
+        """The reply that made `call` is complete: its view shows it as the conversation keeps it (its text, what
+        it cost), and its calls follow it. The reply to their results comes in a view of its own, as a stored
+        conversation shows it, so a regenerate replaces only that."""
+        view = self.views.reply
+        message = next((m for m in reversed(self.session.conversation.messages)
+                        if any(c.id == call.id for c in m.tool_calls)), None)
+        if message is not None:
+            view.message = message
+            await view.finish(message.content)
+            view.set_note(reply_note(message))
+        self._called = self._called_view = view
+        self._last_called = message
+
+    def _end_calls(self) -> None:
+        """A call still running when the turn stopped was cancelled: its block shows the answer the model gets."""
+        running = [block for block in self._calls.values() if block.running]
+        if not running:
+            return
+        answers = {m.tool_call_id: m for m in self.session.conversation.messages if m.role == "tool"}
+        for block in running:
+            answer = answers.get(block.call.id)
+            block.finished(answer.content if answer else "(stopped before it finished)", True, 0.0)
 
     def _report_soon(self) -> None:
         """Report now if the last report is a frame old; else once it is (the stream may pause after this piece)."""

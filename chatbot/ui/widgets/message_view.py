@@ -13,6 +13,7 @@ from textual.containers import Vertical
 from textual.geometry import Size
 from textual.layout import DockArrangeResult
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Static
 
 from chatbot.core.attachments import Attachment
@@ -33,8 +34,10 @@ class MessageView(Vertical):
     """A message in the transcript. `message` is the core's Message once the turn has settled."""
 
     def __init__(self, role: str, text: str = "", *, model: str | None = None, message: Message | None = None,
-                 attachments: tuple[Attachment, ...] = ()) -> None:
+                 attachments: tuple[Attachment, ...] = (), blocks: tuple[Widget, ...] = ()) -> None:
+        """`blocks`: what a reply shows after its text (the tool calls it made)."""
         super().__init__(classes=f"message {role}")
+        self._blocks = blocks
         self.role = role
         self.attachments = attachments or (message.attachments if message else ())  # shown as chips
         self.model = model
@@ -64,6 +67,7 @@ class MessageView(Vertical):
             if self.message is None or self.message.reasoning:
                 yield ThinkingBlock(self.message.reasoning if self.message else "")
             yield ReplyMarkdown(shown_text(self.text), classes="body", open_links=False)
+            yield from self._blocks
         else:
             # Model and user text are data: never markup, never terminal escape sequences.
             yield Static(shown(self.text), classes="body")
@@ -148,8 +152,25 @@ class MessageView(Vertical):
             self._stream = markdown.get_stream(markdown)
         await self._stream.write(self._shown.shown_text(text))
 
+    async def continuation(self) -> MessageView:
+        """A new reply view right after this one: for the reply that answers this one's tool calls."""
+        view = MessageView(self.role, model=self.model)
+        parent = self.parent
+        assert isinstance(parent, Widget), "a reply view streams only while it is in the transcript"
+        await parent.mount(view, after=self)
+        return view
+
     async def finish(self, text: str | None = None) -> None:
         """End streaming and settle the whole reply, so nothing stays half-parsed."""
+        await self._end_stream()
+        if text is not None:
+            self._parts = [text]
+        if self.role == "assistant":
+            if (block := self._thinking_block()) is not None:
+                block.settled(self.message.reasoning if self.message else "")
+            await self._markdown().settle(shown_text(self.text))
+
+    async def _end_stream(self) -> None:
         if self._flush_timer is not None:
             self._flush_timer.stop()
             self._flush_timer = None
@@ -168,12 +189,6 @@ class MessageView(Vertical):
                 if task is not None and task.cancelling():
                     raise
         self._pending.clear()
-        if text is not None:
-            self._parts = [text]
-        if self.role == "assistant":
-            if (block := self._thinking_block()) is not None:
-                block.settled(self.message.reasoning if self.message else "")
-            await self._markdown().settle(shown_text(self.text))
 
     def _markdown(self) -> ReplyMarkdown:
         from chatbot.ui.widgets.reply_markdown import ReplyMarkdown

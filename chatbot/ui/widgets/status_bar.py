@@ -11,12 +11,13 @@ what still does not fit is left out, least important first:
 3. the cached count
 4. the tokens of the files attached to the next message (the context used includes them)
 5. the last request's cost (the session's stays)
-6. the preset name
-7. the token counts
-8. the session's cost
-9. the context used
-10. the dropped turns
-11. the retry state
+6. how many tools are on (only when MCP servers are configured; "tools -" until they have started)
+7. the preset name
+8. the token counts
+9. the session's cost
+10. the context used
+11. the dropped turns
+12. the retry state
 
 The model name always stays; alone too long, it is cut with an ellipsis.
 """
@@ -35,8 +36,8 @@ from chatbot.core.status import Status
 from chatbot.ui.shown import shown
 
 SEPARATOR = " │ "
-DROP_ORDER = ("speed", "reasoning", "cached", "attached", "last", "preset", "tokens", "session", "ctx", "dropped",
-              "retry")
+DROP_ORDER = ("speed", "reasoning", "cached", "attached", "last", "tools", "preset", "tokens", "session", "ctx",
+              "dropped", "retry")
 
 
 def compact(n: int) -> str:
@@ -86,6 +87,8 @@ def items(status: Status, *, full: bool = True, left_out: frozenset[str] = froze
         shown_items.append(f"last {format_cost(status.last_cost) if status.replied else '-'}")
     if "session" not in left_out:
         shown_items.append(f"session {format_cost(status.session_cost)}")
+    if status.tools_on is not None and "tools" not in left_out:
+        shown_items.append(f"tools {status.tools_on if status.tools_listed else '-'}")
     if status.tokens_per_second is not None and "speed" not in left_out:
         shown_items.append(f"{status.tokens_per_second:.0f} tok/s")
     return shown_items

@@ -14,11 +14,20 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from chatbot.core.conversation import Conversation, Message
+from chatbot.core.events import ToolCall
 from chatbot.core.text import plural
 from chatbot.ui.shown import shown
 from chatbot.ui.widgets.message_view import MessageView
+from chatbot.ui.widgets.tool_call import ToolCallBlock
 
 MAX_VIEWS = 60
+
+
+def stored_call(call: ToolCall, result: Message | None) -> ToolCallBlock:
+    """The block of a call shown from the conversation, with its result (a call without one ended unanswered)."""
+    if result is None:
+        return ToolCallBlock(call, result="(no result: the reply ended before the call was answered)", error=True)
+    return ToolCallBlock(call, result=result.content, error=result.tool_error)
 
 
 class Transcript(VerticalScroll):
@@ -45,8 +54,12 @@ class Transcript(VerticalScroll):
         if start:
             await self.note_hidden(start)
         views, target = [], None
+        results = {m.tool_call_id: m for m in shown_messages if m.role == "tool"}
         for message in shown_messages:
-            view = MessageView(message.role, message.content, model=message.model, message=message)
+            if message.role == "tool":
+                continue  # shown in the block of its call, in the reply that made it
+            view = MessageView(message.role, message.content, model=message.model, message=message,
+                               blocks=tuple(stored_call(call, results.get(call.id)) for call in message.tool_calls))
             view.set_alternatives(*conversation.position(message))
             if message.role == "assistant":
                 view.set_note(note(message))

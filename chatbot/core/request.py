@@ -28,3 +28,8 @@ class Request:
     timestamp: float = field(default_factory=time.time)
     first_token_seconds: float | None = None
     total_seconds: float = 0.0
+
+
+def error_class(error: BaseException | None) -> str | None:
+    """What the ledger keeps of an error: its class's name (e.g. RateLimitError; a trailing "_" dropped)."""
+    return None if error is None else type(error).__name__.rstrip("_")

@@ -23,11 +23,11 @@ from chatbot.core.budget import Window, build_window, prompt_budget
 from chatbot.core.client import Client
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.errors import ChatError
-from chatbot.core.events import Finished, ReasoningDelta, Retrying, TextDelta, ToolCalls, Usage, UsageReport
+from chatbot.core.events import Finished, ReasoningDelta, TextDelta, ToolCalls, Usage, UsageReport
 from chatbot.core.models import ImageRule, ModelSpec, ReasoningEffort
 from chatbot.core.presets import Preset, with_effort
-from chatbot.core.pricing import Spent, billed, cost_of, worst_case
-from chatbot.core.request import ERROR, OK, RETRIED, STOPPED, Request
+from chatbot.core.pricing import billed, worst_case
+from chatbot.core.request import ERROR, OK, RETRIED, STOPPED, Request, error_class
 from chatbot.core.request_body import ToolDefinitions, accepted_effort, reply_reserve, stored_params
 from chatbot.core.server_windows import ServerWindows
 from chatbot.core.settings import Settings
@@ -132,15 +132,6 @@ class Session:
         """Messages the sliding window leaves out of the next request."""
         window = self.next_window()
         return window.dropped if window else []
-
-    def costs(self) -> tuple[Decimal | None, Spent]:
-        """The last reply's cost (None if its price is unknown) and the session's, a reply still streaming
-        included at its running count. A request still waiting or retrying has cost nothing yet."""
-        flight = self.in_flight
-        if flight is None or (flight.first_token_at is None and flight.usage is None):
-            return self.last_cost, self.totals.spent
-        live = None if flight.spec is None else cost_of(flight.live_usage(), flight.spec)
-        return live, self.totals.spent + Spent.of(live)
 
     def new_conversation(self) -> None:
         self.conversation = Conversation(system_prompt=self.conversation.system_prompt)
@@ -345,7 +336,9 @@ class Session:
                     else:
                         # The attempt that failed was a request too (billed nothing); the next one goes out
                         # after the wait.
-                        self._account(self._retried(event, spec, attempt_started))
+                        self._account(Request(spec.name, RETRIED, error=error_class(event.error),
+                                              request_id=event.error.request_id,
+                                              total_seconds=round(self.clock() - attempt_started, 4)))
                         attempt_started, announced = self.clock() + event.delay, False
                         flight.retry_until = attempt_started
                         flight.retry_note = event.error.message
@@ -374,7 +367,7 @@ class Session:
         reply: Message | None = None
         request = Request(
             spec.name, ERROR if error else STOPPED if stopped else OK, usage, billed(usage, spec),
-            error=_error_class(error), request_id=flight.request_id or (error.request_id if error else None),
+            error=error_class(error), request_id=flight.request_id or (error.request_id if error else None),
             first_token_seconds=None if flight.first_token_at is None else round(flight.first_token_at - started, 4),
             total_seconds=round(self.clock() - started, 4),
         )
@@ -391,18 +384,10 @@ class Session:
         self._account(request)
         return reply
 
-    def _retried(self, event: Retrying, spec: ModelSpec, started: float) -> Request:
-        return Request(spec.name, RETRIED, error=_error_class(event.error), request_id=event.error.request_id,
-                       total_seconds=round(self.clock() - started, 4))
-
     def _account(self, request: Request) -> None:
         """Count a request once: in the totals, and once to the observers."""
         self.totals.add(request.usage, request.cost)
         self._tell(journal.RequestSettled(request))
-
-
-def _error_class(error: ChatError | None) -> str | None:
-    return None if error is None else type(error).__name__.rstrip("_")
 
 
 def _id(message: Message | None) -> int | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from chatbot.core.models import ModelSpec
-from chatbot.core.pricing import Spent, worst_case
+from chatbot.core.pricing import Spent, cost_of, worst_case
 from chatbot.core.request_body import reply_reserve
 from chatbot.core.session import Session
 
@@ -69,7 +69,7 @@ def status_of(session: Session, attached: int = 0) -> Status:
     window = flight.window if flight else session.last_window
     budget = session.settings.budget.max_context_tokens
     budget_limited = budget is not None and budget < spec.context_window
-    last, total = session.costs()
+    last, total = costs(session)
     tools_on, tools_listed = _tools(session)
     status = Status(
         model=spec.name,
@@ -155,3 +155,12 @@ def _dropped_turns(session: Session) -> int:
     window = session.next_window()
     return window.dropped_turns if window else 0
 
+
+def costs(session: Session) -> tuple[Decimal | None, Spent]:
+    """The last reply's cost (None if its price is unknown) and the session's, a reply still streaming
+    included at its running count. A request still waiting or retrying has cost nothing yet."""
+    flight = session.in_flight
+    if flight is None or (flight.first_token_at is None and flight.usage is None):
+        return session.last_cost, session.totals.spent
+    live = None if flight.spec is None else cost_of(flight.live_usage(), flight.spec)
+    return live, session.totals.spent + Spent.of(live)

@@ -15,6 +15,7 @@ from chatbot.core.conversation import Conversation, Message
 from chatbot.core.events import Finished, Retrying, TextDelta, Usage, UsageReport
 from chatbot.core.pricing import Spent
 from chatbot.core.session import Session
+from chatbot.core.status import costs
 from chatbot.core.tokens import REPLY_PRIMING, TokenCounter
 from fake_openai import Error, FakeOpenAI, Hang, Reply
 from support import SleepRecorder
@@ -495,7 +496,7 @@ async def test_costs_count_the_reply_still_streaming_at_the_price_it_was_sent_at
     session = make_session(model="gpt-4o")
     await send(session, "one")
     before = session.totals.known_cost
-    assert session.costs() == (session.last_cost, Spent(before)) and before > 0
+    assert costs(session) == (session.last_cost, Spent(before)) and before > 0
 
     events = session.send("two")
     async for event in events:
@@ -504,12 +505,12 @@ async def test_costs_count_the_reply_still_streaming_at_the_price_it_was_sent_at
     session.set_model("gpt-4o-mini")  # applies to the next request, not to this one's price
     flight = session.in_flight
     assert flight is not None and flight.completion_tokens > 0
-    live, total = session.costs()
+    live, total = costs(session)
     assert live == expected_cost("gpt-4o", flight.window.prompt_tokens, flight.completion_tokens)
     assert total == Spent(before + live)
     async for _ in events:
         pass
-    assert session.costs() == (session.last_cost, Spent(session.totals.known_cost))
+    assert costs(session) == (session.last_cost, Spent(session.totals.known_cost))
     assert session.totals.known_cost == before + session.last_cost
 
 
@@ -517,13 +518,13 @@ async def test_a_request_still_waiting_costs_nothing_yet(fake: FakeOpenAI, make_
     fake.queue(Reply("first", prompt_tokens=100, completion_tokens=10), Reply("late", first_chunk_delay=0.5))
     session = make_session(model="gpt-4o")
     await send(session, "one")
-    settled = session.costs()
+    settled = costs(session)
 
     events = session.send("two")
     waiting = asyncio.create_task(events.__anext__())
     await asyncio.sleep(0.2)  # the request is out, no token has come back
     assert session.in_flight is not None and session.in_flight.first_token_at is None
-    assert session.costs() == settled
+    assert costs(session) == settled
     await waiting
     async for _ in events:
         pass
@@ -536,7 +537,7 @@ async def test_costs_are_unknown_while_an_unpriced_model_streams(fake: FakeOpenA
     async for event in events:
         if isinstance(event, TextDelta):
             break
-    assert session.costs() == (None, Spent(unpriced=True))
+    assert costs(session) == (None, Spent(unpriced=True))
     async for _ in events:
         pass
 

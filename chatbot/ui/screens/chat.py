@@ -9,7 +9,7 @@ a conversation opened or cleared) sets them too: the screen never polls the sess
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -21,15 +21,15 @@ from textual.worker import Worker, WorkerState
 
 from chatbot.core.events import TurnSettled
 from chatbot.core.status import status_of
-from chatbot.ui import clipboard
 from chatbot.ui import export as exporting
 from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen, dropped_screen
+from chatbot.ui.screens.message_actions import MessageActions
 from chatbot.ui.screens.picker import Picker, model_picker, preset_detail, preset_picker
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
 from chatbot.ui.screens.turn_worker import Progress, Settled, TurnViews, TurnWorker, reply_note
-from chatbot.ui.shown import shown_text
 from chatbot.ui.widgets.footer import ChatFooter
+from chatbot.ui.widgets.message_cursor import MessageCursor
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from chatbot.core.session import Session
     from chatbot.core.store.history import HistoryStore
     from chatbot.core.store.writer import Writer
+    from chatbot.core.turn import Turn
     from chatbot.ui.app import ChatApp
 
 
@@ -60,6 +61,8 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+y", "copy_reply", "Copy reply", id="copy_reply", priority=True, show=False),
         Binding("ctrl+o", "dropped", "Dropped turns", id="dropped_turns", show=False),
         Binding("ctrl+t", "thinking", "Thinking", id="thinking", show=False),
+        # shift+tab reaches the app from every terminal, tmux and ssh (\e[Z); ctrl+up is at hand where it does.
+        Binding("shift+tab,ctrl+up", "messages", "Messages", id="messages", show=False),
     ]
 
     app: ChatApp
@@ -76,6 +79,7 @@ class ChatScreen(Screen[None]):
         self.turn_worker: Worker[None] | None = None
         self.clear_after_turn = False
         self.history_error_shown = False
+        self.actions = MessageActions(self)  # what the message cursor's keys do
 
     def compose(self) -> ComposeResult:
         yield Transcript(id="transcript")
@@ -138,6 +142,8 @@ class ChatScreen(Screen[None]):
     # -- sending --
 
     def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
+        if self.actions.submitted(event.text):
+            return  # an edit of an earlier message
         if self.busy:
             view = MessageView("user", event.text)
             view.set_note("queued: sends when this reply ends · up takes it back")
@@ -160,9 +166,11 @@ class ChatScreen(Screen[None]):
         scroll(animate=False)
 
     def on_key(self, event: events.Key) -> None:
-        # Focus left the prompt (tab, a click on the transcript): what is typed still goes to the prompt.
+        # Focus left the prompt (tab, a click on the transcript): what is typed still goes to the prompt, unless
+        # it is a key of the focused widget (the message cursor's).
         prompt = self.query_one(PromptInput)
-        if event.is_printable and event.character and self.focused is not prompt and not prompt.read_only:
+        if event.is_printable and event.character and self.focused is not prompt and not prompt.read_only \
+                and event.key not in self.active_bindings:
             event.stop()
             prompt.focus()
             prompt.insert(event.character)
@@ -171,11 +179,14 @@ class ChatScreen(Screen[None]):
         """The user's messages in this conversation, oldest first, which up and down in the prompt walk through."""
         return [v.text for v in self.transcript.views() if v.role == "user" and v not in self.queued]
 
-    def start_turn(self, text: str | None, queued: MessageView | None = None) -> None:
-        """Send `text` (or regenerate the last reply when None; `queued` is its view if it waited). Busy from here:
-        a message sent meanwhile waits."""
-        self.turn = views = TurnViews(text, MessageView("assistant", model=self.session.model), user=queued)
+    def start_turn(self, text: str | None, queued: MessageView | None = None,
+                   begin: Callable[[Session], Turn] | None = None) -> TurnViews:
+        """Send `text` (or regenerate the last reply when None; `queued` is its view if it waited; `begin` another
+        turn, see TurnViews). Busy from here: a message sent meanwhile waits."""
+        self.turn = views = TurnViews(text, MessageView("assistant", model=self.session.model), user=queued,
+                                      begin=begin)
         self.turn_worker = self.run_worker(self._turn(views), group="reply", exclusive=True, exit_on_error=False)
+        return views
 
     async def _turn(self, views: TurnViews) -> None:
         """Mount the turn's views, then let its worker stream the reply into them."""
@@ -184,8 +195,8 @@ class ChatScreen(Screen[None]):
             await self.transcript.mount(views.reply, after=views.user)
         elif (text := views.text) is not None:
             views.user = await self.transcript.add(MessageView("user", text))
-        else:
-            views.replaced = self._view_of(self.session.conversation.last_reply())
+        elif views.begin is None:
+            views.replaced = self.transcript.view_of(self.session.conversation.last_reply())
             if views.replaced is not None:
                 views.replaced.display = False  # shown again if no new reply replaces it
         if not views.reply.is_attached:
@@ -223,6 +234,7 @@ class ChatScreen(Screen[None]):
                 views.user.set_note("not sent: back in the prompt" if not self.prompt.text else "not sent")
                 if not self.prompt.text and views.text is not None:
                     self.prompt.set_text(views.text)
+        await self.actions.settled(views, outcome)
         if (error := outcome.error) is not None:
             await self.add_note("error", f"{error.headline()}\n{error.hint}".rstrip())
         self.transcript.mark_dropped(session.dropped())
@@ -237,9 +249,6 @@ class ChatScreen(Screen[None]):
         elif self.queued:
             view = self.queued.pop(0)
             self.start_turn(view.text, view)
-
-    def _view_of(self, message: object) -> MessageView | None:
-        return next((v for v in self.transcript.views() if message is not None and v.message is message), None)
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self.turn_worker and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
@@ -256,6 +265,14 @@ class ChatScreen(Screen[None]):
     def action_stop(self) -> None:
         if self.busy and self.turn_worker is not None:
             self.turn_worker.cancel()
+        else:
+            self.actions.cancel_edit()
+
+    def action_messages(self) -> None:
+        self.transcript.enter()
+
+    async def on_message_cursor_act(self, event: MessageCursor.Act) -> None:
+        await self.actions.act(event)
 
     def action_regenerate(self) -> None:
         if self.busy:
@@ -266,17 +283,7 @@ class ChatScreen(Screen[None]):
             self.start_turn(None)
 
     async def action_alternative(self, step: int) -> None:
-        """Show the last reply's previous or next alternative, and the rest of the conversation after it."""
-        reply = self.session.conversation.last_reply()
-        if self.busy:
-            self.notify("Wait for the reply to finish, or stop it with escape.")
-        elif reply is None or self.session.conversation.position(reply)[1] < 2:
-            self.notify("The last reply has no alternatives: regenerate it to get one.")
-        else:
-            await self.app.ready.wait()  # the switch measures the new branch's window: the tokenizer must be loaded
-            if self.session.switch(reply, step) is not reply:
-                await self.transcript.clear()
-                await self.show_conversation()
+        await self.actions.alternative(step)
 
     async def action_new_conversation(self) -> None:
         self.queued.clear()
@@ -294,13 +301,7 @@ class ChatScreen(Screen[None]):
         self.refresh_status()
 
     async def action_copy_reply(self) -> None:
-        reply = self.session.conversation.last_reply()
-        if reply is None or not reply.content:
-            self.notify("There is no reply to copy yet.")
-            return
-        # What is copied is what the screen shows: pasted into a shell, the raw reply's sequences would act.
-        self.app.copy_to_clipboard(copied := shown_text(reply.content))  # OSC 52: it also works over ssh
-        self.notify(clipboard.said(copied, await asyncio.to_thread(clipboard.copy, copied)))
+        await self.actions.copy_last_reply()
 
     def action_thinking(self) -> None:
         """Open or fold the reasoning of the newest reply that has some (the one streaming, if it does)."""

@@ -1,19 +1,24 @@
 """The key footer: Textual's, made to fit narrow terminals, where its last keys were cut off mid-word.
 
 Below 80 columns the keys move closer together and the palette's label goes (ctrl+p still opens it); below 64
-the new-conversation key goes too. Both stay in F1's list and in the palette.
+the new-conversation key goes too. Both stay in F1's list and in the palette. While the message cursor has the
+focus, the footer shows its keys, and of the screen's only help: all of them would not fit.
 """
 
 from __future__ import annotations
 
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
+
+from chatbot.ui.widgets.message_cursor import MessageCursor
 
 NARROW = 80  # columns
 NARROWER = 64
 LEFT_OUT_NARROWER = frozenset({"new_conversation"})  # actions
+KEPT_BESIDE_THE_CURSOR = frozenset({"help", "command_palette"})  # actions
 
 
 class ChatFooter(Footer):
@@ -27,6 +32,11 @@ class ChatFooter(Footer):
             self.refresh(recompose=True)
 
     def compose(self) -> ComposeResult:
+        focused = self.screen.focused
+        cursor = focused is not None and any(isinstance(node, MessageCursor) for node in focused.ancestors_with_self)
+        kept = KEPT_BESIDE_THE_CURSOR | {b.action for b in MessageCursor.BINDINGS if isinstance(b, Binding)}
         for widget in super().compose():
-            if not (self.width < NARROWER and isinstance(widget, FooterKey) and widget.action in LEFT_OUT_NARROWER):
-                yield widget
+            if isinstance(widget, FooterKey) and (widget.action not in kept if cursor else
+                                                  self.width < NARROWER and widget.action in LEFT_OUT_NARROWER):
+                continue
+            yield widget

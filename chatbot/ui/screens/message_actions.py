@@ -215,6 +215,7 @@ class MessageActions:
         self.editing = None
         self._mark(None)
         self._start(editing.message, text, lambda session: session.edit(editing.message, text), editing)
+        self.screen.prompt.set_text(editing.held)  # the edit is on its way: what the prompt held comes back
         return True
 
     # -- the turns that replace part of the transcript --
@@ -254,9 +255,14 @@ class MessageActions:
                 views.user.set_alternatives(*self.session.conversation.position(views.user.message))
             return
         await self.redraw()
-        if (editing := replacing.editing) is not None and outcome.reply is None:
-            self.editing = editing
-            self._mark(editing)
+        if (editing := replacing.editing) is not None and outcome.reply is None and views.text is not None:
+            # Back into the prompt, still an edit; what the prompt holds now is what escape gives back. (An empty
+            # prompt has been given the text already, as for any message that was not sent.)
+            prompt = self.screen.prompt
+            held = "" if prompt.text == views.text else prompt.text
+            prompt.set_text(views.text)
+            self.editing = Editing(editing.message, held)
+            self._mark(self.editing)
 
     # -- changes of branch and of conversation --
 

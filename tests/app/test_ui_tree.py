@@ -337,7 +337,7 @@ async def test_delete_from_a_message_asks_first(fake: FakeOpenAI, make_settings:
         await two_exchanges(pilot, fake)
         await pilot.press("shift+tab", "k", "d")  # on the second user message
         bar = app.screen.query_one(ConfirmBar)
-        assert bar.has_focus and "Delete this message and the 1 message under it" in str(bar.render())
+        assert bar.has_focus and "Delete this message and what follows it on every branch (1 message)" in str(bar.render())
         await pilot.press("j", "escape")  # the question takes every key; escape keeps the messages
         await until(pilot, lambda: not app.screen.query(ConfirmBar))
         assert shown_texts(app) == ["first", "one", "second", "two"] and cursor_index(app) == 2
@@ -386,3 +386,85 @@ async def test_tree_actions_wait_for_the_reply_in_flight(fake: FakeOpenAI, make_
         hold.set()
         await wait_turn(pilot)
         assert len(fake.chat_requests) == 2 and shown_texts(app)[-1] == "held back"
+
+
+async def test_an_edit_opens_in_the_editor_and_what_is_saved_is_sent_as_the_edit(
+        fake: FakeOpenAI, make_settings: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    import contextlib
+
+    script = tmp_path / "editor.sh"
+    script.write_text('#!/bin/sh\n[ "$(cat "$1")" = first ] && printf "first, from the editor\\n" > "$1"\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(script))
+    app = make_app(make_settings())
+    # The pilot's terminal cannot be handed over (tests/app/test_pty_input.py hands over a real one).
+    monkeypatch.setattr(app, "suspend", contextlib.nullcontext)
+    async with app.run_test(size=SIZE) as pilot:
+        await two_exchanges(pilot, fake)
+        await pilot.press("shift+tab", "g", "e", "ctrl+g")
+        prompt = app.screen.prompt
+        await until(pilot, lambda: prompt.text == "first, from the editor")
+        assert "editing" in str(prompt.border_title)
+        fake.queue(Reply("edited reply"))
+        await pilot.press("enter")
+        await wait_turn(pilot)
+        assert sent(fake) == [("user", "first, from the editor")]
+
+
+async def test_the_message_keys_follow_the_keymap(fake: FakeOpenAI, make_settings: Any) -> None:
+    app = make_app(make_settings(keymap={"messages": "f9", "message_copy": "c"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await two_exchanges(pilot, fake)
+        await pilot.press("f9")
+        assert app.screen.transcript.has_focus and cursor_index(app) == 3
+        await pilot.press("k", "c")
+        assert app.clipboard == "second"
+        await pilot.press("y")  # no longer the cursor's key: it goes to the prompt
+        assert app.screen.prompt.has_focus and app.screen.prompt.text == "y" and app.clipboard == "second"
+
+
+async def test_the_footer_shows_the_cursor_keys_while_it_is_active(fake: FakeOpenAI, make_settings: Any) -> None:
+    from textual.widgets._footer import FooterKey
+
+    app = make_app(make_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await two_exchanges(pilot, fake)
+
+        def footer() -> set[str]:
+            return {k.action for k in app.screen.query(FooterKey)}
+
+        assert "act('copy')" not in footer() and "history" in footer()
+        await pilot.press("shift+tab")
+        cursor_keys = {"act('copy')", "act('edit')", "act('regenerate')", "act('fork')", "act('delete')",
+                       "act('switch', -1)", "act('switch', 1)", "act('leave')"}
+        await until(pilot, lambda: footer() == cursor_keys | {"help", "command_palette"})
+        # Every key shown is shown whole: none runs past the right edge.
+        assert all(k.region.right <= SIZE[0] for k in app.screen.query(FooterKey))
+        await pilot.press("escape")
+        await until(pilot, lambda: "history" in footer() and "act('copy')" not in footer())
+
+
+def test_help_lists_the_message_keys(make_settings: Any) -> None:
+    rows = "\n".join(make_app(make_settings()).binding_rows())
+    for binding_id in ("messages", "message_copy", "message_edit", "message_regenerate", "message_fork",
+                       "message_delete", "message_previous", "message_next", "message_leave"):
+        assert binding_id in rows
+    assert "1-9" in rows and "Copy code block N" in rows
+
+
+async def test_palette_commands_act_on_the_cursor_else_on_the_newest_message(fake: FakeOpenAI,
+                                                                            make_settings: Any) -> None:
+    fake.queue(Reply(CODE_REPLY))
+    app = make_app(make_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "first")
+        await run_command(pilot, "Copy message")
+        await until(pilot, lambda: app.clipboard == CODE_REPLY)
+        await run_command(pilot, "Copy code block 2")
+        await until(pilot, lambda: app.clipboard == "echo two")
+        await pilot.press("shift+tab", "k")
+        await run_command(pilot, "Copy message")
+        await until(pilot, lambda: app.clipboard == "first")
+        await pilot.press("escape")
+        await run_command(pilot, "Edit message")
+        await until(pilot, lambda: app.screen.prompt.text == "first" and bool(app.screen.prompt.border_title))

@@ -13,7 +13,7 @@ once a reply came, or draws the old branch again if none did.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -56,18 +56,33 @@ class Replacing:
 
 
 class DeleteQuestion(ConfirmBar):
-    """The delete question, asked in place above the prompt; `answered` hears the answer."""
+    """The delete question, asked in place above the prompt while the message it is about is marked; `answered`
+    hears the answer."""
 
-    def __init__(self, answered: Callable[[bool], object]) -> None:
+    DEFAULT_CSS = """
+    DeleteQuestion {
+        background: $error-muted;
+        color: $text-error;
+        text-style: bold;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, view: MessageView, answered: Callable[[bool], Awaitable[None]]) -> None:
         super().__init__(id="delete-confirm")
+        self.view = view
         self.answered = answered
+
+    def on_mount(self) -> None:
+        self.view.add_class("deleting")
+
+    def on_unmount(self) -> None:
+        self.view.remove_class("deleting")
 
     async def on_confirm_bar_answered(self, event: ConfirmBar.Answered) -> None:
         event.stop()
         await self.remove()
-        result = self.answered(event.yes)
-        if asyncio.iscoroutine(result):
-            await result
+        await self.answered(event.yes)
 
 
 def subtree(conversation: Conversation, message: Message) -> list[Message]:
@@ -120,7 +135,7 @@ class MessageActions:
             elif what == "fork":
                 await self.fork(message)
             elif what == "delete":
-                await self.ask_delete(message)
+                await self.ask_delete(view, message)
 
     def target(self, role: str | None = None) -> MessageView | None:
         """What a palette command acts on: the message under the cursor while the transcript has the focus, else
@@ -303,15 +318,17 @@ class MessageActions:
         self.notify(f"Forked: a new conversation with the {plural(len(copied), 'message')} up to here; the old one "
                     "is kept in the history.")
 
-    async def ask_delete(self, message: Message) -> None:
+    async def ask_delete(self, view: MessageView, message: Message) -> None:
         count = len(subtree(self.session.conversation, message))
-        after = f" and the {plural(count - 1, 'message')} under it, on every branch" if count > 1 else ""
-        question = DeleteQuestion(lambda yes: self._delete(message) if yes else None)
+        after = f" and what follows it on every branch ({plural(count - 1, 'message')})" if count > 1 else ""
+        for asked in self.screen.query(DeleteQuestion):  # asked again: one question at a time
+            await asked.remove()
+        question = DeleteQuestion(view, lambda yes: self._delete(message, yes))
         await self.screen.mount(question, before=self.screen.prompt)
         question.ask(f"Delete this message{after}? enter/y deletes, escape keeps")
 
-    async def _delete(self, message: Message) -> None:
-        if self.screen.busy or message not in self.session.conversation:
+    async def _delete(self, message: Message, yes: bool) -> None:
+        if not yes or self.screen.busy or message not in self.session.conversation:
             return  # a turn began, or another conversation opened, while the question waited
         path = self.session.conversation.messages
         index = next((i for i, m in enumerate(path) if m is message), None)

@@ -62,7 +62,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+o", "dropped", "Dropped turns", id="dropped_turns", show=False),
         Binding("ctrl+t", "thinking", "Thinking", id="thinking", show=False),
         # shift+tab reaches the app from every terminal, tmux and ssh (\e[Z); ctrl+up is at hand where it does.
-        Binding("shift+tab,ctrl+up", "messages", "Messages", id="messages", show=False),
+        Binding("shift+tab,ctrl+up", "messages", "Message cursor", id="messages", show=False),
     ]
 
     app: ChatApp

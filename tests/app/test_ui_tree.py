@@ -468,3 +468,18 @@ async def test_palette_commands_act_on_the_cursor_else_on_the_newest_message(fak
         await pilot.press("escape")
         await run_command(pilot, "Edit message")
         await until(pilot, lambda: app.screen.prompt.text == "first" and bool(app.screen.prompt.border_title))
+
+
+async def test_a_new_conversation_ends_the_edit(fake: FakeOpenAI, make_settings: Any) -> None:
+    app = make_app(make_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await two_exchanges(pilot, fake)
+        await pilot.press("shift+tab", "g", "e")
+        assert "editing" in str(app.screen.prompt.border_title)
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: shown_texts(app) == [])
+        prompt = app.screen.prompt
+        assert prompt.text == "" and not prompt.border_title
+        fake.queue(Reply("fresh"))
+        await send(pilot, "new start")
+        assert sent(fake) == [("user", "new start")]

@@ -102,6 +102,7 @@ class ChatScreen(Screen[None]):
         messages = self.session.conversation.messages
         target = await self.transcript.show(self.session.conversation, jump_to, note=reply_note)
         self.transcript.mark_dropped(self.session.dropped())
+        self.actions.shown()
         self.refresh_status()
         if messages:
             self._measure()
@@ -296,6 +297,7 @@ class ChatScreen(Screen[None]):
 
     async def _clear(self) -> None:
         self.clear_after_turn = False
+        self.actions.cancel_edit()
         self.session.new_conversation()
         await self.transcript.clear()
         self.refresh_status()

@@ -151,10 +151,13 @@ class MessageActions:
     def message_of(self, view: MessageView) -> Message | None:
         """The conversation's message `view` shows; None (and why, to the user) for a note or a queued message."""
         message = view.message
-        if message is None or message not in self.session.conversation:
+        if view in self.screen.queued:
+            self.notify("This message waits to be sent: up in the empty prompt takes it back.")
+        elif message is None or message not in self.session.conversation:
             self.notify("This is a note, not a message of the conversation: only copying works on it.")
-            return None
-        return message
+        else:
+            return message
+        return None
 
     # -- copying --
 
@@ -204,6 +207,13 @@ class MessageActions:
             if view.has_class("editing") != editing_this:
                 view.set_class(editing_this, "editing")
                 view.set_note("editing" if editing_this else "")
+
+    def shown(self) -> None:
+        """The transcript shows the conversation anew: the message being edited is marked again, or, if it is
+        not in this conversation (another one was opened), the edit is over."""
+        if self.editing is not None and self.editing.message not in self.session.conversation:
+            self.cancel_edit()
+        self._mark(self.editing)
 
     def cancel_edit(self) -> bool:
         """Escape while editing: the prompt gets back what it held. False if nothing was being edited."""
@@ -286,8 +296,6 @@ class MessageActions:
         transcript = self.screen.transcript
         await transcript.clear()
         await self.screen.show_conversation()
-        if self.editing is not None:
-            self._mark(self.editing)
         if cursor is not None and (view := transcript.view_of(cursor)) is not None:
             transcript.call_after_refresh(transcript.put, view)
 

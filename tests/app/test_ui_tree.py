@@ -15,6 +15,7 @@ from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.screens.history import HistoryScreen
 from fake_openai import Error, FakeOpenAI, Reply
 from support import Notified, run_command, send, until, wait_turn
+from test_pty_input import spawn  # noqa: F401 - the fixture of `chat` on a pseudo-terminal
 
 SIZE = (100, 30)
 MARK = "\u2039 {}/{} \u203a"  # the header's "2 of 3", between single angle quotes
@@ -483,3 +484,30 @@ async def test_a_new_conversation_ends_the_edit(fake: FakeOpenAI, make_settings:
         fake.queue(Reply("fresh"))
         await send(pilot, "new start")
         assert sent(fake) == [("user", "new start")]
+
+
+# -- on a real terminal ------------------------------------------------------------------------------------------
+
+def test_the_cursor_keys_in_one_burst_act_in_order_on_a_real_terminal(spawn: Any, fake: FakeOpenAI) -> None:
+    """shift+tab as every terminal (and tmux) sends it, ESC [ Z, then keys of the cursor and text for the prompt,
+    in one write: each key goes where the focus is once the keys before it have acted."""
+    import base64
+
+    from test_pty_input import ready
+
+    fake.queue(Reply("one", completion_tokens=5), Reply("two", completion_tokens=7), Reply("one, again"))
+    terminal = ready(spawn())
+    terminal.write(b"first\r")
+    terminal.wait_for(lambda: "5 tokens" in terminal.text(), "the first reply settled")
+    terminal.write(b"second\r")
+    terminal.wait_for(lambda: "7 tokens" in terminal.text(), "the second reply settled")  # its cost is in its header
+    # Into the transcript, up to the first message (over the replies; a note about the model is above it), edit
+    # it (the prompt takes the focus: e, h, r and d are the cursor's keys too), add to it and send.
+    terminal.write(b"\x1b[Zkkke, rephrased\r")
+    terminal.wait_for(lambda: len(fake.chat_requests) == 3, "the edit sent")
+    assert sent(fake) == [("user", "first, rephrased")]
+    terminal.wait_for(lambda: "one, again" in terminal.text(), "the edit's reply drawn")
+    # ctrl+up as xterm sends it, ESC [ 1 ; 5 A, then y: the newest message goes to the clipboard (OSC 52).
+    terminal.write(b"\x1b[1;5Ay")
+    osc52 = b"\x1b]52;c;" + base64.b64encode(b"one, again")
+    terminal.wait_for(lambda: osc52 in terminal.written(), "the newest reply copied")

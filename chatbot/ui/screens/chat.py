@@ -29,7 +29,6 @@ from chatbot.ui.screens.picker import Picker, model_picker, preset_detail, prese
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
 from chatbot.ui.screens.turn_worker import Progress, Settled, TurnViews, TurnWorker, reply_note
 from chatbot.ui.widgets.footer import ChatFooter
-from chatbot.ui.widgets.message_cursor import MessageCursor
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.status_bar import StatusBar
@@ -62,7 +61,8 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+o", "dropped", "Dropped turns", id="dropped_turns", show=False),
         Binding("ctrl+t", "thinking", "Thinking", id="thinking", show=False),
         # shift+tab reaches the app from every terminal, tmux and ssh (\e[Z); ctrl+up is at hand where it does.
-        Binding("shift+tab,ctrl+up", "messages", "Message cursor", id="messages", show=False),
+        # Priority: the focus moves as the key is read, so the keys typed after it go to the transcript.
+        Binding("shift+tab,ctrl+up", "messages", "Message cursor", id="messages", show=False, priority=True),
     ]
 
     app: ChatApp
@@ -82,7 +82,7 @@ class ChatScreen(Screen[None]):
         self.actions = MessageActions(self)  # what the message cursor's keys do
 
     def compose(self) -> ComposeResult:
-        yield Transcript(id="transcript")
+        yield Transcript(id="transcript", act=self.actions.do)
         key = self.app.key_of  # as remapped in [keymap]
         yield PromptInput(id="prompt", placeholder=f"Message ({key('send')} sends, {key('newline')} newline, "
                                                    f"{key('help')} help)", sent=self.sent_messages,
@@ -271,9 +271,6 @@ class ChatScreen(Screen[None]):
 
     def action_messages(self) -> None:
         self.transcript.enter()
-
-    async def on_message_cursor_act(self, event: MessageCursor.Act) -> None:
-        await self.actions.act(event)
 
     def action_regenerate(self) -> None:
         if self.busy:

@@ -28,7 +28,7 @@ from chatbot.ui import clipboard
 from chatbot.ui.screens.turn_worker import TurnViews
 from chatbot.ui.shown import shown_text
 from chatbot.ui.widgets.confirm_bar import ConfirmBar
-from chatbot.ui.widgets.message_cursor import CODE_BLOCKS, MessageCursor, What, code_blocks
+from chatbot.ui.widgets.message_cursor import CODE_BLOCKS, What, code_blocks
 from chatbot.ui.widgets.message_view import MessageView
 
 if TYPE_CHECKING:
@@ -109,15 +109,22 @@ class MessageActions:
 
     # -- from the cursor --
 
-    async def act(self, event: MessageCursor.Act) -> None:
-        """Do what the cursor asked of the message under it."""
-        await self.do(event.view, event.what, event.number)
-
-    async def do(self, view: MessageView | None, what: What, number: int = 0) -> None:
-        """Do `what` to the message `view` shows (`number`: the code block, or the step of a switch)."""
+    def do(self, view: MessageView | None, what: What, number: int = 0) -> None:
+        """Do `what` to the message `view` shows (`number`: the code block, or the step of a switch). Run as the key
+        is read: what moves the focus (back to the prompt, an edit) moves it now, so the next key of a burst goes
+        there; the rest runs once the keys before it have been handled."""
         if what == "leave":
-            self.screen.prompt.focus()
-        elif view is None:
+            self.screen.set_focus(self.screen.prompt)  # at once: focus() would move it after the keys read
+        elif what == "edit" and view is not None:
+            if self.screen.busy:
+                self.notify(WAIT)
+            elif (message := self.message_of(view)) is not None:
+                self.edit(message)
+        else:
+            self.screen.call_later(self._do, view, what, number)
+
+    async def _do(self, view: MessageView | None, what: What, number: int) -> None:
+        if view is None:
             self.notify("There is no message here yet.")
         elif what == "copy":
             await self.copy(view.text, "the message")
@@ -128,8 +135,6 @@ class MessageActions:
                 await self.switch(message, number)
             elif self.screen.busy:
                 self.notify(WAIT)
-            elif what == "edit":
-                self.edit(message)
             elif what == "regenerate":
                 self.regenerate(message)
             elif what == "fork":
@@ -196,7 +201,7 @@ class MessageActions:
         self.editing = Editing(message, held)
         self._mark(self.editing)
         prompt.set_text(message.content)
-        prompt.focus()
+        self.screen.set_focus(prompt)  # at once, as the key is read: the keys typed after it edit the text
 
     def _mark(self, editing: Editing | None) -> None:
         """Show in the prompt and on the message which message is being edited (None: take the marks away)."""

@@ -4,7 +4,11 @@ the actions asked of the message under it.
 The transcript takes the focus from the prompt (the screen's key); then up/down (j/k) move the cursor over the
 messages, home/end (g/G) jump to the first and the newest, and escape gives the focus back to the prompt. Only the
 mounted messages are reachable: the transcript keeps the newest MAX_VIEWS (see transcript.py). The widget knows no
-session: what the user asks of a message is posted to the screen as an `Act`.
+session: what the user asks of a message goes to the `act` it was given.
+
+Its keys are priority bindings, run as the app reads them, in the order they were typed: a key that moves the
+focus (escape, or e, which edits in the prompt) has moved it before the next key of a burst is handed on, so that
+key goes where the focus went, as it would have for a slower typist.
 
 Code blocks carry their number (1-9, what the digits copy) while the message has the cursor and the transcript
 the focus: that is where the digits work, and elsewhere the numbers would only clutter the reply.
@@ -12,19 +16,21 @@ the focus: that is where the digits work, and elsewhere the numbers would only c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import ClassVar, Literal
 
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets._markdown import MarkdownFence
 
 from chatbot.ui.widgets.message_view import MessageView
 
 What = Literal["copy", "code", "edit", "regenerate", "fork", "delete", "switch", "leave"]
+# The user asked `what` of the message a view shows (None: there is none); the int is the code block's number, or
+# the step of a switch.
+Act = Callable[[MessageView | None, What, int], None]
 ALTERNATIVE = Binding.Group("Alternative")
 CODE_BLOCKS = 9  # the digits 1-9
 
@@ -41,33 +47,28 @@ class MessageCursor(VerticalScroll):
     can_focus = True
     BINDINGS: ClassVar[list[BindingType]] = [
         # The arrows need no word in the footer, which has no room for one.
-        Binding("up,k", "move(-1)", "Up a message", id="message_up", show=False),
-        Binding("down,j", "move(1)", "Down a message", id="message_down", show=False),
-        Binding("home,g", "jump(0)", "First message", id="message_first", show=False),
-        Binding("end,G", "jump(-1)", "Newest message", id="message_last", show=False),
-        Binding("y", "act('copy')", "Copy", id="message_copy"),
-        Binding("e", "act('edit')", "Edit", id="message_edit"),
-        Binding("r", "act('regenerate')", "Regenerate", id="message_regenerate"),
-        Binding("f", "act('fork')", "Fork", id="message_fork"),
-        Binding("d,delete", "act('delete')", "Delete", id="message_delete"),
-        Binding("left,h", "act('switch', -1)", "Previous alternative", id="message_previous", group=ALTERNATIVE),
-        Binding("right,l", "act('switch', 1)", "Next alternative", id="message_next", group=ALTERNATIVE),
-        Binding("escape", "act('leave')", "Prompt", id="message_leave"),
+        Binding("up,k", "move(-1)", "Up a message", id="message_up", show=False, priority=True),
+        Binding("down,j", "move(1)", "Down a message", id="message_down", show=False, priority=True),
+        Binding("home,g", "jump(0)", "First message", id="message_first", show=False, priority=True),
+        Binding("end,G", "jump(-1)", "Newest message", id="message_last", show=False, priority=True),
+        Binding("y", "act('copy')", "Copy", id="message_copy", priority=True),
+        Binding("e", "act('edit')", "Edit", id="message_edit", priority=True),
+        Binding("r", "act('regenerate')", "Regenerate", id="message_regenerate", priority=True),
+        Binding("f", "act('fork')", "Fork", id="message_fork", priority=True),
+        Binding("d,delete", "act('delete')", "Delete", id="message_delete", priority=True),
+        Binding("left,h", "act('switch', -1)", "Previous alternative", id="message_previous", group=ALTERNATIVE,
+                priority=True),
+        Binding("right,l", "act('switch', 1)", "Next alternative", id="message_next", group=ALTERNATIVE,
+                priority=True),
+        Binding("escape", "act('leave')", "Prompt", id="message_leave", priority=True),
         # Not remappable: nine ids for nine digits would crowd the keymap for no gain.
-        *(Binding(str(n), f"act('code', {n})", f"Copy code block {n}", show=False) for n in range(1, CODE_BLOCKS + 1)),
+        *(Binding(str(n), f"act('code', {n})", f"Copy code block {n}", show=False, priority=True)
+          for n in range(1, CODE_BLOCKS + 1)),
     ]
 
-    @dataclass
-    class Act(Message):
-        """The user asked `what` of the message `view` shows (`number`: the code block, or the step of a switch);
-        `leave` asks for the prompt back."""
-
-        view: MessageView | None
-        what: What
-        number: int = 0
-
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, *, act: Act | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._act = act
         self._cursor: MessageView | None = None
 
     @property
@@ -97,7 +98,8 @@ class MessageCursor(VerticalScroll):
         """Take the focus with the cursor on the newest message: what is most often acted on."""
         views = self.reachable()
         self.put(views[-1] if views else None)
-        self.focus()
+        # At once, not as focus() does, after the keys already read: those typed after this one come here.
+        self.screen.set_focus(self)
 
     def on_focus(self) -> None:
         # Focused another way (tab, a click): a cursor that is gone goes to the newest message. Not scrolled: a
@@ -126,4 +128,5 @@ class MessageCursor(VerticalScroll):
             self.put(views[index])
 
     def action_act(self, what: What, number: int = 0) -> None:
-        self.post_message(self.Act(self.cursor, what, number))
+        if self._act is not None:
+            self._act(self.cursor, what, number)

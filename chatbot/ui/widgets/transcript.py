@@ -16,7 +16,7 @@ from textual.widgets import Static
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.text import plural
 from chatbot.ui.shown import shown
-from chatbot.ui.widgets.message_cursor import MessageCursor
+from chatbot.ui.widgets.message_cursor import Act, MessageCursor
 from chatbot.ui.widgets.message_view import MessageView
 
 MAX_VIEWS = 60
@@ -25,8 +25,8 @@ MAX_VIEWS = 60
 class Transcript(MessageCursor):
     """The conversation's messages, with the message cursor over them (message_cursor.py)."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, act: Act | None = None, **kwargs: object) -> None:
+        super().__init__(act=act, **kwargs)
         self.hidden = 0
 
     def on_mount(self) -> None:

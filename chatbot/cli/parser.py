@@ -77,8 +77,9 @@ def _store_commands(parser: argparse.ArgumentParser) -> None:
     export.add_argument("id", type=int, help="the conversation (see chat history)")
     export.add_argument("--format", choices=("md", "json"), default="md", help="Markdown (default) or JSON")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
-    export.add_argument("--tree", action="store_true",
-                        help="JSON only: every branch (regenerated replies, edits), not only the active one")
+    export.add_argument("--all-branches", "--tree", dest="all_branches", action="store_true",
+                        help="every branch (regenerated replies, edits), not only the active one: JSON holds the"
+                             " whole tree, Markdown heads each alternative \"Alternative 2/3\"")
     imported = commands.add_parser("import", help="import a conversation exported as JSON",
                                    description="Import a conversation written by chat export --format json.")
     imported.add_argument("file", help="the JSON file")

@@ -101,11 +101,11 @@ def _export(store: HistoryStore, args: Parsed) -> int:
         raise UsageError(f"no conversation {args.id}", "chat history lists them") from None
     if args.output:
         # A file is the conversation exactly, in either format.
-        Path(args.output).write_text(render(stored, args.format, tree=args.tree) + "\n", encoding="utf-8")
+        Path(args.output).write_text(render(stored, args.format, tree=args.all_branches) + "\n", encoding="utf-8")
     elif args.format == "md":
-        stdout().document(render(stored, "md") + "\n")
+        stdout().document(render(stored, "md", tree=args.all_branches) + "\n")
     else:
-        stdout().json(to_json(stored, tree=args.tree), indent=2)
+        stdout().json(to_json(stored, tree=args.all_branches), indent=2)
     return 0
 
 

@@ -2,8 +2,9 @@
 
 Whatever happens to a request, the conversation stays consistent: a stopped or broken reply is kept with
 what arrived (marked), and a message that got no reply at all is taken back out so it can be resent. The
-conversation is a tree (chatbot.core.conversation): a regenerate adds a reply beside the last one, an edit a
-user message beside the one edited, and every request sends the active path.
+conversation is a tree (chatbot.core.conversation): a regenerate adds a reply beside the one it replaces, an
+edit a user message beside the one edited, a delete takes a message and its subtree out, a fork goes on with a
+copy of the path up to a message; every request sends the active path.
 The session keeps nothing itself: it tells its observers what happened (chatbot.core.journal), and the store
 observes.
 """

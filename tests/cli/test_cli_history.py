@@ -590,3 +590,33 @@ def test_continue_with_an_empty_history_exits_2(fake: FakeOpenAI, chat: Any) -> 
     assert "no conversation to continue" in done.stderr
     assert fake.chat_requests == []
 
+
+
+def test_cli_export_all_branches_in_markdown_and_json_and_the_json_imports_whole(chat: Any) -> None:
+    default = HistoryStore(db_path())
+    cid = default.create("gpt-4o", "balanced", "", title="Birds")
+    q = default.add(cid, Message("user", "name a bird"), parent=None)
+    default.add(cid, Message("assistant", "a heron", model="gpt-4o"), parent=q)
+    default.add(cid, Message("assistant", "a wren", model="gpt-4o"), parent=q)
+    default.close()
+
+    markdown = chat("export", str(cid), "--all-branches")
+    assert markdown.returncode == 0, markdown.stderr
+    assert [line for line in markdown.stdout.splitlines() if line.startswith("## Alternative")] == [
+        "## Alternative 1/2", "## Alternative 2/2 (active)"]
+    assert "a heron" in markdown.stdout and "a wren" in markdown.stdout
+    assert "a heron" not in chat("export", str(cid)).stdout  # by default, the active path only
+
+    out = Path.cwd() / "all.json"
+    assert chat("export", str(cid), "--format", "json", "--all-branches", "-o", str(out)).returncode == 0
+    alias = chat("export", str(cid), "--format", "json", "--tree")  # the older name of the flag
+    assert json.loads(alias.stdout) == json.loads(out.read_text("utf-8"))
+    imported = chat("import", str(out))
+    assert imported.returncode == 0, imported.stderr
+    default = HistoryStore(db_path())
+    try:
+        copy = default.load(int(imported.stdout.strip())).conversation
+        assert [m.content for m in copy.tree()] == ["name a bird", "a heron", "a wren"]
+        assert [m.content for m in copy.messages] == ["name a bird", "a wren"]
+    finally:
+        default.close()

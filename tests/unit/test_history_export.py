@@ -71,3 +71,80 @@ async def test_json_export_then_import_gives_an_equal_conversation(fake: FakeOpe
     assert [fields(m) for m in imported.conversation.messages] == [fields(m) for m in original.conversation.messages]
     assert store.search("axolotl")  # imported messages are indexed too
 
+
+
+# -- every branch -------------------------------------------------------------------------------------------
+
+
+def headings(markdown: str) -> list[str]:
+    return [line[3:] for line in markdown.splitlines() if line.startswith("## ")]
+
+
+def three_replies(store: HistoryStore) -> int:
+    """A question with three replies; the second has a follow-up edited once, and is the active one."""
+    cid = store.create("gpt-4o", "balanced", "")
+    q = store.add(cid, Message("user", "name a bird"), parent=None)
+    store.add(cid, Message("assistant", "a heron", model="gpt-4o"), parent=q)
+    wren = store.add(cid, Message("assistant", "a wren", model="gpt-4o"), parent=q)
+    store.add(cid, Message("assistant", "a rook", model="gpt-4o", stopped=True), parent=q)
+    small = store.add(cid, Message("user", "how small?"), parent=wren)
+    store.add(cid, Message("assistant", "ten grams", model="gpt-4o"), parent=small)
+    tiny = store.add(cid, Message("user", "how tiny?"), parent=wren)
+    store.set_active_leaf(cid, store.add(cid, Message("assistant", "very", model="gpt-4o"), parent=tiny))
+    return cid
+
+
+def test_markdown_of_every_branch_heads_each_alternative_in_order(store: HistoryStore) -> None:
+    stored = store.load(three_replies(store))
+    text = to_markdown(stored, tree=True)
+    assert front_matter(text)["branches"] == "all"
+    assert headings(text) == [
+        "You",
+        "Alternative 1/3", "Assistant (gpt-4o)",
+        "Alternative 2/3 (active)", "Assistant (gpt-4o)",
+        "Alternative 2/3 > 1/2", "You", "Assistant (gpt-4o)",
+        "Alternative 2/3 > 2/2 (active)", "You", "Assistant (gpt-4o)",
+        "Alternative 3/3", "Assistant (gpt-4o) (stopped)",
+    ]
+    order = ["a heron", "a wren", "how small?", "ten grams", "how tiny?", "very", "a rook"]
+    assert [text.index(f"\n{m}\n") for m in order] == sorted(text.index(f"\n{m}\n") for m in order)
+
+    path_only = to_markdown(stored)
+    assert "Alternative" not in path_only and "branches" not in front_matter(path_only)
+    assert [line for line in path_only.splitlines() if line in order] == ["a wren", "how tiny?", "very"]
+
+
+async def test_every_branch_of_a_session_s_tree_exports_and_imports_as_the_same_tree(
+        fake: FakeOpenAI, make_session: Any, store: HistoryStore) -> None:
+    fake.queue(Reply("r1"), Reply("r2"), Reply("r1, again"), Reply("r1, third"), Reply("edited"))
+    session = make_session(store)
+    await turn(session, "q1")
+    await turn(session, "q2")
+    r1 = session.conversation.messages[1]
+    for _ in range(2):
+        async for _event in session.regenerate(at=session.conversation.messages[1]):
+            pass
+    session.delete_from(session.conversation.messages[1])  # the third reply: the second is active again
+    async for _event in session.edit(session.conversation.messages[0], "q1, edited"):
+        pass
+    session.switch(session.conversation.messages[0], -1)
+    recorder = recorder_of(session)
+    assert recorder.writer.drain(60) and recorder.conversation_id is not None
+    stored = store.load(recorder.conversation_id)
+    assert [m.content for m in stored.conversation.messages] == ["q1", "r1, again"]
+    assert [m.content for m in stored.conversation.alternatives(stored.conversation.messages[1])] == [
+        "r1", "r1, again"] and r1.content == "r1"
+
+    copy = store.load(import_json(store, json.loads(json.dumps(to_json(stored, tree=True))))).conversation
+    assert tree_shape(copy) == tree_shape(stored.conversation) and len(copy.tree()) == 7
+    assert [m.content for m in copy.messages] == ["q1", "r1, again"]
+    line = store.load(import_json(store, json.loads(json.dumps(to_json(stored))))).conversation
+    assert [m.content for m in line.tree()] == ["q1", "r1, again"]
+
+
+def tree_shape(conversation: Any) -> list[tuple[str, str | None, tuple[int, int]]]:
+    rows = []
+    for m in conversation.tree():
+        parent = conversation.parent_of(m)
+        rows.append((m.content, None if parent is None else parent.content, conversation.position(m)))
+    return rows

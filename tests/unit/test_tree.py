@@ -213,11 +213,15 @@ async def test_a_switch_tells_the_leaf_and_the_figures_follow_the_branch(fake: F
 # -- the property: whatever happens, the active path is a conversation --------------------------------------
 
 OUTCOMES = st.sampled_from(["ok", "ok", "fail", "drop"])
+PICK = st.integers(0, 20)  # which message, modulo how many there are to pick from
 OPS = st.lists(st.one_of(
     st.tuples(st.just("send"), OUTCOMES),
     st.tuples(st.just("regenerate"), OUTCOMES),
-    st.tuples(st.just("edit"), st.integers(0, 20), OUTCOMES),
-    st.tuples(st.just("switch"), st.integers(0, 20), st.integers(-2, 2)),
+    st.tuples(st.just("regenerate at"), PICK, OUTCOMES),
+    st.tuples(st.just("edit"), PICK, OUTCOMES),
+    st.tuples(st.just("switch"), PICK, st.integers(-2, 2)),
+    st.tuples(st.just("delete"), PICK),
+    st.tuples(st.just("fork"), PICK),
 ), max_size=12)
 
 
@@ -227,51 +231,117 @@ def _response(outcome: str, n: int) -> Reply | Error:
     return Reply(f"reply {n} in words", drop_after=1) if outcome == "drop" else Reply(f"reply {n}")
 
 
-def _check(session: Session) -> None:
+class Model:
+    """What the tree should hold, kept apart from it: each message's parent as the operations reported it."""
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int | None] = {}
+        self.unanswered: set[int] = set()  # user messages left without a reply (deleted, or a fork's last)
+        self.deleted: list[Message] = []
+
+    def add(self, conversation: Conversation, message: Message) -> None:
+        parent = conversation.parent_of(message)
+        self.parent[message.id] = None if parent is None else parent.id
+
+    def ancestors(self, node: int | None) -> list[int]:
+        found = []
+        while node is not None:
+            found.append(node)
+            node = self.parent[node]
+        return found
+
+    def settle(self) -> None:
+        replied = set(self.parent.values())
+        self.unanswered |= {i for i in self.parent if i not in replied}
+
+
+def _check(session: Session, model: Model) -> None:
     conversation = session.conversation
     messages = conversation.messages
-    assert [m.role for m in messages] == ["user", "assistant"] * (len(messages) // 2)
+    assert {m.id for m in conversation.tree()} == set(model.parent)  # every message not deleted, and no other
+    assert not any(m in conversation or conversation.get(m.id) for m in model.deleted)
+    assert not messages or messages[0].role == "user"
     for before, message in zip([None, *messages], messages, strict=False):
-        assert conversation.parent_of(message) is before
-        assert message in conversation.alternatives(message)
+        assert conversation.parent_of(message) is before and model.parent[message.id] == _id(before)
+        if message.role == "assistant":
+            assert before is not None and before.role == "user"  # a reply answers the question before it
+        elif before is not None and before.role == "user":
+            assert before.id in model.unanswered  # two questions in a row only after one lost its reply
+
+
+def _id(message: Message | None) -> int | None:
+    return None if message is None else message.id
+
+
+async def _turn(fake: FakeOpenAI, session: Session, model: Model, op: tuple[Any, ...], n: int) -> None:
+    conversation = session.conversation
+    messages = conversation.messages
+    if op[0] == "edit":
+        users = [m for m in messages if m.role == "user"]
+        if not users:
+            return
+        turn = session.edit(users[op[1] % len(users)], f"edit {n}")
+    elif op[0] == "send":
+        turn = session.send(f"message {n}")
+    elif not messages:
+        return
+    else:
+        turn = session.regenerate(at=messages[op[1] % len(messages)] if op[0] == "regenerate at" else None)
+    requests = len(fake.chat_requests)
+    fake.queue(_response(op[-1], n))
+    with contextlib.suppress(errors.ChatError):  # a failed or broken-off turn is one of the cases
+        await run(turn)
+    assert len(fake.chat_requests) == requests + 1
+    outcome = turn.outcome
+    assert outcome is not None
+    if outcome.reply is None:
+        assert conversation.messages == messages  # nothing came: the path is where it was
+        return
+    if op[0] in ("send", "edit"):
+        model.add(conversation, conversation.messages[-2])
+    model.add(conversation, outcome.reply)
+    # The request carried the active path up to the message the reply answers: nothing of another branch.
+    assert sent(fake) == [(m.role, m.content) for m in conversation.messages[:-1]]
 
 
 async def _apply(fake: FakeOpenAI, session: Session, ops: list[tuple[Any, ...]]) -> None:
+    model = Model()
     for n, op in enumerate(ops):
         conversation = session.conversation
-        requests = len(fake.chat_requests)
-        if op[0] == "switch":
+        every = conversation.tree()
+        if op[0] == "switch" and conversation.messages:
             messages = conversation.messages
-            if messages:
-                session.switch(messages[op[1] % len(messages)], op[2])
-            _check(session)
-            continue
-        if op[0] == "regenerate" and conversation.last_reply() is None:
-            continue
-        if op[0] == "edit":
-            users = [m for m in conversation.messages if m.role == "user"]
-            if not users:
-                continue
-            turn = session.edit(users[op[1] % len(users)], f"edit {n}")
-        else:
-            turn = session.send(f"message {n}") if op[0] == "send" else session.regenerate()
-        fake.queue(_response(op[-1], n))
-        with contextlib.suppress(errors.ChatError):  # a failed or broken-off turn is one of the cases
-            await run(turn)
-        _check(session)
-        assert len(fake.chat_requests) == requests + 1
-        # The request carried the active path up to the message the reply answers: nothing of another branch.
-        outcome = turn.outcome
-        assert outcome is not None
-        expected = conversation.messages[:-1] if outcome.reply is not None else None
-        if expected is not None:
-            assert sent(fake) == [(m.role, m.content) for m in expected]
+            session.switch(messages[op[1] % len(messages)], op[2])
+        elif op[0] == "delete" and every:
+            doomed = every[op[1] % len(every)]
+            session.delete_from(doomed)
+            for node in [i for i in model.parent if doomed.id in model.ancestors(i)]:
+                del model.parent[node]
+                model.deleted.append(every[[m.id for m in every].index(node)])
+        elif op[0] == "fork" and every:
+            upto = every[op[1] % len(every)]
+            copied = [conversation.get(i) for i in reversed(model.ancestors(upto.id))]
+            session.fork_conversation(upto)
+            copies = session.conversation.messages
+            assert [(m.role, m.content) for m in copies] == [(m.role, m.content) for m in copied if m]
+            assert not {m.id for m in copies} & set(model.parent)
+            model.parent.clear()
+            for original, copy in zip(copied, copies, strict=True):
+                model.add(session.conversation, copy)
+                if original is not None and original.id in model.unanswered:
+                    model.unanswered.add(copy.id)
+        elif op[0] not in ("switch", "delete", "fork"):
+            await _turn(fake, session, model, op, n)
+        model.settle()
+        _check(session, model)
 
 
 @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
 def test_the_active_path_is_always_an_alternating_conversation(fake: FakeOpenAI, make_settings: Any,
                                                                api_key: str, ops: list[tuple[Any, ...]]) -> None:
+    """Whatever sends, regenerations (of the last reply or from any message), edits, switches, deletions and
+    forks come, in any order and however each request ends."""
     async def scenario() -> None:
         client = ChatClient(api_key=api_key, base_url=fake.base_url, timeout=10.0, max_retries=0,
                             sleep=SleepRecorder())

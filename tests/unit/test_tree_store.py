@@ -19,6 +19,7 @@ from chatbot.core import paths
 from chatbot.core.assembly import Assembly
 from chatbot.core.client import ChatClient
 from chatbot.core.conversation import Conversation, Message
+from chatbot.core.pricing import Spent
 from chatbot.core.session import Session
 from chatbot.core.store.export import import_json, to_json, to_markdown
 from chatbot.core.store.history import HistoryStore
@@ -41,12 +42,12 @@ async def make_session(fake: FakeOpenAI, make_settings: Any, api_key: str) -> As
     clients: list[ChatClient] = []
     writers: list[Writer] = []
 
-    def make(store: HistoryStore) -> Session:
+    def make(store: HistoryStore, **flags: Any) -> Session:
         client = ChatClient(api_key=api_key, base_url=fake.base_url, timeout=10.0, max_retries=0,
                             sleep=SleepRecorder())
         clients.append(client)
         writers.append(writer := Writer(store.path))
-        return Session(make_settings(), client, observers=[Recorder(writer)])
+        return Session(make_settings(**flags), client, observers=[Recorder(writer)])
 
     yield make
     for client in clients:
@@ -280,3 +281,123 @@ def test_chat_export_tree_then_import_gives_the_same_tree(tmp_path: Path) -> Non
         assert contents(copy.messages) == contents(original.messages)
     finally:
         default.close()
+
+
+# -- deleting from a message, forking ---------------------------------------------------------------------
+
+
+def ledger_rows(store: HistoryStore) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in store.db.execute(
+        "SELECT id, conversation_id, prompt_tokens, completion_tokens, cost FROM requests ORDER BY id")]
+
+
+async def test_a_deleted_subtree_leaves_the_store_and_the_ledger_keeps_its_cost(
+        fake: FakeOpenAI, make_session: Any, store: HistoryStore) -> None:
+    fake.queue(Reply("the first kestrel", prompt_tokens=10, completion_tokens=3),
+               Reply("a follow-up osprey", prompt_tokens=20, completion_tokens=4),
+               Reply("a second kestrel", prompt_tokens=10, completion_tokens=3))
+    session = make_session(store)
+    await run(session, session.send("name a bird"))
+    await run(session, session.send("another"))
+    await run(session, session.regenerate(at=session.conversation.messages[1]))
+    first = session.conversation.alternatives(session.conversation.messages[1])[0]
+    conversation_id = recorder_of(session).conversation_id
+    assert conversation_id is not None
+    spent, used, requests = store.load(conversation_id).cost, store.usage(), ledger_rows(store)
+
+    session.delete_from(first)
+    assert recorder_of(session).writer.drain(60)
+    stored = store.load(conversation_id)
+    assert shape(stored.conversation) == shape(session.conversation)
+    assert contents(stored.conversation.tree()) == ["name a bird", "a second kestrel"]
+    assert store.search("osprey") == [] and store.search("first kestrel") == []
+    assert (stored.cost, store.usage(), ledger_rows(store)) == (spent, used, requests)
+
+    fake.queue(Reply("a wren"))
+    later = make_session(store)
+    Assembly(later, recorder_of(later)).resume(stored)
+    await run(later, later.send("and a small one?"))
+    assert [m["content"] for m in fake.last_body["messages"] if m["role"] != "system"] == [
+        "name a bird", "a second kestrel", "and a small one?"]
+
+
+async def test_a_lone_deleted_reply_leaves_the_stored_path_at_its_question(
+        fake: FakeOpenAI, make_session: Any, store: HistoryStore) -> None:
+    fake.queue(Reply("one"))
+    session = make_session(store)
+    await run(session, session.send("q"))
+    conversation_id = recorder_of(session).conversation_id
+    assert conversation_id is not None
+    reply = session.conversation.leaf()
+    assert reply is not None
+    session.delete_from(reply)
+    assert recorder_of(session).writer.drain(60)
+    assert contents(store.load(conversation_id).conversation.messages) == ["q"]
+
+
+async def test_a_resume_after_regenerating_an_earlier_reply_opens_the_new_branch(
+        fake: FakeOpenAI, make_session: Any, store: HistoryStore) -> None:
+    fake.queue(Reply("r1"), Reply("r2"), Reply("r1, again"))
+    session = make_session(store)
+    await run(session, session.send("q1"))
+    await run(session, session.send("q2"))
+    await run(session, session.regenerate(at=session.conversation.messages[1]))
+    conversation_id = recorder_of(session).conversation_id
+    assert conversation_id is not None
+    stored = store.load(conversation_id).conversation
+    assert contents(stored.messages) == ["q1", "r1, again"] and shape(stored) == shape(session.conversation)
+
+
+async def test_a_fork_is_stored_whole_as_a_new_conversation_with_no_new_requests(
+        fake: FakeOpenAI, make_session: Any, store: HistoryStore) -> None:
+    fake.queue(Reply("a heron", prompt_tokens=10, completion_tokens=2, reasoning="long legs"),
+               Reply("it wades", prompt_tokens=20, completion_tokens=2), Reply("a bittern"))
+    session = make_session(store, system_prompt="Be brief.")
+    await run(session, session.send("name a tall bird"))
+    await run(session, session.send("what does it do?"))
+    old_id = recorder_of(session).conversation_id
+    assert old_id is not None
+    store.rename(old_id, "Tall birds")
+    before, requests = store.load(old_id), ledger_rows(store)
+
+    session.fork_conversation(session.conversation.messages[1])
+    assert recorder_of(session).writer.drain(60)
+    fork_id = recorder_of(session).conversation_id
+    assert fork_id is not None and fork_id != old_id
+    fork = store.load(fork_id)
+    assert fork.title == "Tall birds (fork)" and (fork.model, fork.preset) == (before.model, before.preset)
+    assert fork.conversation.system_prompt == "Be brief."
+    assert [(m.role, m.content, m.usage, m.cost, m.reasoning) for m in fork.conversation.tree()] == [
+        (m.role, m.content, m.usage, m.cost, m.reasoning) for m in before.conversation.messages[:2]]
+    assert ledger_rows(store) == requests and fork.cost == Spent()  # its requests were counted once, before
+    again = store.load(old_id)
+    assert shape(again.conversation) == shape(before.conversation) and again.cost == before.cost
+
+    await run(session, session.send("another?"))  # the fork goes on in its own stored conversation
+    assert contents(store.load(fork_id).conversation.messages) == [
+        "name a tall bird", "a heron", "another?", "a bittern"]
+    assert len(store.load(old_id).conversation.tree()) == 4
+
+
+async def test_a_fork_of_a_conversation_the_store_never_named_takes_its_first_message_s_title(
+        fake: FakeOpenAI, make_session: Any, store: HistoryStore) -> None:
+    fake.queue(Reply("r"))
+    session = make_session(store)
+    await run(session, session.send("why is the sky blue"))
+    session.fork_conversation(session.conversation.messages[0])
+    assert recorder_of(session).writer.drain(60)
+    fork_id = recorder_of(session).conversation_id
+    assert fork_id is not None
+    assert store.load(fork_id).title == "why is the sky blue (fork)"
+    assert contents(store.load(fork_id).conversation.messages) == ["why is the sky blue"]
+
+
+def test_deleting_rows_under_the_active_leaf_ends_the_stored_path_at_their_parent(store: HistoryStore,
+                                                                                  branched: int) -> None:
+    stored = store.load(branched)
+    edit = stored.conversation.messages[2]  # "follow-up, edited", whose reply ends the active path
+    doomed = [stored.row_ids[m.id] for m in [edit, *stored.conversation.children_of(edit)]]
+    store.delete_messages(doomed)
+    again = store.load(branched).conversation
+    assert contents(again.messages) == ["question", "new answer"]
+    assert len(again.tree()) == 5 and store.search("edit's") == []

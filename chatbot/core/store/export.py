@@ -1,8 +1,9 @@
 """Conversations to Markdown (with a front-matter header) and to JSON with every field, and JSON back.
 
-An export holds the active path, the conversation as it was last read and sent. JSON may hold the whole tree
-instead (`tree=True`): every message with a number and the number of the one it follows, and the active leaf's;
-an import reads either."""
+An export holds the active path, the conversation as it was last read and sent. It may hold every branch instead
+(`tree=True`): JSON gives every message a number and the number of the one it follows, and names the active
+leaf, and an import reads either form; Markdown puts a heading "Alternative 2/3" before each of a message's
+alternatives, which is followed by everything under it, the alternatives of the alternatives named "2/3 > 1/2"."""
 
 from __future__ import annotations
 
@@ -22,10 +23,10 @@ TREE_VERSION = 2  # every branch: each message names its parent
 
 
 def render(stored: Stored, fmt: str, *, tree: bool = False) -> str:
-    """The export of `stored` as a file holds it, less the final newline: Markdown for "md", JSON for "json"
-    (with every branch if `tree`; Markdown is always the active path)."""
+    """The export of `stored` as a file holds it, less the final newline: Markdown for "md", JSON for "json",
+    with every branch if `tree`."""
     if fmt == "md":
-        return to_markdown(stored)
+        return to_markdown(stored, tree=tree)
     return json.dumps(to_json(stored, tree=tree), ensure_ascii=False, indent=2)
 
 
@@ -39,8 +40,9 @@ def _tokens(messages: list[Message]) -> tuple[int, int, int]:
             sum(u.cached_tokens for u in usages))
 
 
-def to_markdown(stored: Stored) -> str:
-    messages = stored.conversation.messages
+def to_markdown(stored: Stored, *, tree: bool = False) -> str:
+    conversation = stored.conversation
+    messages = conversation.tree() if tree else conversation.messages
     prompt, completion, cached = _tokens(messages)
     header = {
         "title": stored.title, "id": stored.id, "model": stored.model, "preset": stored.preset,
@@ -48,19 +50,33 @@ def to_markdown(stored: Stored) -> str:
         "cached_tokens": cached, "completion_tokens": completion,
         "cost": format_cost(stored.cost),  # the store's figure: what `chat history` and `chat usage` say
     }
+    if tree:
+        header["branches"] = "all"
     # JSON scalars are valid YAML, so the front matter needs no YAML library.
     lines = ["---", *(f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in header.items()), "---", ""]
-    if stored.conversation.system_prompt:
-        lines += ["## System", "", stored.conversation.system_prompt, ""]
+    if conversation.system_prompt:
+        lines += ["## System", "", conversation.system_prompt, ""]
+    active = {m.id for m in conversation.messages}
+    labels: dict[int, str] = {}  # Message.id -> the alternatives it is in, outermost first ("2/3 > 1/2")
     for m in messages:
-        title = "You" if m.role == "user" else f"Assistant ({m.model})" if m.model else m.role.title()
-        state = " (stopped)" if m.stopped else f" (broke off: {m.error})" if m.error else ""
-        lines += [f"## {title}{state}", ""]
-        if m.reasoning:
-            # Folded, as the app shows it: a renderer that knows HTML shows one "Thinking" line to open.
-            lines += ["<details><summary>Thinking</summary>", "", m.reasoning, "", "</details>", ""]
-        lines += [m.content, ""]
+        parent = conversation.parent_of(m)
+        label = labels.get(parent.id, "") if parent is not None else ""
+        if tree and len(conversation.alternatives(m)) > 1:
+            label = " > ".join(filter(None, [label, "{}/{}".format(*conversation.position(m))]))
+            lines += [f"## Alternative {label}{' (active)' if m.id in active else ''}", ""]
+        labels[m.id] = label
+        lines += _markdown_message(m)
     return "\n".join(lines)
+
+
+def _markdown_message(m: Message) -> list[str]:
+    title = "You" if m.role == "user" else f"Assistant ({m.model})" if m.model else m.role.title()
+    state = " (stopped)" if m.stopped else f" (broke off: {m.error})" if m.error else ""
+    lines = [f"## {title}{state}", ""]
+    if m.reasoning:
+        # Folded, as the app shows it: a renderer that knows HTML shows one "Thinking" line to open.
+        lines += ["<details><summary>Thinking</summary>", "", m.reasoning, "", "</details>", ""]
+    return [*lines, m.content, ""]
 
 
 def to_json(stored: Stored, *, tree: bool = False) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.widgets import OptionList
 
 from chatbot.core.conversation import Message
@@ -428,7 +429,7 @@ async def test_the_footer_shows_the_cursor_keys_while_it_is_active(fake: FakeOpe
     from textual.widgets._footer import FooterKey
 
     app = make_app(make_settings())
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(120, 30)) as pilot:
         await two_exchanges(pilot, fake)
 
         def footer() -> set[str]:
@@ -439,10 +440,29 @@ async def test_the_footer_shows_the_cursor_keys_while_it_is_active(fake: FakeOpe
         cursor_keys = {"act('copy')", "act('edit')", "act('regenerate')", "act('fork')", "act('delete')",
                        "act('switch', -1)", "act('switch', 1)", "act('leave')"}
         await until(pilot, lambda: footer() == cursor_keys | {"help", "command_palette"})
-        # Every key shown is shown whole: none runs past the right edge.
-        assert all(k.region.right <= SIZE[0] for k in app.screen.query(FooterKey))
         await pilot.press("escape")
         await until(pilot, lambda: "history" in footer() and "act('copy')" not in footer())
+
+
+@pytest.mark.parametrize("width", [100, 90, 80, 70, 60, 50])
+async def test_the_cursor_keys_in_the_footer_fit_the_width(fake: FakeOpenAI, make_settings: Any, width: int) -> None:
+    from textual.widgets._footer import FooterKey
+
+    app = make_app(make_settings())
+    async with app.run_test(size=(width, 24)) as pilot:
+        await two_exchanges(pilot, fake)
+        await pilot.press("shift+tab")
+
+        def shown() -> list[FooterKey]:
+            return [k for k in app.screen.query(FooterKey) if k.display and k.action.startswith("act(")]
+
+        await until(pilot, lambda: shown() and all(k.region.right <= width for k in app.screen.query(FooterKey)
+                                                   if k.display))
+        await pilot.pause()
+        # The message actions go last: escape's key and help leave first.
+        assert {"act('copy')", "act('edit')"} <= {k.action for k in shown()}
+        palette = [k for k in app.screen.query(FooterKey) if k.has_class("-command-palette")]
+        assert all(k.region.right <= palette[0].region.x for k in shown()) if palette else True
 
 
 def test_help_lists_the_message_keys(make_settings: Any) -> None:

@@ -23,6 +23,7 @@ KEPT_BESIDE_THE_CURSOR = frozenset({"help", "command_palette"})  # actions
 
 class ChatFooter(Footer):
     width = 0
+    cursor = False  # the message cursor has the focus: its keys are shown
 
     def on_resize(self, event: events.Resize) -> None:
         before, self.width = self.width, event.size.width
@@ -33,10 +34,27 @@ class ChatFooter(Footer):
 
     def compose(self) -> ComposeResult:
         focused = self.screen.focused
-        cursor = focused is not None and any(isinstance(node, MessageCursor) for node in focused.ancestors_with_self)
+        self.cursor = cursor = focused is not None and any(isinstance(node, MessageCursor)
+                                                           for node in focused.ancestors_with_self)
         kept = KEPT_BESIDE_THE_CURSOR | {b.action for b in MessageCursor.BINDINGS if isinstance(b, Binding)}
         for widget in super().compose():
             if isinstance(widget, FooterKey) and (widget.action not in kept if cursor else
                                                   self.width < NARROWER and widget.action in LEFT_OUT_NARROWER):
                 continue
             yield widget
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """The cursor's keys that run past the edge (or under the palette's key) are left out, the last first:
+        help (F1 still opens it) and escape's go before the message actions."""
+        if not self.cursor:
+            return
+        keys = list(self.query(FooterKey))
+        palette = [k for k in keys if k.has_class("-command-palette")]
+        edge = palette[0].region.x if palette else self.region.right
+        for key in keys:
+            if key not in palette and key.region.right > edge:
+                key.display = False

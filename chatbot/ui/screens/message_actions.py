@@ -268,8 +268,7 @@ class MessageActions:
         hidden = views[keep:]
         for view in hidden:
             view.display = False
-        turn = self.screen.start_turn(text, begin=begin)
-        self.replacing = Replacing(turn, hidden, editing)
+        self.replacing = Replacing(self.screen.start_turn(text, begin=begin), hidden, editing)
 
     async def settled(self, views: TurnViews, outcome: TurnSettled) -> None:
         """A turn ended: if it replaced part of the transcript, take the old views down, or, if no reply came,

@@ -167,11 +167,10 @@ class ChatScreen(Screen[None]):
         scroll(animate=False)
 
     def on_key(self, event: events.Key) -> None:
-        # Focus left the prompt (tab, a click on the transcript): what is typed still goes to the prompt, unless
-        # it is a key of the focused widget (the message cursor's).
+        # Focus left the prompt (tab, a click on the transcript): what is typed still goes to the prompt (the message
+        # cursor's keys are priority bindings: they never get here).
         prompt = self.query_one(PromptInput)
-        if event.is_printable and event.character and self.focused is not prompt and not prompt.read_only \
-                and event.key not in self.active_bindings:
+        if event.is_printable and event.character and self.focused is not prompt and not prompt.read_only:
             event.stop()
             prompt.focus()
             prompt.insert(event.character)

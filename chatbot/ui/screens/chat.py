@@ -167,10 +167,11 @@ class ChatScreen(Screen[None]):
         scroll(animate=False)
 
     def on_key(self, event: events.Key) -> None:
-        # Focus left the prompt (tab, a click on the transcript): what is typed still goes to the prompt (the message
-        # cursor's keys are priority bindings: they never get here).
+        # Focus left the prompt (tab, a click on the transcript): what is typed still goes to the prompt, unless the
+        # focused widget binds it (y answers the delete question).
         prompt = self.query_one(PromptInput)
-        if event.is_printable and event.character and self.focused is not prompt and not prompt.read_only:
+        if event.is_printable and event.character and self.focused is not prompt and not prompt.read_only \
+                and event.key not in self.active_bindings:
             event.stop()
             prompt.focus()
             prompt.insert(event.character)

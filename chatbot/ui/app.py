@@ -33,9 +33,11 @@ from chatbot.ui.collector import Collector
 from chatbot.ui.keymap import resolve as resolve_keymap
 from chatbot.ui.screens.approval import approver
 from chatbot.ui.screens.chat import ChatScreen
+from chatbot.ui.screens.message_actions import commands as message_commands
 from chatbot.ui.screens.picker import Picker, server_model_item
 from chatbot.ui.screens.usage import open_usage
 from chatbot.ui.shown import shown_text
+from chatbot.ui.widgets.message_cursor import MessageCursor
 from chatbot.ui.widgets.prompt_input import PromptInput
 
 HERE = Path(__file__).parent
@@ -232,6 +234,7 @@ class ChatApp(App[None]):
     def _all_bindings(self) -> list[tuple[str, Binding]]:
         sources: list[tuple[str, list[BindingType]]] = [
             ("app", ChatApp.BINDINGS), ("chat", ChatScreen.BINDINGS), ("prompt", PromptInput.BINDINGS),
+            ("transcript", MessageCursor.BINDINGS),
         ]
         return [(where, b) for where, bindings in sources for b in bindings if isinstance(b, Binding)]
 
@@ -243,11 +246,16 @@ class ChatApp(App[None]):
     def binding_rows(self) -> list[str]:
         """Every binding with its current keys and its id, for the help screen; narrow enough for 60 columns."""
         rows = [f"{'key':<19} {'action':<14} [keymap] id"]
-        for _, binding in self._all_bindings():
+        cursor = False
+        for where, binding in self._all_bindings():
             if binding.id:  # the prompt's own keys are summed up below
+                if where == "transcript" and not cursor:
+                    cursor = True
+                    rows += ["", f"In the transcript ({self.key_of('messages')}), on the message under the cursor:"]
                 keys = self._keymap.get(binding.id, binding.key)
                 rows.append(f"{keys:<19} {binding.description or binding.action:<14} {binding.id}")
-        rows += ["", f"{'ctrl+p':<19} Commands: every action, export",
+        rows += [f"{'1-9':<19} Copy code block N (numbered in the message)",
+                 "", f"{'ctrl+p':<19} Commands: every action, export",
                  f"{'up, down':<19} Messages sent, to resend",
                  f"{'pageup, pagedown':<19} Scroll the transcript",
                  f"{'ctrl+home, ctrl+end':<19} The transcript's top, its end"]
@@ -279,6 +287,7 @@ class ChatApp(App[None]):
                                 screen.action_copy_reply)
             yield SystemCommand("Attach file", f"Pick a file to send with the next message ({key('attach')})",
                                 screen.action_attach)
+            yield from message_commands(screen)
             yield SystemCommand("Show dropped turns", "What the sliding window leaves out", screen.action_dropped)
             yield SystemCommand("History", f"Open, search, rename or delete stored conversations ({key('history')})",
                                 screen.action_history)

@@ -63,10 +63,10 @@ def copy(text: str, env: Mapping[str, str] | None = None, platform: str = sys.pl
     return [tool.label for tool in tools(env, platform) if copy_with(tool, text, env)]
 
 
-def said(copied: str, ways: list[str]) -> str:
-    """What the user is told after a copy: the ways that took the text, or that OSC 52 alone was sent."""
+def said(copied: str, ways: list[str], what: str = "the last reply") -> str:
+    """What the user is told after copying `what`: the ways that took the text, or that OSC 52 alone was sent."""
     size = f"{len(copied):,} characters"
     if ways:
-        return f"Copied the last reply ({size}) to {' and '.join(ways)}, and sent it to the terminal."
-    return (f"Sent the last reply ({size}) to the terminal's clipboard (OSC 52). A terminal that does not allow "
+        return f"Copied {what} ({size}) to {' and '.join(ways)}, and sent it to the terminal."
+    return (f"Sent {what} ({size}) to the terminal's clipboard (OSC 52). A terminal that does not allow "
             "OSC 52 drops it: README's Clipboard section says what to set.")

@@ -1,4 +1,5 @@
-"""Fixtures of the app tests: a history file in tmp, and stores opened on it to read what the app wrote."""
+"""Fixtures of the app tests: a history file in tmp, stores opened on it to read what the app wrote, and `chat`
+on a pseudo-terminal (spawn)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pty_terminal import spawn  # noqa: F401 - a fixture of the app tests: `chat` on a pseudo-terminal
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ a conversation opened or cleared) sets them too: the screen never polls the sess
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -21,16 +21,15 @@ from textual.worker import Worker, WorkerState
 
 from chatbot.core.events import TurnSettled
 from chatbot.core.status import status_of
-from chatbot.ui import clipboard
 from chatbot.ui import export as exporting
 from chatbot.ui.attaching import AttachActions
 from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen, dropped_screen
-from chatbot.ui.screens.picker import Picker, model_picker, open_effort_menu, preset_detail, preset_picker
+from chatbot.ui.screens.menus import MenuActions
+from chatbot.ui.screens.message_actions import MessageActions
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
 from chatbot.ui.screens.tools import open_tools
 from chatbot.ui.screens.turn_worker import Progress, Settled, TurnViews, TurnWorker, reply_note
-from chatbot.ui.shown import shown_text
 from chatbot.ui.widgets.footer import ChatFooter
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
@@ -41,10 +40,11 @@ if TYPE_CHECKING:
     from chatbot.core.session import Session
     from chatbot.core.store.history import HistoryStore
     from chatbot.core.store.writer import Writer
+    from chatbot.core.turn import Turn
     from chatbot.ui.app import ChatApp
 
 
-class ChatScreen(AttachActions, Screen[None]):
+class ChatScreen(AttachActions, MenuActions, Screen[None]):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", id="help"),
@@ -65,6 +65,9 @@ class ChatScreen(AttachActions, Screen[None]):
         Binding("ctrl+t", "thinking", "Thinking", id="thinking", show=False),
         Binding("f5", "attach", "Attach", id="attach", show=False),
         Binding("f9", "tools", "Tools", id="tools", show=False),
+        # shift+tab reaches the app from every terminal, tmux and ssh (\e[Z); ctrl+up is at hand where it does.
+        # Priority: the focus moves as the key is read, so the keys typed after it go to the transcript.
+        Binding("shift+tab,ctrl+up", "messages", "Message cursor", id="messages", show=False, priority=True),
     ]
 
     app: ChatApp
@@ -81,9 +84,10 @@ class ChatScreen(AttachActions, Screen[None]):
         self.turn_worker: Worker[None] | None = None
         self.clear_after_turn = False
         self.history_error_shown = False
+        self.actions = MessageActions(self)  # what the message cursor's keys do
 
     def compose(self) -> ComposeResult:
-        yield Transcript(id="transcript")
+        yield Transcript(id="transcript", act=self.actions.do)
         yield self.chip_row()
         key = self.app.key_of  # as remapped in [keymap]
         yield PromptInput(id="prompt", placeholder=f"Message ({key('send')} sends, {key('newline')} newline, "
@@ -104,6 +108,7 @@ class ChatScreen(AttachActions, Screen[None]):
         messages = self.session.conversation.messages
         target = await self.transcript.show(self.session.conversation, jump_to, note=reply_note)
         self.transcript.mark_dropped(self.session.dropped())
+        self.actions.shown()
         self.refresh_status()
         if messages:
             self._measure()
@@ -145,6 +150,8 @@ class ChatScreen(AttachActions, Screen[None]):
     # -- sending --
 
     def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
+        if self.actions.submitted(event.text):
+            return  # an edit of an earlier message
         if self.busy:
             view = MessageView("user", event.text, attachments=self.chips.take())
             view.set_note("queued: sends when this reply ends · up takes it back")
@@ -168,9 +175,11 @@ class ChatScreen(AttachActions, Screen[None]):
         scroll(animate=False)
 
     def on_key(self, event: events.Key) -> None:
-        # Focus left the prompt (tab, a click on the transcript): what is typed still goes to the prompt.
+        # Focus left the prompt (tab, a click on the transcript): what is typed still goes to the prompt, unless the
+        # focused widget binds it (y answers the delete question).
         prompt = self.query_one(PromptInput)
-        if event.is_printable and event.character and self.focused is not prompt and not prompt.read_only:
+        if event.is_printable and event.character and self.focused is not prompt and not prompt.read_only \
+                and event.key not in self.active_bindings:
             event.stop()
             prompt.focus()
             prompt.insert(event.character)
@@ -179,13 +188,16 @@ class ChatScreen(AttachActions, Screen[None]):
         """The user's messages in this conversation, oldest first, which up and down in the prompt walk through."""
         return [v.text for v in self.transcript.views() if v.role == "user" and v not in self.queued]
 
-    def start_turn(self, text: str | None, queued: MessageView | None = None) -> None:
+    def start_turn(self, text: str | None, queued: MessageView | None = None,
+                   begin: Callable[[Session], Turn] | None = None) -> TurnViews:
         """Send `text` and the files attached (or regenerate the last reply when None; `queued` is its view if it
-        waited, with its files). Busy from here: a message sent meanwhile waits."""
-        files = queued.attachments if queued else self.chips.take() if text is not None else ()
+        waited, with its files; `begin` another turn, see TurnViews, which takes no files). Busy from here: a
+        message sent meanwhile waits."""
+        files = queued.attachments if queued else self.chips.take() if text is not None and begin is None else ()
         self.turn = views = TurnViews(text, MessageView("assistant", model=self.session.model), user=queued,
-                                      files=files)
+                                      files=files, begin=begin)
         self.turn_worker = self.run_worker(self._turn(views), group="reply", exclusive=True, exit_on_error=False)
+        return views
 
     async def _turn(self, views: TurnViews) -> None:
         """Mount the turn's views, then let its worker stream the reply into them."""
@@ -194,8 +206,8 @@ class ChatScreen(AttachActions, Screen[None]):
             await self.transcript.mount(views.reply, after=views.user)
         elif (text := views.text) is not None:
             views.user = await self.transcript.add(MessageView("user", text, attachments=views.files))
-        else:
-            views.replaced = self._view_of(self.session.conversation.last_reply())
+        elif views.begin is None:
+            views.replaced = self.transcript.view_of(self.session.conversation.last_reply())
             if views.replaced is not None:
                 views.replaced.display = False  # shown again if no new reply replaces it
         if not views.reply.is_attached:
@@ -234,6 +246,7 @@ class ChatScreen(AttachActions, Screen[None]):
                 if not self.prompt.text and views.text is not None:
                     self.prompt.set_text(views.text)
                 self.give_back(views.files)
+        await self.actions.settled(views, outcome)
         if (error := outcome.error) is not None:
             await self.add_note("error", f"{error.headline()}\n{error.hint}".rstrip())
         self.transcript.mark_dropped(session.dropped())
@@ -248,9 +261,6 @@ class ChatScreen(AttachActions, Screen[None]):
         elif self.queued:
             view = self.queued.pop(0)
             self.start_turn(view.text, view)
-
-    def _view_of(self, message: object) -> MessageView | None:
-        return next((v for v in self.transcript.views() if message is not None and v.message is message), None)
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self.turn_worker and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
@@ -267,6 +277,11 @@ class ChatScreen(AttachActions, Screen[None]):
     def action_stop(self) -> None:
         if self.busy and self.turn_worker is not None:
             self.turn_worker.cancel()
+        else:
+            self.actions.cancel_edit()
+
+    def action_messages(self) -> None:
+        self.transcript.enter()
 
     def action_regenerate(self) -> None:
         if self.busy:
@@ -277,17 +292,7 @@ class ChatScreen(AttachActions, Screen[None]):
             self.start_turn(None)
 
     async def action_alternative(self, step: int) -> None:
-        """Show the last reply's previous or next alternative, and the rest of the conversation after it."""
-        reply = self.session.conversation.last_reply()
-        if self.busy:
-            self.notify("Wait for the reply to finish, or stop it with escape.")
-        elif reply is None or self.session.conversation.position(reply)[1] < 2:
-            self.notify("The last reply has no alternatives: regenerate it to get one.")
-        else:
-            await self.app.ready.wait()  # the switch measures the new branch's window: the tokenizer must be loaded
-            if self.session.switch(reply, step) is not reply:
-                await self.transcript.clear()
-                await self.show_conversation()
+        await self.actions.alternative(step)
 
     async def action_new_conversation(self) -> None:
         self.queued.clear()
@@ -300,18 +305,13 @@ class ChatScreen(AttachActions, Screen[None]):
 
     async def _clear(self) -> None:
         self.clear_after_turn = False
+        self.actions.cancel_edit()
         self.session.new_conversation()
         await self.transcript.clear()
         self.refresh_status()
 
     async def action_copy_reply(self) -> None:
-        reply = self.session.conversation.last_reply()
-        if reply is None or not reply.content:
-            self.notify("There is no reply to copy yet.")
-            return
-        # What is copied is what the screen shows: pasted into a shell, the raw reply's sequences would act.
-        self.app.copy_to_clipboard(copied := shown_text(reply.content))  # OSC 52: it also works over ssh
-        self.notify(clipboard.said(copied, await asyncio.to_thread(clipboard.copy, copied)))
+        await self.actions.copy_last_reply()
 
     def action_thinking(self) -> None:
         """Open or fold the reasoning of the newest reply that has some (the one streaming, if it does)."""
@@ -330,36 +330,6 @@ class ChatScreen(AttachActions, Screen[None]):
 
     def action_dropped(self) -> None:
         self.app.push_screen(dropped_screen(self.session.next_window()))
-
-    def action_model_menu(self) -> None:
-        picker = model_picker(self.session, self.app.server_models, self._refresh_server_models)
-        self.app.push_screen(picker, self._model_chosen)
-        if not self.app.server_models_fetched:
-            self._refresh_server_models(picker)
-
-    def _refresh_server_models(self, picker: Picker) -> None:
-        if self.busy:
-            # The fetch waits for the reply: asking now would end it on a server that serves one at a time.
-            self.notify("The server's models are fetched when the reply ends.", title="Models")
-        self.app.fetch_server_models(picker)
-
-    def _model_chosen(self, name: str | None) -> None:
-        if name and name != self.session.model:
-            self.session.set_model(name)
-            self.refresh_status()
-            self.notify(f"Model: {name}")
-
-    def action_preset_menu(self) -> None:
-        self.app.push_screen(preset_picker(self.session), self._preset_chosen)
-
-    def _preset_chosen(self, name: str | None) -> None:
-        if name and name != self.session.preset_name:
-            self.session.set_preset(name)
-            self.refresh_status()
-            self.notify(f"Preset: {name} ({preset_detail(self.session.spec, self.session.preset)})", markup=False)
-
-    def action_effort_menu(self) -> None:
-        open_effort_menu(self.app, self.session, self.refresh_status)
 
     def action_history(self) -> None:
         if self.store is None or self.writer is None:

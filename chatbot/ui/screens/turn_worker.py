@@ -47,13 +47,15 @@ REPORT_EVERY = 1 / 30
 @dataclass
 class TurnViews:
     """The views of one turn: the user's message (None for a regenerate), the reply streaming into `reply`, and
-    the reply a regenerate would replace (hidden meanwhile)."""
+    the reply a regenerate would replace (hidden meanwhile). `begin` starts another kind of turn than a send of
+    `text` or a regenerate of the last reply (an edit, a regenerate from an earlier message)."""
 
     text: str | None
     reply: MessageView
     user: MessageView | None = None
     replaced: MessageView | None = None
     files: tuple[Attachment, ...] = ()  # attached to `text`
+    begin: Callable[[Session], Turn] | None = None
 
 
 @dataclass
@@ -113,7 +115,8 @@ class TurnWorker:
         try:
             await self.ready.wait()
             async with self.server_turn:
-                turn = session.send(text, self.views.files) if text is not None else session.regenerate()
+                turn = (self.views.begin(session) if self.views.begin is not None
+                        else session.send(text, self.views.files) if text is not None else session.regenerate())
                 clock = asyncio.create_task(self._clock())
                 async for event in turn:
                     if isinstance(event, ToolCallStarted | ToolCallFinished):

@@ -2,21 +2,22 @@
 
 Only the newest messages stay mounted: a Markdown message costs about half a megabyte of widgets, and a long
 conversation must not grow the app without bound. Older messages stay in the conversation and the history;
-a line at the top says how many are not shown. A jump to an old message (a search hit) shows the messages from
-there on, and a line after them says how many newer ones are not shown.
+a line at the top says how many are not shown, and the message cursor does not reach them. A jump to an old
+message (a search hit) shows the messages from there on, and a line after them says how many newer ones are not
+shown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.events import ToolCall
 from chatbot.core.text import plural
 from chatbot.ui.shown import shown
+from chatbot.ui.widgets.message_cursor import Act, MessageCursor
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.tool_call import ToolCallBlock
 
@@ -30,11 +31,11 @@ def stored_call(call: ToolCall, result: Message | None) -> ToolCallBlock:
     return ToolCallBlock(call, result=result.content, error=result.tool_error)
 
 
-class Transcript(VerticalScroll):
-    can_focus = True
+class Transcript(MessageCursor):
+    """The conversation's messages, with the message cursor over them (message_cursor.py)."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, act: Act | None = None, **kwargs: object) -> None:
+        super().__init__(act=act, **kwargs)
         self.hidden = 0
 
     def on_mount(self) -> None:
@@ -112,6 +113,11 @@ class Transcript(VerticalScroll):
         for view in self.views():
             view.set_dropped(view.message is not None and view.message.id in ids)
 
+    def view_of(self, message: Message | None) -> MessageView | None:
+        """The view showing `message`, if it is mounted."""
+        return next((v for v in self.views() if message is not None and v.message is message), None)
+
     async def clear(self) -> None:
         self.hidden = 0
+        self.put(None)
         await self.remove_children()

@@ -104,6 +104,12 @@ async def test_a_chip_is_removed_from_its_row_and_the_estimate_follows(make_sett
 
         await pilot.press("shift+tab")  # from the prompt to the row above it
         assert app.focused is chips(app)
+        await pilot.press("shift+tab")  # on up, to the message cursor, and back down to the row
+        assert app.focused is app.screen.transcript
+        await pilot.press("escape")
+        assert app.focused is prompt
+        await pilot.press("ctrl+up")
+        assert app.focused is chips(app)
         await pilot.press("right", "delete")
 
         assert [a.name for a in chips(app).attachments] == ["a.png"]

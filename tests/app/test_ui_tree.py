@@ -414,10 +414,10 @@ async def test_an_edit_opens_in_the_editor_and_what_is_saved_is_sent_as_the_edit
 
 
 async def test_the_message_keys_follow_the_keymap(fake: FakeOpenAI, make_settings: Any) -> None:
-    app = make_app(make_settings(keymap={"messages": "f9", "message_copy": "c"}))
+    app = make_app(make_settings(keymap={"messages": "f11", "message_copy": "c"}))
     async with app.run_test(size=SIZE) as pilot:
         await two_exchanges(pilot, fake)
-        await pilot.press("f9")
+        await pilot.press("f11")
         assert app.screen.transcript.has_focus and cursor_index(app) == 3
         await pilot.press("k", "c")
         assert app.clipboard == "second"

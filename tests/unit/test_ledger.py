@@ -19,6 +19,7 @@ from chatbot.core.events import Retrying, TextDelta
 from chatbot.core.journal import Observer
 from chatbot.core.pricing import Spent
 from chatbot.core.session import Session
+from chatbot.core.status import costs
 from chatbot.core.store.history import HistoryStore
 from chatbot.core.store.recorder import Recorder
 from chatbot.core.store.schema import MIGRATIONS
@@ -192,7 +193,7 @@ async def test_an_unpriced_reply_leaves_the_known_part_of_the_total(fake: FakeOp
     await turn(session, "two")
 
     spent = Spent(Decimal("0.00007"), unpriced=True)
-    assert session.totals.spent == spent and session.costs()[1] == spent
+    assert session.totals.spent == spent and costs(session)[1] == spent
     assert store.conversations()[0].cost == spent
     assert sum((u.cost for u in store.usage()), Spent()) == spent
 

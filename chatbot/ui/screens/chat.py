@@ -281,7 +281,11 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
             self.actions.cancel_edit()
 
     def action_messages(self) -> None:
-        self.transcript.enter()
+        """Up from the prompt: to the files waiting above it if there are any, else (and from them) the cursor."""
+        if self.prompt.has_focus and self.chips.allow_focus():
+            self.set_focus(self.chips)
+        else:
+            self.transcript.enter()
 
     def action_regenerate(self) -> None:
         if self.busy:

@@ -10,11 +10,13 @@ import sys
 import tomllib
 from typing import Any
 
+import pytest
 from textual.widgets import Button, SelectionList, Static
 
 from chatbot.core.events import ToolCall
 from chatbot.core.tools.approval import Approval, ApprovalRequest
 from chatbot.ui.app import make_app
+from chatbot.ui.screens import approval
 from chatbot.ui.screens.approval import ApprovalScreen, approver
 from chatbot.ui.screens.tools import ToolsScreen
 from chatbot.ui.widgets.prompt_input import PromptInput
@@ -32,12 +34,18 @@ def notes_server(*args: str, **config: Any) -> dict[str, Any]:
     return {"notes": {"command": sys.executable, "args": [NOTES, *args], **config}}
 
 
+@pytest.fixture(autouse=True)
+def answers_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dialog takes its letters as soon as it is drawn here; the delay has a test of its own."""
+    monkeypatch.setattr(approval, "ANSWER_DELAY", 0.0)
+
+
 async def question(pilot: Any) -> None:
-    """Wait until the approval dialog is open and drawn (the servers start first: that can take seconds)."""
+    """Wait until the approval dialog is open, drawn and taking answers (the servers start first: that can take
+    seconds)."""
     app = pilot.app
-    await until(pilot, lambda: isinstance(app.screen, ApprovalScreen) and bool(app.screen.query("#approval-tool")),
+    await until(pilot, lambda: isinstance(app.screen, ApprovalScreen) and app.screen.taking_answers,
                 "the question", limit=3000)
-    await pilot.pause()
 
 
 def request(**overrides: Any) -> ApprovalRequest:
@@ -112,6 +120,36 @@ async def test_the_dialog_answers_by_key_and_by_button(make_settings: Any) -> No
         assert await answer_with(pilot, "escape") is Approval.STOP
         for answer in (Approval.ONCE, Approval.CONVERSATION, Approval.ALWAYS, Approval.DENY):
             assert await answer_with(pilot, press_button=answer.value) is answer
+
+
+async def test_a_letter_typed_as_the_question_opens_answers_nothing(make_settings: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(approval, "ANSWER_DELAY", 0.5)
+    now = [100.0]
+    app = make_app(make_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        asked = asyncio.create_task(approver(app, clock=lambda: now[0])(request()))
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen) and app.screen.opened is not None,
+                    "the question drawn")
+        now[0] += 0.2  # the "o" of a word being typed for the prompt
+        await pilot.press("o", "d")
+        await pilot.pause()
+        assert not asked.done() and isinstance(app.screen, ApprovalScreen)
+        assert "answers nothing" in str(app.screen.query_one("#approval-early", Static).render())
+        now[0] += 0.5  # the question has been seen: the letter answers
+        await pilot.press("o")
+        assert await asked is Approval.ONCE
+
+
+async def test_escape_stops_even_as_the_question_opens(make_settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(approval, "ANSWER_DELAY", 0.5)
+    app = make_app(make_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        asked = asyncio.create_task(approver(app, clock=lambda: 100.0)(request()))  # the clock never moves on
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen) and app.screen.opened is not None,
+                    "the question drawn")
+        await pilot.press("escape")
+        assert await asked is Approval.STOP
 
 
 async def test_the_dialog_shows_the_call_as_data(make_settings: Any) -> None:

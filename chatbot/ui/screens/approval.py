@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,6 +23,10 @@ from textual.widgets import Button, Static
 
 from chatbot.core.tools.approval import Approval, ApprovalRequest, Approver
 from chatbot.ui.shown import shown
+
+# A letter that comes this soon after the question appears was typed for the prompt (the dialog opens while the
+# user may be writing the next message): it answers nothing, so no call runs, or is denied, by a word's letter.
+ANSWER_DELAY = 0.5
 
 # (answer, key, button) in the order the buttons stand.
 ANSWERS = (
@@ -54,9 +60,11 @@ class ApprovalScreen(ModalScreen[Approval]):
         Binding("escape", "answer('stop')", "Deny and stop", show=False),
     ]
 
-    def __init__(self, request: ApprovalRequest) -> None:
+    def __init__(self, request: ApprovalRequest, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.request = request
+        self.clock = clock
+        self.opened: float | None = None  # when the question was first drawn; letters before ANSWER_DELAY are ignored
 
     def compose(self) -> ComposeResult:
         request = self.request
@@ -75,14 +83,30 @@ class ApprovalScreen(ModalScreen[Approval]):
                                  variant="error" if answer is Approval.DENY else "default")
             yield Static(shown("always: written to the config · escape: deny and stop the reply"),
                          id="approval-footer")
+            yield Static("", id="approval-early")
 
     def on_mount(self) -> None:
         # No button has the focus: the dialog opens while the user may be typing the next message, and a space
         # or an enter meant for the prompt must not answer for them. The letters answer, and tab reaches the buttons.
         self.query_one("#approval-body").focus()
+        self.call_after_refresh(self._drawn)
+
+    def _drawn(self) -> None:
+        self.opened = self.clock()
+
+    @property
+    def taking_answers(self) -> bool:
+        """Whether a letter now answers: the question has been on screen for ANSWER_DELAY."""
+        return self.opened is not None and self.clock() - self.opened >= ANSWER_DELAY
 
     def action_answer(self, value: str) -> None:
-        self.dismiss(Approval(value))
+        answer = Approval(value)
+        if answer is not Approval.STOP and not self.taking_answers:  # escape, which runs nothing, always counts
+            early = self.query_one("#approval-early", Static)
+            early.update(shown("a key typed as this question opened answers nothing: press it again to answer"))
+            early.display = True
+            return
+        self.dismiss(answer)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -90,7 +114,7 @@ class ApprovalScreen(ModalScreen[Approval]):
             self.dismiss(Approval(event.button.id.removeprefix("approval-")))
 
 
-def approver(app: App[Any]) -> Approver:
+def approver(app: App[Any], clock: Callable[[], float] = time.monotonic) -> Approver:
     """The session's Approver in `app`: each question opens a dialog and waits for its answer. A turn stopped
     meanwhile (the app quits) takes its dialog down."""
 
@@ -101,7 +125,7 @@ def approver(app: App[Any]) -> Approver:
             if not answered.done():
                 answered.set_result(approval or Approval.STOP)
 
-        screen = ApprovalScreen(request)
+        screen = ApprovalScreen(request, clock)
         app.push_screen(screen, answer)
         try:
             return await answered

@@ -205,13 +205,14 @@ class Conversation:
         self._path = None
 
     def fork(self, message: Message, text: str) -> Message:
-        """Edit a user message: a new one with `text` beside it, active, with no reply yet; the old branch stays."""
+        """Edit a user message: a new one with `text` beside it, with the files it had, active, with no reply yet;
+        the old branch stays."""
         if message.role != "user":
             raise ValueError("only a user message can be edited")
         parent = self._parent[message.id]
         before = self._active[parent]
         self.cut(self.parent_of(message))
-        edited = self.add_user(text)
+        edited = self.add(Message("user", text, attachments=message.attachments))
         self._before[edited.id] = before  # withdrawn unsent, the edit leaves the path where it was
         return edited
 

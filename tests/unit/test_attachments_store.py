@@ -55,6 +55,22 @@ def count(store: HistoryStore, table: str) -> int:
     return int(store.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
+async def test_an_edited_message_keeps_its_files(fake: FakeOpenAI, make_session: Any, store: HistoryStore) -> None:
+    fake.queue(Reply("A blue square."), Reply("Square and blue."))
+    photo = image(512, 512)
+    session = make_session(store, model="gpt-4o")
+    await send(session, "what is this?", (photo,))
+    first_url = image_parts(fake.last_body)
+    async for _ in session.edit(session.conversation.messages[0], "what colour is this?"):
+        pass
+    written(session)
+
+    assert image_parts(fake.last_body) == first_url  # the edit is the same question, with its picture
+    assert session.conversation.messages[0].attachments == (photo,)
+    stored = store.load(recorder_of(session).conversation_id)
+    assert stored.conversation.messages[0].attachments == (photo,)
+
+
 async def test_a_resumed_conversation_sends_the_same_image_again(fake: FakeOpenAI, make_session: Any,
                                                                  store: HistoryStore) -> None:
     fake.queue(Reply("A blue square."), Reply("Still blue."))

@@ -162,6 +162,8 @@ class _Calls:
             arguments=None if call.error is not None else dict(call.arguments), raw_arguments=call.raw_arguments))
         if answer in (Approval.CONVERSATION, Approval.ALWAYS):
             session.tools_allowed.add(call.name)
+        if answer is Approval.ALWAYS:
+            self.tools.allow_always(call)
         if answer is Approval.ALWAYS and session.config_file is not None:
             from chatbot.core.settings.edit import set_tool_rule
 

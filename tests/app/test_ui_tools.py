@@ -356,6 +356,15 @@ async def test_always_runs_the_call_and_writes_the_rule_to_the_config(
         await pilot.press("a")
         await wait_turn(pilot)
         assert tool_messages(fake.last_body) == [("c1", "saved a")]
+        # "Always" holds in this run too, in another conversation: the call runs without a question.
+        await pilot.press("ctrl+n")
+        fake.queue(calls(WRITE), Reply("Saved again."))
+        await start_turn(pilot, "note a again")
+        await until(pilot, lambda: len(fake.chat_requests) == 4 or isinstance(app.screen, ApprovalScreen),
+                    "the call ran or was asked about")
+        assert not isinstance(app.screen, ApprovalScreen)
+        await wait_turn(pilot)
+        assert tool_messages(fake.last_body) == [("c1", "saved a")]
     assert tomllib.loads(path.read_text(encoding="utf-8"))["mcp_servers"]["notes"]["tools"] == {
         "write_note": "always"}
 

@@ -283,6 +283,14 @@ class ToolServers:
         server, spec = found
         return policy.decide(server.config, spec.tool, spec.read_only)
 
+    def allow_always(self, call: ToolCall) -> None:
+        """The user said "always" for `call`'s tool: from now on in this run it runs without asking, whichever
+        conversation is open (the config file, written beside, holds it for the next runs)."""
+        found = self._offered.get(call.name)
+        if found is not None:
+            server, spec = found
+            server.config = server.config.model_copy(update={"tools": {**server.config.tools, spec.tool: "always"}})
+
     async def call(self, call: ToolCall) -> ToolResult:
         """Run `call` and give its result for the model; a failure is an error result naming it (`problem`
         holds the server's error, with its stderr, for the user). Raises nothing but cancellation."""

@@ -73,6 +73,29 @@ async def test_the_picker_filters_as_you_type_and_attaches_the_file_picked(make_
         assert "attached ~765" in status(app)
 
 
+async def test_enter_on_a_filter_that_leaves_one_file_attaches_it(make_settings: Any) -> None:
+    Path("red.png").write_bytes(png(30, 20))
+    Path("notes.md").write_text("# notes\n")
+    Path("work").mkdir()
+    app = app_for(make_settings, model="gpt-4o")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(app.screen, AttachScreen), "the picker")
+        tree = app.screen.query_one(FilteredTree)
+        await until(pilot, lambda: len(tree.root.children) == 3, "the folder listed")
+        await pilot.press(*"e")  # red.png, notes.md and the folder work
+        await until(pilot, lambda: len(tree.root.children) == 3, "the filter applied")
+        await pilot.press("enter")  # two files: the tree, on the first file, not on the folder
+        assert app.screen.focused is tree and tree.cursor_node is not None
+        assert tree.cursor_node.data is not None and tree.cursor_node.data.path.name == "notes.md"
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, AttachScreen), "the picker closed")
+
+        await attach_with_picker(pilot, "png")  # one file left: enter attaches it
+        await until(pilot, lambda: chips(app).attachments, "the file attached")
+        assert [a.name for a in chips(app).attachments] == ["red.png"]
+
+
 async def test_the_palette_opens_the_picker_and_a_typed_path_attaches(make_settings: Any) -> None:
     from support import run_command
 

@@ -1,7 +1,8 @@
 """The file picker: a directory tree of the current folder, filtered as you type, to attach a file.
 
-What is typed filters the tree's file names (folders stay, to open); enter on a file, or a typed path that names
-one, picks it; down goes from the filter to the tree; escape closes with nothing picked.
+What is typed filters the tree's file names (folders stay, to open); enter on a file, a typed path that names one,
+or a filter that leaves one file in the folder picks it (with several, the tree gets the focus on the first);
+down goes from the filter to the tree; escape closes with nothing picked.
 """
 
 from __future__ import annotations
@@ -80,7 +81,15 @@ class AttachScreen(ModalScreen[Path | None]):
         if path is not None and path.is_file():
             self.dismiss(path)
             return
-        self.files.focus()  # a filter, not a file: pick from what it left
+        # A filter, not a file: the one file it leaves is the one meant; of several, the first is where to pick.
+        matches = [node for node in self.files.root.children
+                   if node.data is not None and not _is_dir(node.data.path)]
+        if typed and len(matches) == 1 and matches[0].data is not None:
+            self.dismiss(matches[0].data.path)
+            return
+        self.files.focus()
+        if matches:
+            self.files.move_cursor(matches[0])
 
     def on_key(self, event: events.Key) -> None:
         if event.key == "down" and isinstance(self.focused, Input):

@@ -338,7 +338,7 @@ async def test_delete_from_a_message_asks_first(fake: FakeOpenAI, make_settings:
         await two_exchanges(pilot, fake)
         await pilot.press("shift+tab", "k", "d")  # on the second user message
         bar = app.screen.query_one(ConfirmBar)
-        question = "Delete this message and what follows it on every branch (1 message)"
+        question = "Delete this message and what follows it on every branch (2 messages in all)"
         assert bar.has_focus and question in str(bar.render())
         await pilot.press("j", "escape")  # the question takes every key; escape keeps the messages
         await until(pilot, lambda: not app.screen.query(ConfirmBar))

@@ -332,7 +332,7 @@ class MessageActions:
 
     async def ask_delete(self, view: MessageView, message: Message) -> None:
         count = len(subtree(self.session.conversation, message))
-        after = f" and what follows it on every branch ({plural(count - 1, 'message')})" if count > 1 else ""
+        after = f" and what follows it on every branch ({plural(count, 'message')} in all)" if count > 1 else ""
         for asked in self.screen.query(DeleteQuestion):  # asked again: one question at a time
             await asked.remove()
         question = DeleteQuestion(view, lambda yes: self._delete(message, yes))

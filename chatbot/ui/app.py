@@ -244,21 +244,27 @@ class ChatApp(App[None]):
         return self._keymap.get(binding_id, binding.key).split(",")[0].strip()
 
     def binding_rows(self) -> list[str]:
-        """Every binding with its current keys and its id, for the help screen; narrow enough for 60 columns."""
-        rows = [f"{'key':<19} {'action':<14} [keymap] id"]
-        cursor = False
+        """Every binding with its current keys and its id, for the help screen, in columns as wide as what they
+        hold (each at least a space apart)."""
+        found: list[tuple[str, str, str, str]] = []  # where, keys, what it does, id
         for where, binding in self._all_bindings():
             if binding.id:  # the prompt's own keys are summed up below
-                if where == "transcript" and not cursor:
-                    cursor = True
-                    rows += ["", f"In the transcript ({self.key_of('messages')}), on the message under the cursor:"]
-                keys = self._keymap.get(binding.id, binding.key)
-                rows.append(f"{keys:<19} {binding.description or binding.action:<14} {binding.id}")
-        rows += [f"{'1-9':<19} Copy code block N (numbered in the message)",
-                 "", f"{'ctrl+p':<19} Commands: every action, export",
-                 f"{'up, down':<19} Messages sent, to resend",
-                 f"{'pageup, pagedown':<19} Scroll the transcript",
-                 f"{'ctrl+home, ctrl+end':<19} The transcript's top, its end"]
+                found.append((where, self._keymap.get(binding.id, binding.key),
+                              binding.description or binding.action, binding.id))
+        keys_width = max([19, *(len(keys) for _, keys, _, _ in found)])
+        action_width = max([14, *(len(action) for _, _, action, _ in found)])
+        rows = [f"{'key':<{keys_width}} {'action':<{action_width}} [keymap] id"]
+        cursor = False
+        for where, keys, action, binding_id in found:
+            if where == "transcript" and not cursor:
+                cursor = True
+                rows += ["", f"In the transcript ({self.key_of('messages')}), on the message under the cursor:"]
+            rows.append(f"{keys:<{keys_width}} {action:<{action_width}} {binding_id}")
+        rows += [f"{'1-9':<{keys_width}} Copy code block N (numbered in the message)",
+                 "", f"{'ctrl+p':<{keys_width}} Commands: every action, export",
+                 f"{'up, down':<{keys_width}} Messages sent, to resend",
+                 f"{'pageup, pagedown':<{keys_width}} Scroll the transcript",
+                 f"{'ctrl+home, ctrl+end':<{keys_width}} The transcript's top, its end"]
         return rows
 
     def get_system_commands(self, screen: Screen[object]) -> Iterator[SystemCommand]:

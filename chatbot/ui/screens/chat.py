@@ -50,7 +50,6 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
         Binding("f1", "help", "Help", id="help"),
         Binding("f2", "model_menu", "Model", id="model_menu"),
         Binding("f3", "preset_menu", "Preset", id="preset_menu"),
-        Binding("f8", "effort_menu", "Effort", id="effort_menu", show=False),
         # Terminals without the kitty keyboard protocol send ctrl+h as backspace: f4 works everywhere.
         Binding("f4,ctrl+h", "history", "History", id="history"),
         Binding("escape", "stop", "Stop", id="stop"),
@@ -64,6 +63,7 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
         Binding("ctrl+o", "dropped", "Dropped turns", id="dropped_turns", show=False),
         Binding("ctrl+t", "thinking", "Thinking", id="thinking", show=False),
         Binding("f5", "attach", "Attach", id="attach", show=False),
+        Binding("f8", "effort_menu", "Effort", id="effort_menu", show=False),
         Binding("f9", "tools", "Tools", id="tools", show=False),
         # shift+tab reaches the app from every terminal, tmux and ssh (\e[Z); ctrl+up is at hand where it does.
         # Priority: the focus moves as the key is read, so the keys typed after it go to the transcript.

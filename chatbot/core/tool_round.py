@@ -26,13 +26,14 @@ if TYPE_CHECKING:
     from chatbot.core.tools.servers import ToolServers
 
 DECLINED = "error: the user declined to run this tool call"
-STOPPED = "error: not run: the user stopped the turn"
+NOT_RUN = "error: not run"  # how every answer to a call that never ran begins
+STOPPED = f"{NOT_RUN}: the user stopped the turn"
 INTERRUPTED = "error: the user stopped the turn before this call finished"
 TURNED_OFF = "error: the user turned this tool off"
 
 
 def over_limit(rounds: int) -> str:
-    return f"error: not run: this turn already ran {rounds} rounds of tool calls, its limit"
+    return f"{NOT_RUN}: this turn already ran {rounds} rounds of tool calls, its limit"
 
 
 async def answer_with_tools(session: Session, ending: Ending) -> AsyncGenerator[TurnEvent, None]:

@@ -379,7 +379,7 @@ async def test_deny_tells_the_model_and_the_turn_goes_on(fake: FakeOpenAI, make_
         await wait_turn(pilot)
         assert tool_messages(fake.last_body) == [("c1", "error: the user declined to run this tool call")]
         [block] = blocks(app)
-        assert "failed" in line_of(block) and block.has_class("failed")
+        assert "notes: write_note(" in line_of(block) and "declined" in line_of(block) and block.has_class("failed")
         assert app.screen.transcript.views()[-1].text == "As you wish."
 
 
@@ -392,6 +392,7 @@ async def test_escape_at_the_question_denies_and_stops_the_turn(fake: FakeOpenAI
         await pilot.press("escape")
         await wait_turn(pilot)
         assert len(fake.chat_requests) == 1  # the model was not asked again
+        assert "not run" in line_of(blocks(app)[0])
         # The next request carries the stopped call's answer: the API refuses a call left unanswered.
         await send(pilot, "something else")
         assert tool_messages(fake.last_body) == [("c1", "error: not run: the user stopped the turn")]
@@ -409,7 +410,7 @@ async def test_escape_during_a_running_call_cancels_it_and_the_turn(fake: FakeOp
         await wait_turn(pilot)
         assert len(fake.chat_requests) == 1
         [block] = blocks(app)
-        assert not block.running and "running" not in line_of(block)
+        assert not block.running and "running" not in line_of(block) and "stopped" in line_of(block)
         await send(pilot, "go on")
         assert tool_messages(fake.last_body) == [
             ("c1", "error: the user stopped the turn before this call finished")]
@@ -514,7 +515,7 @@ async def test_a_stored_conversation_opens_with_its_calls_folded(fake: FakeOpenA
         await pilot.pause()
         [block] = blocks(app)
         assert block.collapsed and block.result == "no note called x" and not block.error
-        assert line_of(block).startswith('▶ notes__read_note(title="x") · ')
+        assert line_of(block).startswith('▶ notes: read_note(title="x") · ')  # as it read live
         assert [(v.role, v.text) for v in app.screen.transcript.views()] == [
             ("user", "read x"), ("assistant", ""), ("assistant", "Nothing there.")]
         assert not app.session.tools.servers["notes"].started  # showing the calls starts nothing

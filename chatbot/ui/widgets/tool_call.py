@@ -23,6 +23,7 @@ from textual.widgets import Button, Static
 
 from chatbot.core.events import ToolCall
 from chatbot.core.text import plural
+from chatbot.core.tool_round import DECLINED, INTERRUPTED, NOT_RUN
 from chatbot.ui.shown import shown
 
 SUMMARY_CELLS = 60  # the arguments on the folded line, cut to this
@@ -129,9 +130,9 @@ class ToolCallBlock(Vertical):
 
     def line(self) -> str:
         """The folded line's text, without its arrow."""
-        tool = self.call.name
-        if self.server and tool.startswith(f"{self.server}__"):
-            tool = f"{self.server}: {tool[len(self.server) + 2:]}"
+        # The model knows a tool as SERVER__TOOL (a stored call, too, whose server is not kept apart).
+        server, qualified, name = self.call.name.partition("__")
+        tool = f"{server}: {name}" if qualified and (not self.server or server == self.server) else self.call.name
         state = self._state()
         return f"{tool}({short_arguments(self.call)})" + (f" · {state}" if state else "")
 
@@ -140,7 +141,10 @@ class ToolCallBlock(Vertical):
             return f"running {int(self._clock() - self._started)}s (escape stops)"
         took = f"{self.seconds:.1f}s" if self.seconds else ""
         if self.error:
-            return " ".join(x for x in ("failed", took) if x)
+            # A call the user declined or stopped did not fail: it never ran.
+            what = ("declined" if self.result == DECLINED else "not run" if self.result.startswith(NOT_RUN)
+                    else "stopped" if self.result == INTERRUPTED else "failed")
+            return " ".join(x for x in (what, took) if x)
         return " · ".join(x for x in (took, plural(len(self.result.splitlines()), "line")) if x)
 
     def _draw_line(self) -> None:

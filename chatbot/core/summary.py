@@ -49,17 +49,24 @@ def covered(conversation: Conversation) -> list[Message]:
     return next((path[:i + 1] for i, m in enumerate(path) if m.id == summary.covers), [])
 
 
+def in_effect(session: Session) -> Summary | None:
+    """The summary the next request carries in place of the oldest turns, if there is one."""
+    if session.settings.budget.strategy != "summarize" or not covered(session.conversation):
+        return None
+    return session.conversation.summary
+
+
 def summarized_window(session: Session, tools: int) -> Window:
     """The window of the next request: build_window's, over the summary in place of the turns it covers."""
     conversation, counter, budget = session.conversation, session.counter, session.budget()
-    done = covered(conversation) if session.settings.budget.strategy == "summarize" else []
-    if not done or conversation.summary is None:
+    summary = in_effect(session)
+    if summary is None:
         return build_window(conversation.all_messages(), counter, budget, tools)
+    done = covered(conversation)
     system = conversation.system_message()
-    messages = [*([system] if system else []), summary_message(conversation.summary.text),
-                *conversation.messages[len(done):]]
+    messages = [*([system] if system else []), summary_message(summary.text), *conversation.messages[len(done):]]
     window = build_window(messages, counter, budget, tools)
-    turns = conversation.summary.turns
+    turns = summary.turns
     return Window(window.kept, done + window.dropped, window.prompt_tokens, budget,
                   window.dropped_turns + turns, summarized_turns=turns)
 

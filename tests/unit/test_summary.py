@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from chatbot.core.client import ChatClient
 from chatbot.core.conversation import Conversation, Message
+from chatbot.core.errors import SpendLimitError
 from chatbot.core.events import ToolCall
 from chatbot.core.session import Session
 from chatbot.core.store.history import HistoryStore
@@ -180,7 +182,8 @@ async def test_a_tool_call_and_its_result_fall_out_together_and_are_summarised_t
 async def test_a_resumed_conversation_keeps_its_summary_and_does_not_pay_for_it_again(
         fake: FakeOpenAI, make_session: Callable[..., Session], store: HistoryStore) -> None:
     session = make_session(store=store)
-    fake.queue(Reply(ANSWERS[0]), Reply(ANSWERS[1]), Reply("SUMMARY of turns 0."), Reply(ANSWERS[2]))
+    fake.queue(Reply(ANSWERS[0]), Reply(ANSWERS[1]), Reply("SUMMARY of turns 0.", prompt_tokens=70,
+                                                            completion_tokens=5), Reply(ANSWERS[2]))
     for i in range(3):
         await send(session, QUESTIONS[i])
     recorder = session.observers[0]
@@ -189,6 +192,9 @@ async def test_a_resumed_conversation_keeps_its_summary_and_does_not_pay_for_it_
     conversation_id = recorder.conversation_id
     assert conversation_id is not None
 
+    # The ledger holds the summary request once, with what it used, beside the three replies.
+    rows = store.db.execute("SELECT status, prompt_tokens, completion_tokens FROM requests ORDER BY id").fetchall()
+    assert [tuple(r) for r in rows] == [("ok", 10, 2), ("ok", 10, 2), ("ok", 70, 5), ("ok", 10, 2)]
     stored = store.load(conversation_id)
     assert stored.conversation.summary is not None
     assert stored.conversation.summary.text == "SUMMARY of turns 0."
@@ -234,3 +240,22 @@ def _summary() -> Any:
     from chatbot.core.conversation import Summary
 
     return Summary("the old question, in short", 0, 1, "gpt-4o")
+
+
+async def test_the_spend_guard_is_asked_before_the_summary_request(
+        fake: FakeOpenAI, make_session: Callable[..., Session]) -> None:
+    session = make_session()
+    fake.queue(Reply(ANSWERS[0]), Reply(ANSWERS[1]))
+    await send(session, QUESTIONS[0])
+    await send(session, QUESTIONS[1])
+    # Less than what either request could cost is left: the summary request, first, is refused before it goes out.
+    session.settings.max_session_cost = session.totals.cost + Decimal("0.000001")
+
+    turn = session.send(QUESTIONS[2])
+    with pytest.raises(SpendLimitError):
+        async for _event in turn:
+            pass
+
+    assert len(fake.chat_requests) == 2
+    assert turn.outcome is not None and turn.outcome.ended == "failed" and turn.outcome.text_returned
+    assert session.totals.requests == 2

@@ -13,6 +13,7 @@ outcome says so.
 from __future__ import annotations
 
 from contextlib import aclosing
+from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -84,6 +85,9 @@ def due(session: Session, window: Window) -> bool:
 async def refresh(session: Session, ending: Ending) -> None:
     """Before a turn's request: summarise the turns that fell out of its window, if that is due. A failed summary
     leaves them out, as "drop" does, with a note in `ending`; a stopped one stops the turn."""
+    if session.settings.budget.strategy != "summarize":
+        return
+    await session.server_windows.learn(session.settings, session.model, session.spec)  # what fits: as reply() does
     try:
         window = session.window()
     except ChatError:
@@ -120,7 +124,9 @@ async def _request(session: Session, old: Summary | None, messages: list[Message
     """Ask for the summary; the request is counted once however it ends (a retried attempt on its own)."""
     config = session.settings.budget
     spec = session.settings.model_spec(config.summary_model or session.model)
-    preset = session.settings.active_preset(session.preset_name)  # no effort: the summary model may take none
+    # Plain text, with no effort the summary model might refuse: the preset's JSON mode is for replies.
+    preset = replace(session.settings.active_preset(session.preset_name), response_format="text",
+                     reasoning_effort=None)
     counter = session._counter(spec)
     request = [Message("system", config.summary_prompt), Message("user", transcript(old, messages))]
     prompt_tokens = counter.count_prompt(request)

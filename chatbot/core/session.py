@@ -283,8 +283,8 @@ class Session:
         """The answer to the conversation as it stands, the turns that fell out summarised first (summary.py): one
         reply, or with tools every round of calls until the model answers in text (tool_round.py)."""
         await refresh(self, ending)
-        from chatbot.core.tool_round import answer_with_tools
-
+        if self.tools:
+            from chatbot.core.tool_round import answer_with_tools  # the tools' modules only when there are tools
         async with aclosing(answer_with_tools(self, ending) if self.tools else self.reply(ending)) as replies:
             async for event in replies:
                 yield event

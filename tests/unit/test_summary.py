@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from chatbot.core.client import ChatClient
-from chatbot.core.conversation import Conversation, Message
-from chatbot.core.errors import SpendLimitError
+from chatbot.core.conversation import Conversation, Message, Summary
+from chatbot.core.errors import ContextTooLongError, SpendLimitError
 from chatbot.core.events import ToolCall
 from chatbot.core.session import Session
 from chatbot.core.store.history import HistoryStore
@@ -228,18 +231,12 @@ def test_a_schema_7_history_gains_the_summary_column_and_keeps_its_rows(tmp_path
         stored = store.load(3)
         assert [m.content for m in stored.conversation.messages] == ["an old question"]
         assert stored.conversation.summary is None
-        store.set_summary(3, _summary(), 21)
+        store.set_summary(3, Summary("the old question, in short", 0, 1, "gpt-4o"), 21)
         again = store.load(3).conversation
         assert again.summary is not None and again.summary.text == "the old question, in short"
         assert again.summary.covers == again.messages[0].id
     finally:
         store.close()
-
-
-def _summary() -> Any:
-    from chatbot.core.conversation import Summary
-
-    return Summary("the old question, in short", 0, 1, "gpt-4o")
 
 
 async def test_the_spend_guard_is_asked_before_the_summary_request(
@@ -259,3 +256,30 @@ async def test_the_spend_guard_is_asked_before_the_summary_request(
     assert len(fake.chat_requests) == 2
     assert turn.outcome is not None and turn.outcome.ended == "failed" and turn.outcome.text_returned
     assert session.totals.requests == 2
+
+
+@hyp_settings(max_examples=100, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(sizes=st.lists(st.integers(1, 60), min_size=1, max_size=8), covers=st.integers(0, 7),
+       summary_words=st.integers(1, 80), room=st.integers(20, 600))
+def test_a_window_with_a_summary_never_exceeds_the_budget_and_counts_the_summary(
+        make_settings: Any, sizes: list[int], covers: int, summary_words: int, room: int) -> None:
+    settings = make_settings(model="gpt-4o-mini", system_prompt=SYSTEM, max_tokens=MAX_TOKENS, budget={
+        "max_context_tokens": room + MAX_TOKENS, "strategy": "summarize"})
+    messages = [Message(role, " ".join(["word"] * size)) for size in sizes
+                for role in ("user", "assistant")]
+    conversation = Conversation(SYSTEM, messages[:-1])  # ends at a question, as when a request goes out
+    covered_message = messages[min(covers, len(messages) - 2)]
+    conversation.summary = Summary(" ".join(["note"] * summary_words), covered_message.id, 1)
+    session = Session(settings, ChatClient(api_key="k", base_url="http://127.0.0.1:9/v1"), conversation)
+    try:
+        window = session.window()
+    except ContextTooLongError:
+        return  # the newest turn cannot fit beside the summary: nothing is sent
+    assert window.prompt_tokens <= session.budget()
+    assert window.prompt_tokens == session.counter.count_prompt(window.kept)
+    assert window.kept[1].content == HEADING + conversation.summary.text
+    assert covered_message in window.dropped
+    # Every message of the path is either sent or left out (the summary standing for the oldest), none twice.
+    sent = [m for m in window.kept if m.role != "system"]
+    assert sorted(m.id for m in sent + window.dropped) == sorted(m.id for m in conversation.messages)

@@ -1,7 +1,8 @@
 """The sliding window: which messages go into the next request so it fits the model's context.
 
 System messages always stay, the oldest whole turns (a user message and the replies after it) drop first,
-and the newest turn never drops: if it cannot fit, the caller is told before anything is sent. A turn holds
+and the newest turn never drops: if it cannot fit, the caller is told before anything is sent. (With
+budget.strategy "summarize", chatbot.core.summary builds the window over a summary of the oldest turns.) A turn holds
 its tool calls and their results too (every message up to the next user message), so an assistant message
 that called tools and the tool messages answering it drop together: the API refuses one without the other.
 """
@@ -22,6 +23,7 @@ class Window:
     prompt_tokens: int
     budget: int
     dropped_turns: int = 0
+    summarized_turns: int = 0  # of the dropped turns, those a summary stands in for (chatbot.core.summary)
 
 
 def prompt_budget(context_window: int, max_tokens: int, limit: int | None = None) -> int:

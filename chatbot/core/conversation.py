@@ -41,6 +41,21 @@ class Message:
         return self.stopped or self.error is not None
 
 
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What stands in a request for the oldest turns that fell out of the window (budget.strategy "summarize").
+
+    Kept beside the tree, not in it: the path stays the user's and the model's turns, which stay on screen and in
+    the history; only requests carry the summary in their place."""
+
+    text: str
+    covers: int  # the id of the last message it stands for: it and every message before it on the path
+    turns: int  # how many turns it stands for
+    model: str | None = None  # the model that wrote it
+    usage: Usage | None = None
+    cost: Decimal | None = None
+
+
 ROOT = 0  # the parent of the first messages: no message has id 0 but the system prompt, which is not in the tree
 
 
@@ -61,6 +76,7 @@ class Conversation:
         self._active: dict[int, int | None] = {ROOT: None}  # the child the active path goes through; None: it ends
         self._before: dict[int, int | None] = {}  # what was active in its parent's place before a message came
         self._path: list[Message] | None = None
+        self.summary: Summary | None = None  # the earlier turns, summarised (chatbot.core.summary)
         for message in messages:
             self.add(message)
 

@@ -170,13 +170,18 @@ class TurnSettled:
     finish_reason: str | None = None
     text_returned: bool = False
     tool_note: str | None = None  # why a turn with tools ended before the model answered in text
+    summary_note: str | None = None  # the turns that fell out of the window could not be summarised, and why
 
     @property
     def note(self) -> str | None:
         """What the user should know about how a finished reply ended (cut at max_tokens, filtered, a chain of
-        tool calls cut at max_tool_rounds)."""
+        tool calls cut at max_tool_rounds), and about the earlier turns it was sent without."""
         if self.ended != "finished":
             return None
+        notes = [n for n in (self.summary_note, self._ending_note()) if n]
+        return "; ".join(notes) if notes else None
+
+    def _ending_note(self) -> str | None:
         if self.tool_note is not None:
             return self.tool_note
         reply = self.reply

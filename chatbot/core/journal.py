@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from chatbot.core.conversation import Message
+from chatbot.core.conversation import Message, Summary
 from chatbot.core.request import Request
 
 
@@ -130,6 +130,13 @@ class BranchSwitched:
 
 
 @dataclass(frozen=True, slots=True)
+class SummaryMade:
+    """The oldest turns of the conversation were summarised: `summary` stands in for them in requests."""
+
+    summary: Summary
+
+
+@dataclass(frozen=True, slots=True)
 class RequestSettled:
     """A request ended, as billed: once per request, a failed attempt that was retried included."""
 
@@ -138,7 +145,7 @@ class RequestSettled:
 
 Entry = (ConversationStarted | ConversationResumed | ConversationForked | SettingsChanged | MessageAdded
          | MessageWithdrawn | MessagesDeleted | BranchSwitched | RequestStarted | ReplyStarted | ReplyProgress
-         | ReplyFinal | RequestSettled)
+         | ReplyFinal | RequestSettled | SummaryMade)
 
 
 def frozen(message: Message) -> Message:

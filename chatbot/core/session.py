@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatbot.core import journal
 from chatbot.core.attachments import Attachment, refuse_images
-from chatbot.core.budget import Window, build_window, prompt_budget
+from chatbot.core.budget import Window, prompt_budget
 from chatbot.core.client import Client
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.errors import ChatError
@@ -31,6 +31,7 @@ from chatbot.core.request import ERROR, OK, RETRIED, STOPPED, Request, error_cla
 from chatbot.core.request_body import ToolDefinitions, accepted_effort, reply_reserve, stored_params
 from chatbot.core.server_windows import ServerWindows
 from chatbot.core.settings import Settings
+from chatbot.core.summary import refresh, summarized_window
 from chatbot.core.tokens import TokenCounter
 from chatbot.core.totals import InFlight, Totals
 from chatbot.core.turn import Ending, Turn
@@ -118,8 +119,7 @@ class Session:
         """The messages the next request would send, beside `tools` (default: those the last request offered).
         Raises ContextTooLongError if the newest turn cannot fit."""
         definitions = self.offered_tools if tools is None else tools
-        return build_window(self.conversation.all_messages(), self.counter, self.budget(),
-                            self.counter.count_tools(definitions))
+        return summarized_window(self, self.counter.count_tools(definitions))  # a summary in place of old turns
 
     def next_window(self) -> Window | None:
         """The window of the next request; None for an empty conversation or one whose newest turn cannot fit."""
@@ -279,14 +279,15 @@ class Session:
                 old = None
             turn.outcome = ending.settled(replaced=old)
 
-    def _answer(self, ending: Ending) -> AsyncGenerator[TurnEvent, None]:
-        """The answer to the conversation as it stands: one reply, or with tools every round of calls until the
-        model answers in text (tool_round.py)."""
-        if not self.tools:
-            return self.reply(ending)
-        from chatbot.core.tool_round import answer_with_tools
-
-        return answer_with_tools(self, ending)
+    async def _answer(self, ending: Ending) -> AsyncGenerator[TurnEvent, None]:
+        """The answer to the conversation as it stands, the turns that fell out summarised first (summary.py): one
+        reply, or with tools every round of calls until the model answers in text (tool_round.py)."""
+        await refresh(self, ending)
+        if self.tools:
+            from chatbot.core.tool_round import answer_with_tools  # the tools' modules only when there are tools
+        async with aclosing(answer_with_tools(self, ending) if self.tools else self.reply(ending)) as replies:
+            async for event in replies:
+                yield event
 
     async def reply(self, ending: Ending | None = None, *,
                     tools: ToolDefinitions | None = None) -> AsyncGenerator[ToolEvent, None]:

@@ -25,6 +25,7 @@ class Ending:
     stopped: bool = True  # until the stream ends or fails: a cancelled or closed turn stays stopped
     error: ChatError | None = None
     tool_note: str | None = None  # the turn's chain of tool calls was cut short, and why
+    summary_note: str | None = None  # the earlier turns could not be summarised (chatbot.core.summary), and why
 
     def settled(self, *, replaced: Message | None = None, text_returned: bool = False) -> TurnSettled:
         if self.error is not None:
@@ -32,7 +33,7 @@ class Ending:
         else:
             ended = "stopped" if self.stopped else "finished"
         return TurnSettled(ended, self.reply, replaced, self.error, self.finish_reason, text_returned,
-                           self.tool_note)
+                           self.tool_note, self.summary_note)
 
 
 class Turn:

@@ -78,6 +78,20 @@ class BudgetConfig(_Strict):
 
     max_context_tokens: int | None = Field(default=None, ge=1)
     """The most context a request may use (prompt plus max_tokens), below the model's window; unset: the window."""
+    strategy: Literal["drop", "summarize"] = "drop"
+    """What happens to the oldest turns that no longer fit: "drop" leaves them out of requests; "summarize" has
+    the model summarise them (one extra request, counted and priced like any other) and sends the summary in
+    their place. They stay on screen and in the history either way."""
+    summary_model: str | None = None
+    """The model that writes the summary; unset: the conversation's current model."""
+    summary_prompt: str = Field(default=(
+        "Summarise the conversation below so it can stand in for it: keep the facts, names, numbers, decisions "
+        "and open questions the rest of the conversation may need, in the order they came up. Write it as "
+        "plain notes, at most a few paragraphs, in the conversation's language."), min_length=1)
+    """The instruction the summary request is sent with, before the turns it summarises."""
+    summary_every: int = Field(default=4, ge=1)
+    """How many more turns must fall out of the window before the summary is made again (never on every turn):
+    until then the turns that fell out since are left out, as with "drop"."""
 
 
 class AttachmentsConfig(_Strict):

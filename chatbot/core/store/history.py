@@ -22,12 +22,14 @@ from pathlib import Path
 from chatbot.core import paths
 from chatbot.core.attachments import Attachment
 from chatbot.core.conversation import Conversation, Message
+from chatbot.core.conversation import Summary as TurnsSummary
 from chatbot.core.events import Usage
 from chatbot.core.pricing import Spent
 from chatbot.core.request import Request
 from chatbot.core.store import blobs, ledger
 from chatbot.core.store.calls import calls_json, calls_of
 from chatbot.core.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
+from chatbot.core.store.summaries import summary_json, summary_of
 from chatbot.core.terminal import neutralize, one_line
 
 BUSY_TIMEOUT = 10.0  # seconds a write waits for another writer's lock before it fails
@@ -200,6 +202,12 @@ class HistoryStore:
         with self._write() as db:
             db.execute("UPDATE conversations SET active_leaf = ? WHERE id = ?", (row_id, conversation_id))
 
+    def set_summary(self, conversation_id: int, summary: TurnsSummary, covers_row: int) -> None:
+        """Keep the summary of the conversation's oldest turns; `covers_row` is the last message it stands for."""
+        kept = summary_json(summary, covers_row)
+        with self._write() as db:
+            db.execute("UPDATE conversations SET summary = ? WHERE id = ?", (kept, conversation_id))
+
     def save_partial(self, row_id: int, content: str) -> None:
         with self._write() as db:
             db.execute("UPDATE messages SET content = ? WHERE id = ?", (content, row_id))
@@ -315,6 +323,7 @@ class HistoryStore:
             by_row[m["id"]] = message
         if (leaf := by_row.get(row["active_leaf"])) is not None:
             conversation.cut(leaf)  # the path ends where it ended when the conversation was left
+        conversation.summary = summary_of(row["summary"], by_row)
         return Stored(row["id"], row["title"], row["model"], row["preset"], conversation, row_ids,
                       row["created"], row["updated"], ledger.of_conversation(self.db, conversation_id))
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from chatbot.core import journal
-from chatbot.core.conversation import Message
+from chatbot.core.conversation import Message, Summary
 from chatbot.core.request import SENT, Request
 from chatbot.core.store.history import HistoryStore, Stored, title_from
 from chatbot.core.store.writer import Handle, Writer
@@ -66,6 +66,8 @@ class Recorder:
                 self._reply_final(message, params, setup, parent)
             case journal.RequestSettled(request):
                 self._request_settled(request)
+            case journal.SummaryMade(summary):
+                self._summary(summary)
             case journal.SettingsChanged(setup):
                 self._settings(setup)
             case journal.ConversationStarted() | journal.ConversationResumed():
@@ -112,6 +114,17 @@ class Recorder:
         def write(store: HistoryStore) -> None:
             if conversation.id is not None:
                 store.update_settings(conversation.id, setup.model, setup.preset, setup.system_prompt)
+        self._write(write)
+
+    def _summary(self, summary: Summary) -> None:
+        """The oldest turns were summarised: kept with the conversation, naming the row of the last one."""
+        conversation, covers = self._conversation, self._rows.get(summary.covers)
+        if conversation is None or covers is None:
+            return  # the turns it covers were never stored
+
+        def write(store: HistoryStore) -> None:
+            if conversation.id is not None and covers.id is not None:
+                store.set_summary(conversation.id, summary, covers.id)
         self._write(write)
 
     def _parent(self, parent: int | None) -> Handle:

@@ -10,7 +10,7 @@ import sqlite3
 
 from chatbot.core.store import blobs, ledger
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Each entry takes the schema from the version before it to its own number.
 MIGRATIONS: dict[int, str] = {
@@ -89,6 +89,9 @@ MIGRATIONS: dict[int, str] = {
         ALTER TABLE messages ADD COLUMN tool_error INTEGER NOT NULL DEFAULT 0;
     """,
     7: blobs.MIGRATION,
+    # budget.strategy "summarize": what stands in requests for a conversation's oldest turns (JSON: its text, the
+    # row of the last message it covers, how many turns, what it cost), so a resume does not pay for it again.
+    8: "ALTER TABLE conversations ADD COLUMN summary TEXT;",
 }
 
 

@@ -21,6 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from chatbot.core.events import TurnSettled
 from chatbot.core.status import status_of
+from chatbot.core.summary import in_effect
 from chatbot.ui import export as exporting
 from chatbot.ui.attaching import AttachActions
 from chatbot.ui.screens.history import HistoryScreen, Opened
@@ -107,7 +108,7 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
         """Show the session's conversation (after a resume); `jump_to` is a message id to scroll to."""
         messages = self.session.conversation.messages
         target = await self.transcript.show(self.session.conversation, jump_to, note=reply_note)
-        self.transcript.mark_dropped(self.session.dropped())
+        self.transcript.mark_dropped(self.session.dropped(), in_effect(self.session))
         self.actions.shown()
         self.refresh_status()
         if messages:
@@ -249,7 +250,7 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
         await self.actions.settled(views, outcome)
         if (error := outcome.error) is not None:
             await self.add_note("error", f"{error.headline()}\n{error.hint}".rstrip())
-        self.transcript.mark_dropped(session.dropped())
+        self.transcript.mark_dropped(session.dropped(), in_effect(session))
         self.refresh_status()
         self.turn = None
         recorder = self.app.recorder

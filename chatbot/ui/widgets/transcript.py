@@ -13,12 +13,13 @@ from collections.abc import Callable
 
 from textual.widgets import Static
 
-from chatbot.core.conversation import Conversation, Message
+from chatbot.core.conversation import Conversation, Message, Summary
 from chatbot.core.events import ToolCall
 from chatbot.core.text import plural
 from chatbot.ui.shown import shown
 from chatbot.ui.widgets.message_cursor import Act, MessageCursor
 from chatbot.ui.widgets.message_view import MessageView
+from chatbot.ui.widgets.summary_block import SummaryBlock
 from chatbot.ui.widgets.tool_call import ToolCallBlock
 
 MAX_VIEWS = 60
@@ -107,11 +108,25 @@ class Transcript(MessageCursor):
     def views(self) -> list[MessageView]:
         return list(self.query_children(MessageView))
 
-    def mark_dropped(self, dropped: list[Message]) -> None:
-        """Dim the messages that the sliding window leaves out of the next request."""
+    def mark_dropped(self, dropped: list[Message], summary: Summary | None = None) -> None:
+        """Dim the messages that the sliding window leaves out of the next request, and show the `summary` sent
+        in place of the oldest of them after the last one it covers (before the first message shown if that one
+        is not)."""
         ids = {m.id for m in dropped}
-        for view in self.views():
+        views = self.views()
+        for view in views:
             view.set_dropped(view.message is not None and view.message.id in ids)
+        for block in self.query_children(SummaryBlock):
+            if block.summary is summary:
+                return
+            block.remove()
+        if summary is None or not views:
+            return
+        after = next((v for v in views if v.message is not None and v.message.id == summary.covers), None)
+        if after is not None:
+            self.mount(SummaryBlock(summary), after=after)
+        else:
+            self.mount(SummaryBlock(summary), before=views[0])
 
     def view_of(self, message: Message | None) -> MessageView | None:
         """The view showing `message`, if it is mounted."""

@@ -1,0 +1,50 @@
+"""The summary of the oldest turns in the app: a folded block after the dimmed turns it stands for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import Static
+
+from chatbot.core.conversation import Message
+from chatbot.core.summary import HEADING
+from chatbot.core.tokens import REPLY_PRIMING, TokenCounter
+from chatbot.ui.app import make_app
+from chatbot.ui.widgets.message_view import MessageView
+from chatbot.ui.widgets.summary_block import SummaryBlock
+from fake_openai import FakeOpenAI, Reply
+from support import send
+
+SYSTEM = "Be brief."
+QUESTIONS = [f"question {i}: " + " ".join(f"{w}{i}" for w in ["alpha", "beta", "gamma", "delta"] * 10)
+             for i in range(3)]
+ANSWERS = [f"answer {i}." for i in range(3)]
+SUMMARY = "SUMMARY of turn 0."
+
+
+def budget() -> int:
+    """Room for the system prompt, the summary and two whole turns: the third question pushes the first out."""
+    counter = TokenCounter("o200k_base")
+    turn = max(counter.count_message(Message("user", q)) + counter.count_message(Message("assistant", a))
+               for q, a in zip(QUESTIONS, ANSWERS, strict=True))
+    return (REPLY_PRIMING + counter.count_message(Message("system", SYSTEM)) + 2 * turn
+            + counter.count_message(Message("system", HEADING + SUMMARY)) + 2)
+
+
+async def test_the_summary_shows_folded_after_the_turns_it_stands_for(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply(ANSWERS[0]), Reply(ANSWERS[1]), Reply(SUMMARY), Reply(ANSWERS[2]))
+    settings = make_settings(model="gpt-4o-mini", system_prompt=SYSTEM, max_tokens=50, budget={
+        "max_context_tokens": budget() + 50, "strategy": "summarize"})
+    app = make_app(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for question in QUESTIONS:
+            screen = await send(pilot, question)
+        [block] = screen.transcript.query(SummaryBlock)
+        assert block.collapsed
+        assert block.title == "summary of 1 earlier turn, sent in their place"
+        assert str(block.query_one(".summary-text", Static).render()) == SUMMARY
+        children = list(screen.transcript.children)
+        views = [c for c in children if isinstance(c, MessageView)]
+        assert children.index(block) == children.index(views[1]) + 1  # after the first answer, where it was
+        assert [v.has_class("dropped") for v in views] == [True, True, False, False, False, False]
+        assert screen.session.totals.requests == 4  # the status bar's figures count the summary request

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 import json
-import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -29,15 +28,13 @@ from chatbot.core.request import Request
 from chatbot.core.store import blobs, ledger
 from chatbot.core.store.calls import calls_json, calls_of
 from chatbot.core.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
+from chatbot.core.store.snippet import MATCH_CLOSE, MATCH_OPEN, snippet
 from chatbot.core.store.summaries import summary_json, summary_of
-from chatbot.core.terminal import neutralize, one_line
+from chatbot.core.terminal import one_line
 
 BUSY_TIMEOUT = 10.0  # seconds a write waits for another writer's lock before it fails
 TITLE_LENGTH = 60
-SNIPPET_WORDS = 12
-# What highlight() puts around each match: noncharacters, which no text holds and neutralize() keeps.
-_MATCH_OPEN, _MATCH_CLOSE = "\ufdd0", "\ufdd1"
-_MARKED = re.compile(f"{_MATCH_OPEN}([^{_MATCH_OPEN}{_MATCH_CLOSE}]*){_MATCH_CLOSE}")
+
 
 class After(enum.Enum):
     """Where a message goes without a parent named: after the active path's last message, as in a line."""
@@ -339,8 +336,8 @@ class HistoryStore:
             " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
             " JOIN conversations c ON c.id = m.conversation_id"
             " WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
-            (_MATCH_OPEN, _MATCH_CLOSE, terms, limit)).fetchall()
-        return [Hit(r[0], r[1], r[2], r[3], _snippet(r[4])) for r in rows]
+            (MATCH_OPEN, MATCH_CLOSE, terms, limit)).fetchall()
+        return [Hit(r[0], r[1], r[2], r[3], snippet(r[4])) for r in rows]
 
     def usage(self) -> list[ledger.Used]:
         """Requests, tokens and cost per day and model, from the ledger."""
@@ -350,21 +347,6 @@ class HistoryStore:
 def title_from(text: str) -> str:
     line = one_line(text)
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
-
-
-def _snippet(marked: str) -> str:
-    """About SNIPPET_WORDS words of a message around its first match («word»), on one line.
-
-    Cut from the text as shown (neutralize() first): FTS5's own snippet() cuts the stored text, and could stop
-    inside an escape sequence, whose open string then swallowed what a terminal printed after it. A match
-    inside a sequence (a window title) is removed with it; the hit is still listed, from its first words."""
-    words = neutralize(marked).split()
-    first = next((i for i, word in enumerate(words) if _MATCH_OPEN in word), 0)
-    start = max(0, min(first - 3, len(words) - SNIPPET_WORDS))
-    end = start + SNIPPET_WORDS
-    text = _MARKED.sub(r"«\1»", " ".join(words[start:end]))
-    text = text.replace(_MATCH_OPEN, "").replace(_MATCH_CLOSE, "")  # one half of a match the cut split
-    return ("…" if start else "") + text + ("…" if end < len(words) else "")
 
 
 def _message_fields(message: Message, params: dict[str, object] | None) -> tuple[object, ...]:

@@ -4,6 +4,7 @@ history store with a session recording into it."""
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,14 @@ import pytest
 from fake_openai import FakeOpenAI
 from leak_check import WRITTEN, assert_no_key_in_files
 from support import TEST_API_KEY, SleepRecorder
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The tests that interrupt `chat` send it SIGINT, as a terminal's ctrl+c does to its foreground program. A run
+    # started in the background of a shell script (`cmd &`) inherits SIGINT ignored, and `chat`, as a program
+    # should, keeps ignoring it: give the run the default, so what `chat` inherits is what a terminal gives it.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

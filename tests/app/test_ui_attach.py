@@ -45,16 +45,22 @@ async def attach_with_picker(pilot: Any, typed: str) -> None:
     await pilot.press("enter")
 
 
+async def open_picker(pilot: Any, listed: int) -> FilteredTree:
+    """f5, and the picker's tree once it lists the `listed` entries of the folder."""
+    await pilot.press("f5")
+    await until(pilot, lambda: isinstance(pilot.app.screen, AttachScreen), "the picker")
+    tree = pilot.app.screen.query_one(FilteredTree)
+    await until(pilot, lambda: len(tree.root.children) == listed, "the folder listed")
+    return tree
+
+
 async def test_the_picker_filters_as_you_type_and_attaches_the_file_picked(make_settings: Any) -> None:
     Path("photo.png").write_bytes(png(1024, 1024))
     Path("notes.md").write_text("# notes\n")
     Path("docs").mkdir()
     app = app_for(make_settings, model="gpt-4o")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f5")
-        await until(pilot, lambda: isinstance(app.screen, AttachScreen), "the picker")
-        tree = app.screen.query_one(FilteredTree)
-        await until(pilot, lambda: len(tree.root.children) == 3, "the folder listed")
+        tree = await open_picker(pilot, listed=3)
         await pilot.press(*"PHO")
         await until(pilot, lambda: sorted(str(n.label) for n in tree.root.children) == ["docs", "photo.png"],
                     "the filter applied")
@@ -79,10 +85,7 @@ async def test_enter_on_a_filter_that_leaves_one_file_attaches_it(make_settings:
     Path("work").mkdir()
     app = app_for(make_settings, model="gpt-4o")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f5")
-        await until(pilot, lambda: isinstance(app.screen, AttachScreen), "the picker")
-        tree = app.screen.query_one(FilteredTree)
-        await until(pilot, lambda: len(tree.root.children) == 3, "the folder listed")
+        tree = await open_picker(pilot, listed=3)
         await pilot.press(*"e")  # red.png, notes.md and the folder work
         await until(pilot, lambda: len(tree.root.children) == 3, "the filter applied")
         await pilot.press("enter")  # two files: the tree, on the first file, not on the folder

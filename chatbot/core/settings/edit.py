@@ -7,6 +7,7 @@ import os
 import tempfile
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
@@ -23,12 +24,7 @@ def set_top_level_key(path: Path, key: str, value: str) -> None:
     to that table. A file that is not valid TOML is reported and left as it is. Raises ConfigError only.
     """
     text = _read(path)
-    try:
-        before = tomllib.loads(text)
-        document = tomlkit.parse(text)
-    except (tomllib.TOMLDecodeError, TOMLKitError) as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}; it was left as it is",
-                          "fix the syntax, then save again") from None
+    before, document = _parse(path, text)
     if key in document:
         document[key] = value  # tomlkit keeps the old line's comment and ending
     else:
@@ -49,12 +45,7 @@ def set_tool_rule(path: Path, server: str, tool: str, rule: str) -> None:
     there is none), the rest of the file kept. Raises ConfigError only: for a server the file does not define
     (it came from the environment), or a file that is not valid TOML."""
     text = _read(path)
-    try:
-        before = tomllib.loads(text)
-        document = tomlkit.parse(text)
-    except (tomllib.TOMLDecodeError, TOMLKitError) as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}; it was left as it is",
-                          "fix the syntax, then save again") from None
+    before, document = _parse(path, text)
     servers = document.get("mcp_servers")
     entry = servers.get(server) if isinstance(servers, dict) else None
     line = f'{tool} = "{rule}" under [mcp_servers.{server}.tools]'
@@ -73,6 +64,16 @@ def set_tool_rule(path: Path, server: str, tool: str, rule: str) -> None:
         raise ConfigError(f"{path}: cannot save the rule without changing other settings; it was left as it is",
                           f"add {line} by hand")
     _write(path, edited)
+
+
+def _parse(path: Path, text: str) -> tuple[dict[str, Any], tomlkit.TOMLDocument]:
+    """The file's settings as they stand, and the document to edit; a file that is not valid TOML is reported
+    and left as it is."""
+    try:
+        return tomllib.loads(text), tomlkit.parse(text)
+    except (tomllib.TOMLDecodeError, TOMLKitError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}; it was left as it is",
+                          "fix the syntax, then save again") from None
 
 
 def _insert(document: tomlkit.TOMLDocument, key: str, value: str) -> None:

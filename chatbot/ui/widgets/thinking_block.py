@@ -17,11 +17,12 @@ FRAME = 1 / 30  # seconds between two updates of streaming reasoning, as for the
 STREAMING, DONE = "thinking…", "thinking"
 
 
-class ThinkingBlock(Collapsible):
-    """Hidden until there is reasoning to show."""
+class FoldedBlock(Collapsible):
+    """The look of a dimmed, folded block of a reply's side text (its reasoning, a summary of old turns): a title
+    line to open it, its text indented and in italics (the Static with class "folded-text")."""
 
     DEFAULT_CSS = """
-    ThinkingBlock {
+    FoldedBlock {
         background: transparent;
         border-top: none;
         padding: 0;
@@ -29,9 +30,13 @@ class ThinkingBlock(Collapsible):
         color: $text-muted;
         & > CollapsibleTitle { padding: 0; }
         & > Contents { padding: 0 0 0 2; }
-        & .thinking-text { height: auto; text-style: italic; }
+        & .folded-text { height: auto; text-style: italic; }
     }
     """
+
+
+class ThinkingBlock(FoldedBlock):
+    """Hidden until there is reasoning to show."""
 
     def __init__(self, text: str = "") -> None:
         self._shown = ShownStream()  # a sequence split across two pieces is still removed whole
@@ -39,8 +44,8 @@ class ThinkingBlock(Collapsible):
         self._pending = False
         self._timer: Timer | None = None
         self._folded_by_reply = False
-        super().__init__(Static(shown("".join(self._drawn)), classes="thinking-text"), title=DONE, collapsed=True,
-                         classes="thinking")
+        super().__init__(Static(shown("".join(self._drawn)), classes="folded-text thinking-text"), title=DONE,
+                         collapsed=True, classes="thinking")
         self.display = bool(text)
 
     @property

@@ -116,3 +116,9 @@ def spawn(fake: FakeOpenAI, tmp_path: Path) -> Iterator[Callable[..., Terminal]]
     yield start
     for terminal in terminals:
         terminal.close()
+
+
+def ready(terminal: Terminal) -> Terminal:
+    """`terminal` once its prompt is drawn, empty."""
+    terminal.wait_for(lambda: READY in terminal.text(), "the prompt drawn")
+    return terminal

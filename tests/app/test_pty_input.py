@@ -17,7 +17,7 @@ from pathlib import Path
 
 from chatbot.ui.typeahead import typed_ahead
 from fake_openai import FakeOpenAI, Reply
-from pty_terminal import ALTERNATE_SCREEN, LIMIT, READY, Terminal
+from pty_terminal import ALTERNATE_SCREEN, LIMIT, Terminal, ready
 
 
 def sent(fake: FakeOpenAI) -> list[str]:
@@ -31,11 +31,6 @@ def send_burst(terminal: Terminal, fake: FakeOpenAI, burst: bytes) -> str:
     terminal.write(burst)
     terminal.wait_for(lambda: len(sent(fake)) > count, f"a request after {burst!r} (sent before: {sent(fake)})")
     return sent(fake)[count]
-
-
-def ready(terminal: Terminal) -> Terminal:
-    terminal.wait_for(lambda: READY in terminal.text(), "the prompt drawn")
-    return terminal
 
 
 def test_text_and_enter_in_one_write_sends_all_of_it_twenty_times(spawn: Callable[..., Terminal],

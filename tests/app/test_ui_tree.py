@@ -15,6 +15,7 @@ from chatbot.ui.app import ChatApp, make_app
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.screens.history import HistoryScreen
 from fake_openai import Error, FakeOpenAI, Reply
+from pty_terminal import ready
 from support import Notified, run_command, send, until, wait_turn
 
 SIZE = (100, 30)
@@ -512,8 +513,6 @@ def test_the_cursor_keys_in_one_burst_act_in_order_on_a_real_terminal(spawn: Any
     """shift+tab as every terminal (and tmux) sends it, ESC [ Z, then keys of the cursor and text for the prompt,
     in one write: each key goes where the focus is once the keys before it have acted."""
     import base64
-
-    from test_pty_input import ready
 
     fake.queue(Reply("one", completion_tokens=5), Reply("two", completion_tokens=7), Reply("one, again"))
     terminal = ready(spawn())

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from chatbot.core.budget import Window
+from chatbot.core.events import Usage
 from chatbot.core.models import ModelSpec
 from chatbot.core.pricing import Spent, cost_of, worst_case
 from chatbot.core.request_body import reply_reserve
@@ -79,7 +81,7 @@ def status_of(session: Session, attached: int = 0) -> Status:
         cached_tokens=usage.cached_tokens if usage else 0,
         reasoning_tokens=usage.reasoning_tokens if usage else 0,
         estimated=usage.estimated if usage else False,
-        ctx_used=(window.prompt_tokens + (usage.completion_tokens if usage else 0)) if window else 0,
+        ctx_used=_ctx_used(session, window, usage),
         ctx_limit=budget if budget is not None and budget_limited else spec.context_window,
         budget_limited=budget_limited,
         window_assumed=spec.window_source == "assumed" and not budget_limited,
@@ -105,6 +107,20 @@ def status_of(session: Session, attached: int = 0) -> Status:
     if now < flight.retry_until:
         return replace(status, retry=Retry(math.ceil(flight.retry_until - now), flight.retry_note))
     return replace(status, waiting_seconds=int(now - flight.retry_until), retry=Retry(None, flight.retry_note))
+
+
+def _ctx_used(session: Session, window: Window | None, usage: Usage | None) -> int:
+    """The context the conversation uses: the request's window and the reply written into it. A window measured
+    after the reply (another alternative chosen) ends with that reply, so the reply is in it already: it counts
+    as it would after its request, the window without it and what the server said it wrote. (A request's window
+    never ends with a reply: it ends with what the model is to answer.)"""
+    if window is None:
+        return 0
+    completion = usage.completion_tokens if usage else 0
+    last = window.kept[-1] if window.kept else None
+    if last is not None and last.role == "assistant":
+        return window.prompt_tokens - (session.counter.count_message(last) - completion if usage else 0)
+    return window.prompt_tokens + completion
 
 
 def _next_worst_case(session: Session) -> Decimal | None:

@@ -252,3 +252,26 @@ async def test_files_waiting_to_be_sent_count_in_the_context_until_a_request_is_
         pass
     assert in_flight.attached_tokens == 0
     assert in_flight.ctx_used == session.last_window.prompt_tokens + in_flight.completion_tokens
+
+
+async def test_switching_to_an_alternative_reply_counts_it_once_in_the_context(
+        fake: FakeOpenAI, make_session: Callable[..., Session]) -> None:
+    # Two replies of the same length (and tokens) to one question: either one uses the same context.
+    fake.queue(Reply("alpha beta gamma", completion_tokens=3), Reply("delta omega kappa", completion_tokens=3))
+    session = make_session(model="gpt-4o")
+    await send(session, "a question")
+    async for _ in session.regenerate():
+        pass
+    before = status_of(session).ctx_used
+    second = session.conversation.last_reply()
+    assert second is not None and second.content == "delta omega kappa"
+    counter = session.counter
+    path = session.conversation.all_messages()
+    assert before == counter.count_prompt(path[:-1]) + 3
+
+    first = session.switch(second, -1)
+
+    assert first.content == "alpha beta gamma"
+    assert status_of(session).ctx_used == before
+    session.switch(first, 1)
+    assert status_of(session).ctx_used == before

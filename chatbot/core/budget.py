@@ -24,6 +24,7 @@ class Window:
     budget: int
     dropped_turns: int = 0
     summarized_turns: int = 0  # of the dropped turns, those a summary stands in for (chatbot.core.summary)
+    summarized: int = 0  # of the dropped messages, how many (the first) the summary stands in for
 
 
 def prompt_budget(context_window: int, max_tokens: int, limit: int | None = None) -> int:

@@ -1,8 +1,8 @@
 """What the status bar shows, as one value computed from the session: the bar only formats it.
 
 The token counts, the context and the costs describe the request in flight if there is one, else the last one;
-the dropped turns are those the sliding window leaves out of the next request (what ctrl+o lists and the
-transcript dims), so all three agree.
+the dropped turns (a summary may stand in for the oldest) are those the sliding window leaves out of the next
+request (what ctrl+o lists and the transcript dims), so all three agree.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ class Status:
     # An OpenAI model the catalogue lacks and the config does not describe: its window is a guess (ctx_limit is
     # default_context_window) and its price unknown; OpenAI reports neither, so only [models.NAME] can say.
     window_unknown: bool = False
-    dropped_turns: int = 0
+    dropped_turns: int = 0  # left out of the next request, those a summary stands in for included
+    summarized_turns: int = 0  # of the dropped turns, those the summary stands in for (budget.strategy "summarize")
+    effort: str | None = None  # the reasoning effort the next request sends; None: the model takes none, or none set
     # False while nothing of the request the counts describe has been billed (no request yet, or one still
     # waiting for its first token): the previous reply's cost beside the new request's tokens would mix two.
     replied: bool = False
@@ -73,6 +75,7 @@ def status_of(session: Session, attached: int = 0) -> Status:
     budget_limited = budget is not None and budget < spec.context_window
     last, total = costs(session)
     tools_on, tools_listed = _tools(session)
+    left_out = _left_out(session)
     status = Status(
         model=spec.name,
         preset=session.preset_name,
@@ -86,7 +89,9 @@ def status_of(session: Session, attached: int = 0) -> Status:
         budget_limited=budget_limited,
         window_assumed=spec.window_source == "assumed" and not budget_limited,
         window_unknown=undescribed(spec, openai=session.client.is_openai) and not budget_limited,
-        dropped_turns=_dropped_turns(session),
+        dropped_turns=left_out.dropped_turns if left_out else 0,
+        summarized_turns=left_out.summarized_turns if left_out else 0,
+        effort=_effort(session),
         replied=flight.first_token_at is not None if flight else session.last_usage is not None,
         last_cost=last,
         session_cost=total,
@@ -161,15 +166,21 @@ def _tools(session: Session) -> tuple[int | None, bool]:
     return sum(1 for spec in servers.offered if spec.name not in session.tools_off), servers.listed
 
 
-def _dropped_turns(session: Session) -> int:
-    """Turns left out of the next request, counted as ctrl+o counts them. In flight, the next request's window
-    is the one in flight (the user's message is in the conversation already)."""
+def _left_out(session: Session) -> Window | None:
+    """The window whose left-out turns the bar counts, as ctrl+o counts them: the next request's. In flight, the
+    next request's window is the one in flight (the user's message is in the conversation already)."""
     if session.in_flight is not None:
-        return session.in_flight.window.dropped_turns
+        return session.in_flight.window
     if session.last_window is None:
-        return 0  # nothing measured yet: counting now could load the tokenizer on the way to the first paint
-    window = session.next_window()
-    return window.dropped_turns if window else 0
+        return None  # nothing measured yet: counting now could load the tokenizer on the way to the first paint
+    return session.next_window()
+
+
+def _effort(session: Session) -> str | None:
+    """The reasoning effort the next request sends (the effort menu's choice, else the preset's), if the model
+    takes that one: a model that samples is sent none, and a value it does not take is refused before sending."""
+    spec, effort = session.spec, session.preset.reasoning_effort
+    return effort if spec.reasoning and effort in spec.reasoning_efforts else None
 
 
 def costs(session: Session) -> tuple[Decimal | None, Spent]:

@@ -69,7 +69,7 @@ def summarized_window(session: Session, tools: int) -> Window:
     window = build_window(messages, counter, budget, tools)
     turns = summary.turns
     return Window(window.kept, done + window.dropped, window.prompt_tokens, budget,
-                  window.dropped_turns + turns, summarized_turns=turns)
+                  window.dropped_turns + turns, summarized_turns=turns, summarized=len(done))
 
 
 def due(session: Session, window: Window) -> bool:

@@ -11,6 +11,7 @@ from chatbot.core.summary import HEADING
 from chatbot.core.tokens import REPLY_PRIMING, TokenCounter
 from chatbot.ui.app import make_app
 from chatbot.ui.widgets.message_view import MessageView
+from chatbot.ui.widgets.status_bar import StatusBar
 from chatbot.ui.widgets.summary_block import SummaryBlock
 from fake_openai import FakeOpenAI, Reply
 from support import send
@@ -48,3 +49,22 @@ async def test_the_summary_shows_folded_after_the_turns_it_stands_for(fake: Fake
         assert children.index(block) == children.index(views[1]) + 1  # after the first answer, where it was
         assert [v.has_class("dropped") for v in views] == [True, True, False, False, False, False]
         assert screen.session.totals.requests == 4  # the status bar's figures count the summary request
+
+
+async def test_ctrl_o_and_the_bar_call_the_summarised_turns_summarised(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply(ANSWERS[0]), Reply(ANSWERS[1]), Reply(SUMMARY), Reply(ANSWERS[2]))
+    settings = make_settings(model="gpt-4o-mini", system_prompt=SYSTEM, max_tokens=50, budget={
+        "max_context_tokens": budget() + 50, "strategy": "summarize"})
+    app = make_app(settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for question in QUESTIONS:
+            await send(pilot, question)
+        bar = str(app.screen.query_one(StatusBar).render())
+        assert "│ 1 summarised │" in bar and "dropped" not in bar  # short labels at this width
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        title = str(app.screen.query_one("#info-title", Static).render())
+        assert title.endswith("1 turn summarised, 0 turns dropped")
+        body = str(app.screen.query_one("#info-body Static", Static).render())
+        assert body.startswith("Summarised, sent as the summary in their place: 1 turn, 2 messages\n")
+        assert "Dropped" not in body and QUESTIONS[0][:40] in body

@@ -275,3 +275,20 @@ async def test_switching_to_an_alternative_reply_counts_it_once_in_the_context(
     assert status_of(session).ctx_used == before
     session.switch(first, 1)
     assert status_of(session).ctx_used == before
+
+
+@pytest.mark.parametrize(("model", "effort", "shown"), [("gpt-5", "low", "effort low"), ("gpt-5", None, None),
+                                                         ("gpt-4o", "low", None)])
+def test_the_effort_the_next_request_sends_is_shown_for_a_model_that_takes_one(
+        make_session: Callable[..., Session], model: str, effort: Any, shown: str | None) -> None:
+    from chatbot.ui.widgets.status_bar import fit
+    session = make_session(model=model)
+    session.effort = effort  # the effort menu's choice: a model that samples is sent none
+    status = status_of(session)
+    assert status.effort == (None if shown is None else effort)
+    line = fit(status, 80)
+    if shown is None:
+        assert "effort" not in line
+    else:
+        assert line.startswith(f"{model} · balanced · {shown} │ ")
+    assert len(line) <= 80

@@ -18,6 +18,7 @@ from chatbot.core.conversation import Conversation, Message, Summary
 from chatbot.core.errors import ContextTooLongError, SpendLimitError
 from chatbot.core.events import ToolCall
 from chatbot.core.session import Session
+from chatbot.core.status import status_of
 from chatbot.core.store.history import HistoryStore
 from chatbot.core.store.recorder import Recorder
 from chatbot.core.store.schema import MIGRATIONS
@@ -283,3 +284,28 @@ def test_a_window_with_a_summary_never_exceeds_the_budget_and_counts_the_summary
     # Every message of the path is either sent or left out (the summary standing for the oldest), none twice.
     sent = [m for m in window.kept if m.role != "system"]
     assert sorted(m.id for m in sent + window.dropped) == sorted(m.id for m in conversation.messages)
+
+
+async def test_the_status_bar_says_summarised_for_the_turns_a_summary_stands_for_and_dropped_for_the_rest(
+        fake: FakeOpenAI, make_session: Callable[..., Session]) -> None:
+    from chatbot.ui.widgets.status_bar import fit
+    summarizing, dropping = make_session(), make_session(strategy="drop")
+    for session in (summarizing, dropping):
+        fake.queue(Reply(ANSWERS[0]), Reply(ANSWERS[1]), *([Reply("SUMMARY of turns 0.")] if session is summarizing
+                                                          else []), Reply(ANSWERS[2]))
+        for i in range(3):
+            await send(session, QUESTIONS[i])
+
+    status = status_of(summarizing)
+    assert (status.dropped_turns, status.summarized_turns) == (1, 1)
+    line = fit(status, 200)
+    assert "1 turn summarised" in line and "dropped" not in line
+    assert "summarised" not in fit(status_of(dropping), 200) and "dropped 1 turn" in fit(status_of(dropping), 200)
+
+    fake.queue(Reply(ANSWERS[3]))
+    await send(summarizing, QUESTIONS[3])  # one more falls out: fewer than summary_every, so it is dropped
+
+    status = status_of(summarizing)
+    assert (status.dropped_turns, status.summarized_turns) == (2, 1)
+    assert "1 turn summarised │ dropped 1 turn" in fit(status, 200)
+    assert "1 summarised │ dropped 1" in fit(status, 80)

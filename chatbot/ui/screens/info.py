@@ -1,4 +1,4 @@
-"""A modal page of text rows: help (every binding) and the turns the sliding window dropped (`dropped_screen`)."""
+"""A modal page of text rows: help (every binding) and the turns the sliding window left out (`dropped_screen`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from chatbot.core.budget import Window
+from chatbot.core.conversation import Message
 from chatbot.core.text import plural
 from chatbot.ui.shown import shown
 
@@ -38,9 +39,23 @@ class InfoScreen(ModalScreen[None]):
 
 
 def dropped_screen(window: Window | None) -> InfoScreen:
-    """What the sliding window leaves out of the next request, counted in turns as the status bar counts them."""
+    """What the sliding window leaves out of the next request, counted in turns as the status bar counts them:
+    first the turns a summary stands in for (budget.strategy "summarize"), then those dropped with none."""
     dropped = window.dropped if window else []
     turns = window.dropped_turns if window else 0
-    rows = [f"{m.role:>9}: {m.content[:200].replace(chr(10), ' ')}" for m in dropped]
-    return InfoScreen(f"Left out of the next request by the sliding window: {plural(turns, 'turn')}, "
-                      f"{plural(len(dropped), 'message')}", rows)
+    summarized, summarized_turns = (window.summarized, window.summarized_turns) if window else (0, 0)
+
+    def rows(messages: list[Message]) -> list[str]:
+        return [f"{m.role:>9}: {m.content[:200].replace(chr(10), ' ')}" for m in messages]
+
+    if not summarized_turns:
+        return InfoScreen(f"Left out of the next request by the sliding window: {plural(turns, 'turn')}, "
+                          f"{plural(len(dropped), 'message')}", rows(dropped))
+    rest = dropped[summarized:]
+    listed = [f"Summarised, sent as the summary in their place: {plural(summarized_turns, 'turn')}, "
+              f"{plural(summarized, 'message')}", *rows(dropped[:summarized])]
+    if rest:
+        listed += ["", f"Dropped, with no summary: {plural(turns - summarized_turns, 'turn')}, "
+                       f"{plural(len(rest), 'message')}", *rows(rest)]
+    return InfoScreen(f"Left out of the next request by the sliding window: {plural(summarized_turns, 'turn')} "
+                      f"summarised, {plural(turns - summarized_turns, 'turn')} dropped", listed)

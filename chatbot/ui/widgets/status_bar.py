@@ -3,7 +3,7 @@
 It holds the Status as reactive state, set by the chat screen when a turn reports progress or settles, and
 draws it again only when it changes (or the bar is resized). It is always one line, at any width: a bar that
 grows to two lines when a reply starts moves the prompt under the user's cursor. Every item is shown with its
-full labels if the line fits, else with short ones (`in 21 (5 cached) out 900 (850 reasoning)`, `dropped 2`);
+full labels if the line fits, else with short ones (`in 21 (5 cached) out 900 (850 reasoning)`, `6 summarised`, `dropped 2`);
 what still does not fit is left out, least important first:
 
 1. the speed (tok/s), which changes on every frame of a reply
@@ -13,11 +13,12 @@ what still does not fit is left out, least important first:
 5. the last request's cost (the session's stays)
 6. how many tools are on (only when MCP servers are configured; "tools -" until they have started)
 7. the preset name
-8. the token counts
-9. the session's cost
-10. the context used
-11. the dropped turns
-12. the retry state
+8. the reasoning effort (only for a model that takes one, when the next request sends one)
+9. the token counts
+10. the session's cost
+11. the context used
+12. the summarised and the dropped turns
+13. the retry state
 
 The model name always stays; alone too long, it is cut with an ellipsis.
 """
@@ -33,11 +34,12 @@ from textual.widget import Widget
 
 from chatbot.core.pricing import format_cost
 from chatbot.core.status import Status
+from chatbot.core.text import plural
 from chatbot.ui.shown import shown
 
 SEPARATOR = " │ "
-DROP_ORDER = ("speed", "reasoning", "cached", "attached", "last", "tools", "preset", "tokens", "session", "ctx",
-              "dropped", "retry")
+DROP_ORDER = ("speed", "reasoning", "cached", "attached", "last", "tools", "preset", "effort", "tokens", "session",
+              "ctx", "dropped", "retry")
 
 
 def compact(n: int) -> str:
@@ -53,7 +55,9 @@ def compact(n: int) -> str:
 
 def items(status: Status, *, full: bool = True, left_out: frozenset[str] = frozenset()) -> list[str]:
     """The bar's items in the order shown, with full or short labels, without those named in `left_out`."""
-    shown_items = [status.model if "preset" in left_out else f"{status.model} · {status.preset}"]
+    head = [status.model, *([] if "preset" in left_out else [status.preset]),
+            *([f"effort {status.effort}"] if status.effort and "effort" not in left_out else [])]
+    shown_items = [" · ".join(head)]
     if status.retry is not None and "retry" not in left_out:
         left = status.retry.seconds_left
         shown_items.append("retry sent" if left is None else f"retry in {left}s")
@@ -80,9 +84,13 @@ def items(status: Status, *, full: bool = True, left_out: frozenset[str] = froze
         shown_items.append(f"ctx {compact(status.ctx_used)}/{assumed}{compact(status.ctx_limit)}{budget}")
     if status.attached_tokens and "attached" not in left_out:
         shown_items.append(f"attached ~{status.attached_tokens:,}" if full else f"att ~{status.attached_tokens:,}")
-    if status.dropped_turns and "dropped" not in left_out:
-        turns = status.dropped_turns
-        shown_items.append(f"dropped {turns} turn{'' if turns == 1 else 's'}" if full else f"dropped {turns}")
+    if "dropped" not in left_out:
+        # Turns a summary stands in for are sent, in short: only those with none are dropped.
+        summarized, dropped = status.summarized_turns, status.dropped_turns - status.summarized_turns
+        if summarized:
+            shown_items.append(f"{plural(summarized, 'turn')} summarised" if full else f"{summarized} summarised")
+        if dropped:
+            shown_items.append(f"dropped {plural(dropped, 'turn')}" if full else f"dropped {dropped}")
     if "last" not in left_out:
         shown_items.append(f"last {format_cost(status.last_cost) if status.replied else '-'}")
     if "session" not in left_out:

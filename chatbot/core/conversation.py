@@ -270,9 +270,15 @@ class Conversation:
 
     def copy_to(self, message: Message) -> Conversation:
         """A new conversation holding copies (new ids) of the path up to and including `message`, with the same
-        system prompt: a fork. The copies keep their cached token counts: the same text counts the same."""
-        return Conversation(self.system_prompt, (
-            replace(m, id=next(_ids), token_counts=dict(m.token_counts)) for m in self.path_to(message)))
+        system prompt: a fork. The copies keep their cached token counts: the same text counts the same. The
+        summary goes with them if they hold the turns it stands for (the last of them is on that path)."""
+        path = self.path_to(message)
+        copies = [replace(m, id=next(_ids), token_counts=dict(m.token_counts)) for m in path]
+        fork = Conversation(self.system_prompt, copies)
+        ids = {m.id: copy.id for m, copy in zip(path, copies, strict=True)}
+        if self.summary is not None and self.summary.covers in ids:
+            fork.summary = replace(self.summary, covers=ids[self.summary.covers])
+        return fork
 
     def _leaf_id(self) -> int:
         node = ROOT

@@ -80,10 +80,12 @@ class MessagesDeleted:
 @dataclass(frozen=True, slots=True)
 class ConversationForked:
     """A new conversation took the place of the one before, holding copies (new ids) of its path up to a
-    message: `messages`, each after the one before it. Their requests were counted with the old one."""
+    message: `messages`, each after the one before it, with the summary of the oldest of them if it was
+    copied too. Their requests were counted with the old one."""
 
     setup: Setup
     messages: tuple[Message, ...]
+    summary: Summary | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -208,8 +208,8 @@ class Session:
         """Go on in a new conversation holding copies of the path up to and including `message`, with the same
         system prompt, model and preset. The copies show what their replies cost; nothing is counted again."""
         self._idle()
-        self.conversation = self.conversation.copy_to(message)
-        self._tell(journal.ConversationForked(self._setup(), tuple(map(journal.frozen, self.conversation.messages))))
+        copy = self.conversation = self.conversation.copy_to(message)  # its summary too, if it holds those turns
+        self._tell(journal.ConversationForked(self._setup(), tuple(map(journal.frozen, copy.messages)), copy.summary))
         self._branch_changed()
 
     def _idle(self) -> None:

@@ -309,3 +309,32 @@ async def test_the_status_bar_says_summarised_for_the_turns_a_summary_stands_for
     assert (status.dropped_turns, status.summarized_turns) == (2, 1)
     assert "1 turn summarised │ dropped 1 turn" in fit(status, 200)
     assert "1 summarised │ dropped 1" in fit(status, 80)
+
+
+async def test_a_fork_keeps_the_summary_when_its_path_holds_the_turns_it_stands_for(
+        fake: FakeOpenAI, make_session: Callable[..., Session], store: HistoryStore) -> None:
+    session = make_session(store=store)
+    fake.queue(Reply(ANSWERS[0]), Reply(ANSWERS[1]), Reply("SUMMARY of turns 0."), Reply(ANSWERS[2]))
+    for i in range(3):
+        await send(session, QUESTIONS[i])
+    path = session.conversation.messages
+
+    session.fork_conversation(path[3])  # up to the second answer: the first turn, summarised, is in the copy
+
+    fork = session.conversation
+    assert fork.summary is not None and fork.summary.text == "SUMMARY of turns 0."
+    assert fork.summary.covers == fork.messages[1].id != path[1].id  # the copy of the first answer
+    recorder = session.observers[0]
+    assert isinstance(recorder, Recorder) and recorder.writer.drain(10) and recorder.conversation_id is not None
+    stored = store.load(recorder.conversation_id).conversation
+    assert stored.summary is not None and stored.summary.covers == stored.messages[1].id
+    fake.queue(Reply(ANSWERS[2]))
+    await send(session, QUESTIONS[2])
+    assert contents(fake.last_body) == [SYSTEM, HEADING + "SUMMARY of turns 0.", QUESTIONS[1], ANSWERS[1],
+                                        QUESTIONS[2]]
+
+    session.fork_conversation(session.conversation.messages[0])  # the first question alone: the summary is not
+
+    assert session.conversation.summary is None
+    assert recorder.writer.drain(10) and recorder.conversation_id is not None
+    assert store.load(recorder.conversation_id).conversation.summary is None

@@ -52,8 +52,10 @@ class Recorder:
                 self._forget(message)
             case journal.MessagesDeleted(ids):
                 self._delete(ids)
-            case journal.ConversationForked(setup, messages):
+            case journal.ConversationForked(setup, messages, summary):
                 self._fork(setup, messages)
+                if summary is not None:
+                    self._summary(summary)  # written after the copies it names
             case journal.RequestStarted(model):
                 self._request_started(model)
             case journal.BranchSwitched(leaf):

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from chatbot.core.conversation import Message
+from chatbot.core.conversation import Message, Summary
 from chatbot.core.events import Usage
 from chatbot.core.store.export import FORMAT, to_json
 from chatbot.core.store.history import HistoryStore
@@ -82,6 +82,45 @@ def test_cli_export_json_then_import(chat: Any) -> None:
     assert markdown.returncode == 0
     assert front_matter(markdown.stdout)["title"] == "Exported"
     assert "Where is «Zürich»?" in markdown.stdout
+
+
+def test_cli_export_and_import_carry_the_summary_of_the_oldest_turns(chat: Any) -> None:
+    default = HistoryStore(db_path())
+    cid = default.create("gpt-4o", "balanced", "", title="Summed")
+    default.add(cid, Message("user", "first question"))
+    covers = default.add(cid, Message("assistant", "first answer", model="gpt-4o"))
+    default.add(cid, Message("user", "second question"))
+    default.add(cid, Message("assistant", "second answer", model="gpt-4o"))
+    default.set_summary(cid, Summary("They asked a first question.", 0, 1, "gpt-4o-mini", Usage(70, 5, 0),
+                                     Decimal("0.0000135")), covers)
+    default.close()
+
+    markdown = chat("export", str(cid))
+    assert markdown.returncode == 0, markdown.stderr
+    body = markdown.stdout
+    section = body.index("## Summary of 1 earlier turn (by gpt-4o-mini)")
+    assert body.index("first answer") < section < body.index("They asked a first question.") < body.index(
+        "second question")
+    for flags in ([], ["--all-branches"]):
+        out = Path.cwd() / f"summed{len(flags)}.json"
+        assert chat("export", str(cid), "--format", "json", *flags, "-o", str(out)).returncode == 0
+        exported = json.loads(out.read_text("utf-8"))
+        assert exported["summary"] == {
+            "text": "They asked a first question.", "covers": 2, "turns": 1, "model": "gpt-4o-mini",
+            "usage": {"prompt_tokens": 70, "completion_tokens": 5, "cached_tokens": 0, "estimated": False,
+                      "reasoning_tokens": 0}, "cost_usd": "0.0000135"}
+        imported = chat("import", str(out))
+        assert imported.returncode == 0, imported.stderr
+        default = HistoryStore(db_path())
+        try:
+            copy = default.load(int(imported.stdout.strip()))
+            summary = copy.conversation.summary
+            assert summary is not None and summary.covers == copy.conversation.messages[1].id
+            assert (summary.text, summary.turns, summary.model, summary.cost) == (
+                "They asked a first question.", 1, "gpt-4o-mini", Decimal("0.0000135"))
+            assert export_fields(to_json(copy, tree=bool(flags))) == export_fields(exported)
+        finally:
+            default.close()
 
 
 def test_cli_export_of_an_unknown_id_is_a_usage_error(chat: Any) -> None:

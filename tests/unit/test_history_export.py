@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chatbot.core.conversation import Message
+from chatbot.core.conversation import Message, Summary
 from chatbot.core.store.export import FORMAT, import_json, to_json, to_markdown
 from chatbot.core.store.history import HistoryStore
 from fake_openai import FakeOpenAI, Reply
@@ -148,3 +148,35 @@ def tree_shape(conversation: Any) -> list[tuple[str, str | None, tuple[int, int]
         parent = conversation.parent_of(m)
         rows.append((m.content, None if parent is None else parent.content, conversation.position(m)))
     return rows
+
+
+@pytest.mark.parametrize(("summary", "says"), [
+    ({"text": "notes", "covers": 9, "turns": 1}, "covers names no message of the export: 9"),
+    ({"text": "", "covers": 1, "turns": 1}, "text is not text"),
+    ({"text": "notes", "covers": 1, "turns": 0}, "turns is not a count of turns"),
+    ("notes", "not an object"),
+])
+def test_an_import_with_a_bad_summary_imports_nothing(store: HistoryStore, summary: object, says: str) -> None:
+    conversation_id = store.create("gpt-4o", "balanced", "")
+    store.add(conversation_id, Message("user", "go"))
+    data = {**to_json(store.load(conversation_id)), "summary": summary}
+    before = len(store.conversations())
+
+    with pytest.raises(ValueError, match=f"^malformed export, summary: {says}"):
+        import_json(store, data)
+
+    assert len(store.conversations()) == before
+
+
+def test_a_summary_on_a_branch_the_export_does_not_hold_is_left_out(store: HistoryStore) -> None:
+    conversation_id = store.create("gpt-4o", "balanced", "")
+    question = store.add(conversation_id, Message("user", "name a bird"), parent=None)
+    heron = store.add(conversation_id, Message("assistant", "a heron", model="gpt-4o"), parent=question)
+    store.add(conversation_id, Message("assistant", "a wren", model="gpt-4o"), parent=question)
+    store.set_summary(conversation_id, Summary("a heron was named", 0, 1), heron)
+    stored = store.load(conversation_id)
+
+    assert "summary" not in to_json(stored) and "## Summary" not in to_markdown(stored)  # the wren's path
+    assert to_json(stored, tree=True)["summary"]["covers"] == 2
+    text = to_markdown(stored, tree=True)
+    assert text.index("a heron") < text.index("## Summary of 1 earlier turn") < text.index("a wren")

@@ -5,7 +5,8 @@ An export holds the active path, the conversation as it was last read and sent. 
 leaf, and an import reads either form; Markdown puts a heading "Alternative 2/3" before each of a message's
 alternatives, which is followed by everything under it, the alternatives of the alternatives named "2/3 > 1/2".
 Attached files are in JSON once per content, base64 under "blobs" by their sha256, which each attachment names;
-a Markdown export links them, written beside it (save)."""
+a Markdown export links them, written beside it (save). The summary of the oldest turns, if the export holds
+the message it ends at, is a section after that message in Markdown and a field in JSON (export_summary.py)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.core.attachments import Attachment, language_of
-from chatbot.core.conversation import Message
+from chatbot.core.conversation import Conversation, Message
 from chatbot.core.events import Usage
 from chatbot.core.image_tokens import DETAILS
 from chatbot.core.pricing import format_cost
 from chatbot.core.store.blobs import digest
 from chatbot.core.store.calls import calls_json, calls_of
+from chatbot.core.store.export_summary import exported, field_of, read_field, summary_markdown
 from chatbot.core.store.history import HistoryStore, Stored
 
 FORMAT = "chatbot-conversation"
@@ -70,6 +72,7 @@ def to_markdown(stored: Stored, *, tree: bool = False, files: dict[str, str] | N
     if conversation.system_prompt:
         lines += ["## System", "", conversation.system_prompt, ""]
     active = {m.id for m in conversation.messages}
+    summary = exported(conversation, messages)
     labels: dict[int, str] = {}  # Message.id -> the alternatives it is in, outermost first ("2/3 > 1/2")
     for m in messages:
         parent = conversation.parent_of(m)
@@ -79,6 +82,8 @@ def to_markdown(stored: Stored, *, tree: bool = False, files: dict[str, str] | N
             lines += [f"## Alternative {label}{' (active)' if m.id in active else ''}", ""]
         labels[m.id] = label
         lines += _tool_result_markdown(m) if m.role == "tool" else _markdown_message(m, files)
+        if summary is not None and m.id == summary.covers:
+            lines += summary_markdown(summary)  # where requests carry it: in place of the turns above
     return "\n".join(lines)
 
 
@@ -185,7 +190,7 @@ def to_json(stored: Stored, *, tree: bool = False) -> dict[str, Any]:
     }
     if not tree:
         data["messages"] = [_message_json(m) for m in conversation.messages]
-        return _with_blobs(data, conversation.messages)
+        return _with_summary(_with_blobs(data, conversation.messages), conversation, conversation.messages)
     # Numbered in the order written, so a parent always comes before its children and an import can add them so.
     every = conversation.tree()
     number = {m.id: n for n, m in enumerate(every, 1)}
@@ -196,7 +201,14 @@ def to_json(stored: Stored, *, tree: bool = False) -> dict[str, Any]:
                          **_message_json(m)})
     leaf = conversation.leaf()
     data["messages"], data["active"] = messages, None if leaf is None else number[leaf.id]
-    return _with_blobs(data, every)
+    return _with_summary(_with_blobs(data, every), conversation, every)
+
+
+def _with_summary(data: dict[str, Any], conversation: Conversation, messages: list[Message]) -> dict[str, Any]:
+    """The summary of the oldest turns, naming the message it ends at by its number (left out if there is none)."""
+    if (summary := exported(conversation, messages)) is not None:
+        data["summary"] = field_of(summary, {m.id: n for n, m in enumerate(messages, 1)})
+    return data
 
 
 def _with_blobs(data: dict[str, Any], messages: list[Message]) -> dict[str, Any]:
@@ -247,7 +259,7 @@ def import_json(store: HistoryStore, data: dict[str, Any]) -> int:
                 where = f"malformed export, message {number}"
                 message = _message(raw, files)  # may still fail in add: a lone surrogate, a huge number
                 if not tree:
-                    store.add(conversation_id, message)
+                    rows[number] = store.add(conversation_id, message)
                     continue
                 parent = raw.get("parent")
                 if parent is not None and parent not in rows:
@@ -260,6 +272,10 @@ def import_json(store: HistoryStore, data: dict[str, Any]) -> int:
                 if data.get("active") is not None and data["active"] not in rows:
                     raise ValueError(f"no message {data['active']!r:.40}")
                 store.set_active_leaf(conversation_id, rows.get(data["active"]) if data.get("active") else None)
+            if data.get("summary") is not None:  # exports written before summaries have none
+                where = "malformed export, summary"
+                summary, covers = read_field(data["summary"], set(rows))
+                store.set_summary(conversation_id, summary, rows[covers])
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
     except (KeyError, TypeError, AttributeError, ArithmeticError) as exc:

@@ -3,8 +3,8 @@
 It holds the Status as reactive state, set by the chat screen when a turn reports progress or settles, and
 draws it again only when it changes (or the bar is resized). It is always one line, at any width: a bar that
 grows to two lines when a reply starts moves the prompt under the user's cursor. Every item is shown with its
-full labels if the line fits, else with short ones (`in 21 (5 cached) out 900 (850 reasoning)`, `6 summarised`, `dropped 2`);
-what still does not fit is left out, least important first:
+full labels if the line fits, else with short ones (`in 21 (5 cached) out 900 (850 reasoning)`, `6 summarised`,
+`dropped 2`); what still does not fit is left out, least important first:
 
 1. the speed (tok/s), which changes on every frame of a reply
 2. the reasoning count (part of the output count, which stays)

@@ -133,7 +133,8 @@ class BranchSwitched:
 
 @dataclass(frozen=True, slots=True)
 class SummaryMade:
-    """The oldest turns of the conversation were summarised: `summary` stands in for them in requests."""
+    """The oldest turns of the conversation were summarised (or the user edited the summary): `summary` stands in
+    for them in requests."""
 
     summary: Summary
 

@@ -107,6 +107,17 @@ async def refresh(session: Session, ending: Ending) -> None:
     session._tell(journal.SummaryMade(conversation.summary))
 
 
+def edit(session: Session, text: str) -> Summary:
+    """The user's words in place of the summary in effect: it stands for the same turns, and the next request
+    carries the new text (as does the next summary made over it). Kept in the history as a made one is."""
+    summary = in_effect(session)
+    if summary is None or not text.strip():
+        raise ValueError("no summary in effect, or no text for it")
+    edited = session.conversation.summary = replace(summary, text=text.strip())
+    session._tell(journal.SummaryMade(edited))
+    return edited
+
+
 def transcript(old: Summary | None, messages: list[Message]) -> str:
     """The turns to summarise as one text: a tool call and its result go as what they are, never as API
     messages, so no pair can be split and no model is refused a call without its answer."""

@@ -28,6 +28,7 @@ from chatbot.core.session import Session
 from chatbot.core.settings import Settings, config_path
 from chatbot.core.settings.edit import set_top_level_key
 from chatbot.core.store.history import HistoryStore
+from chatbot.core.summary import in_effect
 from chatbot.ui import themes, typeahead
 from chatbot.ui.collector import Collector
 from chatbot.ui.keymap import resolve as resolve_keymap
@@ -286,6 +287,9 @@ class ChatApp(App[None]):
                                 lambda: open_usage(self, screen.store))
             yield SystemCommand("Edit system prompt", "Change the system prompt of this conversation",
                                 screen.action_edit_system_prompt)
+            if in_effect(screen.session) is not None:
+                yield SystemCommand("Edit summary", "Change the summary sent in place of the earliest turns (e on it)",
+                                    screen.action_edit_summary)
             yield SystemCommand("New conversation", f"Start over ({key('new_conversation')})",
                                 screen.action_new_conversation)
             yield SystemCommand("Regenerate", f"Replace the last reply ({key('regenerate')})", screen.action_regenerate)

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from textual.widgets import Static
+from textual.widgets import Static, TextArea
+from textual.widgets._collapsible import CollapsibleTitle
 
 from chatbot.core.conversation import Message
+from chatbot.core.store.history import HistoryStore
 from chatbot.core.summary import HEADING
 from chatbot.core.tokens import REPLY_PRIMING, TokenCounter
 from chatbot.ui.app import make_app
+from chatbot.ui.screens.chat import ChatScreen
+from chatbot.ui.screens.system_prompt import SystemPromptScreen
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.status_bar import StatusBar
 from chatbot.ui.widgets.summary_block import SummaryBlock
 from fake_openai import FakeOpenAI, Reply
-from support import send
+from support import caught_up, send, until
 
 SYSTEM = "Be brief."
 QUESTIONS = [f"question {i}: " + " ".join(f"{w}{i}" for w in ["alpha", "beta", "gamma", "delta"] * 10)
@@ -68,3 +73,72 @@ async def test_ctrl_o_and_the_bar_call_the_summarised_turns_summarised(fake: Fak
         body = str(app.screen.query_one("#info-body Static", Static).render())
         assert body.startswith("Summarised, sent as the summary in their place: 1 turn, 2 messages\n")
         assert "Dropped" not in body and QUESTIONS[0][:40] in body
+
+
+def summarizing(make_settings: Any) -> Any:
+    return make_settings(model="gpt-4o-mini", system_prompt=SYSTEM, max_tokens=50, budget={
+        "max_context_tokens": budget() + 50, "strategy": "summarize"})
+
+
+async def test_e_on_the_summary_edits_it_and_the_next_request_and_the_history_carry_the_edit(
+        fake: FakeOpenAI, make_settings: Any, db: Path, reader: Any) -> None:
+    fake.queue(Reply(ANSWERS[0]), Reply(ANSWERS[1]), Reply(SUMMARY), Reply(ANSWERS[2]), Reply("answer 3."))
+    app = make_app(summarizing(make_settings), store=HistoryStore(db))
+    async with app.run_test(size=(120, 40)) as pilot:
+        for question in QUESTIONS:
+            screen = await send(pilot, question)
+        [block] = screen.transcript.query(SummaryBlock)
+        block.query_one(CollapsibleTitle).focus()
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, SystemPromptScreen) and app.screen.query(TextArea),
+                    "the summary editor")
+        assert str(app.screen.query_one("#system-title", Static).render()) == (
+            "Summary of 1 earlier turn, sent in their place")
+        editor = app.screen.query_one(TextArea)
+        assert editor.text == SUMMARY
+        editor.text = "They asked about alpha0, in the user's words."
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ChatScreen), "the editor to close")
+
+        summary = app.session.conversation.summary
+        assert summary is not None and summary.text == "They asked about alpha0, in the user's words."
+        assert summary.covers == app.session.conversation.messages[1].id and summary.turns == 1
+        [block] = screen.transcript.query(SummaryBlock)
+        assert str(block.query_one(".summary-text", Static).render()) == summary.text
+        await caught_up(app)
+        conversation_id = app.recorder.conversation_id
+        kept = reader().load(conversation_id).conversation
+        assert kept.summary is not None and kept.summary.text == summary.text  # a resume sends the edit
+        assert kept.summary.covers == kept.messages[1].id
+
+        screen.prompt.focus()  # back from the editor, the focus is on the block's title
+        await send(pilot, "question 3?")
+
+        assert len(fake.chat_requests) == 5  # no summary made again: one turn more fell out, fewer than 4
+        assert fake.last_body["messages"][1] == {"role": "system", "content": HEADING + summary.text}
+
+
+async def test_escape_in_the_summary_editor_changes_nothing(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply(ANSWERS[0]), Reply(ANSWERS[1]), Reply(SUMMARY), Reply(ANSWERS[2]))
+    app = make_app(summarizing(make_settings))
+    async with app.run_test(size=(120, 40)) as pilot:
+        for question in QUESTIONS:
+            screen = await send(pilot, question)
+        made = app.session.conversation.summary
+        [command] = [c for c in app.get_system_commands(screen) if c.title == "Edit summary"]
+        command.callback()
+        await until(pilot, lambda: isinstance(app.screen, SystemPromptScreen) and app.screen.query(TextArea),
+                    "the summary editor")
+        app.screen.query_one(TextArea).text = "something else"
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ChatScreen), "the editor to close")
+        assert app.session.conversation.summary is made and made is not None and made.text == SUMMARY
+        [block] = screen.transcript.query(SummaryBlock)
+        assert block.summary is made
+
+
+async def test_without_a_summary_there_is_no_edit_summary_command(fake: FakeOpenAI, make_settings: Any) -> None:
+    app = make_app(summarizing(make_settings))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert "Edit summary" not in [c.title for c in app.get_system_commands(app.screen)]

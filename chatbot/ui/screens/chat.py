@@ -28,6 +28,7 @@ from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen, dropped_screen
 from chatbot.ui.screens.menus import MenuActions
 from chatbot.ui.screens.message_actions import MessageActions
+from chatbot.ui.screens.summary_edit import edit_summary
 from chatbot.ui.screens.system_prompt import SystemPromptScreen
 from chatbot.ui.screens.tools import open_tools
 from chatbot.ui.screens.turn_worker import Progress, Settled, TurnViews, TurnWorker, reply_note
@@ -377,6 +378,9 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
 
     def action_edit_system_prompt(self) -> None:
         self.app.push_screen(SystemPromptScreen(self.session.conversation.system_prompt), self._system_prompt_saved)
+
+    def action_edit_summary(self) -> None:
+        edit_summary(self)
 
     def _system_prompt_saved(self, text: str | None) -> None:
         if text is not None:

@@ -1,4 +1,5 @@
-"""Edit the system prompt: ctrl+s keeps the change, escape drops it."""
+"""Edit a text the conversation sends: its system prompt, or the summary of its oldest turns. ctrl+s keeps the
+change, escape drops it."""
 
 from __future__ import annotations
 
@@ -22,16 +23,19 @@ class SystemPromptScreen(ModalScreen[str | None]):
         Binding("escape", "dismiss(None)", "Cancel"),
     ]
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, title: str = "System prompt",
+                 footer: str = "ctrl+s saves (applies to the next request) · escape cancels") -> None:
         super().__init__()
         self.text = text
+        self.title_text = title
+        self.footer = footer
 
     def compose(self) -> ComposeResult:
         with Vertical(id="system-prompt"):
-            yield Static(Content("System prompt"), id="system-title")
+            yield Static(Content(self.title_text), id="system-title")
             # A stored prompt (an imported one) is drawn as text; saving keeps what was shown.
             yield TextArea(shown_text(self.text), soft_wrap=True, id="system-text")
-            yield Static(Content("ctrl+s saves (applies to the next request) · escape cancels"), id="system-footer")
+            yield Static(Content(self.footer), id="system-footer")
 
     def action_save(self) -> None:
         self.dismiss(self.query_one(TextArea).text)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from textual.actions import SkipAction
 from textual.widgets import Static
 
 from chatbot.core.conversation import Conversation, Message, Summary
 from chatbot.core.events import ToolCall
 from chatbot.core.text import plural
 from chatbot.ui.shown import shown
-from chatbot.ui.widgets.message_cursor import Act, MessageCursor
+from chatbot.ui.widgets.message_cursor import Act, MessageCursor, What
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.summary_block import SummaryBlock
 from chatbot.ui.widgets.tool_call import ToolCallBlock
@@ -127,6 +128,12 @@ class Transcript(MessageCursor):
             self.mount(SummaryBlock(summary), after=after)
         else:
             self.mount(SummaryBlock(summary), before=views[0])
+
+    def action_act(self, what: What, number: int = 0) -> None:
+        focused = self.screen.focused
+        if what == "edit" and focused is not None and any(isinstance(n, SummaryBlock) for n in focused.ancestors):
+            raise SkipAction  # e on the summary block edits the summary (its own binding), not a message
+        super().action_act(what, number)
 
     def view_of(self, message: Message | None) -> MessageView | None:
         """The view showing `message`, if it is mounted."""

@@ -62,6 +62,7 @@ class Status:
     attached_tokens: int = 0  # of the files waiting to go with the next message (in ctx_used too)
     tools_on: int | None = None  # the tools offered to the model now; None: no MCP server is configured
     tools_listed: bool = False  # the servers have started (or failed to): tools_on is known
+    summarizing: int = 0  # the request in flight summarises this many turns (it is no reply)
 
 
 def status_of(session: Session, attached: int = 0) -> Status:
@@ -97,6 +98,7 @@ def status_of(session: Session, attached: int = 0) -> Status:
         session_cost=total,
         tokens_per_second=flight.tokens_per_second() if flight else None,
         in_flight=flight is not None,
+        summarizing=flight.summarizing if flight else 0,
         tools_on=tools_on,
         tools_listed=tools_listed,
     )
@@ -168,8 +170,9 @@ def _tools(session: Session) -> tuple[int | None, bool]:
 
 def _left_out(session: Session) -> Window | None:
     """The window whose left-out turns the bar counts, as ctrl+o counts them: the next request's. In flight, the
-    next request's window is the one in flight (the user's message is in the conversation already)."""
-    if session.in_flight is not None:
+    next request's window is the one in flight (the user's message is in the conversation already), unless that
+    is the summary's, which comes before it."""
+    if session.in_flight is not None and not session.in_flight.summarizing:
         return session.in_flight.window
     if session.last_window is None:
         return None  # nothing measured yet: counting now could load the tokenizer on the way to the first paint

@@ -25,6 +25,7 @@ from chatbot.core.events import Retrying, TextDelta, Usage, UsageReport
 from chatbot.core.pricing import billed, worst_case
 from chatbot.core.request import ERROR, OK, RETRIED, STOPPED, Request, error_class
 from chatbot.core.request_body import reply_reserve
+from chatbot.core.totals import InFlight
 
 if TYPE_CHECKING:
     from chatbot.core.session import Session
@@ -98,7 +99,7 @@ async def refresh(session: Session, ending: Ending) -> None:
     old = conversation.summary if window.summarized_turns else None
     fresh = window.dropped[len(covered(conversation)) if old else 0:]
     try:
-        made = await _request(session, old, fresh)
+        made = await _request(session, old, fresh, window.dropped_turns)
     except ChatError as exc:
         ending.summary_note = f"could not summarise the earlier turns: {exc.message}; they were left out"
         return
@@ -131,8 +132,10 @@ def transcript(old: Summary | None, messages: list[Message]) -> str:
     return "\n\n".join(lines)
 
 
-async def _request(session: Session, old: Summary | None, messages: list[Message]) -> Summary:
-    """Ask for the summary; the request is counted once however it ends (a retried attempt on its own)."""
+async def _request(session: Session, old: Summary | None, messages: list[Message], turns: int) -> Summary:
+    """Ask for the summary of `turns` turns; the request is counted once however it ends (a retried attempt on its
+    own). It is the session's request in flight meanwhile, so the reply it comes before says it is summarising,
+    and counts its seconds or its retry as a reply's."""
     config = session.settings.budget
     spec = session.settings.model_spec(config.summary_model or session.model)
     # Plain text, with no effort the summary model might refuse: the preset's JSON mode is for replies.
@@ -151,6 +154,8 @@ async def _request(session: Session, old: Summary | None, messages: list[Message
     request_id: str | None = None
     status, error = STOPPED, None
     session._tell(journal.RequestStarted(spec.name))
+    flight = session.in_flight = InFlight(Window(request, [], prompt_tokens, session.budget()), clock, spec=spec,
+                                          summarizing=turns)
     try:
         async with aclosing(session.client.stream(request, spec, preset)) as stream:
             async for event in stream:
@@ -162,7 +167,8 @@ async def _request(session: Session, old: Summary | None, messages: list[Message
                     session._account(Request(spec.name, RETRIED, error=error_class(event.error),
                                              request_id=event.error.request_id,
                                              total_seconds=round(clock() - started, 4)))
-                    started = clock() + event.delay
+                    started = flight.retry_until = clock() + event.delay
+                    flight.retry_note = event.error.message
                     session._tell(journal.RequestStarted(spec.name))
         status = OK
     except ChatError as exc:
@@ -170,6 +176,7 @@ async def _request(session: Session, old: Summary | None, messages: list[Message
         request_id = request_id or exc.request_id
         raise
     finally:
+        session.in_flight = None
         text = "".join(parts).strip()
         if usage is None and parts:  # the server sent none: counted, as a reply's would be
             usage = Usage(prompt_tokens, counter.count_text(text), estimated=True)

@@ -63,7 +63,8 @@ class Totals:
 
 @dataclass
 class InFlight:
-    """The reply being streamed, for live counters. Completion tokens are counted per delta as they arrive."""
+    """The reply being streamed (or the summary asked for before it), for live counters. Completion tokens are
+    counted per delta as they arrive."""
 
     window: Window
     clock: Callable[[], float] = time.monotonic
@@ -80,6 +81,7 @@ class InFlight:
     spec: ModelSpec | None = None  # the model the request went to, whose prices it is billed at
     parent: Message | None = None  # the message the reply answers: the active leaf when the request went out
     tool_calls: tuple[ToolCall, ...] = ()  # the calls the reply asked for, complete once it ended
+    summarizing: int = 0  # not a reply: the request that summarises this many turns (chatbot.core.summary)
 
     def __post_init__(self) -> None:
         self.started = self.clock()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from chatbot.ui.screens.system_prompt import SystemPromptScreen
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.status_bar import StatusBar
 from chatbot.ui.widgets.summary_block import SummaryBlock
-from fake_openai import FakeOpenAI, Reply
+from fake_openai import Error, FakeOpenAI, Reply
 from support import caught_up, send, until
 
 SYSTEM = "Be brief."
@@ -142,3 +143,38 @@ async def test_without_a_summary_there_is_no_edit_summary_command(fake: FakeOpen
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert "Edit summary" not in [c.title for c in app.get_system_commands(app.screen)]
+
+
+async def test_the_reply_says_it_is_summarising_while_the_summary_request_runs(
+        fake: FakeOpenAI, make_settings: Any) -> None:
+    hold = threading.Event()
+    fake.queue(Reply(ANSWERS[0]), Reply(ANSWERS[1]), Reply(["SUMMARY ", "of turn 0."], hold=hold, hold_after=1),
+               Reply(ANSWERS[2]))
+    app = make_app(summarizing(make_settings))
+    async with app.run_test(size=(120, 40)) as pilot:
+        for question in QUESTIONS[:2]:
+            screen = await send(pilot, question)
+        screen.prompt.insert(QUESTIONS[2])
+        await pilot.press("enter")
+        try:
+            await until(pilot, lambda: len(fake.chat_requests) == 3 and screen.reply_view is not None
+                        and screen.reply_view.note == "summarising 1 earlier turn…", "the summarising note")
+            bar = str(app.screen.query_one(StatusBar).render())
+            assert "dropped 1" in bar  # the summary is not made yet: the turn is still only left out
+        finally:
+            hold.set()
+        await until(pilot, lambda: not screen.busy, "the turn to settle")
+        view = screen.transcript.views()[-1]
+        assert view.text == ANSWERS[2] and "summarising" not in view.note and "waiting" not in view.note
+        assert fake.last_body["messages"][1]["content"] == HEADING + SUMMARY
+
+
+async def test_a_failed_summary_still_says_so_in_the_reply(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply(ANSWERS[0]), Reply(ANSWERS[1]), Error(400, "no summaries today"), Reply(ANSWERS[2]))
+    app = make_app(summarizing(make_settings))
+    async with app.run_test(size=(120, 40)) as pilot:
+        for question in QUESTIONS:
+            screen = await send(pilot, question)
+        view = screen.transcript.views()[-1]
+        assert view.text == ANSWERS[2] and "summarising" not in view.note
+        assert "could not summarise the earlier turns: " in view.note and "no summaries today" in view.note

@@ -84,6 +84,8 @@ def flight_note(status: Status, *, reasoning: bool = False) -> str:
         if retry.seconds_left is None:
             return f"retry sent, waiting {status.waiting_seconds or 0}s (escape stops) · {reason}"
         return f"retrying in {retry.seconds_left}s (escape stops) · {reason}"
+    if status.summarizing:
+        return f"summarising {plural(status.summarizing, 'earlier turn')}…"
     if status.waiting_seconds is not None:
         return f"waiting {status.waiting_seconds}s"
     return "reasoning…" if reasoning else "streaming"

@@ -28,7 +28,7 @@ def exported(conversation: Conversation, messages: list[Message]) -> Summary | N
 
 
 def summary_markdown(summary: Summary) -> list[str]:
-    """The section after the last message the summary covers; its text is the model's, as written."""
+    """The section after the last message the summary covers, with its text as requests carry it."""
     by = f" (by {summary.model})" if summary.model else ""
     return [f"{heading(summary)}{by}", "", "*Sent in place of the turns above.*", "", summary.text, ""]
 
@@ -48,7 +48,7 @@ def field_of(summary: Summary, numbers: dict[int, int]) -> dict[str, Any]:
 
 def read_field(raw: object, numbers: set[int]) -> tuple[Summary, int]:
     """The summary the "summary" field holds, and the number of the message it covers (one of `numbers`).
-    Summary.covers is left 0: the importer names the row. Raises ValueError for what summary_json would not
+    Summary.covers is left 0: the importer names the row. Raises ValueError for what field_of would not
     have written."""
     if not isinstance(raw, dict):
         raise ValueError(f"not an object: {raw!r:.40}")

@@ -20,7 +20,7 @@ from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.status_bar import StatusBar
 from chatbot.ui.widgets.summary_block import SummaryBlock
 from fake_openai import Error, FakeOpenAI, Reply
-from support import caught_up, send, until
+from support import Notified, caught_up, send, until
 
 SYSTEM = "Be brief."
 QUESTIONS = [f"question {i}: " + " ".join(f"{w}{i}" for w in ["alpha", "beta", "gamma", "delta"] * 10)
@@ -178,3 +178,22 @@ async def test_a_failed_summary_still_says_so_in_the_reply(fake: FakeOpenAI, mak
         view = screen.transcript.views()[-1]
         assert view.text == ANSWERS[2] and "summarising" not in view.note
         assert "could not summarise the earlier turns: " in view.note and "no summaries today" in view.note
+
+
+async def test_an_empty_summary_is_not_saved(fake: FakeOpenAI, make_settings: Any) -> None:
+    fake.queue(Reply(ANSWERS[0]), Reply(ANSWERS[1]), Reply(SUMMARY), Reply(ANSWERS[2]))
+    app = make_app(summarizing(make_settings))
+    notified = Notified()
+    async with app.run_test(size=(120, 40), message_hook=notified) as pilot:
+        for question in QUESTIONS:
+            screen = await send(pilot, question)
+        made = app.session.conversation.summary
+        screen.action_edit_summary()
+        await until(pilot, lambda: isinstance(app.screen, SystemPromptScreen) and app.screen.query(TextArea),
+                    "the summary editor")
+        app.screen.query_one(TextArea).text = "  \n "
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ChatScreen), "the editor to close")
+        assert app.session.conversation.summary is made
+        await until(pilot, lambda: bool(notified.messages), "the notice")
+        assert notified.messages[-1] == "The summary is unchanged: an empty one would say nothing."

@@ -23,6 +23,7 @@ Run one scenario by itself: ``python -m benchmarks.terminal [--quick] [--scenari
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import sys
 import tempfile
@@ -74,10 +75,9 @@ class Scenario:
 
 def plan(quick: bool) -> tuple[dict[str, Scenario], int, float]:
     """The scenarios by role, repeats, and seconds of idling."""
-    if quick:
-        sizes, repeats, idling = {"short": 500, "long": 2_000, "markdown": 1_000, "paced": 300, "echo": 1_500}, 1, 2.0
-    else:
-        sizes, repeats, idling = {"short": 2_000, "long": 10_000, "markdown": 3_000, "paced": 2_000, "echo": 3_000}, 3, 5.0
+    sizes = ({"short": 500, "long": 2_000, "markdown": 1_000, "paced": 300, "echo": 1_500} if quick else
+             {"short": 2_000, "long": 10_000, "markdown": 3_000, "paced": 2_000, "echo": 3_000})
+    repeats, idling = (1, 2.0) if quick else (3, 5.0)
     pace = {"paced": 0.01, "echo": 0.002}  # 100 and 500 tokens a second
     named = {}
     for role, n in sizes.items():
@@ -112,14 +112,14 @@ def shows_answer(screen: str, before: set[str], reply: str) -> bool:
             continue
         words = _WORD.findall(line.lower())
         if sum(map(len, words)) >= 6 and (" " + " ".join(words) in reply or
-                                          len(words) > 2 and " " + " ".join(words[1:]) in reply):
+                                          (len(words) > 2 and " " + " ".join(words[1:]) in reply)):
             return True
     return False
 
 
 def send(screen: ts.TmuxScreen, text: str) -> None:
     """Type `text` and wait until it shows and the screen is still; enter is the caller's."""
-    screen.type(text)
+    screen.send_text(text)
     screen.wait_for(lambda s: text in s, 30)
     screen.wait_still(0.2)
 
@@ -169,7 +169,7 @@ def reply(screen: ts.TmuxScreen, sc: Scenario, words: str, peak_ready: float, ti
         if END in shown:
             break
         if first is not None and probes and not sent and now >= next_probe:
-            screen.type(probes[0])
+            screen.send_text(probes[0])
             sent = time.perf_counter()
         if now - t0 > timeout:
             raise TimeoutError(f"{sc.name}: no end marker after {timeout:g} s; the screen:\n{shown}")
@@ -180,7 +180,7 @@ def reply(screen: ts.TmuxScreen, sc: Scenario, words: str, peak_ready: float, ti
     if sent:  # typed while streaming, not shown before the end: its time still counts
         echoes.append(screen.wait_for(lambda s: probes[0].strip() in s, 10)[0] - sent)
     streaming = [c for c in changes if first <= c <= now]
-    gaps = [b - a for a, b in zip(streaming, streaming[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(streaming)]
     screen.wait_still(0.3)
     return Run(first=first - t0, end=now - t0,
                updates_per_s=(len(streaming) - 1) / (now - first) if now > first else 0.0,

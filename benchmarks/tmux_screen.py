@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -91,7 +93,7 @@ class TmuxScreen:
         """The pane's text now, one line per row, without colours or trailing blanks."""
         return "\n".join(self.call("capture-pane -p -t bench"))
 
-    def type(self, text: str) -> None:
+    def send_text(self, text: str) -> None:
         """Type `text` as keys (literally: no key names)."""
         self.call("send-keys -t bench -l '" + text.replace("'", "'\\''") + "'")
 
@@ -137,10 +139,8 @@ class TmuxScreen:
             self._client.kill()
             self._client.wait()
         for pid in pids:  # the program's processes only, should one outlive its terminal
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
+            with suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
     def __enter__(self) -> TmuxScreen:
         return self

@@ -51,10 +51,6 @@ class TmuxScreen:
             ["tmux", "-L", self.socket, "-f", "/dev/null", "-C", "attach", "-t", "bench", "-f",
              "no-output,ignore-size"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-        marker = f"in-sync-{time.monotonic_ns()}"
-        self._send(f"display-message -p {marker}")
-        while self._block() != [marker]:  # the attach's own block, and any before ours
-            pass
         self.pane_pid = int(self.call("display-message -p -t bench '#{pane_pid}'")[0])
 
     def _tmux(self, *args: str, env: dict[str, str] | None = None) -> None:
@@ -67,10 +63,12 @@ class TmuxScreen:
         self._client.stdin.flush()
 
     def _block(self) -> list[str]:
-        """The lines of the next %begin ... %end block; notifications between blocks are skipped."""
+        """The lines of the next %begin ... %end block answering a command sent here; notifications between
+        blocks are skipped, and so is the block of the attach itself (flags 0, not 1: it may come after the
+        answer to the first command)."""
         assert self._client.stdout is not None
         lines: list[str] = []
-        inside = False
+        inside = ours = False
         while True:
             raw = self._client.stdout.readline()
             if not raw:
@@ -78,7 +76,11 @@ class TmuxScreen:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             if not inside:
                 inside = line.startswith("%begin ")
+                ours, lines = line.endswith(" 1"), []
             elif line.startswith(("%end ", "%error ")):
+                inside = False
+                if not ours:
+                    continue
                 if line.startswith("%error "):
                     raise RuntimeError(f"tmux: {' '.join(lines)}")
                 return lines

@@ -9,16 +9,17 @@ conversation's second; then the message is typed and enter pressed. Runs alterna
 and each figure is a median over the repeats; a figure against the floor is taken per repeat (a ratio or a
 difference) before the median, so it compares runs made under the same load.
 
-Per reply: the time from enter until an answer line shows (a new screen line whose words run in the reply's
-order: the first words may have scrolled away already when a program paints late) and until the end marker
-ending every reply shows; screen updates per second and the longest time the screen did not change while
-tokens arrive (an update is a change in an answer line: a status line or a spinner that moves is not the reply
-moving): from the floor's first answer line in the same repeat (it shows a token within a read of its arrival,
-so that is when tokens start arriving) to the end marker, so a program that shows nothing at first and then the
-reply in one jump has a freeze as long as its wait;
-CPU seconds of the program's process tree (utime+stime in /proc/PID/stat) and the bytes it wrote (wchar in
-/proc/PID/io) from enter to the end marker; peak memory (VmHWM summed over the tree) once ready and after the
-reply. Also: key echo (words typed while a reply streams at 500 tokens/s, until each shows) and idle CPU.
+Per reply, from the enter that sends it:
+- first: until an answer line shows (a new line whose words run in the reply's order: when a program paints
+  late, the first words may have scrolled away already); end: until the end marker that ends every reply shows;
+- updates a second and the longest freeze while tokens arrive, from the floor's first answer line in the same
+  repeat (it shows a token within one read of its arrival) to the end: an update is a change in an answer line
+  (a status line or a spinner that moves is not the reply moving), so a program that shows nothing for a while
+  and then the reply in one jump has a freeze as long as its wait;
+- CPU seconds of the program's process tree (utime+stime in /proc/PID/stat, of every process under the pane) and
+  the bytes it wrote (wchar in /proc/PID/io), until the end;
+- peak memory (VmHWM summed over the tree) once ready, and after the reply.
+Also: key echo (words typed while a reply streams at 500 tokens/s, each until it shows) and CPU while idle.
 
 Run one scenario by itself: ``python -m benchmarks.terminal [--quick] [--scenario NAME] [--repeats N]``.
 """
@@ -142,6 +143,11 @@ def answer_moved(was: str, now: str, reply: str) -> bool:
                if row >= len(old) or old[row] != line)
 
 
+def typed(probe: str, screen: str) -> bool:
+    """Whether the typed word shows, wherever the terminal wrapped it (the floor's echo lands amid the reply)."""
+    return probe.strip() in screen.replace("\n", "")
+
+
 def send(screen: ts.TmuxScreen, text: str) -> None:
     """Type `text` and wait until it shows and the screen is still; enter is the caller's."""
     screen.send_text(text)
@@ -189,7 +195,7 @@ def reply(screen: ts.TmuxScreen, sc: Scenario, words: str, peak_ready: float, ti
             last = shown
         if first is None and shows_answer(shown, before, words):
             first, next_probe = now, now + 0.3
-        if sent and probes[0].strip() in shown:
+        if sent and typed(probes[0], shown):
             echoes.append(now - sent)
             probes.pop(0)
             sent, next_probe = 0.0, now + 0.2
@@ -205,7 +211,7 @@ def reply(screen: ts.TmuxScreen, sc: Scenario, words: str, peak_ready: float, ti
     if first is None:
         raise AssertionError(f"{sc.name}: the end showed but no answer line was recognised; the screen:\n{shown}")
     if sent:  # typed while streaming, not shown before the end: its time still counts
-        echoes.append(screen.wait_for(lambda s: probes[0].strip() in s, 10)[0] - sent)
+        echoes.append(screen.wait_for(lambda s: typed(probes[0], s), 10)[0] - sent)
     screen.wait_still(0.3)
     return Run(first=first - t0, end=now - t0, changes=[c - t0 for c in changes],
                cpu=end.cpu - start.cpu, written=end.written - start.written,

@@ -79,7 +79,7 @@ class Scenario:
 
 def plan(quick: bool) -> tuple[dict[str, Scenario], int, float]:
     """The scenarios by role, repeats, and seconds of idling."""
-    sizes = ({"short": 500, "long": 2_000, "markdown": 1_000, "paced": 300, "echo": 1_500} if quick else
+    sizes = ({"short": 500, "long": 2_000, "markdown": 1_000, "paced": 200, "echo": 1_000} if quick else
              {"short": 2_000, "long": 10_000, "markdown": 3_000, "paced": 2_000, "echo": 3_000})
     repeats, idling = (1, 2.0) if quick else (3, 5.0)
     pace = {"paced": 0.01, "echo": 0.002}  # 100 and 500 tokens a second
@@ -296,9 +296,10 @@ def rows(scenarios: dict[str, Scenario], runs: dict[tuple[str, str], list[Run]],
             out.append(h.check(NAME, f"{p}: CPU of chat's processes", med([r.cpu / r.end * 100 for r in c]),
                                "% core", "<=", 10, f"{med([r.cpu for r in c]):.2f} s over the reply; floor "
                                f"{med([r.cpu / r.end * 100 for r in f]):.1f}%"))
-            out.append(h.check(NAME, f"{p}: bytes chat wrote", _mb(med([r.written for r in c])), "MB", "<=", 1,
-                               f"floor {med([r.written for r in f]) / 1024:,.0f} KB; the reply's text "
-                               f"{len(''.join(sc.chunks())) / 1024:,.0f} KB"))
+            limit = sc.tokens / 2_000  # 1 MB for 2,000 tokens
+            out.append(h.check(NAME, f"{p}: bytes chat wrote", _mb(med([r.written for r in c])), "MB", "<=", limit,
+                               f"(1 MB per 2,000 tokens) floor {med([r.written for r in f]) / 1024:,.0f} KB; the "
+                               f"reply's text {len(''.join(sc.chunks())) / 1024:,.0f} KB"))
         else:
             out.append(h.info(NAME, f"{p}: CPU of chat's processes", med([r.cpu for r in c]), "s",
                               f"floor {med([r.cpu for r in f]):.2f} s"))

@@ -4,4 +4,4 @@ Not tests: pytest never collects them (its testpaths is tests/, and no file here
 """
 
 # Run in this order; each name is a module of this package with run(quick: bool) -> list[helpers.Row].
-BENCHMARKS = ("streaming", "responsiveness", "startup", "long_conversation", "token_counting")
+BENCHMARKS = ("streaming", "responsiveness", "startup", "long_conversation", "token_counting", "terminal")

@@ -55,13 +55,15 @@ class Row:
 
 def check(bench: str, metric: str, value: float | None, unit: str, op: str, limit: float, note: str = "",
           target_text: str | None = None) -> Row:
-    """A row with a target `value <op> limit` (op is '<', '<=' or '~')."""
+    """A row with a target `value <op> limit` (op is '<', '<=' or '>=')."""
     if value is None:
         ok = False
     elif op == "<":
         ok = value < limit
     elif op == "<=":
         ok = value <= limit
+    elif op == ">=":
+        ok = value >= limit
     else:
         raise ValueError(op)
     return Row(bench, metric, value, unit, target_text or f"{op} {limit:g}{(' ' + unit) if unit else ''}", ok, note)

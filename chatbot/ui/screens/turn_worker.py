@@ -3,7 +3,7 @@
 It talks to the session and to its own reply view (the text, the tool calls between it, and the note in its
 header), nothing else. What
 the screen needs to know it posts as messages: a Progress whenever the figures change (a piece of the reply,
-a retry, a second passed while the request waits; while text streams, at most once a frame, and one Progress
+a retry, a second passed while the request waits; while text streams, at most four times a second, and one Progress
 replaces another not yet handled, so a fast stream cannot flood the screen's queue), and one Settled when the
 turn is over, however it ended. The chat screen's handlers update the status bar and the rest of the
 transcript from them.
@@ -12,6 +12,7 @@ transcript from them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,8 +41,13 @@ from chatbot.ui.widgets.tool_call import ToolCallBlock
 
 CLOCK = 1.0  # seconds between two looks at a request that waits (for its first token, or to be retried)
 # Seconds between two reports while text streams. The figures are computed once per report, not per piece: a
-# fast stream sends hundreds of pieces a second, more than a screen draws.
-REPORT_EVERY = 1 / 30
+# fast stream sends hundreds of pieces a second. Counters read at four a second are as current as a reader can
+# take in, and each report redraws the status bar: at a frame's pace that was a tenth of what the app wrote.
+REPORT_EVERY = 1 / 4
+# Seconds of reading a stream before the worker waits for the screen to draw what came. Reading a fast stream
+# never waits (the bytes are there), so without this the screen would not draw until the stream ended.
+PAINT_EVERY = 1 / 60
+PAINT_WAIT = 0.25  # the longest the worker waits for a frame: a screen busy elsewhere must not hold the stream
 
 
 @dataclass
@@ -101,6 +107,7 @@ class TurnWorker:
         self.server_turn = server_turn  # held while a request is at the server (see ChatApp.server_turn)
         self.reasoning = False  # what has streamed so far is reasoning alone
         self._reported = 0.0  # when the figures were last reported
+        self._painted = 0.0  # when the screen last drew the stream
         self._trailing: asyncio.TimerHandle | None = None  # a report due once the stream pauses
         self._calls: dict[str, ToolCallBlock] = {}  # call id -> its block in the reply
         self._called: MessageView | None = None  # the view of a reply whose calls run, until the next reply
@@ -133,10 +140,12 @@ class TurnWorker:
                         self.reasoning = False
                         await self.views.reply.append(event.text)
                         self._report_soon()
+                        await self._paint_due()
                     elif isinstance(event, ReasoningDelta):
                         self.reasoning = True
                         self.views.reply.append_reasoning(event.text)
                         self._report_soon()
+                        await self._paint_due()
                     else:
                         self._report()  # usage, a retry, the end: at once
         except ChatError:
@@ -194,6 +203,24 @@ class TurnWorker:
         for block in running:
             answer = answers.get(block.call.id)
             block.finished(answer.content if answer else "(stopped before it finished)", True, 0.0)
+
+    async def _paint_due(self) -> None:
+        """Once a frame, hand what has streamed to the reply and wait until the screen has drawn it: the first
+        piece at once, so the first words show as soon as they come."""
+        if time.monotonic() - self._painted < PAINT_EVERY:
+            return
+        reply = self.views.reply
+        await reply.flush()
+        drawn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def painted() -> None:
+            if not drawn.done():
+                drawn.set_result(None)
+
+        if reply.call_after_refresh(painted):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(drawn, PAINT_WAIT)
+        self._painted = time.monotonic()
 
     def _report_soon(self) -> None:
         """Report now if the last report is a frame old; else once it is (the stream may pause after this piece)."""

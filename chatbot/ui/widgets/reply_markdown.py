@@ -237,7 +237,27 @@ class ReplyOrderedList(ReplyList, MarkdownOrderedList):
 
 
 class ReplyMarkdown(Markdown):
-    """Markdown for assistant replies."""
+    """Markdown for assistant replies.
+
+    While a reply streams, its height is rounded up to a step of a few lines (a sixth of the screen): the text
+    grows into blank lines below it, and the transcript above moves once a step, not once a line. Every move
+    redraws every row of the transcript, so at a line a time a reply's bytes to the terminal were mostly those.
+    """
+
+    streaming = False  # set by the reply's view while text streams into it
+
+    def stop_reserving(self) -> None:
+        """The stream is over: as tall as the text again."""
+        if self.streaming:
+            self.streaming = False
+            self.refresh(layout=True)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        height = super().get_content_height(container, viewport, width)
+        if self.streaming:
+            step = max(2, viewport.height // 6)
+            height = -(-height // step) * step
+        return height
 
     async def settle(self, markdown: str) -> None:
         """Leave the widget showing `markdown` exactly as one full render would.
@@ -246,8 +266,8 @@ class ReplyMarkdown(Markdown):
         when the next began, and the last was parsed whole by the final append. The full parse here confirms
         that: the widget is rebuilt only if the text differs, the blocks fall differently, or the text defines
         link references (those change inline text anywhere in the document)."""
-        # A stopped stream may leave its last append running (Textual shields it): its blocks are not all
-        # mounted until it lets go of the lock.
+        # An append still running (the view's frame timer may have started one as the stream ended) has not
+        # mounted all its blocks until it lets go of the lock.
         async with self.lock:
             pass
         if markdown == self.source:

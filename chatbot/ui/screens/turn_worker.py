@@ -108,6 +108,8 @@ class TurnWorker:
         self.reasoning = False  # what has streamed so far is reasoning alone
         self._reported = 0.0  # when the figures were last reported
         self._painted = 0.0  # when the screen last drew the stream
+        self._kind = ""  # what streamed last: "text", "reasoning", or "" before anything has
+        self._reported_kind = ""  # and at the last report
         self._trailing: asyncio.TimerHandle | None = None  # a report due once the stream pauses
         self._calls: dict[str, ToolCallBlock] = {}  # call id -> its block in the reply
         self._called: MessageView | None = None  # the view of a reply whose calls run, until the next reply
@@ -137,12 +139,12 @@ class TurnWorker:
                         self.views.reply = await self._called.continuation()
                         self._called = None
                     if isinstance(event, TextDelta):
-                        self.reasoning = False
+                        self.reasoning, self._kind = False, "text"
                         await self.views.reply.append(event.text)
                         self._report_soon()
                         await self._paint_due()
                     elif isinstance(event, ReasoningDelta):
-                        self.reasoning = True
+                        self.reasoning, self._kind = True, "reasoning"
                         self.views.reply.append_reasoning(event.text)
                         self._report_soon()
                         await self._paint_due()
@@ -223,9 +225,10 @@ class TurnWorker:
         self._painted = time.monotonic()
 
     def _report_soon(self) -> None:
-        """Report now if the last report is a frame old; else once it is (the stream may pause after this piece)."""
+        """Report now if the last report is REPORT_EVERY old, or if what streams changed kind (the first piece,
+        reasoning giving way to text): the header says so at once. Else once it is (the stream may pause)."""
         wait = self._reported + REPORT_EVERY - time.monotonic()
-        if wait <= 0:
+        if wait <= 0 or self._reported_kind != self._kind:
             self._report()
         elif self._trailing is None:
             self._trailing = asyncio.get_running_loop().call_later(wait, self._report)
@@ -236,6 +239,7 @@ class TurnWorker:
             self._trailing.cancel()
             self._trailing = None
         self._reported = time.monotonic()
+        self._reported_kind = self._kind
         if self.session.in_flight is None:
             return None
         status = status_of(self.session)

@@ -33,6 +33,7 @@ async def test_a_fast_stream_is_drawn_while_it_is_read(fake: FakeOpenAI, make_se
     hold = threading.Event()
     fake.queue(Reply(WORDS, hold=hold, hold_after=len(WORDS) - 1))
     monkeypatch.setattr(turn_worker, "PAINT_EVERY", 0.0)
+    monkeypatch.setattr(turn_worker, "READ_FOR", 0.0)
     drawn: list[str] = []
     refresh = Screen._compositor_refresh
 

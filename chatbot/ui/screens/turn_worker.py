@@ -44,9 +44,12 @@ CLOCK = 1.0  # seconds between two looks at a request that waits (for its first 
 # fast stream sends hundreds of pieces a second. Counters read at four a second are as current as a reader can
 # take in, and each report redraws the status bar: at a frame's pace that was a tenth of what the app wrote.
 REPORT_EVERY = 1 / 4
-# Seconds of reading a stream before the worker waits for the screen to draw what came. Reading a fast stream
-# never waits (the bytes are there), so without this the screen would not draw until the stream ended.
-PAINT_EVERY = 1 / 60
+# A stream read so fast that the reply's own frame timer cannot run (reading never waits for the network: the
+# bytes are there) would not be drawn until it ended. When the reply has not been updated for PAINT_EVERY, the
+# worker hands it the text and waits for the screen to draw it, then reads for at least READ_FOR before it
+# does so again, so a screen slow to draw slows the reading but never stops it.
+PAINT_EVERY = 1 / 24
+READ_FOR = 1 / 60
 PAINT_WAIT = 0.25  # the longest the worker waits for a frame: a screen busy elsewhere must not hold the stream
 
 
@@ -207,11 +210,11 @@ class TurnWorker:
             block.finished(answer.content if answer else "(stopped before it finished)", True, 0.0)
 
     async def _paint_due(self) -> None:
-        """Once a frame, hand what has streamed to the reply and wait until the screen has drawn it: the first
-        piece at once, so the first words show as soon as they come."""
-        if time.monotonic() - self._painted < PAINT_EVERY:
+        """Hand what has streamed to the reply and wait until the screen has drawn it, if the reply has gone a
+        frame without an update: the first piece at once, so the first words show as soon as they come."""
+        reply, now = self.views.reply, time.monotonic()
+        if now - reply.flushed_at < PAINT_EVERY or now - self._painted < READ_FOR:
             return
-        reply = self.views.reply
         await reply.flush()
         drawn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 

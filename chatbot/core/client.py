@@ -7,7 +7,9 @@ and guarantees a request is never retried once its reply has started.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import ssl
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -30,13 +32,13 @@ from chatbot.core.events import (
 from chatbot.core.models import OPENAI_URL, ModelSpec, is_openai_url
 from chatbot.core.presets import Preset
 from chatbot.core.request_body import ToolDefinitions, build_params, has_images
+from chatbot.core.sse import DONE, event_data
 from chatbot.core.think_tags import Piece, ThinkTags
 from chatbot.core.tools.calls import CallAssembler
 
 if TYPE_CHECKING:
+    import httpx2
     import openai
-    from openai.types import CompletionUsage
-    from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
     from chatbot.core.settings import Settings
 
@@ -228,21 +230,27 @@ class ChatClient:
         )
         inline = ThinkTags()  # reasoning some servers write into the content, in <think> tags
         try:
-            async with stream:
-                async for chunk in stream:
-                    if chunk.usage is not None:
-                        usage = _usage(chunk.usage)
-                    for choice in chunk.choices:
-                        if choice.delta is not None:
-                            if reasoning := _reasoning(choice.delta):
+            async with stream:  # closes the response however the reading ends
+                async for data in _chunks(stream.response):
+                    chunk = json.loads(data)
+                    if not isinstance(chunk, dict):
+                        continue
+                    if isinstance(error := chunk.get("error"), dict):
+                        raise _stream_error(error, stream.response)
+                    if isinstance(reported := chunk.get("usage"), dict):
+                        usage = _usage(reported)
+                    for choice in _dicts(chunk.get("choices")):
+                        if isinstance(delta := choice.get("delta"), dict):
+                            if reasoning := _reasoning(delta):
                                 yield streamed.saw(ReasoningDelta(reasoning))
-                            for piece in inline.feed(choice.delta.content or ""):
-                                yield streamed.saw(piece)
-                            for fragment in (choice.delta.tool_calls or ()) if "tools" in params else ():
+                            if isinstance(content := delta.get("content"), str):
+                                for piece in inline.feed(content):
+                                    yield streamed.saw(piece)
+                            for fragment in _dicts(delta.get("tool_calls")) if "tools" in params else ():
                                 streamed.tool_call = True
                                 calls.add(fragment)
-                        if choice.finish_reason:
-                            finish = choice.finish_reason
+                        if isinstance(reason := choice.get("finish_reason"), str) and reason:
+                            finish = reason
         except Exception:
             # What the tags held back had arrived: it is kept with the rest of a reply that broke off.
             for piece in inline.end():
@@ -298,29 +306,66 @@ class _Streamed:
         return piece
 
 
-def _usage(usage: CompletionUsage) -> Usage:
-    prompt, completion = usage.prompt_tokens_details, usage.completion_tokens_details
-    completion_tokens = usage.completion_tokens or 0
-    reasoning = (completion.reasoning_tokens or 0) if completion else 0
+async def _chunks(response: httpx2.Response) -> AsyncGenerator[str, None]:
+    """The data of each chunk event until the stream says it is done. Read to the end after that, so the
+    connection can carry the next request. A broken or stalled connection is raised as the SDK raises it."""
+    import anyio
+    import httpx2
+    import openai
+
+    done = False
+    try:
+        async for data in event_data(response.aiter_lines()):
+            if data.startswith(DONE):
+                done = True
+            elif not done:
+                yield data
+    except httpx2.TimeoutException as exc:
+        raise openai.APITimeoutError(request=response.request) from exc
+    except (httpx2.RequestError, ssl.SSLError, anyio.EndOfStream) as exc:
+        raise openai.APIConnectionError(request=response.request) from exc
+
+
+def _stream_error(error: dict[str, Any], response: httpx2.Response) -> Exception:
+    """An error the server sent in place of a chunk, after the stream had begun: raised as the SDK would."""
+    import openai
+
+    message = error.get("message")
+    return openai.APIError(message if isinstance(message, str) and message else "an error occurred while streaming",
+                           request=response.request, body=error)
+
+
+def _dicts(value: object) -> list[dict[str, Any]]:
+    """The objects in a JSON array; nothing for anything else (a server may leave a field out or send null)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _usage(usage: dict[str, Any]) -> Usage:
+    prompt, completion = usage.get("prompt_tokens_details"), usage.get("completion_tokens_details")
+    completion_tokens = _count(usage.get("completion_tokens"))
+    reasoning = _count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0
     return Usage(
-        prompt_tokens=usage.prompt_tokens or 0,
+        prompt_tokens=_count(usage.get("prompt_tokens")),
         completion_tokens=completion_tokens,
-        cached_tokens=(prompt.cached_tokens or 0) if prompt else 0,
+        cached_tokens=_count(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
         # Part of completion_tokens, never more: a server that says otherwise is not trusted past them.
         reasoning_tokens=min(reasoning, completion_tokens),
     )
 
 
 # Where OpenAI-compatible servers stream reasoning: `reasoning_content` (DeepSeek's name, llama.cpp's server,
-# older vLLM) and `reasoning` (OpenRouter, vLLM since it renamed the field). The SDK keeps fields it does not
-# declare in model_extra. Servers between the two names send both with the same text, so only the first is read.
+# older vLLM) and `reasoning` (OpenRouter, vLLM since it renamed the field). Servers between the two names send
+# both with the same text, so only the first is read.
 _REASONING_FIELDS = ("reasoning_content", "reasoning")
 
 
-def _reasoning(delta: ChoiceDelta) -> str:
-    extra = delta.model_extra or {}
+def _reasoning(delta: dict[str, Any]) -> str:
     for name in _REASONING_FIELDS:
-        value = extra.get(name)
+        value = delta.get(name)
         if isinstance(value, str) and value:
             return value
     return ""

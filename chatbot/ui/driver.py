@@ -1,4 +1,5 @@
-"""Textual's Linux/macOS terminal driver, with bracketed pastes delivered exactly as they were pasted."""
+"""Textual's Linux/macOS terminal driver, with bracketed pastes delivered exactly as they were pasted, and
+frames sent without the rows the terminal already shows (row_cache.py)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,24 @@ from textual.drivers.linux_driver import LinuxDriver
 from textual.message import Message
 
 from chatbot.core.terminal import PasteShield
+from chatbot.ui.row_cache import RowCache
 
 
 class ChatDriver(LinuxDriver):
-    """LinuxDriver whose key parser gets each read through a PasteShield (see there for why)."""
+    """LinuxDriver whose key parser gets each read through a PasteShield (see there for why), and whose
+    output goes through a RowCache."""
+
+    _rows: RowCache | None = None
+
+    def write(self, data: str) -> None:
+        if self._rows is None:
+            self._rows = RowCache()
+        try:
+            size = os.get_terminal_size(self.fileno)  # input and output are the same terminal
+            columns_rows: tuple[int, int] | None = (size.columns, size.lines)
+        except OSError:
+            columns_rows = None
+        super().write(self._rows.filter(data, columns_rows))
 
     def run_input_thread(self) -> None:
         # LinuxDriver.run_input_thread (Textual 8.2), with the shield between the read and the parser: the parser

@@ -13,13 +13,9 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 from chatbot.core.events import ToolCall, parse_arguments
-
-if TYPE_CHECKING:
-    from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
-
 
 # Ids for calls the server sent without one; unique in the process, as a history may hold many such calls.
 _unnamed = itertools.count(1)
@@ -42,11 +38,12 @@ class CallAssembler:
     def __bool__(self) -> bool:
         return bool(self._calls)
 
-    def add(self, fragment: ChoiceDeltaToolCall) -> None:
-        # The SDK builds chunks without validating them: a field the server left out may be missing.
-        index = getattr(fragment, "index", None)
+    def add(self, fragment: dict[str, Any]) -> None:
+        """One entry of a chunk's `delta.tool_calls`, as the server sent it: any field may be missing."""
+        index = fragment.get("index")
         index = index if isinstance(index, int) else 0
-        call_id = getattr(fragment, "id", None) or None
+        call_id = fragment.get("id") if isinstance(fragment.get("id"), str) else None
+        call_id = call_id or None
         current = self._latest.get(index)
         if current is None or (call_id is not None and current.id is not None and call_id != current.id):
             current = _Partial(call_id)
@@ -54,13 +51,13 @@ class CallAssembler:
             self._latest[index] = current
         elif current.id is None:
             current.id = call_id
-        function = getattr(fragment, "function", None)
-        if function is None:
+        function = fragment.get("function")
+        if not isinstance(function, dict):
             return
-        if function.name:
-            current.name = function.name
-        if function.arguments:
-            current.arguments.append(function.arguments)
+        if isinstance(name := function.get("name"), str) and name:
+            current.name = name
+        if isinstance(arguments := function.get("arguments"), str) and arguments:
+            current.arguments.append(arguments)
 
     def calls(self) -> tuple[ToolCall, ...]:
         """Every call, complete, in the order the reply began them."""

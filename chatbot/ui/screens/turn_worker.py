@@ -3,7 +3,7 @@
 It talks to the session and to its own reply view (the text, the tool calls between it, and the note in its
 header), nothing else. What
 the screen needs to know it posts as messages: a Progress whenever the figures change (a piece of the reply,
-a retry, a second passed while the request waits; while text streams, at most once a frame, and one Progress
+a retry, a second passed while the request waits; while text streams, at most four times a second, and one Progress
 replaces another not yet handled, so a fast stream cannot flood the screen's queue), and one Settled when the
 turn is over, however it ended. The chat screen's handlers update the status bar and the rest of the
 transcript from them.
@@ -12,6 +12,7 @@ transcript from them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,8 +41,16 @@ from chatbot.ui.widgets.tool_call import ToolCallBlock
 
 CLOCK = 1.0  # seconds between two looks at a request that waits (for its first token, or to be retried)
 # Seconds between two reports while text streams. The figures are computed once per report, not per piece: a
-# fast stream sends hundreds of pieces a second, more than a screen draws.
-REPORT_EVERY = 1 / 30
+# fast stream sends hundreds of pieces a second. Counters read at four a second are as current as a reader can
+# take in, and each report redraws the status bar: at a frame's pace that was a tenth of what the app wrote.
+REPORT_EVERY = 1 / 4
+# A stream read so fast that the reply's own frame timer cannot run (reading never waits for the network: the
+# bytes are there) would not be drawn until it ended. When the reply has not been updated for PAINT_EVERY, the
+# worker hands it the text and waits for the screen to draw it, then reads for at least READ_FOR before it
+# does so again, so a screen slow to draw slows the reading but never stops it.
+PAINT_EVERY = 1 / 24
+READ_FOR = 1 / 60
+PAINT_WAIT = 0.25  # the longest the worker waits for a frame: a screen busy elsewhere must not hold the stream
 
 
 @dataclass
@@ -103,6 +112,9 @@ class TurnWorker:
         self.server_turn = server_turn  # held while a request is at the server (see ChatApp.server_turn)
         self.reasoning = False  # what has streamed so far is reasoning alone
         self._reported = 0.0  # when the figures were last reported
+        self._painted = 0.0  # when the screen last drew the stream
+        self._kind = ""  # what streamed last: "text", "reasoning", or "" before anything has
+        self._reported_kind = ""  # and at the last report
         self._trailing: asyncio.TimerHandle | None = None  # a report due once the stream pauses
         self._calls: dict[str, ToolCallBlock] = {}  # call id -> its block in the reply
         self._called: MessageView | None = None  # the view of a reply whose calls run, until the next reply
@@ -132,13 +144,15 @@ class TurnWorker:
                         self.views.reply = await self._called.continuation()
                         self._called = None
                     if isinstance(event, TextDelta):
-                        self.reasoning = False
+                        self.reasoning, self._kind = False, "text"
                         await self.views.reply.append(event.text)
                         self._report_soon()
+                        await self._paint_due()
                     elif isinstance(event, ReasoningDelta):
-                        self.reasoning = True
+                        self.reasoning, self._kind = True, "reasoning"
                         self.views.reply.append_reasoning(event.text)
                         self._report_soon()
+                        await self._paint_due()
                     else:
                         self._report()  # usage, a retry, the end: at once
         except ChatError:
@@ -197,10 +211,29 @@ class TurnWorker:
             answer = answers.get(block.call.id)
             block.finished(answer.content if answer else "(stopped before it finished)", True, 0.0)
 
+    async def _paint_due(self) -> None:
+        """Hand what has streamed to the reply and wait until the screen has drawn it, if the reply has gone a
+        frame without an update: the first piece at once, so the first words show as soon as they come."""
+        reply, now = self.views.reply, time.monotonic()
+        if now - reply.flushed_at < PAINT_EVERY or now - self._painted < READ_FOR:
+            return
+        await reply.flush()
+        drawn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def painted() -> None:
+            if not drawn.done():
+                drawn.set_result(None)
+
+        if reply.call_after_refresh(painted):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(drawn, PAINT_WAIT)
+        self._painted = time.monotonic()
+
     def _report_soon(self) -> None:
-        """Report now if the last report is a frame old; else once it is (the stream may pause after this piece)."""
+        """Report now if the last report is REPORT_EVERY old, or if what streams changed kind (the first piece,
+        reasoning giving way to text): the header says so at once. Else once it is (the stream may pause)."""
         wait = self._reported + REPORT_EVERY - time.monotonic()
-        if wait <= 0:
+        if wait <= 0 or self._reported_kind != self._kind:
             self._report()
         elif self._trailing is None:
             self._trailing = asyncio.get_running_loop().call_later(wait, self._report)
@@ -211,6 +244,7 @@ class TurnWorker:
             self._trailing.cancel()
             self._trailing = None
         self._reported = time.monotonic()
+        self._reported_kind = self._kind
         if self.session.in_flight is None:
             return None
         status = status_of(self.session)

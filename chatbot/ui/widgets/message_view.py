@@ -5,7 +5,7 @@ User text is shown as plain text and assistant text as Markdown; neither is ever
 
 from __future__ import annotations
 
-import asyncio
+import time
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -21,13 +21,13 @@ from chatbot.core.conversation import Message
 from chatbot.ui.shown import ShownStream, shown, shown_text
 
 if TYPE_CHECKING:
-    from textual.widgets.markdown import MarkdownStream
-
     from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
     from chatbot.ui.widgets.thinking_block import ThinkingBlock
 
 
-FRAME = 1 / 30  # seconds between two updates of a streaming reply
+# Seconds between two updates of a streaming reply: 24 a second reads as smooth motion, and each update costs a
+# parse of the reply's last block and a frame.
+FRAME = 1 / 24
 
 
 class MessageView(Vertical):
@@ -46,7 +46,8 @@ class MessageView(Vertical):
         self._note = ""
         self._replying = False  # streamed reply text has begun
         self._alternatives = ""
-        self._stream: MarkdownStream | None = None
+        self._streaming = False  # text has gone to the Markdown widget since the stream began
+        self.flushed_at = 0.0  # when text last went to the Markdown widget (time.monotonic())
         self._shown = ShownStream()  # a sequence split across two frames is still removed whole
         self._pending: list[str] = []
         self._flush_timer: Timer | None = None
@@ -141,16 +142,26 @@ class MessageView(Vertical):
         if self._flush_timer is None:
             self._flush_timer = self.set_timer(FRAME, self._flush)
 
+    async def flush(self) -> None:
+        """Hand the text appended so far to the Markdown widget now, not at the next frame, and return once the
+        widget holds it (its new blocks mounted): a caller that then waits for a frame sees all of it drawn."""
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+        await self._flush()
+
     async def _flush(self) -> None:
         self._flush_timer = None
+        self.flushed_at = time.monotonic()
         if not self._pending:
             return
         text = "".join(self._pending)
         self._pending.clear()
-        if self._stream is None:
-            markdown = self._markdown()
-            self._stream = markdown.get_stream(markdown)
-        await self._stream.write(self._shown.shown_text(text))
+        if not self._streaming:
+            self._streaming = True
+            self._markdown().streaming = True
+        # Awaited here rather than queued for a task of the widget's own: the turn worker waits for it, so it
+        # never reads faster than the screen shows, and what it has read is on screen a frame later.
+        await self._markdown().append(self._shown.shown_text(text))
 
     async def continuation(self) -> MessageView:
         """A new reply view right after this one: for the reply that answers this one's tool calls."""
@@ -174,20 +185,14 @@ class MessageView(Vertical):
         if self._flush_timer is not None:
             self._flush_timer.stop()
             self._flush_timer = None
-        if self._stream is not None:
-            # The last fragments go through the stream too, so settling finds the reply whole and has nothing
-            # left to rebuild.
+        if self._streaming:
+            # The last fragments are appended too, so settling finds the reply whole and has nothing left to
+            # rebuild.
             await self._flush()
-            await self._stream.write(self._shown.shown_rest())
-            stream, self._stream = self._stream, None
-            try:
-                await stream.stop()
-            except asyncio.CancelledError:
-                # stop() cancels the stream's own task; if that task had not started yet, the cancellation
-                # surfaces here. Only a cancellation of this turn itself may go on.
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise
+            if rest := self._shown.shown_rest():
+                await self._markdown().append(rest)
+            self._streaming = False
+            self._markdown().stop_reserving()
         self._pending.clear()
 
     def _markdown(self) -> ReplyMarkdown:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.content import Content
+from textual.css.styles import RulesMap
 from textual.geometry import Size
 from textual.layout import DockArrangeResult
 from textual.style import Style
@@ -236,8 +237,42 @@ class ReplyOrderedList(ReplyList, MarkdownOrderedList):
     pass
 
 
+class ReplyParagraph(MarkdownParagraph):
+    """A paragraph whose new text takes as many lines as the old is redrawn without a layout. A streaming
+    reply's last paragraph changes on every frame and wraps to a new line on few of them; a layout measures and
+    places every widget of the transcript, most of what a frame cost at a model's pace."""
+
+    def set_content(self, content: Content) -> None:
+        size = self.content_size
+        # Measured as Widget.get_content_height measures a Static's text (its styles are the rules it wraps by).
+        rules = cast("RulesMap", self.styles)
+        same_height = self.is_mounted and size.width > 0 and content.get_height(rules, size.width) == size.height
+        self._content = content
+        self.update(content, layout=not same_height)
+
+
 class ReplyMarkdown(Markdown):
-    """Markdown for assistant replies."""
+    """Markdown for assistant replies.
+
+    While a reply streams, its height is rounded up to a step of a few lines (a sixth of the screen): the text
+    grows into blank lines below it, and the transcript above moves once a step, not once a line. Every move
+    redraws every row of the transcript, so at a line a time a reply's bytes to the terminal were mostly those.
+    """
+
+    streaming = False  # set by the reply's view while text streams into it
+
+    def stop_reserving(self) -> None:
+        """The stream is over: as tall as the text again."""
+        if self.streaming:
+            self.streaming = False
+            self.refresh(layout=True)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        height = super().get_content_height(container, viewport, width)
+        if self.streaming:
+            step = max(2, viewport.height // 6)
+            height = -(-height // step) * step
+        return height
 
     async def settle(self, markdown: str) -> None:
         """Leave the widget showing `markdown` exactly as one full render would.
@@ -246,8 +281,8 @@ class ReplyMarkdown(Markdown):
         when the next began, and the last was parsed whole by the final append. The full parse here confirms
         that: the widget is rebuilt only if the text differs, the blocks fall differently, or the text defines
         link references (those change inline text anywhere in the document)."""
-        # A stopped stream may leave its last append running (Textual shields it): its blocks are not all
-        # mounted until it lets go of the lock.
+        # An append still running (the view's frame timer may have started one as the stream ended) has not
+        # mounted all its blocks until it lets go of the lock.
         async with self.lock:
             pass
         if markdown == self.source:
@@ -263,7 +298,8 @@ class ReplyMarkdown(Markdown):
         await self.update(markdown)
 
     # Textual declares BLOCKS an instance attribute, so a ClassVar here would contradict it.
-    BLOCKS = {**Markdown.BLOCKS, "bullet_list_open": ReplyBulletList, "ordered_list_open": ReplyOrderedList}  # noqa: RUF012
+    BLOCKS = {**Markdown.BLOCKS, "bullet_list_open": ReplyBulletList, "ordered_list_open": ReplyOrderedList,  # noqa: RUF012
+              "paragraph_open": ReplyParagraph}
 
     def __init__(self, markdown: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("parser_factory", reply_parser)

@@ -1,0 +1,97 @@
+"""How a streaming reply reaches the screen: drawn while a fast stream is still being read, growing into a step
+of blank lines so the transcript above it moves a step at a time, and, on a real terminal, every row right
+although rows the terminal already shows are not sent again."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+import pyte
+import pytest
+from textual.screen import Screen
+
+from chatbot.ui.screens import turn_worker
+from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
+from fake_openai import FakeOpenAI, Reply
+from pty_terminal import COLS, ROWS, Terminal, ready
+from support import SIZE, app_for, until, wait_turn
+
+WORDS = [f"w{n} " for n in range(1, 301)]
+
+
+def reply_source(app: Any) -> str:
+    markdowns = list(app.screen.query(ReplyMarkdown))
+    return markdowns[-1].source if markdowns else ""
+
+
+async def test_a_fast_stream_is_drawn_while_it_is_read(fake: FakeOpenAI, make_settings: Any,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server has sent 300 pieces before the app reads the first, so reading never waits for the network;
+    the screen still draws as they are read (here, with a frame due after every piece, after each of them)."""
+    hold = threading.Event()
+    fake.queue(Reply(WORDS, hold=hold, hold_after=len(WORDS) - 1))
+    monkeypatch.setattr(turn_worker, "PAINT_EVERY", 0.0)
+    monkeypatch.setattr(turn_worker, "READ_FOR", 0.0)
+    drawn: list[str] = []
+    refresh = Screen._compositor_refresh
+
+    def record(screen: Screen[Any]) -> None:
+        refresh(screen)
+        if (source := reply_source(screen.app)) and (not drawn or drawn[-1] != source):
+            drawn.append(source)
+
+    monkeypatch.setattr(Screen, "_compositor_refresh", record)
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        app.screen.query_one("PromptInput").insert("go")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: reply_source(app).count("w") >= len(WORDS) - 1)
+        hold.set()
+        await wait_turn(pilot)
+    # Each frame showed more of the reply than the one before: the reply grew on screen piece by piece, not
+    # in one jump at the end of what had arrived.
+    assert len(drawn) >= len(WORDS) // 2, len(drawn)
+
+
+async def test_a_streaming_reply_grows_into_a_step_of_blank_lines(fake: FakeOpenAI, make_settings: Any) -> None:
+    hold = threading.Event()
+    fake.queue(Reply("one two three four five six seven", hold=hold, hold_after=3))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        app.screen.query_one("PromptInput").insert("go")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: "three" in reply_source(app))
+        markdown = app.screen.query(ReplyMarkdown).last()
+        step = SIZE[1] // 6
+        # One line of text, as tall as a step while it streams; as tall as its text once it has ended.
+        await until(pilot, lambda: markdown.size.height == step)
+        hold.set()
+        await wait_turn(pilot)
+        await until(pilot, lambda: markdown.size.height < step)
+        assert markdown.source == "one two three four five six seven"
+
+
+def screen_of(terminal: Terminal) -> list[str]:
+    screen = pyte.Screen(COLS, ROWS)
+    pyte.Stream(screen).feed(terminal.written().decode("utf-8", "replace"))
+    return screen.display
+
+
+def test_every_row_on_a_real_terminal_is_what_the_app_drew(spawn: Any, fake: FakeOpenAI) -> None:
+    """What the app wrote, played into a terminal emulator, shows the end of a long reply in order: a row left
+    out because the terminal was thought to show it already would leave words of an earlier frame behind."""
+    words = [f"w{n}" + ("\n\n" if n % 40 == 0 else " ") for n in range(1, 400)] + ["LAST"]
+    fake.queue(Reply(words, chunk_delay=0.002))
+    terminal = ready(spawn())
+    terminal.write(b"go\r")
+    terminal.wait_for(lambda: "LAST" in "".join(screen_of(terminal)), "the end of the reply on screen")
+    terminal.wait_for(lambda: re.search(r"(completion|out) 400\b", "".join(screen_of(terminal))),
+                      "the figures of the whole reply")
+    shown = re.findall(r"\bw(\d+)\b", "\n".join(screen_of(terminal)))
+    numbers = [int(n) for n in shown]
+    assert numbers, screen_of(terminal)
+    assert numbers == list(range(numbers[0], 400)), "\n".join(screen_of(terminal))

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -100,7 +101,8 @@ class Run:
     end: float
     changes: list[float]  # when an answer line on the screen changed, up to the end
     cpu: float
-    written: int
+    written: int  # every byte its processes wrote (wchar): the terminal's, the history file's, the request's
+    to_terminal: int  # the bytes it wrote to its terminal (tmux's pipe-pane), until the end was shown
     peak_ready_mb: float
     peak_after_mb: float
     echoes: list[float] = field(default_factory=list)
@@ -181,6 +183,9 @@ def reply(screen: ts.TmuxScreen, sc: Scenario, words: str, peak_ready: float, ti
     before = set(last.splitlines())
     tree = screen.tree()
     start = tree.read()
+    output = Path(tempfile.mkdtemp(prefix="chat-bench-out-")) / "terminal"
+    output.touch()
+    screen.record_output(output)
     t0 = time.perf_counter()
     screen.key("Enter")
     changes = []
@@ -213,8 +218,11 @@ def reply(screen: ts.TmuxScreen, sc: Scenario, words: str, peak_ready: float, ti
     if sent:  # typed while streaming, not shown before the end: its time still counts
         echoes.append(screen.wait_for(lambda s: typed(probes[0], s), 10)[0] - sent)
     screen.wait_still(0.3)
+    screen.stop_recording()
+    to_terminal = output.stat().st_size
+    shutil.rmtree(output.parent, ignore_errors=True)
     return Run(first=first - t0, end=now - t0, changes=[c - t0 for c in changes],
-               cpu=end.cpu - start.cpu, written=end.written - start.written,
+               cpu=end.cpu - start.cpu, written=end.written - start.written, to_terminal=to_terminal,
                peak_ready_mb=peak_ready, peak_after_mb=tree.read().peak_mb, echoes=echoes)
 
 
@@ -297,14 +305,17 @@ def rows(scenarios: dict[str, Scenario], runs: dict[tuple[str, str], list[Run]],
                                "% core", "<=", 10, f"{med([r.cpu for r in c]):.2f} s over the reply; floor "
                                f"{med([r.cpu / r.end * 100 for r in f]):.1f}%"))
             limit = sc.tokens / 2_000  # 1 MB for 2,000 tokens
-            out.append(h.check(NAME, f"{p}: bytes chat wrote", _mb(med([r.written for r in c])), "MB", "<=", limit,
-                               f"(1 MB per 2,000 tokens) floor {med([r.written for r in f]) / 1024:,.0f} KB; the "
+            out.append(h.check(NAME, f"{p}: bytes chat wrote to the terminal", _mb(med([r.to_terminal for r in c])),
+                               "MB", "<=", limit,
+                               f"(1 MB per 2,000 tokens) floor {med([r.to_terminal for r in f]) / 1024:,.0f} KB; the "
                                f"reply's text {len(''.join(sc.chunks())) / 1024:,.0f} KB"))
+            out.append(h.info(NAME, f"{p}: bytes chat wrote in all", _mb(med([r.written for r in c])), "MB",
+                              "terminal, history file and request (wchar)"))
         else:
             out.append(h.info(NAME, f"{p}: CPU of chat's processes", med([r.cpu for r in c]), "s",
                               f"floor {med([r.cpu for r in f]):.2f} s"))
-            out.append(h.info(NAME, f"{p}: bytes chat wrote", _mb(med([r.written for r in c])), "MB",
-                              f"floor {med([r.written for r in f]) / 1024:,.0f} KB"))
+            out.append(h.info(NAME, f"{p}: bytes chat wrote to the terminal", _mb(med([r.to_terminal for r in c])),
+                              "MB", f"floor {med([r.to_terminal for r in f]) / 1024:,.0f} KB"))
         if role == "long":
             out.append(h.info(NAME, f"{p}: chat's peak memory after the reply", med([r.peak_after_mb for r in c]),
                               "MB", f"floor {med([r.peak_after_mb for r in f]):.0f} MB"))

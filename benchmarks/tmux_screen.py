@@ -129,6 +129,14 @@ class TmuxScreen:
     def tree(self) -> ProcessTree:
         return ProcessTree(self.pane_pid)
 
+    def record_output(self, path: Path) -> None:
+        """From now on, every byte the program writes to its terminal is also appended to `path` (tmux's
+        pipe-pane): what an ssh link would carry, without the program's other writes (its history file)."""
+        self.call(f"pipe-pane -O -t bench 'cat >> {path}'")
+
+    def stop_recording(self) -> None:
+        self.call("pipe-pane -t bench")
+
     def close(self) -> None:
         pids = self.tree().pids()
         if self._client.stdin is not None:

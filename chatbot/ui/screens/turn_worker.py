@@ -50,6 +50,9 @@ REPORT_EVERY = 1 / 4
 # does so again, so a screen slow to draw slows the reading but never stops it.
 PAINT_EVERY = 1 / 24
 READ_FOR = 1 / 60
+# Until this much has streamed, every piece is drawn as it comes: the first words are what the reader waits for,
+# and a few short lines cost little to draw (the first piece of Markdown may be a heading's "## " alone).
+FIRST_CHARS = 80
 PAINT_WAIT = 0.25  # the longest the worker waits for a frame: a screen busy elsewhere must not hold the stream
 
 
@@ -113,6 +116,7 @@ class TurnWorker:
         self.reasoning = False  # what has streamed so far is reasoning alone
         self._reported = 0.0  # when the figures were last reported
         self._painted = 0.0  # when the screen last drew the stream
+        self._streamed = 0  # characters of reply text so far
         self._kind = ""  # what streamed last: "text", "reasoning", or "" before anything has
         self._reported_kind = ""  # and at the last report
         self._trailing: asyncio.TimerHandle | None = None  # a report due once the stream pauses
@@ -145,6 +149,7 @@ class TurnWorker:
                         self._called = None
                     if isinstance(event, TextDelta):
                         self.reasoning, self._kind = False, "text"
+                        self._streamed += len(event.text)
                         await self.views.reply.append(event.text)
                         self._report_soon()
                         await self._paint_due()
@@ -215,7 +220,8 @@ class TurnWorker:
         """Hand what has streamed to the reply and wait until the screen has drawn it, if the reply has gone a
         frame without an update: the first piece at once, so the first words show as soon as they come."""
         reply, now = self.views.reply, time.monotonic()
-        if now - reply.flushed_at < PAINT_EVERY or now - self._painted < READ_FOR:
+        first = self._streamed < FIRST_CHARS
+        if not first and (now - reply.flushed_at < PAINT_EVERY or now - self._painted < READ_FOR):
             return
         await reply.flush()
         drawn: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -140,7 +140,10 @@ class MessageView(Vertical):
         self._parts.append(fragment)
         self._pending.append(fragment)
         if self._flush_timer is None:
-            self._flush_timer = self.set_timer(FRAME, self._flush)
+            # A frame after the last update, not after this piece: pieces a few milliseconds apart would
+            # otherwise stretch every frame by the wait for the first of them.
+            due = max(0.0, FRAME - (time.monotonic() - self.flushed_at))
+            self._flush_timer = self.set_timer(due, self._flush)
 
     async def flush(self) -> None:
         """Hand the text appended so far to the Markdown widget now, not at the next frame, and return once the

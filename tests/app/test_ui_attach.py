@@ -9,10 +9,12 @@ from typing import Any
 
 from PIL import Image
 from textual import events
+from textual.widgets import Static
 
 from chatbot.ui.screens.attach import AttachScreen, FilteredTree
 from chatbot.ui.widgets.attachment_chips import AttachmentChips
 from chatbot.ui.widgets.prompt_input import PromptInput
+from chatbot.ui.widgets.thumbnail import Thumbnail
 from fake_openai import FakeOpenAI, Reply
 from support import Notified, app_for, chat_screen, status, until, wait_turn
 
@@ -342,9 +344,6 @@ async def test_a_sent_image_is_drawn_small_in_half_cells_unless_the_setting_is_o
 
 
 async def test_the_picker_shows_the_image_under_its_cursor_with_what_it_costs(make_settings: Any) -> None:
-    from chatbot.ui.widgets.thumbnail import Thumbnail
-    from textual.widgets import Static
-
     Path("photo.png").write_bytes(png(1024, 1024))
     Path("notes.md").write_text("# notes\n")
     app = app_for(make_settings, model="gpt-4o")
@@ -369,8 +368,6 @@ async def test_the_picker_shows_the_image_under_its_cursor_with_what_it_costs(ma
 
 
 async def test_the_picker_says_why_an_image_would_not_be_attached(make_settings: Any) -> None:
-    from textual.widgets import Static
-
     Path("photo.png").write_bytes(png(64, 64))
     app = app_for(make_settings, model="text-only", models={"text-only": {"vision": False}})
     async with app.run_test(size=SIZE) as pilot:

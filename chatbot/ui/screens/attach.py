@@ -10,7 +10,6 @@ out off the UI thread by the `preview` the screen is given, as attaching it woul
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path

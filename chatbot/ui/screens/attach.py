@@ -116,7 +116,9 @@ class AttachScreen(ModalScreen[Path | None]):
     def on_key(self, event: events.Key) -> None:
         if event.key == "down" and isinstance(self.focused, Input):
             event.stop()
-            self.files.focus()
+            # At once, not after the keys already queued (as focus() would): the rest of a burst ("down down")
+            # goes to the tree.
+            self.set_focus(self.files)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[object]) -> None:
         data = event.node.data

@@ -113,13 +113,14 @@ class Thumbnail(Widget):
         return len(self.cells)
 
     def render(self) -> Text:
+        text = Text(no_wrap=True, overflow="crop")
         if self.image_id is not None and self.cells:
             # Kitty's placeholders: their foreground colour is the image's id.
             i = self.image_id
             colour = Style(color=f"rgb({i >> 16 & 255},{i >> 8 & 255},{i & 255})")
-            rows = placeholder_rows(len(self.cells[0]), len(self.cells))
-            return Text("\n".join(rows), style=colour, no_wrap=True, overflow="crop")
-        text = Text(no_wrap=True, overflow="crop")
+            for n, placeholders in enumerate(placeholder_rows(len(self.cells[0]), len(self.cells))):
+                text.append(("\n" if n else "") + placeholders, colour)
+            return text
         for n, row in enumerate(self.cells):
             if n:
                 text.append("\n")

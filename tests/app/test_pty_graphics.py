@@ -1,6 +1,7 @@
 """The terminal asked once at start-up whether it draws Kitty graphics, on a real pseudo-terminal that plays the
 terminal: one that answers OK gets the file picker's preview as a Kitty image (sent, then drawn by placeholder
-cells); one that answers only the device attributes gets half cells and no image sequence at all. Either way
+cells); one that answers only the device attributes, or that takes no 24-bit colour (which names a Kitty image),
+gets half cells and no image sequence at all. Either way
 the keys typed while the question was out, before and between the replies, all reach the prompt, in order."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from chatbot.ui.graphics import PLACEHOLDER, QUERY
@@ -25,9 +27,9 @@ F5, DOWN = b"\x1b[15~", b"\x1b[B"
 CONFIG = 'model = "gpt-4o"\n[attachments]\nprobe_timeout = 60\n'
 
 
-def start(spawn: Callable[..., Terminal], folder: Path) -> Terminal:
+def start(spawn: Callable[..., Terminal], folder: Path, colorterm: str = "truecolor") -> Terminal:
     (folder / "photo.png").write_bytes(_png())  # in the folder chat runs in
-    terminal = spawn(config=CONFIG, COLORTERM="truecolor")
+    terminal = spawn(config=CONFIG, COLORTERM=colorterm)
     terminal.wait_for(lambda: QUERY.encode() in terminal.written(), "the probe")
     return terminal
 
@@ -67,11 +69,15 @@ def test_a_terminal_that_answers_the_probe_gets_kitty_images_and_keys_typed_mean
     assert written.index(b"\x1b_Ga=p,U=1") < written.index(placeholder)
 
 
-def test_a_terminal_that_answers_only_its_attributes_gets_half_cells_and_no_image_sequence(
-        spawn: Callable[..., Terminal], fake: FakeOpenAI, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("reply", "colorterm"), [
+    (DEVICE_ATTRIBUTES, "truecolor"),  # no Kitty graphics
+    (KITTY_OK + DEVICE_ATTRIBUTES, ""),  # Kitty graphics, but colours that would not name the image exactly
+], ids=["attributes only", "kitty without 24-bit colour"])
+def test_a_terminal_that_does_not_answer_yes_gets_half_cells_and_no_image_sequence(
+        spawn: Callable[..., Terminal], fake: FakeOpenAI, tmp_path: Path, reply: bytes, colorterm: str) -> None:
     fake.queue(Reply("ok"))
-    terminal = start(spawn, tmp_path)
-    terminal.write(b"abc" + DEVICE_ATTRIBUTES + b"def\r")
+    terminal = start(spawn, tmp_path, colorterm)
+    terminal.write(b"abc" + reply + b"def\r")
     terminal.wait_for(lambda: fake.chat_requests, "the message sent")
     assert last_message(fake) == "abcdef"
 

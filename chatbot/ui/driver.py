@@ -20,7 +20,8 @@ from chatbot.ui.graphics import Kitty, probe
 
 
 class ChatDriver(LinuxDriver):
-    """LinuxDriver whose key parser gets each read through a PasteShield (see there for why)."""
+    """LinuxDriver whose key parser gets each read through a PasteShield (see there for why), and that asks the
+    terminal about Kitty graphics before its input thread starts (graphics.py)."""
 
     _probed = False
 

@@ -31,6 +31,7 @@ from chatbot.core.store.history import HistoryStore
 from chatbot.core.summary import in_effect
 from chatbot.ui import themes, typeahead
 from chatbot.ui.collector import Collector
+from chatbot.ui.graphics import Kitty
 from chatbot.ui.keymap import resolve as resolve_keymap
 from chatbot.ui.screens.approval import approver
 from chatbot.ui.screens.chat import ChatScreen
@@ -70,6 +71,9 @@ class ChatApp(App[None]):
         # both drop them. What the terminal held before the app read it (typeahead) comes first.
         self._held: list[events.Event] | None = typeahead.events_for(typed_ahead)
         self.settings = settings
+        # Set by ChatDriver when the terminal answered its probe for Kitty graphics (graphics.py), which is
+        # asked only if thumbnails are on.
+        self.kitty: Kitty | None = None
         self.store = store  # read on the UI thread; every write goes to the writer's thread
         self.unsaved: str | None = None  # what quitting could not write, for run() to say after the app is gone
         self._client_given = client is not None

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, cast
 
 from chatbot.core.attachments import Attachment, attach, refuse_images
 from chatbot.core.errors import ChatError
-from chatbot.ui.screens.attach import AttachScreen
-from chatbot.ui.widgets.attachment_chips import AttachmentChips
+from chatbot.ui.screens.attach import AttachScreen, Preview
+from chatbot.ui.widgets.attachment_chips import AttachmentChips, size_text
 from chatbot.ui.widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:
@@ -52,6 +52,21 @@ def prepared(session: Session, path: Path) -> tuple[Attachment, int]:
     return attachment, session.counter.count_attachment(attachment)
 
 
+def previewed(session: Session, path: Path) -> Preview:
+    """What the picker shows of an image: its file size, the size it is sent at and its tokens for the session's
+    model, or why it would not be attached. Runs in a thread, as `prepared`."""
+    try:
+        attachment, tokens = prepared(session, path)
+        size = path.stat().st_size
+    except (ChatError, OSError) as exc:
+        return Preview(exc.headline() if isinstance(exc, ChatError) else f"cannot read {path.name}: {exc}")
+    if not attachment.is_image:
+        return Preview("")
+    text = (f"{size_text(size)}\n{attachment.width}\u00d7{attachment.height} as sent\n"
+            f"{tokens:,} tok on {session.spec.name}")
+    return Preview(text, attachment.data)
+
+
 class AttachActions:
     """What the chat screen does with attachments; ChatScreen inherits it. Each method works on the screen
     (screen_of), whose prompt, session and app it uses."""
@@ -75,7 +90,8 @@ class AttachActions:
             screen.prompt.set_text(screen.prompt.text.replace(text, "", 1))
             self.attach_file(path)
             return
-        screen.app.push_screen(AttachScreen(Path.cwd()), self._picked)
+        session = screen.session
+        screen.app.push_screen(AttachScreen(Path.cwd(), lambda path: previewed(session, path)), self._picked)
 
     def _picked(self, path: Path | None) -> None:
         if path is not None:

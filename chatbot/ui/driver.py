@@ -1,10 +1,13 @@
-"""Textual's Linux/macOS terminal driver, with bracketed pastes delivered exactly as they were pasted, and
-frames sent without the rows the terminal already shows (row_cache.py)."""
+"""Textual's Linux/macOS terminal driver, with bracketed pastes delivered exactly as they were pasted, the
+terminal asked once, before Textual reads its input, whether it draws Kitty graphics (graphics.py), and frames
+sent without the rows the terminal already shows (row_cache.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
+import sys
 from codecs import getincrementaldecoder
 
 from textual import events
@@ -14,13 +17,16 @@ from textual.drivers.linux_driver import LinuxDriver
 from textual.message import Message
 
 from chatbot.core.terminal import PasteShield
+from chatbot.ui.graphics import Kitty, probe
 from chatbot.ui.row_cache import RowCache
 
 
 class ChatDriver(LinuxDriver):
-    """LinuxDriver whose key parser gets each read through a PasteShield (see there for why), and whose
-    output goes through a RowCache."""
+    """LinuxDriver whose key parser gets each read through a PasteShield (see there for why), that asks the
+    terminal about Kitty graphics before its input thread starts (graphics.py), and whose output goes through a
+    RowCache."""
 
+    _probed = False
     _rows: RowCache | None = None
 
     def write(self, data: str) -> None:
@@ -32,6 +38,33 @@ class ChatDriver(LinuxDriver):
         except OSError:
             columns_rows = None
         super().write(self._rows.filter(data, columns_rows))
+
+    def start_application_mode(self) -> None:
+        # Once (not again on resuming from ctrl+z), and only for an app that draws images: before Textual's
+        # input thread exists, so the probe alone reads the replies.
+        settings = getattr(self._app, "settings", None)  # a ChatApp's
+        if not self._probed and settings is not None and settings.attachments.thumbnails and sys.__stdout__:
+            self._probed = True
+            answer = probe(self.fileno, sys.__stdout__.fileno(), os.environ.get("TERM"),
+                           settings.attachments.probe_timeout)
+            self._typed_ahead(answer.typed)
+            # Placeholders name their image by a 24-bit colour, which must reach the terminal unchanged.
+            if answer.kitty and self._app.console.color_system == "truecolor":
+                self._app.kitty = Kitty(self.write)  # type: ignore[attr-defined]  # a ChatApp's
+        super().start_application_mode()  # type: ignore[no-untyped-call]
+
+    def _typed_ahead(self, typed: bytes) -> None:
+        """Keys the probe read, as the input thread would have given them; posted before it starts, so they
+        come first."""
+        if not typed:
+            return
+        parser = XTermParser(self._debug)
+        text = PasteShield().feed(typed.decode("utf-8", "replace"))
+        found = list(parser.feed(text))
+        with contextlib.suppress(EOFError, ParseError):
+            found += parser.feed("")  # the end: a lone escape is the escape key
+        for event in found:
+            self.process_message(event)
 
     def run_input_thread(self) -> None:
         # LinuxDriver.run_input_thread (Textual 8.2), with the shield between the read and the parser: the parser

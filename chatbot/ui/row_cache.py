@@ -8,8 +8,8 @@ the piece. So a row's piece is what follows a move to that row, up to the next m
 identical to the last one written to the same row would draw the same cells again: it is left out.
 
 Only that is ever left out. Anything else (a write with no row pieces, the cursor's last move, a piece with no
-visible text) goes as it came, and a write that clears the screen or switches it, or a change of the terminal's
-size, forgets every row: the next frame is sent whole.
+visible text, a write that carries an image) goes as it came, and a write that clears the screen or switches
+it, or a change of the terminal's size, forgets every row: the next frame is sent whole.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ class RowCache:
         if _FORGET.search(data):
             self._rows.clear()
             return data
+        if "\x1b_" in data or "\x1bP" in data:
+            return data  # an image's transfer or placement (APC, DCS): sent as it is, never taken for a row
         moves = list(_MOVE.finditer(data))
         if not moves:
             return data

@@ -9,10 +9,12 @@ from typing import Any
 
 from PIL import Image
 from textual import events
+from textual.widgets import Static
 
 from chatbot.ui.screens.attach import AttachScreen, FilteredTree
 from chatbot.ui.widgets.attachment_chips import AttachmentChips
 from chatbot.ui.widgets.prompt_input import PromptInput
+from chatbot.ui.widgets.thumbnail import Thumbnail
 from fake_openai import FakeOpenAI, Reply
 from support import Notified, app_for, chat_screen, status, until, wait_turn
 
@@ -339,3 +341,41 @@ async def test_a_sent_image_is_drawn_small_in_half_cells_unless_the_setting_is_o
             assert len(drawn[0].cells) == 4 and all(len(row) == 24 for row in drawn[0].cells)
             assert set(str(drawn[0].render()).replace("\n", "")) == {UPPER_HALF}
             assert drawn[0].cells[0][0] == ((0, 128, 255), (0, 128, 255))
+
+
+async def test_the_picker_shows_the_image_under_its_cursor_with_what_it_costs(make_settings: Any) -> None:
+    Path("photo.png").write_bytes(png(1024, 1024))
+    Path("notes.md").write_text("# notes\n")
+    app = app_for(make_settings, model="gpt-4o")
+    async with app.run_test(size=SIZE) as pilot:
+        tree = await open_picker(pilot, listed=2)
+        screen = app.screen
+        assert isinstance(screen, AttachScreen)
+        text = screen.query_one("#attach-preview-text", Static)
+        tree.move_cursor(next(n for n in tree.root.children if str(n.label) == "photo.png"))
+        await until(pilot, lambda: screen.previewed == Path("photo.png").resolve()
+                    and all(t.cells for t in screen.query(Thumbnail)), "the image previewed")
+        (thumbnail,) = screen.query(Thumbnail)
+        assert thumbnail.cells[0][0] == ((0, 128, 255), (0, 128, 255))  # the image's blue, in half cells
+        lines = str(text.render()).splitlines()
+        size = Path("photo.png").stat().st_size
+        assert lines == [f"{size / 1000:.1f} KB", "768\u00d7768 as sent", "765 tok on gpt-4o"]
+
+        tree.move_cursor(next(n for n in tree.root.children if str(n.label) == "notes.md"))
+        await until(pilot, lambda: screen.previewed is None, "the preview cleared")
+        assert not screen.query(Thumbnail)
+        assert str(text.render()) == ""
+
+
+async def test_the_picker_says_why_an_image_would_not_be_attached(make_settings: Any) -> None:
+    Path("photo.png").write_bytes(png(64, 64))
+    app = app_for(make_settings, model="text-only", models={"text-only": {"vision": False}})
+    async with app.run_test(size=SIZE) as pilot:
+        tree = await open_picker(pilot, listed=1)
+        screen = app.screen
+        assert isinstance(screen, AttachScreen)
+        text = screen.query_one("#attach-preview-text", Static)
+        tree.move_cursor(tree.root.children[0])
+        await until(pilot, lambda: "image" in str(text.render()), "the refusal shown")
+        assert "text-only" in str(text.render())
+        assert screen.previewed is None

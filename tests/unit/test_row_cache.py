@@ -80,3 +80,11 @@ def test_pieces_of_one_row_are_compared_as_the_row() -> None:
     assert cache.filter(row, (COLS, ROWS)) == ""
     other = piece(5, 1, "left", STYLES[0]) + piece(5, 10, "RIGHT", STYLES[3])
     assert cache.filter(other, (COLS, ROWS)) == other
+
+
+def test_a_write_that_carries_an_image_goes_as_it_came() -> None:
+    """An image's placement written twice at one spot is sent twice: the terminal may have dropped the image."""
+    cache = RowCache()
+    place = "\x1b[3;1H\x1b_Ga=p,i=7,U=1,q=2\x1b\\\x1b[38;2;0;0;7m\U0010eeee\x1b[0m"
+    assert cache.filter(place, (COLS, ROWS)) == place
+    assert cache.filter(place, (COLS, ROWS)) == place

@@ -103,8 +103,12 @@ class AttachmentsConfig(_Strict):
     max_bytes: int = Field(default=20_000_000, ge=1)
     """The largest file that may be attached, in bytes; a larger one is refused before anything is sent."""
     thumbnails: bool = True
-    """In the app, a sent image is shown small under its message, drawn in half cells (coloured text: no image
-    protocol is written to the terminal). false: its chip alone."""
+    """In the app, a sent image is shown small under its message, and the file picker shows the image under its
+    cursor: with Kitty graphics if the terminal answers, at start-up, that it draws them, else in half cells
+    (coloured text). false: chips alone, and the terminal is not asked."""
+    probe_timeout: float = Field(default=1.0, ge=0, le=60)
+    """Seconds the terminal has, at start-up, to answer whether it draws Kitty graphics; raise it over a slow
+    link (a late answer would be read as keys)."""
 
 
 Approve = Literal["ask", "read_only", "always"]

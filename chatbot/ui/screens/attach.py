@@ -2,22 +2,39 @@
 
 What is typed filters the tree's file names (folders stay, to open); enter on a file, a typed path that names one,
 or a filter that leaves one file in the folder picks it (with several, the tree gets the focus on the first);
-down goes from the filter to the tree; escape closes with nothing picked.
+down goes from the filter to the tree; escape closes with nothing picked. Beside the tree, the image the tree's
+cursor is on is shown small, with its file size, the size it is sent at and what it costs the current model (worked
+out off the UI thread by the `preview` the screen is given, as attaching it would).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import DirectoryTree, Input, Static
+from textual.widgets import DirectoryTree, Input, Static, Tree
+
+from chatbot.ui.shown import shown
+from chatbot.ui.widgets.thumbnail import Thumbnail
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif"})
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What the picker shows of one file: lines of text, and the image's bytes (as sent) to draw small."""
+
+    text: str
+    image: bytes | None = None
 
 
 class FilteredTree(DirectoryTree):
@@ -50,15 +67,20 @@ class AttachScreen(ModalScreen[Path | None]):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel", show=False)]
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, preview: Callable[[Path], Preview] | None = None) -> None:
         super().__init__()
         self.folder = folder
+        self.preview = preview  # runs in a thread: it reads and prepares the file
+        self.previewed: Path | None = None  # the image the preview shows, once it is drawn
 
     def compose(self) -> ComposeResult:
         with Vertical(id="attach"):
             yield Static(Content("Attach a file"), id="attach-title")
             yield Input(placeholder="filter, or a path", id="attach-filter")
-            yield FilteredTree(self.folder, id="attach-tree")
+            with Horizontal(id="attach-body"):
+                yield FilteredTree(self.folder, id="attach-tree")
+                with Vertical(id="attach-preview"):
+                    yield Static(id="attach-preview-text")
             yield Static(Content("type to filter · down to the tree · enter attaches · escape cancels"),
                          id="attach-footer")
 
@@ -94,7 +116,26 @@ class AttachScreen(ModalScreen[Path | None]):
     def on_key(self, event: events.Key) -> None:
         if event.key == "down" and isinstance(self.focused, Input):
             event.stop()
-            self.files.focus()
+            # At once, not after the keys already queued (as focus() would): the rest of a burst ("down down")
+            # goes to the tree.
+            self.set_focus(self.files)
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[object]) -> None:
+        data = event.node.data
+        path = getattr(data, "path", None)
+        if self.preview is None or not isinstance(path, Path):
+            return
+        self.run_worker(self._show_preview(path, self.preview), group="preview", exclusive=True,
+                        exit_on_error=False)
+
+    async def _show_preview(self, path: Path, preview: Callable[[Path], Preview]) -> None:
+        found = await asyncio.to_thread(preview, path) if path.suffix.lower() in IMAGE_SUFFIXES else Preview("")
+        box = self.query_one("#attach-preview", Vertical)
+        await box.query(Thumbnail).remove()
+        self.query_one("#attach-preview-text", Static).update(shown(found.text))
+        if found.image is not None:
+            await box.mount(Thumbnail(found.image, path.name))
+        self.previewed = path if found.image is not None else None
 
     def on_directory_tree_file_selected(self, event: DirectoryTree.FileSelected) -> None:
         event.stop()

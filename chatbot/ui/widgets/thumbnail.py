@@ -1,9 +1,11 @@
-"""An attached image drawn small in the transcript, in half cells: each cell shows two pixels, the upper one as
+"""An attached image drawn small (in the transcript, in the file picker): with Kitty graphics where the terminal
+answered the probe for them (graphics.py), else in half cells, where each cell shows two pixels, the upper one as
 the colour of an upper half block and the lower one as its background.
 
-Half cells are plain coloured text, which every terminal draws: no image protocol (Kitty graphics, Sixel, iTerm2)
-is used, so none is ever written to a terminal, and there is no probe to answer. The pixels are worked out off
-the UI thread once the widget is mounted; until then it is blank.
+Half cells are plain coloured text, which every terminal draws. With Kitty graphics the image takes the same cells
+(an image of w x 2h pixels in w x h cells keeps its shape, cells being about twice as tall as wide), drawn at the
+terminal's own resolution. The pixels are worked out off the UI thread once the widget is mounted; until then it
+is blank.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
 
+from chatbot.ui.graphics import Kitty, placeholder_rows
+
 UPPER_HALF = "\u2580"
 WIDTH, ROWS = 24, 6  # the most cells a thumbnail takes: 24 x 12 pixels
+CELL_PIXELS = 16  # how many pixels a cell's width is sent at, to Kitty, which scales them into the cell
 
 
 RGB = tuple[int, int, int]
@@ -45,6 +50,18 @@ def half_cells(data: bytes, width: int = WIDTH, rows: int = ROWS) -> list[list[t
     return found
 
 
+def png_for_cells(data: bytes, columns: int, rows: int) -> bytes:
+    """The image as a PNG of about CELL_PIXELS x 2*CELL_PIXELS pixels a cell, for `columns` x `rows` cells."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        picture = image.convert("RGBA")
+    picture = picture.resize((columns * CELL_PIXELS, rows * 2 * CELL_PIXELS), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
+
+
 def _rgb(pixel: object) -> RGB:
     values = [int(v) for v in pixel] if isinstance(pixel, tuple) else [0, 0, 0]
     return values[0], values[1], values[2]
@@ -66,16 +83,28 @@ class Thumbnail(Widget):
         self.data = data
         self.tooltip = name
         self.cells: list[list[tuple[RGB, RGB]]] = []
+        self.image_id: int | None = None  # the image Kitty holds for it, when drawn with Kitty graphics
 
     def on_mount(self) -> None:
         self.run_worker(self._draw(), exit_on_error=False)
 
     async def _draw(self) -> None:
+        kitty: Kitty | None = getattr(self.app, "kitty", None)
         try:
-            self.cells = await asyncio.to_thread(half_cells, self.data)
-        except (OSError, ValueError, SyntaxError):
+            cells = await asyncio.to_thread(half_cells, self.data)
+            png = await asyncio.to_thread(png_for_cells, self.data, len(cells[0]), len(cells)) if kitty else b""
+        except (OSError, ValueError, SyntaxError, IndexError):
             return  # an image Pillow cannot read again is left out: its chip still names it
+        if kitty is not None and self.is_attached:
+            self.image_id = kitty.show(png, len(cells[0]), len(cells))
+        self.cells = cells
         self.refresh(layout=True)
+
+    def on_unmount(self) -> None:
+        kitty: Kitty | None = getattr(self.app, "kitty", None)
+        if kitty is not None and self.image_id is not None:
+            kitty.forget(self.image_id)
+            self.image_id = None
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return max((len(row) for row in self.cells), default=0)
@@ -85,6 +114,13 @@ class Thumbnail(Widget):
 
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="crop")
+        if self.image_id is not None and self.cells:
+            # Kitty's placeholders: their foreground colour is the image's id.
+            i = self.image_id
+            colour = Style(color=f"rgb({i >> 16 & 255},{i >> 8 & 255},{i & 255})")
+            for n, placeholders in enumerate(placeholder_rows(len(self.cells[0]), len(self.cells))):
+                text.append(("\n" if n else "") + placeholders, colour)
+            return text
         for n, row in enumerate(self.cells):
             if n:
                 text.append("\n")

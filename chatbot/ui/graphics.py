@@ -1,0 +1,121 @@
+"""Whether the terminal draws Kitty graphics, asked once as the app starts, and how an image is drawn with them.
+
+The terminal is asked before the app takes it (ChatDriver.start_application_mode), with the input still unread
+by anyone else: Kitty's graphics query, then Primary Device Attributes, which every terminal answers, and
+answers after the query, so its reply ends the wait. Textual's key parser must never see the replies (it would
+type them into the prompt), so they are read here; anything else read meanwhile is what the user typed ahead,
+handed on to the app's input as keys, in order. A terminal that does not reply in time is taken as one
+that draws no images (attachments.probe_timeout gives a slow link longer); a terminal named "dumb" or "linux"
+(whose console prints what it does not know) is not asked.
+
+Only a terminal that replied OK to the query is ever sent an image (transmit, then a virtual placement), and only
+when colours reach it as 24-bit RGB: the image is then drawn by Kitty's Unicode placeholders, ordinary text
+cells whose foreground colour names the image, so Textual lays them out, scrolls and clips them as any text.
+Everywhere else images are drawn in half cells (thumbnail.py).
+
+Sixel is not used: Sixel pixels are painted over cells that Textual knows nothing about, so every frame that
+redraws those cells would erase the image, and it would have to be painted again after each frame at its new
+place, clipped by whatever covers it; nothing in a Rich renderable or a Textual widget can do that.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import select
+import termios
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import count
+from random import randint
+
+_QUERY_ID = 31
+QUERY = f"\x1b_Gi={_QUERY_ID},s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\"  # a 1x1 RGB image, queried, never stored
+DEVICE_ATTRIBUTES = "\x1b[c"
+_KITTY_REPLY = re.compile(rb"\x1b_G([^\x1b]*)\x1b\\")
+_DEVICE_REPLY = re.compile(rb"\x1b\[\?[0-9;]*c")
+_UNASKED_TERMINALS = frozenset({"dumb", "linux"})
+
+PLACEHOLDER = "\U0010eeee"
+# Kitty's row and column diacritics, in order (rgb.txt of the graphics protocol): the first 24 cover a thumbnail.
+DIACRITICS = [chr(c) for c in (0x0305, 0x030D, 0x030E, 0x0310, 0x0312, 0x033D, 0x033E, 0x033F, 0x0346, 0x034A,
+                               0x034B, 0x034C, 0x0350, 0x0351, 0x0352, 0x0357, 0x035B, 0x0363, 0x0364, 0x0365,
+                               0x0366, 0x0367, 0x0368, 0x0369)]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the probe found: whether the terminal draws Kitty graphics, and the keys typed meanwhile."""
+
+    kitty: bool
+    typed: bytes = b""
+
+
+def probe(fd_in: int, fd_out: int, term: str | None, timeout: float) -> Answer:
+    """Ask the terminal on `fd_in`/`fd_out`; `term` is $TERM. Leaves the terminal's modes as it found them."""
+    if not (os.isatty(fd_in) and os.isatty(fd_out)) or (term or "dumb") in _UNASKED_TERMINALS:
+        return Answer(False)
+    before = termios.tcgetattr(fd_in)
+    quiet = termios.tcgetattr(fd_in)
+    quiet[3] &= ~(termios.ICANON | termios.ECHO)  # replies are read as they come, and never echoed
+    read = bytearray()
+    try:
+        # TCSANOW, not TCSAFLUSH: flushing would throw away what was typed ahead.
+        termios.tcsetattr(fd_in, termios.TCSANOW, quiet)
+        os.write(fd_out, (QUERY + DEVICE_ATTRIBUTES).encode())
+        deadline = time.monotonic() + timeout
+        while _DEVICE_REPLY.search(read) is None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd_in], [], [], left)[0]:
+                break
+            chunk = os.read(fd_in, 4096)
+            if not chunk:
+                break
+            read += chunk
+    finally:
+        termios.tcsetattr(fd_in, termios.TCSANOW, before)
+    return _answer(bytes(read))
+
+
+def _answer(read: bytes) -> Answer:
+    kitty = any(m.group(1).startswith(f"i={_QUERY_ID}".encode()) and m.group(1).endswith(b";OK")
+                for m in _KITTY_REPLY.finditer(read))
+    typed = _DEVICE_REPLY.sub(b"", _KITTY_REPLY.sub(b"", read), count=1)
+    return Answer(kitty, typed)
+
+
+class Kitty:
+    """A terminal that draws Kitty graphics, written to through `write` (the driver's, so an image goes out
+    between two frames, never inside one)."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self.write = write
+        # Ids are 24 bits (a placeholder's colour); starting at random keeps clear of another program's images.
+        self._ids = count(randint(1, 2**23))
+
+    def show(self, png: bytes, columns: int, rows: int) -> int:
+        """Send `png`, placed virtually over `columns` x `rows` cells; returns the image id to draw it with."""
+        image_id = next(self._ids) % 2**24 or 1
+        self.write("".join(_transmit(image_id, png)))
+        self.write(f"\x1b_Ga=p,U=1,i={image_id},c={columns},r={rows},q=2\x1b\\")
+        return image_id
+
+    def forget(self, image_id: int) -> None:
+        self.write(f"\x1b_Ga=d,d=I,i={image_id},q=2\x1b\\")
+
+
+def _transmit(image_id: int, png: bytes) -> Iterator[str]:
+    # q=2: the terminal replies nothing, as a reply would reach the app's input as keys.
+    data = base64.b64encode(png).decode("ascii")
+    chunks = [data[i:i + 4096] for i in range(0, len(data), 4096)] or [""]
+    for n, chunk in enumerate(chunks):
+        more = int(n < len(chunks) - 1)
+        keys = f"a=t,f=100,i={image_id},q=2,m={more}" if n == 0 else f"m={more},q=2"
+        yield f"\x1b_G{keys};{chunk}\x1b\\"
+
+
+def placeholder_rows(columns: int, rows: int) -> list[str]:
+    """The text that shows a placed image: one placeholder a cell, with its row's and column's diacritics."""
+    return ["".join(PLACEHOLDER + DIACRITICS[r] + DIACRITICS[c] for c in range(columns)) for r in range(rows)]

@@ -63,6 +63,7 @@ class Status:
     tools_on: int | None = None  # the tools offered to the model now; None: no MCP server is configured
     tools_listed: bool = False  # the servers have started (or failed to): tools_on is known
     summarizing: int = 0  # the request in flight summarises this many turns (it is no reply)
+    reasoning_model: bool = False  # the model reasons before it answers (the catalogue says so)
 
 
 def status_of(session: Session, attached: int = 0) -> Status:
@@ -99,6 +100,7 @@ def status_of(session: Session, attached: int = 0) -> Status:
         tokens_per_second=flight.tokens_per_second() if flight else None,
         in_flight=flight is not None,
         summarizing=flight.summarizing if flight else 0,
+        reasoning_model=spec.reasoning,
         tools_on=tools_on,
         tools_listed=tools_listed,
     )

@@ -4,10 +4,12 @@ the keyboard and the mouse, and the header and the status bar say what the model
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.widgets import Static
 from textual.widgets._collapsible import CollapsibleTitle
 
@@ -233,3 +235,20 @@ async def test_a_presets_effort_the_model_does_not_take_is_said_and_a_choice_bea
         await until(pilot, lambda: not isinstance(app.screen, Picker))
         await send(pilot, "hi")
         assert fake.last_body["reasoning_effort"] == "medium"
+
+
+@pytest.mark.parametrize(("model", "word"), [("o3", "thinking"), ("gpt-4o-mini", "waiting")])
+async def test_a_reasoning_model_that_streams_nothing_yet_is_thinking_not_waiting(
+        fake: FakeOpenAI, make_settings: Any, model: str, word: str) -> None:
+    """o3 sends no reasoning text: until its answer starts, the header says it thinks, and for how long."""
+    held = threading.Event()
+    fake.queue(Reply("Done.", hold=held, hold_after=0))
+    app = make_app(make_settings(model=model))
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(PromptInput).insert("think hard")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen.reply_view is not None
+                    and re.search(rf"· {word} \d+s$", header(app.screen.reply_view)) is not None)
+        held.set()
+        await wait_turn(pilot)
+        assert last_reply(app).text == "Done."

@@ -99,7 +99,8 @@ def flight_note(status: Status, *, reasoning: bool = False) -> str:
     if status.summarizing:
         return f"summarising {plural(status.summarizing, 'earlier turn')}…"
     if status.waiting_seconds is not None:
-        return f"waiting {status.waiting_seconds}s"
+        # A reasoning model that streams no reasoning sends nothing until it has thought: say it is thinking.
+        return f"{'thinking' if status.reasoning_model else 'waiting'} {status.waiting_seconds}s"
     return "reasoning…" if reasoning else "streaming"
 
 

@@ -144,6 +144,8 @@ class ChatClient:
 
     @property
     def sdk(self) -> openai.AsyncOpenAI:
+        """The SDK's client, made on first use. The app makes it while it warms up, off the UI thread: making
+        one loads the system's certificates (30 ms), which the first request would otherwise wait for."""
         if self._sdk is None:
             import openai  # imported on first use: it costs start-up time the first paint should not pay
 

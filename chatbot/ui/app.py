@@ -176,7 +176,8 @@ class ChatApp(App[None]):
             if not self._client_given and self.settings.api_key_cmd and not self.session.client.has_key:
                 self.session.client.set_api_key(self.settings.resolve_api_key())
             self.session.counter.encoding  # noqa: B018 - loads the tokenizer
-            import openai  # noqa: F401
+            if isinstance(client := self.session.client, ChatClient):
+                client.sdk  # noqa: B018 - makes the SDK's client (it imports openai)
 
             import chatbot.ui.widgets.reply_markdown  # noqa: F401 - the first reply's Markdown widget
         except ChatError as exc:

@@ -4,6 +4,7 @@ although rows the terminal already shows are not sent again."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from typing import Any
@@ -95,3 +96,28 @@ def test_every_row_on_a_real_terminal_is_what_the_app_drew(spawn: Any, fake: Fak
     numbers = [int(n) for n in shown]
     assert numbers, screen_of(terminal)
     assert numbers == list(range(numbers[0], 400)), "\n".join(screen_of(terminal))
+
+
+async def test_a_stop_while_the_reply_is_drawn_keeps_what_came(fake: FakeOpenAI, make_settings: Any,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Escape lands while the worker waits for the screen to draw, not while the turn waits for the server: the
+    turn is stopped all the same, and the reply so far is kept and counted."""
+    drawing = asyncio.Event()
+
+    async def slow_frame(worker: turn_worker.TurnWorker) -> None:
+        drawing.set()
+        await asyncio.Event().wait()  # a frame that never ends: only the stop gets the worker out
+
+    monkeypatch.setattr(turn_worker.TurnWorker, "_paint_due", slow_frame)
+    fake.queue(Reply(["one ", "two ", "three "]))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        app.screen.query_one("PromptInput").insert("count")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, drawing.is_set)
+        await pilot.press("escape")
+        await wait_turn(pilot)
+        reply = app.session.conversation.last_reply()
+        assert reply is not None and reply.stopped and reply.content.startswith("one")
+        assert app.session.totals.completion_tokens > 0

@@ -168,6 +168,10 @@ class TurnWorker:
                 self._trailing.cancel()
             if clock is not None:
                 clock.cancel()  # not awaited: a stop that cancels this worker must not wait on it
+            if turn is not None and turn.outcome is None:
+                # The stop came while the worker drew (waiting for a frame, mounting a tool call), not while the
+                # turn waited for the server: closing the turn stops it the same way, and it keeps what it had.
+                await turn.aclose()
             self._end_calls()
             # Stopped before the turn began (waiting for start-up or for the model list): nothing was sent.
             outcome = turn.outcome if turn is not None else None

@@ -34,6 +34,7 @@ from textual.widgets._markdown import MarkdownFence
 
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
+from chatbot.ui.widgets.tool_call import ToolCallBlock
 
 What = Literal["copy", "code", "edit", "regenerate", "fork", "delete", "switch", "leave"]
 # The user asked `what` of the message a view shows (None: there is none); the int is the code block's number, or
@@ -42,7 +43,7 @@ Act = Callable[[MessageView | None, What, int], None]
 ALTERNATIVE = Binding.Group("Alternative")
 CODE_BLOCKS = 9  # the digits 1-9
 MESSAGE_ROLES = ("user", "assistant")  # the views of other roles are notes
-CURSOR_ACTIONS = ("move", "jump", "act")
+CURSOR_ACTIONS = ("move", "jump", "act", "fold")
 
 
 def code_blocks(view: MessageView) -> list[MarkdownFence]:
@@ -71,6 +72,8 @@ class MessageCursor(VerticalScroll):
         Binding("right,l", "act('switch', 1)", "Next alternative", id="message_next", group=ALTERNATIVE,
                 priority=True),
         Binding("escape", "act('leave')", "Prompt", id="message_leave", priority=True),
+        # Only on a message that made tool calls (check_action): elsewhere enter does nothing here.
+        Binding("enter", "fold", "Tool calls", id="message_tool_calls", priority=True),
         # Not remappable: nine ids for nine digits would crowd the keymap for no gain.
         *(Binding(str(n), f"act('code', {n})", f"Copy code block {n}", show=False, priority=True)
           for n in range(1, CODE_BLOCKS + 1)),
@@ -103,6 +106,8 @@ class MessageCursor(VerticalScroll):
             return True
         # Left, the cursor binds nothing. And a key of the cursor read while keys before it wait here (text,
         # which may leave the cursor) must not overtake them: it waits too, and acts in its turn (see on_key).
+        if action == "fold" and not self.tool_calls():
+            return False
         return self.active and (self._in_turn or not self._waiting)
 
     def post_message(self, message: Message) -> bool:
@@ -117,6 +122,7 @@ class MessageCursor(VerticalScroll):
         if self._cursor is not None:
             self._cursor.remove_class("cursor")
         self._cursor = view
+        self.refresh_bindings()  # enter's word in the footer comes and goes with the tool calls under the cursor
         if view is None:
             return
         view.add_class("cursor")
@@ -124,6 +130,11 @@ class MessageCursor(VerticalScroll):
             block.border_title = str(number) if number <= CODE_BLOCKS else ""
         if scroll:
             self.scroll_to_widget(view, animate=False)
+
+    def tool_calls(self) -> list[ToolCallBlock]:
+        """The tool calls of the message under the cursor (a reply that made some), top to bottom."""
+        view = self.cursor
+        return list(view.query(ToolCallBlock)) if view is not None else []
 
     def enter(self) -> None:
         """Take the focus with the cursor on the newest message: what is most often acted on."""
@@ -192,6 +203,14 @@ class MessageCursor(VerticalScroll):
     def action_jump(self, index: int) -> None:
         if views := self.reachable():
             self.put(views[index])
+
+    def action_fold(self) -> None:
+        """Open all the tool calls of the message under the cursor, or, if all are open, fold them all: one key
+        for a reply that made several, which are most often read together."""
+        blocks = self.tool_calls()
+        fold = all(not block.collapsed for block in blocks)
+        for block in blocks:
+            block.collapsed = fold
 
     def action_act(self, what: What, number: int = 0) -> None:
         if self._act is not None:

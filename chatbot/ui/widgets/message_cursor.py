@@ -73,7 +73,7 @@ class MessageCursor(VerticalScroll):
                 priority=True),
         Binding("escape", "act('leave')", "Prompt", id="message_leave", priority=True),
         # Only on a message that made tool calls (check_action): elsewhere enter does nothing here.
-        Binding("enter", "fold", "Tool calls", id="message_tool_calls", priority=True),
+        Binding("enter", "fold", "Open tool calls", id="message_tool_calls", priority=True),
         # Not remappable: nine ids for nine digits would crowd the keymap for no gain.
         *(Binding(str(n), f"act('code', {n})", f"Copy code block {n}", show=False, priority=True)
           for n in range(1, CODE_BLOCKS + 1)),

@@ -104,10 +104,10 @@ class MessageCursor(VerticalScroll):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action not in CURSOR_ACTIONS:
             return True
-        # Left, the cursor binds nothing. And a key of the cursor read while keys before it wait here (text,
-        # which may leave the cursor) must not overtake them: it waits too, and acts in its turn (see on_key).
         if action == "fold" and not self.tool_calls():
             return False
+        # Left, the cursor binds nothing. And a key of the cursor read while keys before it wait here (text,
+        # which may leave the cursor) must not overtake them: it waits too, and acts in its turn (see on_key).
         return self.active and (self._in_turn or not self._waiting)
 
     def post_message(self, message: Message) -> bool:

@@ -474,6 +474,39 @@ async def test_a_resumed_conversation_shows_its_calls_folded(fake: FakeOpenAI, m
         assert conversation.messages[-1].content == "Nothing there."
 
 
+async def test_enter_at_the_cursor_opens_and_folds_the_calls_of_a_reply(fake: FakeOpenAI, make_settings: Any) -> None:
+    """The cursor on a reply that made calls: enter opens them all, enter again folds them; the footer names the
+    key there only, and on another message enter does nothing."""
+    from textual.widgets._footer import FooterKey
+
+    fake.queue(calls(("c1", "notes__read_note", '{"title": "x"}'), ("c2", "notes__read_note", '{"title": "y"}')),
+               Reply("Nothing there."))
+    app = make_app(make_settings(mcp_servers=notes_server(approve="read_only")))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await send(pilot, "read x and y")
+
+        def footer() -> set[str]:
+            return {k.action for k in app.screen.query(FooterKey)}
+
+        transcript = app.screen.transcript
+        await pilot.press("shift+tab")  # on the answer, which made no call
+        await until(pilot, lambda: "act('copy')" in footer())
+        assert "fold" not in footer()
+        await pilot.press("enter")
+        assert all(b.collapsed for b in blocks(app)) and len(blocks(app)) == 2
+        await pilot.press("k")  # the reply that made the calls
+        assert transcript.cursor is not None and transcript.cursor.query(ToolCallBlock)
+        await until(pilot, lambda: "fold" in footer())
+        await pilot.press("enter")
+        assert not any(b.collapsed for b in blocks(app))
+        assert "▼" in line_of(blocks(app)[0]) and blocks(app)[1].query_one(".tool-details").display
+        await pilot.press("enter")
+        assert all(b.collapsed for b in blocks(app))
+        assert transcript.has_focus  # enter did not send anything, nor leave the cursor
+        assert len(fake.chat_requests) == 2
+        assert "message_tool_calls" in "\n".join(app.binding_rows())
+
+
 async def test_quitting_at_a_question_stops_the_turn_and_the_servers(fake: FakeOpenAI, make_settings: Any) -> None:
     fake.queue(calls(WRITE))
     app = make_app(make_settings(mcp_servers=notes_server()))

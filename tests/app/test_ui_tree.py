@@ -173,6 +173,31 @@ async def test_the_cursor_reaches_only_the_mounted_messages(fake: FakeOpenAI, ma
         assert app.clipboard == "one"
 
 
+async def test_the_cursor_passes_over_the_notes(fake: FakeOpenAI, make_settings: Any) -> None:
+    """An error note between two exchanges is not a message: up and down, g and G, and a click skip it."""
+    app = make_app(make_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        fake.queue(Reply("one"), Error(400, "bad request"), Reply("three"))
+        await send(pilot, "first")
+        await send(pilot, "second")  # refused: the error is a note after it, and the text is back in the prompt
+        app.screen.prompt.clear()
+        await send(pilot, "third")
+        transcript = app.screen.transcript
+        note = next(v for v in transcript.views() if v.role == "error")
+        assert transcript.views().index(note) == 3
+        await pilot.press("shift+tab")
+        visited = [transcript.cursor]
+        for _ in range(5):
+            await pilot.press("k")
+            visited.append(transcript.cursor)
+        assert [v.text for v in visited if v is not None] == ["three", "third", "second", "one", "first", "first"]
+        await pilot.press("G")
+        assert transcript.cursor is not None and transcript.cursor.text == "three"
+        await pilot.click(note, offset=(3, 1))
+        await pilot.pause()
+        assert transcript.cursor is not None and transcript.cursor.text == "three"  # not put on the note
+
+
 async def test_copy_a_message_and_its_numbered_code_blocks(fake: FakeOpenAI, make_settings: Any) -> None:
     from textual.widgets._markdown import MarkdownFence
 
@@ -261,14 +286,15 @@ async def test_an_edit_that_gets_no_reply_leaves_the_old_branch_and_stays_an_edi
         assert shown_texts(app) == ["rephrased", "now it works"]
 
 
-async def test_edit_is_refused_on_a_reply(fake: FakeOpenAI, make_settings: Any) -> None:
-    notified = Notified()
+async def test_edit_on_a_reply_edits_the_message_it_answers(fake: FakeOpenAI, make_settings: Any) -> None:
+    """The cursor starts on the newest reply: e there puts the question that got it in the prompt."""
     app = make_app(make_settings())
-    async with app.run_test(size=SIZE, message_hook=notified) as pilot:
+    async with app.run_test(size=SIZE) as pilot:
         await two_exchanges(pilot, fake)
         await pilot.press("shift+tab", "e")
-        await until(pilot, lambda: any("Only your own messages" in m for m in notified.messages))
-        assert app.screen.prompt.text == "" and not app.screen.prompt.border_title
+        prompt = app.screen.prompt
+        assert prompt.has_focus and prompt.text == "second" and "editing" in str(prompt.border_title)
+        assert [v.has_class("editing") for v in app.screen.transcript.views()] == [False, False, True, False]
 
 
 async def test_regenerate_from_an_earlier_reply_keeps_the_old_branch(fake: FakeOpenAI, make_settings: Any) -> None:

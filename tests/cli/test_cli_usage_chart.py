@@ -55,6 +55,31 @@ def test_unpriced_requests_are_marked_not_drawn_as_free(capsys: pytest.CaptureFi
     assert lines[2].split() == ["2026-11-02", "$?"]
 
 
+def test_with_no_price_known_the_bars_are_tokens_and_the_title_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every request unpriced (a local server): not "the longest bar: $0" over empty bars, as if nothing was
+    used, but what was used, in tokens."""
+    ledger(("2026-11-01", "llama3", None), ("2026-11-01", "llama3", None), ("2026-11-03", "llama3", None))
+
+    lines = chart(capsys)
+
+    assert lines[0] == ("tokens per day, 2026-11-01 to 2026-11-03: no price is known for these requests "
+                        "(the longest bar: 40 tokens)")
+    assert lines[1].split() == ["2026-11-01", "█" * BAR_CELLS, "40", "tokens", "$?"]  # two requests of 10 + 10
+    assert lines[2].split() == ["2026-11-02", "0", "tokens", "$0"]
+    assert lines[3].split() == ["2026-11-03", "█" * (BAR_CELLS // 2), "20", "tokens", "$?"]
+    assert "$0)" not in lines[0]
+
+
+def test_requests_that_cost_nothing_are_drawn_as_tokens_too(capsys: pytest.CaptureFixture[str]) -> None:
+    ledger(("2026-11-01", "free-model", Decimal(0)))
+
+    lines = chart(capsys)
+
+    assert lines[0] == ("tokens per day, 2026-11-01 to 2026-11-01: these requests cost nothing "
+                        "(the longest bar: 20 tokens)")
+    assert lines[1].split() == ["2026-11-01", "█" * BAR_CELLS, "20", "tokens", "$0"]
+
+
 def test_only_the_last_days_are_drawn_and_the_rest_is_said(capsys: pytest.CaptureFixture[str]) -> None:
     first = dt.date(2026, 9, 1)
     ledger(*((str(first + dt.timedelta(days=n)), "gpt-4o", Decimal("0.01")) for n in range(CHART_DAYS + 4)))

@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import TypeVar
 
 from chatbot.core.pricing import Spent
 from chatbot.core.store.ledger import Used
+
+T = TypeVar("T")
 
 
 def daily_spend(rows: Iterable[Used]) -> dict[dt.date, Spent]:
@@ -18,10 +21,23 @@ def daily_spend(rows: Iterable[Used]) -> dict[dt.date, Spent]:
     for row in rows:
         day = dt.date.fromisoformat(row.day)
         spent[day] = spent.get(day, Spent()) + row.cost
-    if not spent:
+    return _every_day(spent, Spent())
+
+
+def daily_tokens(rows: Iterable[Used]) -> dict[dt.date, int]:
+    """The tokens each day's requests sent and got back (prompt and completion), days as daily_spend's."""
+    tokens: dict[dt.date, int] = {}
+    for row in rows:
+        day = dt.date.fromisoformat(row.day)
+        tokens[day] = tokens.get(day, 0) + row.prompt_tokens + row.completion_tokens
+    return _every_day(tokens, 0)
+
+
+def _every_day(per_day: dict[dt.date, T], nothing: T) -> dict[dt.date, T]:
+    if not per_day:
         return {}
-    first, last = min(spent), max(spent)
-    return {first + dt.timedelta(days=n): spent.get(first + dt.timedelta(days=n), Spent())
+    first, last = min(per_day), max(per_day)
+    return {first + dt.timedelta(days=n): per_day.get(first + dt.timedelta(days=n), nothing)
             for n in range((last - first).days + 1)}
 
 

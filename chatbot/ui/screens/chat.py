@@ -89,7 +89,7 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
         self.actions = MessageActions(self)  # what the message cursor's keys do
 
     def compose(self) -> ComposeResult:
-        yield Transcript(id="transcript", act=self.actions.do)
+        yield Transcript(id="transcript", act=self.actions.do, prompt=lambda: self.prompt)
         yield self.chip_row()
         key = self.app.key_of  # as remapped in [keymap]
         yield PromptInput(id="prompt", placeholder=f"Message ({key('send')} sends, {key('newline')} newline, "

@@ -114,7 +114,7 @@ class MessageActions:
         is read: what moves the focus (back to the prompt, an edit) moves it now, so the next key of a burst goes
         there; the rest runs once the keys before it have been handled."""
         if what == "leave":
-            self.screen.set_focus(self.screen.prompt)  # at once: focus() would move it after the keys read
+            self.screen.transcript.leave(self.screen.prompt)
         elif what == "edit" and view is not None:
             if self.screen.busy:
                 self.notify(WAIT)
@@ -192,16 +192,23 @@ class MessageActions:
     # -- editing a user message in the prompt --
 
     def edit(self, message: Message) -> None:
-        if message.role != "user":
+        """Put `message` in the prompt to be edited; on a reply, the message of yours it answers (the cursor
+        starts on the newest reply, and e there means the question that got it)."""
+        conversation = self.session.conversation
+        asked: Message | None = message
+        while asked is not None and asked.role != "user":
+            asked = conversation.parent_of(asked)
+        if asked is None:
             self.notify("Only your own messages can be edited: regenerate (r) asks for another reply.")
             return
+        message = asked
         prompt = self.screen.prompt
         held = self.editing.held if self.editing is not None else prompt.text
         self._mark(None)
         self.editing = Editing(message, held)
         self._mark(self.editing)
         prompt.set_text(message.content)
-        self.screen.set_focus(prompt)  # at once, as the key is read: the keys typed after it edit the text
+        self.screen.transcript.leave(prompt)  # at once, as the key is read: the keys typed after it edit the text
 
     def _mark(self, editing: Editing | None) -> None:
         """Show in the prompt and on the message which message is being edited (None: take the marks away)."""

@@ -79,15 +79,26 @@ class PromptInput(TextArea):
         # burst sent "Ex"). The prompt's own bindings (send, newline, recall, and the editing keys) run here
         # instead, in the order the keys were typed. A priority binding has had its turn before the key got here,
         # and a printable key is text: TextArea inserts it whatever is bound to it.
-        if event.is_printable:
-            return
-        active = self.screen.active_bindings.get(event.key)
-        if active is None or active.node is not self or active.binding.priority:
-            return
-        if await self.app.run_action(active.binding.action, self):
+        if not event.is_printable and await self._own_binding(event.key):
             # Handled: TextArea would insert a newline for enter, and the app would run the binding again.
             event.stop()
             event.prevent_default()
+
+    async def _own_binding(self, key: str) -> bool:
+        active = self.screen.active_bindings.get(key)
+        if active is None or active.node is not self or active.binding.priority:
+            return False
+        return await self.app.run_action(active.binding.action, self)
+
+    async def typed(self, event: events.Key) -> bool:
+        """A key that reached another widget on its way here (read before the focus came): typed here as the
+        keys that come here are, text or one of the prompt's keys. False if it is neither."""
+        if self.read_only:
+            return False
+        if event.is_printable and event.character:
+            self.replace(event.character, *self.selection)
+            return True
+        return await self._own_binding(event.key)
 
     async def _on_paste(self, event: events.Paste) -> None:
         # Pasted text is drawn as it is: terminal controls in it would reach the terminal.

@@ -20,6 +20,7 @@ from chatbot.core.text import plural
 from chatbot.ui.shown import shown
 from chatbot.ui.widgets.message_cursor import Act, MessageCursor, What
 from chatbot.ui.widgets.message_view import MessageView
+from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.summary_block import SummaryBlock
 from chatbot.ui.widgets.tool_call import ToolCallBlock
 
@@ -36,8 +37,9 @@ def stored_call(call: ToolCall, result: Message | None) -> ToolCallBlock:
 class Transcript(MessageCursor):
     """The conversation's messages, with the message cursor over them (message_cursor.py)."""
 
-    def __init__(self, *, act: Act | None = None, **kwargs: object) -> None:
-        super().__init__(act=act, **kwargs)
+    def __init__(self, *, act: Act | None = None, prompt: Callable[[], PromptInput] | None = None,
+                 **kwargs: object) -> None:
+        super().__init__(act=act, prompt=prompt, **kwargs)
         self.hidden = 0
 
     def on_mount(self) -> None:

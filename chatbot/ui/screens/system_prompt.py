@@ -9,11 +9,10 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
-from chatbot.ui.shown import shown_text
+from chatbot.ui.shown import shown, shown_text
 
 
 class SystemPromptScreen(ModalScreen[str | None]):
@@ -32,10 +31,10 @@ class SystemPromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="system-prompt"):
-            yield Static(Content(self.title_text), id="system-title")
+            yield Static(shown(self.title_text), id="system-title")
             # A stored prompt (an imported one) is drawn as text; saving keeps what was shown.
             yield TextArea(shown_text(self.text), soft_wrap=True, id="system-text")
-            yield Static(Content(self.footer), id="system-footer")
+            yield Static(shown(self.footer), id="system-footer")
 
     def action_save(self) -> None:
         self.dismiss(self.query_one(TextArea).text)

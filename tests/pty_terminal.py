@@ -97,7 +97,10 @@ class Terminal:
 @pytest.fixture
 def spawn(fake: FakeOpenAI, tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
     """spawn(typed_before=b"", config="", **env) -> `chat` on a pty, pointed at the fake, with nothing kept on disk."""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("CHAT_", "OPENAI_"))}
+    # Nothing of the terminal the tests run in: a test says which terminal it plays (TERM, a Kitty's variables).
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("CHAT_", "OPENAI_"))
+           and k not in ("TERM_PROGRAM", "KITTY_WINDOW_ID", "GHOSTTY_RESOURCES_DIR", "WEZTERM_EXECUTABLE",
+                         "KONSOLE_VERSION")}
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
         (tmp_path / var).mkdir()
         env[var] = str(tmp_path / var)

@@ -17,7 +17,7 @@ from textual.drivers.linux_driver import LinuxDriver
 from textual.message import Message
 
 from chatbot.core.terminal import PasteShield
-from chatbot.ui.graphics import Kitty, probe
+from chatbot.ui.graphics import Kitty, may_draw_images, probe
 from chatbot.ui.row_cache import RowCache
 
 
@@ -40,10 +40,12 @@ class ChatDriver(LinuxDriver):
         super().write(self._rows.filter(data, columns_rows))
 
     def start_application_mode(self) -> None:
-        # Once (not again on resuming from ctrl+z), and only for an app that draws images: before Textual's
-        # input thread exists, so the probe alone reads the replies.
+        # Once (not again on resuming from ctrl+z), only for an app that draws images, in a terminal that may
+        # draw them (graphics.may_draw_images): before Textual's input thread exists, so the probe alone reads the
+        # replies.
         settings = getattr(self._app, "settings", None)  # a ChatApp's
-        if not self._probed and settings is not None and settings.attachments.thumbnails and sys.__stdout__:
+        if (not self._probed and settings is not None and settings.attachments.thumbnails and sys.__stdout__
+                and may_draw_images(os.environ)):
             self._probed = True
             answer = probe(self.fileno, sys.__stdout__.fileno(), os.environ.get("TERM"),
                            settings.attachments.probe_timeout)

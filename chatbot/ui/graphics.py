@@ -26,7 +26,7 @@ import re
 import select
 import termios
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import count
 from random import randint
@@ -37,6 +37,18 @@ DEVICE_ATTRIBUTES = "\x1b[c"
 _KITTY_REPLY = re.compile(rb"\x1b_G([^\x1b]*)\x1b\\")
 _DEVICE_REPLY = re.compile(rb"\x1b\[\?[0-9;]*c")
 _UNASKED_TERMINALS = frozenset({"dumb", "linux"})
+# What the terminals that draw Kitty graphics set in the environment of the programs they run. Any other
+# terminal is not asked: one that does not answer the device attributes either (many a pseudo-terminal, a serial
+# line) would hold the first paint for the whole of probe_timeout.
+_KITTY_TERMS = frozenset({"xterm-kitty", "xterm-ghostty", "wezterm"})
+_KITTY_PROGRAMS = frozenset({"kitty", "ghostty", "wezterm", "konsole"})
+_KITTY_VARIABLES = ("KITTY_WINDOW_ID", "GHOSTTY_RESOURCES_DIR", "WEZTERM_EXECUTABLE", "KONSOLE_VERSION")
+
+
+def may_draw_images(env: Mapping[str, str]) -> bool:
+    """Whether the environment names a terminal that may draw Kitty graphics, so that asking it is worth it."""
+    return (env.get("TERM", "") in _KITTY_TERMS or env.get("TERM_PROGRAM", "").lower() in _KITTY_PROGRAMS
+            or any(env.get(name) for name in _KITTY_VARIABLES))
 
 PLACEHOLDER = "\U0010eeee"
 # Kitty's row and column diacritics, in order (rgb.txt of the graphics protocol): the first 24 cover a thumbnail.

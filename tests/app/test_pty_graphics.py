@@ -16,7 +16,7 @@ from PIL import Image
 
 from chatbot.ui.graphics import PLACEHOLDER, QUERY
 from fake_openai import FakeOpenAI, Reply
-from pty_terminal import Terminal
+from pty_terminal import Terminal, ready
 
 KITTY_OK = b"\x1b_Gi=31;OK\x1b\\"
 DEVICE_ATTRIBUTES = b"\x1b[?62;22c"  # a VT220 with colour, and no Sixel
@@ -29,7 +29,7 @@ CONFIG = 'model = "gpt-4o"\n[attachments]\nprobe_timeout = 60\n'
 
 def start(spawn: Callable[..., Terminal], folder: Path, colorterm: str = "truecolor") -> Terminal:
     (folder / "photo.png").write_bytes(_png())  # in the folder chat runs in
-    terminal = spawn(config=CONFIG, COLORTERM=colorterm)
+    terminal = spawn(config=CONFIG, COLORTERM=colorterm, KITTY_WINDOW_ID="1")  # a kitty says so
     terminal.wait_for(lambda: QUERY.encode() in terminal.written(), "the probe")
     return terminal
 
@@ -87,3 +87,11 @@ def test_a_terminal_that_does_not_answer_yes_gets_half_cells_and_no_image_sequen
     assert written.count(QUERY.encode()) == 1  # asked once, and only asked
     assert IMAGE_PROTOCOLS.search(written.replace(QUERY.encode(), b"")) is None
     assert PLACEHOLDER.encode() not in written
+
+
+def test_a_terminal_that_names_no_kitty_is_not_asked(spawn: Callable[..., Terminal]) -> None:
+    """xterm, tmux, a plain pty: no question, so a terminal that would never answer it costs the first paint
+    nothing; its images are drawn in half cells."""
+    terminal = ready(spawn(config=CONFIG))
+    assert QUERY.encode() not in terminal.written()
+    assert IMAGE_PROTOCOLS.search(terminal.written()) is None

@@ -1,7 +1,7 @@
 """A stored image shown in the transcript of `chat` on a real pseudo-terminal: its thumbnail is drawn in half
-cells, and no image protocol sequence (Kitty graphics, Sixel, iTerm2's) reaches the terminal, which answers no
-probe here (not even the device attributes: the probe gives up when its time is out). The only one written is the
-probe's own query. The pilot draws no bytes: only a pty shows what the terminal is sent."""
+cells, and no image protocol sequence (Kitty graphics, Sixel, iTerm2's) reaches the terminal, which says it is a
+kitty but answers no probe (not even the device attributes: the probe gives up when its time is out). The only
+one written is the probe's own query. The pilot draws no bytes: only a pty shows what the terminal is sent."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_a_thumbnail_is_drawn_in_half_cells_and_no_image_protocol_is_written(tmp
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
         (tmp_path / var).mkdir()
         env[var] = str(tmp_path / var)
-    env.update(TERM="xterm-256color", COLORTERM="truecolor")
+    env.update(TERM="xterm-256color", COLORTERM="truecolor", KITTY_WINDOW_ID="1")
     env.pop("TEXTUAL_DRIVER", None)
     picture = io.BytesIO()
     Image.new("RGB", (300, 100), (0, 128, 255)).save(picture, "PNG")

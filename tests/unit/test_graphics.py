@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from chatbot.ui.graphics import QUERY, placeholder_rows, probe
+from chatbot.ui.graphics import QUERY, may_draw_images, placeholder_rows, probe
 
 DEVICE_ATTRIBUTES = b"\x1b[?62;22c"
 LIMIT = 60.0  # the probe's wait: the terminal here always replies, so nothing depends on it
@@ -77,3 +77,12 @@ def test_no_terminal_is_not_asked() -> None:
 def test_placeholders_name_each_cell_by_its_row_and_column() -> None:
     rows = placeholder_rows(2, 2)
     assert rows == ["\U0010eeee\u0305\u0305\U0010eeee\u0305\u030d", "\U0010eeee\u030d\u0305\U0010eeee\u030d\u030d"]
+
+
+@pytest.mark.parametrize(("env", "asked"), [
+    ({"TERM": "xterm-kitty"}, True), ({"TERM": "xterm-256color", "KITTY_WINDOW_ID": "3"}, True),
+    ({"TERM": "xterm-ghostty"}, True), ({"TERM_PROGRAM": "WezTerm"}, True), ({"KONSOLE_VERSION": "240202"}, True),
+    ({"TERM": "xterm-256color"}, False), ({"TERM": "tmux-256color", "TERM_PROGRAM": "tmux"}, False), ({}, False),
+])
+def test_only_a_terminal_that_may_draw_kitty_graphics_is_asked(env: dict[str, str], asked: bool) -> None:
+    assert may_draw_images(env) is asked

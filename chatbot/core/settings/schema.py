@@ -105,7 +105,8 @@ class AttachmentsConfig(_Strict):
     thumbnails: bool = True
     """In the app, a sent image is shown small under its message, and the file picker shows the image under its
     cursor: with Kitty graphics if the terminal answers, at start-up, that it draws them, else in half cells
-    (coloured text). false: chips alone, and the terminal is not asked."""
+    (coloured text). Only a terminal that names itself a kitty, Ghostty, WezTerm or Konsole in the environment
+    (TERM, TERM_PROGRAM, KITTY_WINDOW_ID...) is asked. false: chips alone, and the terminal is not asked."""
     probe_timeout: float = Field(default=1.0, ge=0, le=60)
     """Seconds the terminal has, at start-up, to answer whether it draws Kitty graphics; raise it over a slow
     link (a late answer would be read as keys)."""

@@ -23,18 +23,20 @@ the focus: that is where the digits work, and elsewhere the numbers would only c
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets._markdown import MarkdownFence
 
 from chatbot.ui.widgets.message_view import MessageView
 from chatbot.ui.widgets.prompt_input import PromptInput
 from chatbot.ui.widgets.tool_call import ToolCallBlock
+
+if TYPE_CHECKING:
+    from textual.widgets._markdown import MarkdownFence
 
 What = Literal["copy", "code", "edit", "regenerate", "fork", "delete", "switch", "leave"]
 # The user asked `what` of the message a view shows (None: there is none); the int is the code block's number, or
@@ -49,6 +51,9 @@ CURSOR_ACTIONS = ("move", "jump", "act", "fold")
 def code_blocks(view: MessageView) -> list[MarkdownFence]:
     """The code blocks of a message in the order they are numbered: as the reply shows them, top to bottom
     (a block inside a list counts where it stands)."""
+    # Imported here: Textual's Markdown module brings the Markdown parser, which the first paint need not wait for.
+    from textual.widgets._markdown import MarkdownFence
+
     return list(view.query(MarkdownFence))
 
 

@@ -35,7 +35,7 @@ from chatbot.ui.widgets.confirm_bar import ConfirmBar
 from chatbot.ui.widgets.message_view import MessageView
 from fake_openai import Error, FakeOpenAI, Reply
 from stored_history import seed
-from support import chat_screen, send, until
+from support import chat_screen, send, status, until
 
 SIZE = (100, 30)
 SMALL = (80, 24)
@@ -190,10 +190,11 @@ def test_mid_stream(snap_compare: Any, fake: FakeOpenAI, settings_for: Callable[
         def shown() -> bool:
             view = replying()
             return (view is not None and "here is the first part" in body_text(view)
-                    and "streaming" in header_text(view))
+                    and "streaming" in header_text(view) and " out ~9 " in status(pilot.app))
 
-        # The header says "streaming" once the turn has reported its first piece, and the same report (a Progress
-        # message) sets the status bar; nothing else changes until the held-back pieces, 30 s away.
+        # The header says "streaming" once the turn has reported its first piece; the status bar has the figures
+        # of all three once the report due after the stream paused has come (the pieces came faster than the
+        # reports are made). Nothing else changes until the held-back pieces, 30 s away.
         await until(pilot, shown, "the first pieces of the reply on screen, marked streaming")
         await settle(pilot)
 

@@ -103,6 +103,7 @@ def store(tmp_path: Path) -> Iterator[Any]:
 async def make_session(fake: FakeOpenAI, make_settings: Any) -> AsyncIterator[Callable[..., Any]]:
     """make_session(store, clock=..., **settings flags) -> a Session recording into `store`."""
     from chatbot.core.client import ChatClient
+    from chatbot.core.conversation import Conversation
     from chatbot.core.journal import Observer
     from chatbot.core.session import Session
     from chatbot.core.store.history import HistoryStore
@@ -115,7 +116,7 @@ async def make_session(fake: FakeOpenAI, make_settings: Any) -> AsyncIterator[Ca
 
     def make(store: HistoryStore | None, *, recorder_clock: Callable[[], float] | None = None,
              base_url: str | None = None, usage_log: UsageLog | None = None, max_retries: int = 0,
-             **flags: Any) -> Session:
+             conversation: Conversation | None = None, **flags: Any) -> Session:
         settings = make_settings(**flags)
         client = ChatClient(api_key=TEST_API_KEY, base_url=base_url or fake.base_url, timeout=30.0,
                             max_retries=max_retries, sleep=SleepRecorder())
@@ -126,7 +127,7 @@ async def make_session(fake: FakeOpenAI, make_settings: Any) -> AsyncIterator[Ca
             observers.append(Recorder(writer, clock=recorder_clock) if recorder_clock else Recorder(writer))
         if usage_log is not None:
             observers.append(usage_log)
-        return Session(settings, client, observers=observers)
+        return Session(settings, client, conversation, observers=observers)
 
     yield make
     for client in clients:

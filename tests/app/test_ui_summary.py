@@ -38,11 +38,15 @@ def budget() -> int:
             + counter.count_message(Message("system", HEADING + SUMMARY)) + 2)
 
 
+def summarizing(make_settings: Any) -> Any:
+    """Settings whose budget has the third question summarise the first turn."""
+    return make_settings(model="gpt-4o-mini", system_prompt=SYSTEM, max_tokens=50, budget={
+        "max_context_tokens": budget() + 50, "strategy": "summarize"})
+
+
 async def test_the_summary_shows_folded_after_the_turns_it_stands_for(fake: FakeOpenAI, make_settings: Any) -> None:
     fake.queue(Reply(ANSWERS[0]), Reply(ANSWERS[1]), Reply(SUMMARY), Reply(ANSWERS[2]))
-    settings = make_settings(model="gpt-4o-mini", system_prompt=SYSTEM, max_tokens=50, budget={
-        "max_context_tokens": budget() + 50, "strategy": "summarize"})
-    app = make_app(settings)
+    app = make_app(summarizing(make_settings))
     async with app.run_test(size=(120, 40)) as pilot:
         for question in QUESTIONS:
             screen = await send(pilot, question)
@@ -59,9 +63,7 @@ async def test_the_summary_shows_folded_after_the_turns_it_stands_for(fake: Fake
 
 async def test_ctrl_o_and_the_bar_call_the_summarised_turns_summarised(fake: FakeOpenAI, make_settings: Any) -> None:
     fake.queue(Reply(ANSWERS[0]), Reply(ANSWERS[1]), Reply(SUMMARY), Reply(ANSWERS[2]))
-    settings = make_settings(model="gpt-4o-mini", system_prompt=SYSTEM, max_tokens=50, budget={
-        "max_context_tokens": budget() + 50, "strategy": "summarize"})
-    app = make_app(settings)
+    app = make_app(summarizing(make_settings))
     async with app.run_test(size=(120, 40)) as pilot:
         for question in QUESTIONS:
             await send(pilot, question)
@@ -76,9 +78,6 @@ async def test_ctrl_o_and_the_bar_call_the_summarised_turns_summarised(fake: Fak
         assert "Dropped" not in body and QUESTIONS[0][:40] in body
 
 
-def summarizing(make_settings: Any) -> Any:
-    return make_settings(model="gpt-4o-mini", system_prompt=SYSTEM, max_tokens=50, budget={
-        "max_context_tokens": budget() + 50, "strategy": "summarize"})
 
 
 async def test_e_on_the_summary_edits_it_and_the_next_request_and_the_history_carry_the_edit(

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chatbot.core.client import ChatClient
 from chatbot.core.conversation import Message
 from chatbot.core.events import Usage
 from chatbot.core.request import Request
@@ -23,9 +22,7 @@ from chatbot.core.store.history import HistoryStore
 from chatbot.core.store.recorder import Recorder
 from chatbot.core.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
 from chatbot.core.store.usage_log import UsageLog
-from chatbot.core.store.writer import Writer
 from fake_openai import FakeOpenAI, Reply
-from support import SleepRecorder
 
 REASONING_SCHEMA = 4  # the version that added reasoning; the one before is what older chats wrote
 
@@ -38,24 +35,9 @@ def store(tmp_path: Path) -> Any:
 
 
 @pytest.fixture
-async def recording(fake: FakeOpenAI, make_settings: Any, api_key: str,
-                    tmp_path: Path) -> AsyncIterator[Callable[..., Session]]:
+def recording(make_session: Callable[..., Session], tmp_path: Path) -> Callable[..., Session]:
     """recording(store, **flags) -> a Session whose recorder writes into `store`, with a usage log beside it."""
-    clients: list[ChatClient] = []
-    writers: list[Writer] = []
-
-    def make(store: HistoryStore, **flags: Any) -> Session:
-        client = ChatClient(api_key=api_key, base_url=fake.base_url, max_retries=0, sleep=SleepRecorder())
-        clients.append(client)
-        writers.append(writer := Writer(store.path))
-        return Session(make_settings(**flags), client,
-                       observers=[Recorder(writer), UsageLog(tmp_path / "usage.jsonl")])
-
-    yield make
-    for client in clients:
-        await client.aclose()
-    for writer in writers:
-        writer.close()
+    return lambda store, **flags: make_session(store, usage_log=UsageLog(tmp_path / "usage.jsonl"), **flags)
 
 
 async def turn(session: Session, text: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,9 @@ from chatbot.core.status import status_of
 from chatbot.core.store.history import HistoryStore
 from chatbot.core.store.recorder import Recorder
 from chatbot.core.store.schema import MIGRATIONS
-from chatbot.core.store.writer import Writer
 from chatbot.core.summary import HEADING
 from chatbot.core.tokens import REPLY_PRIMING, TokenCounter
 from fake_openai import Error, FakeOpenAI, Reply
-from support import SleepRecorder
 
 SYSTEM = "Be brief."
 PROMPT = "Sum up the talk below in notes."
@@ -47,30 +45,16 @@ def budget_for_two_turns() -> int:
 
 
 @pytest.fixture
-async def make_session(fake: FakeOpenAI, make_settings: Any, api_key: str
-                       ) -> AsyncIterator[Callable[..., Session]]:
-    clients: list[ChatClient] = []
-    writers: list[Writer] = []
-
+def make_session(make_session: Callable[..., Session]) -> Callable[..., Session]:
+    """The project's make_session, with a budget that summarises the oldest turn at the third question."""
     def make(*, store: HistoryStore | None = None, conversation: Conversation | None = None,
              **budget: Any) -> Session:
-        settings = make_settings(model="gpt-4o-mini", system_prompt=SYSTEM, max_tokens=MAX_TOKENS, budget={
-            "max_context_tokens": budget_for_two_turns() + MAX_TOKENS, "strategy": "summarize",
-            "summary_prompt": PROMPT, "summary_every": 2, **budget})
-        client = ChatClient(api_key=api_key, base_url=fake.base_url, timeout=10.0, max_retries=0,
-                            sleep=SleepRecorder())
-        clients.append(client)
-        observers = []
-        if store is not None:
-            writers.append(writer := Writer(store.path))
-            observers.append(Recorder(writer))
-        return Session(settings, client, conversation, observers=observers)
+        return make_session(store, conversation=conversation, model="gpt-4o-mini", system_prompt=SYSTEM,
+                            max_tokens=MAX_TOKENS, budget={
+                                "max_context_tokens": budget_for_two_turns() + MAX_TOKENS, "strategy": "summarize",
+                                "summary_prompt": PROMPT, "summary_every": 2, **budget})
 
-    yield make
-    for client in clients:
-        await client.aclose()
-    for writer in writers:
-        writer.close()
+    return make
 
 
 async def send(session: Session, text: str) -> Any:

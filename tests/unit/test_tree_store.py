@@ -9,7 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,6 @@ import pytest
 
 from chatbot.core import paths
 from chatbot.core.assembly import Assembly
-from chatbot.core.client import ChatClient
 from chatbot.core.conversation import Conversation, Message
 from chatbot.core.pricing import Spent
 from chatbot.core.session import Session
@@ -25,35 +24,8 @@ from chatbot.core.store.export import import_json, to_json, to_markdown
 from chatbot.core.store.history import HistoryStore
 from chatbot.core.store.recorder import Recorder
 from chatbot.core.store.schema import MIGRATIONS
-from chatbot.core.store.writer import Writer
 from fake_openai import FakeOpenAI, Reply
-from support import SleepRecorder, offline
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[HistoryStore]:
-    s = HistoryStore(tmp_path / "history.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-async def make_session(fake: FakeOpenAI, make_settings: Any, api_key: str) -> AsyncIterator[Callable[..., Session]]:
-    clients: list[ChatClient] = []
-    writers: list[Writer] = []
-
-    def make(store: HistoryStore, **flags: Any) -> Session:
-        client = ChatClient(api_key=api_key, base_url=fake.base_url, timeout=10.0, max_retries=0,
-                            sleep=SleepRecorder())
-        clients.append(client)
-        writers.append(writer := Writer(store.path))
-        return Session(make_settings(**flags), client, observers=[Recorder(writer)])
-
-    yield make
-    for client in clients:
-        await client.aclose()
-    for writer in writers:
-        writer.close()
+from support import offline
 
 
 def recorder_of(session: Session) -> Recorder:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from chatbot.core import errors
 from chatbot.core.api_errors import images_explained, map_sdk_error, tools_refused
+from chatbot.core.chunk_fields import dicts, reasoning_of, usage_of
 from chatbot.core.conversation import Message
 from chatbot.core.events import (
     Event,
@@ -240,15 +241,15 @@ class ChatClient:
                     if isinstance(error := chunk.get("error"), dict):
                         raise _stream_error(error, stream.response)
                     if isinstance(reported := chunk.get("usage"), dict):
-                        usage = _usage(reported)
-                    for choice in _dicts(chunk.get("choices")):
+                        usage = usage_of(reported)
+                    for choice in dicts(chunk.get("choices")):
                         if isinstance(delta := choice.get("delta"), dict):
-                            if reasoning := _reasoning(delta):
+                            if reasoning := reasoning_of(delta):
                                 yield streamed.saw(ReasoningDelta(reasoning))
                             if isinstance(content := delta.get("content"), str):
                                 for piece in inline.feed(content):
                                     yield streamed.saw(piece)
-                            for fragment in _dicts(delta.get("tool_calls")) if "tools" in params else ():
+                            for fragment in dicts(delta.get("tool_calls")) if "tools" in params else ():
                                 streamed.tool_call = True
                                 calls.add(fragment)
                         if isinstance(reason := choice.get("finish_reason"), str) and reason:
@@ -335,42 +336,6 @@ def _stream_error(error: dict[str, Any], response: httpx2.Response) -> Exception
     message = error.get("message")
     return openai.APIError(message if isinstance(message, str) and message else "an error occurred while streaming",
                            request=response.request, body=error)
-
-
-def _dicts(value: object) -> list[dict[str, Any]]:
-    """The objects in a JSON array; nothing for anything else (a server may leave a field out or send null)."""
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
-def _count(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
-def _usage(usage: dict[str, Any]) -> Usage:
-    prompt, completion = usage.get("prompt_tokens_details"), usage.get("completion_tokens_details")
-    completion_tokens = _count(usage.get("completion_tokens"))
-    reasoning = _count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else 0
-    return Usage(
-        prompt_tokens=_count(usage.get("prompt_tokens")),
-        completion_tokens=completion_tokens,
-        cached_tokens=_count(prompt.get("cached_tokens")) if isinstance(prompt, dict) else 0,
-        # Part of completion_tokens, never more: a server that says otherwise is not trusted past them.
-        reasoning_tokens=min(reasoning, completion_tokens),
-    )
-
-
-# Where OpenAI-compatible servers stream reasoning: `reasoning_content` (DeepSeek's name, llama.cpp's server,
-# older vLLM) and `reasoning` (OpenRouter, vLLM since it renamed the field). Servers between the two names send
-# both with the same text, so only the first is read.
-_REASONING_FIELDS = ("reasoning_content", "reasoning")
-
-
-def _reasoning(delta: dict[str, Any]) -> str:
-    for name in _REASONING_FIELDS:
-        value = delta.get(name)
-        if isinstance(value, str) and value:
-            return value
-    return ""
 
 
 def _dropped(error: errors.ChatError, streamed: _Streamed, *,

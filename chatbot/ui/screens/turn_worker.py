@@ -114,7 +114,6 @@ class TurnWorker:
         self.post = post
         self.ready = ready  # set once what the first request needs has loaded
         self.server_turn = server_turn  # held while a request is at the server (see ChatApp.server_turn)
-        self.reasoning = False  # what has streamed so far is reasoning alone
         self._reported = 0.0  # when the figures were last reported
         self._painted = 0.0  # when the screen last drew the stream
         self._streamed = 0  # characters of reply text so far
@@ -149,13 +148,13 @@ class TurnWorker:
                         self.views.reply = await self._called.continuation()
                         self._called = None
                     if isinstance(event, TextDelta):
-                        self.reasoning, self._kind = False, "text"
+                        self._kind = "text"
                         self._streamed += len(event.text)
                         await self.views.reply.append(event.text)
                         self._report_soon()
                         await self._paint_due()
                     elif isinstance(event, ReasoningDelta):
-                        self.reasoning, self._kind = True, "reasoning"
+                        self._kind = "reasoning"
                         self.views.reply.append_reasoning(event.text)
                         self._report_soon()
                         await self._paint_due()
@@ -259,7 +258,7 @@ class TurnWorker:
         if self.session.in_flight is None:
             return None
         status = status_of(self.session)
-        self.views.reply.set_note(flight_note(status, reasoning=self.reasoning))
+        self.views.reply.set_note(flight_note(status, reasoning=self._kind == "reasoning"))
         self.post(Progress(status))
         return status
 

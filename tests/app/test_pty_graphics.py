@@ -95,3 +95,30 @@ def test_a_terminal_that_names_no_kitty_is_not_asked(spawn: Callable[..., Termin
     terminal = ready(spawn(config=CONFIG))
     assert QUERY.encode() not in terminal.written()
     assert IMAGE_PROTOCOLS.search(terminal.written()) is None
+
+
+DELETE = re.compile(rb"\x1b_Ga=d,d=I,i=(\d+),q=2\x1b\\")
+
+
+def test_kitty_images_still_placed_are_deleted_when_chat_quits(
+        spawn: Callable[..., Terminal], tmp_path: Path) -> None:
+    terminal = start(spawn, tmp_path)
+    terminal.write(KITTY_OK + DEVICE_ATTRIBUTES)
+    preview(terminal)
+    terminal.wait_for(lambda: PLACEHOLDER.encode() in terminal.written(), "the image's placeholders drawn")
+    placed = set(re.findall(rb"\x1b_Ga=p,U=1,i=(\d+)", terminal.written()))
+    terminal.write(b"\x11")  # ctrl+q, the picker still open
+    terminal.proc.wait(timeout=60)
+    terminal.wait_for(lambda: placed <= set(DELETE.findall(terminal.written())) or terminal.proc.poll() is not None,
+                      "the images deleted")
+    assert placed and placed <= set(DELETE.findall(terminal.written()))
+
+
+def test_no_delete_is_written_at_quit_when_no_image_was_sent(
+        spawn: Callable[..., Terminal], tmp_path: Path) -> None:
+    terminal = start(spawn, tmp_path)
+    terminal.write(KITTY_OK + DEVICE_ATTRIBUTES)
+    terminal.wait_for(lambda: "photo.png" not in terminal.text() and len(terminal.written()) > 2000, "the app")
+    terminal.write(b"\x11")
+    terminal.proc.wait(timeout=60)
+    assert DELETE.search(terminal.written()) is None

@@ -9,7 +9,6 @@ import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,13 +24,6 @@ from chatbot.core.store.usage_log import UsageLog
 from fake_openai import FakeOpenAI, Reply
 
 REASONING_SCHEMA = 4  # the version that added reasoning; the one before is what older chats wrote
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Any:
-    s = HistoryStore(tmp_path / "history.db")
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -35,13 +35,6 @@ BAD = ToolCall("call_x", "notes__read_note", {}, '{"title": ', "the arguments ar
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Any:
-    s = HistoryStore(tmp_path / "history.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
 async def recording(fake: FakeOpenAI, make_settings: Any, api_key: str) -> AsyncIterator[Callable[..., Session]]:
     made: list[tuple[ChatClient, Writer, ToolServers]] = []
 

@@ -39,6 +39,7 @@ from chatbot.ui.screens.message_actions import commands as message_commands
 from chatbot.ui.screens.picker import Picker, server_model_item
 from chatbot.ui.screens.usage import open_usage
 from chatbot.ui.shown import shown_text
+from chatbot.ui.sixel import Sixel
 from chatbot.ui.widgets.message_cursor import MessageCursor
 from chatbot.ui.widgets.prompt_input import PromptInput
 
@@ -71,9 +72,10 @@ class ChatApp(App[None]):
         # both drop them. What the terminal held before the app read it (typeahead) comes first.
         self._held: list[events.Event] | None = typeahead.events_for(typed_ahead)
         self.settings = settings
-        # Set by ChatDriver when the terminal answered its probe for Kitty graphics (graphics.py), which is
-        # asked only if thumbnails are on.
+        # Set by ChatDriver when the terminal answered its probe for Kitty graphics, or else for Sixel
+        # (graphics.py), which is asked only if thumbnails are on.
         self.kitty: Kitty | None = None
+        self.sixel: Sixel | None = None
         self.store = store  # read on the UI thread; every write goes to the writer's thread
         self.unsaved: str | None = None  # what quitting could not write, for run() to say after the app is gone
         self._client_given = client is not None

@@ -1,6 +1,7 @@
 """Textual's Linux/macOS terminal driver, with bracketed pastes delivered exactly as they were pasted, the
-terminal asked once, before Textual reads its input, whether it draws Kitty graphics (graphics.py), and frames
-sent without the rows the terminal already shows (row_cache.py)."""
+terminal asked once, before Textual reads its input, whether it draws Kitty graphics or Sixel (graphics.py),
+frames sent without the rows the terminal already shows (row_cache.py), and a Sixel image painted again after
+each frame that drew over it (sixel.py)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,15 @@ from textual.drivers.linux_driver import LinuxDriver
 from textual.message import Message
 
 from chatbot.core.terminal import PasteShield
-from chatbot.ui.graphics import Kitty, may_draw_images, probe
+from chatbot.ui.graphics import Kitty, cell_pixels, may_draw_images, probe
 from chatbot.ui.row_cache import RowCache
+from chatbot.ui.sixel import Sixel
 
 
 class ChatDriver(LinuxDriver):
     """LinuxDriver whose key parser gets each read through a PasteShield (see there for why), that asks the
-    terminal about Kitty graphics before its input thread starts (graphics.py), and whose output goes through a
-    RowCache."""
+    terminal about images before its input thread starts (graphics.py), and whose output goes through a RowCache
+    and, when the terminal draws Sixel, past the one Sixel image shown."""
 
     _probed = False
     _rows: RowCache | None = None
@@ -37,7 +39,15 @@ class ChatDriver(LinuxDriver):
             columns_rows: tuple[int, int] | None = (size.columns, size.lines)
         except OSError:
             columns_rows = None
-        super().write(self._rows.filter(data, columns_rows))
+        sixel: Sixel | None = getattr(self._app, "sixel", None)  # a ChatApp's
+        if sixel is None:
+            super().write(self._rows.filter(data, columns_rows))
+            return
+        self._rows.forget(sixel.before_frame())
+        out = self._rows.filter(data, columns_rows)
+        if self._rows.drawn is not None:
+            out += sixel.after_frame(self._rows.drawn)
+        super().write(out)
 
     def start_application_mode(self) -> None:
         # Once (not again on resuming from ctrl+z), only for an app that draws images, in a terminal that may
@@ -53,6 +63,10 @@ class ChatDriver(LinuxDriver):
             # Placeholders name their image by a 24-bit colour, which must reach the terminal unchanged.
             if answer.kitty and self._app.console.color_system == "truecolor":
                 self._app.kitty = Kitty(self.write)  # type: ignore[attr-defined]  # a ChatApp's
+            elif answer.sixel and (answer.cell or cell_pixels(self.fileno)):
+                # The window's size in pixels first: it follows a change of font size, the reply does not.
+                told, fileno = answer.cell, self.fileno
+                self._app.sixel = Sixel(lambda: cell_pixels(fileno) or told)  # type: ignore[attr-defined]
         super().start_application_mode()  # type: ignore[no-untyped-call]
 
     def _typed_ahead(self, typed: bytes) -> None:

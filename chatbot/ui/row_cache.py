@@ -29,9 +29,15 @@ class RowCache:
     def __init__(self) -> None:
         self._rows: dict[int, str] = {}
         self._size: tuple[int, int] | None = None
+        # The rows (1-based) the last write drew on, as sent; None when it drew on none (not a frame).
+        self.drawn: set[int] | None = None
 
-    def forget(self) -> None:
-        self._rows.clear()
+    def forget(self, rows: set[int] | None = None) -> None:
+        """Trust nothing the terminal shows, or nothing on `rows` (an image was painted over them)."""
+        if rows is None:
+            self._rows.clear()
+        for row in rows or ():
+            self._rows.pop(row, None)
 
     def filter(self, data: str, size: tuple[int, int] | None = None) -> str:
         """`data` less the row pieces the terminal shows already. `size` is the terminal's (columns, rows)
@@ -39,14 +45,17 @@ class RowCache:
         if size != self._size:
             self._size = size
             self._rows.clear()
+        self.drawn = None
         if _FORGET.search(data):
             self._rows.clear()
+            self.drawn = {int(m.group(1)) for m in _MOVE.finditer(data)} or None
             return data
         if "\x1b_" in data or "\x1bP" in data:
             return data  # an image's transfer or placement (APC, DCS): sent as it is, never taken for a row
         moves = list(_MOVE.finditer(data))
         if not moves:
             return data
+        self.drawn = set()
         out = [data[: moves[0].start()]]
         group: list[str] = []  # the segments (a move and what follows it) of one row, in order
         row = -1
@@ -70,6 +79,8 @@ class RowCache:
             piece = ""
         elif piece:
             self._rows[row] = piece
+            assert self.drawn is not None
+            self.drawn.add(row)
         return piece + "".join(tail)
 
 

@@ -1,5 +1,5 @@
-"""The start-up probe for Kitty graphics (chatbot/ui/graphics.py) on a pseudo-terminal that plays the terminal:
-what counts as a yes, what is handed on as typed keys, and the terminals that are never asked."""
+"""The start-up probe for Kitty graphics and Sixel (chatbot/ui/graphics.py) on a pseudo-terminal that plays the
+terminal: what counts as a yes, what is handed on as typed keys, and the terminals that are never asked."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import threading
 
 import pytest
 
-from chatbot.ui.graphics import QUERY, may_draw_images, placeholder_rows, probe
+from chatbot.ui.graphics import CELL_SIZE, QUERY, Answer, may_draw_images, placeholder_rows, probe
+from chatbot.ui.graphics import DEVICE_ATTRIBUTES as ASKED
 
 DEVICE_ATTRIBUTES = b"\x1b[?62;22c"
 LIMIT = 60.0  # the probe's wait: the terminal here always replies, so nothing depends on it
@@ -19,6 +20,11 @@ LIMIT = 60.0  # the probe's wait: the terminal here always replies, so nothing d
 def answered(reply: bytes, term: str = "xterm-256color") -> tuple[bool, bytes, bytes]:
     """Probe a pty whose terminal writes `reply` once it has read the query; returns (kitty, typed, what the
     terminal was sent)."""
+    answer, sent = asked(reply, term)
+    return answer.kitty, answer.typed, sent
+
+
+def asked(reply: bytes, term: str = "xterm-256color") -> tuple[Answer, bytes]:
     master, slave = os.openpty()
     sent = bytearray()
 
@@ -41,7 +47,7 @@ def answered(reply: bytes, term: str = "xterm-256color") -> tuple[bool, bytes, b
         thread.join(LIMIT)
         os.close(master)
         os.close(slave)
-    return answer.kitty, answer.typed, bytes(sent)
+    return answer, bytes(sent)
 
 
 def test_an_ok_to_the_query_is_a_yes_and_keys_around_the_replies_are_handed_on_in_order() -> None:
@@ -82,7 +88,39 @@ def test_placeholders_name_each_cell_by_its_row_and_column() -> None:
 @pytest.mark.parametrize(("env", "asked"), [
     ({"TERM": "xterm-kitty"}, True), ({"TERM": "xterm-256color", "KITTY_WINDOW_ID": "3"}, True),
     ({"TERM": "xterm-ghostty"}, True), ({"TERM_PROGRAM": "WezTerm"}, True), ({"KONSOLE_VERSION": "240202"}, True),
+    ({"TERM": "foot"}, True), ({"TERM": "xterm-256color", "XTERM_VERSION": "XTerm(390)"}, True),
+    ({"WT_SESSION": "0b7c"}, True), ({"TERM_PROGRAM": "vscode"}, True), ({"TERM": "mlterm"}, True),
     ({"TERM": "xterm-256color"}, False), ({"TERM": "tmux-256color", "TERM_PROGRAM": "tmux"}, False), ({}, False),
 ])
-def test_only_a_terminal_that_may_draw_kitty_graphics_is_asked(env: dict[str, str], asked: bool) -> None:
+def test_only_a_terminal_that_may_draw_kitty_graphics_or_sixel_is_asked(env: dict[str, str], asked: bool) -> None:
     assert may_draw_images(env) is asked
+
+
+def test_the_terminal_is_asked_for_kitty_graphics_its_cell_size_and_its_attributes_in_that_order() -> None:
+    _, sent = asked(DEVICE_ATTRIBUTES)
+    assert sent == (QUERY + CELL_SIZE + ASKED).encode()
+
+
+@pytest.mark.parametrize(("attributes", "sixel"), [
+    (b"\x1b[?62;4;22c", True), (b"\x1b[?64;1;2;4;6;9;15;18;21;22c", True), (b"\x1b[?65;4c", True),
+    (b"\x1b[?62;22c", False), (b"\x1b[?4;22c", False), (b"\x1b[?62;14c", False), (b"\x1b[?6c", False),
+], ids=["vt220+sixel", "vt420+sixel", "vt500+sixel", "no sixel", "class 4 is no feature", "14 is not 4", "vt102"])
+def test_sixel_is_attribute_4_of_the_device_attributes_after_the_terminal_class(attributes: bytes,
+                                                                                 sixel: bool) -> None:
+    answer, _ = asked(attributes)
+    assert answer.sixel is sixel
+    assert not answer.kitty
+
+
+def test_the_cell_size_reply_is_read_as_pixels_and_keys_around_every_reply_are_handed_on_in_order() -> None:
+    answer, _ = asked(b"a" + b"\x1b[6;20;10t" + b"b\x1b[B" + b"\x1b[?62;4;22c" + b"c")
+    assert answer.cell == (10, 20)  # width, height
+    assert answer.sixel
+    assert answer.typed == b"ab\x1b[Bc"
+
+
+@pytest.mark.parametrize("reply", [b"", b"\x1b[6;0;0t"], ids=["no reply", "zero"])
+def test_a_cell_size_not_told_is_none(reply: bytes) -> None:
+    answer, _ = asked(reply + b"\x1b[?62;4c")
+    assert answer.cell is None
+    assert answer.typed == b""

@@ -134,7 +134,7 @@ class AttachScreen(ModalScreen[Path | None]):
         await box.query(Thumbnail).remove()
         self.query_one("#attach-preview-text", Static).update(shown(found.text))
         if found.image is not None:
-            await box.mount(Thumbnail(found.image, path.name))
+            await box.mount(Thumbnail(found.image, path.name, still=True))
         self.previewed = path if found.image is not None else None
 
     def on_directory_tree_file_selected(self, event: DirectoryTree.FileSelected) -> None:

@@ -1,11 +1,12 @@
 """An attached image drawn small (in the transcript, in the file picker): with Kitty graphics where the terminal
-answered the probe for them (graphics.py), else in half cells, where each cell shows two pixels, the upper one as
-the colour of an upper half block and the lower one as its background.
+answered the probe for them (graphics.py), as Sixel in the file picker of a terminal that draws Sixel (sixel.py),
+else in half cells, where each cell shows two pixels, the upper one as the colour of an upper half block and the
+lower one as its background.
 
-Half cells are plain coloured text, which every terminal draws. With Kitty graphics the image takes the same cells
-(an image of w x 2h pixels in w x h cells keeps its shape, cells being about twice as tall as wide), drawn at the
-terminal's own resolution. The pixels are worked out off the UI thread once the widget is mounted; until then it
-is blank.
+Half cells are plain coloured text, which every terminal draws. With Kitty graphics or Sixel the image takes the
+same cells (an image of w x 2h pixels in w x h cells keeps its shape, cells being about twice as tall as wide),
+drawn at the terminal's own resolution. The pixels are worked out off the UI thread once the widget is mounted;
+until then it is blank.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from textual.geometry import Size
 from textual.widget import Widget
 
 from chatbot.ui.graphics import Kitty, placeholder_rows
+from chatbot.ui.sixel import Sixel, encode
 
 UPPER_HALF = "\u2580"
 WIDTH, ROWS = 24, 6  # the most cells a thumbnail takes: 24 x 12 pixels
@@ -68,7 +70,8 @@ def _rgb(pixel: object) -> RGB:
 
 
 class Thumbnail(Widget):
-    """One image, `data` as it was sent, at most WIDTH x ROWS cells."""
+    """One image, `data` as it was sent, at most WIDTH x ROWS cells. A `still` one (the file picker's preview)
+    stays where it is while it is shown, so it may be drawn as Sixel."""
 
     DEFAULT_CSS = """
     Thumbnail {
@@ -78,29 +81,41 @@ class Thumbnail(Widget):
     }
     """
 
-    def __init__(self, data: bytes, name: str) -> None:
+    def __init__(self, data: bytes, name: str, still: bool = False) -> None:
         super().__init__()
         self.data = data
+        self.still = still
         self.tooltip = name
         self.cells: list[list[tuple[RGB, RGB]]] = []
         self.image_id: int | None = None  # the image Kitty holds for it, when drawn with Kitty graphics
+        self.sixel = False  # drawn as Sixel: its cells are blank, painted over after each frame
 
     def on_mount(self) -> None:
         self.run_worker(self._draw(), exit_on_error=False)
 
     async def _draw(self) -> None:
         kitty: Kitty | None = getattr(self.app, "kitty", None)
+        sixel: Sixel | None = getattr(self.app, "sixel", None) if self.still else None
+        cell = sixel.cell() if sixel is not None else None
         try:
             cells = await asyncio.to_thread(half_cells, self.data)
-            png = await asyncio.to_thread(png_for_cells, self.data, len(cells[0]), len(cells)) if kitty else b""
+            columns, rows = len(cells[0]), len(cells)
+            png = await asyncio.to_thread(png_for_cells, self.data, columns, rows) if kitty else b""
+            pixels = await asyncio.to_thread(encode, self.data, columns * cell[0], rows * cell[1]) if cell else ""
         except (OSError, ValueError, SyntaxError, IndexError):
             return  # an image Pillow cannot read again is left out: its chip still names it
         if kitty is not None and self.is_attached:
-            self.image_id = kitty.show(png, len(cells[0]), len(cells))
+            self.image_id = kitty.show(png, columns, rows)
+        elif sixel is not None and pixels and self.is_attached:
+            sixel.show(self, pixels)
+            self.sixel = True
         self.cells = cells
         self.refresh(layout=True)
 
     def on_unmount(self) -> None:
+        sixel: Sixel | None = getattr(self.app, "sixel", None)
+        if sixel is not None:
+            sixel.hide(self)
         kitty: Kitty | None = getattr(self.app, "kitty", None)
         if kitty is not None and self.image_id is not None:
             kitty.forget(self.image_id)
@@ -114,6 +129,8 @@ class Thumbnail(Widget):
 
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="crop")
+        if self.sixel:
+            return Text("\n".join(" " * len(row) for row in self.cells), no_wrap=True, overflow="crop")
         if self.image_id is not None and self.cells:
             # Kitty's placeholders: their foreground colour is the image's id.
             i = self.image_id

@@ -161,9 +161,7 @@ _LONG = 272_000
 # gpt-5.5's auto is its "original": 10,000 patches within 6000 px.
 # Users measure gpt-5-mini at 1.2 and gpt-5-nano at 1.5 off the API's usage (community.openai.com/t/1344040): the
 # published figures are kept, so their estimates err high. The page gives no multiplier for gpt-5.2, gpt-5.4 or
-# gpt-5.5: theirs (1.2) is what users measured (community.openai.com/t/1377015). gpt-5.2's 6,144 patches and
-# gpt-5.4-mini's and gpt-5.4-nano's 1.2 in 2,500 patches come from an earlier reading of the page and those
-# measurements, and differ from this copy: they stay until a bill says which is right.
+# gpt-5.5: theirs (1.2) is what users measured (community.openai.com/t/1377015).
 
 CATALOGUE: dict[str, ModelSpec] = {
     m.name: m
@@ -203,7 +201,7 @@ CATALOGUE: dict[str, ModelSpec] = {
         # output limit as quoted from its model page by docs.oxen.ai (gpt-5-2-2025-12-11): OpenAI's own page for
         # it is not among the stored copies. OpenAI publishes no gpt-5.2 mini or nano.
         ModelSpec("gpt-5.2", 400_000, 128_000, price=_p("1.75", "0.175", "14.00"), reasoning=True,
-                  reasoning_efforts=_XHIGH, tools=True, vision=True, image_rule=_patch("1.2", 6_144)),
+                  reasoning_efforts=_XHIGH, tools=True, vision=True, image_rule=_patch("1.2", 1_536)),
         # GPT-5.4: 1,050,000 window (developers.openai.com/api/docs/models/gpt-5.4-pro: "models with a 1.05M
         # context window (GPT-5.4 and GPT-5.4 Pro)"), 128,000 max output, efforts none..xhigh, functions
         # (developers.openai.com/docs/models). gpt-5.4-mini: 400K window, 128K output, same efforts
@@ -214,9 +212,9 @@ CATALOGUE: dict[str, ModelSpec] = {
                   reasoning_efforts=_XHIGH, tools=True, vision=True, image_rule=_patch("1.2", 2_500),
                   long_context=LongContextTier(_LONG, _p("5.00", "0.50", "22.50"))),
         ModelSpec("gpt-5.4-mini", 400_000, 128_000, price=_p("0.75", "0.075", "4.50"), reasoning=True,
-                  reasoning_efforts=_XHIGH, tools=True, vision=True, image_rule=_patch("1.2", 2_500)),
+                  reasoning_efforts=_XHIGH, tools=True, vision=True, image_rule=_patch("1.62", 1_536)),
         ModelSpec("gpt-5.4-nano", 400_000, 128_000, price=_p("0.20", "0.02", "1.25"), reasoning=True,
-                  reasoning_efforts=_XHIGH, tools=True, vision=True, image_rule=_patch("1.2", 2_500)),
+                  reasoning_efforts=_XHIGH, tools=True, vision=True, image_rule=_patch("2.46", 1_536)),
         # GPT-5.5: "1M" window, 128K max output, efforts none..xhigh, functions (developers.openai.com/docs/models,
         # read 2026-12-01). The overview rounds (it says 1M for gpt-5.4's 1,050,000), so 1,000,000 is a floor.
         ModelSpec("gpt-5.5", 1_000_000, 128_000, price=_p("5.00", "0.50", "30.00"), reasoning=True,

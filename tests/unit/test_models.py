@@ -164,8 +164,8 @@ def test_tile_rules(name: str, rule: TileRule) -> None:
         ("gpt-5-nano", "2.46"),
         ("gpt-5.2", "1.2"),
         ("gpt-5.4", "1.2"),
-        ("gpt-5.4-mini", "1.2"),
-        ("gpt-5.4-nano", "1.2"),
+        ("gpt-5.4-mini", "1.62"),
+        ("gpt-5.4-nano", "2.46"),
     ],
 )
 def test_patch_multipliers(name: str, multiplier: str) -> None:
@@ -175,7 +175,8 @@ def test_patch_multipliers(name: str, multiplier: str) -> None:
 
 
 @pytest.mark.parametrize(("name", "budget"), [("gpt-4.1-nano", 1_536), ("gpt-4.1-mini", 1_536), ("o4-mini", 1_536),
-                                             ("gpt-5-mini", 1_536), ("gpt-5-nano", 1_536), ("gpt-5.4", 2_500)])
+                                             ("gpt-5-mini", 1_536), ("gpt-5-nano", 1_536), ("gpt-5.2", 1_536),
+                                             ("gpt-5.4-mini", 1_536), ("gpt-5.4-nano", 1_536), ("gpt-5.4", 2_500)])
 def test_patch_budgets(name: str, budget: int) -> None:
     rule = CATALOGUE[name].image_rule
     assert isinstance(rule, PatchRule)

@@ -147,3 +147,17 @@ def test_an_editor_that_fails_leaves_the_prompt_as_it_was(spawn: Callable[..., T
     terminal.wait_for(lambda: "exited with status 3" in said(), "the editor's failure said")
     terminal.wait_for(lambda: "What it saved is in" in said(), "the kept file named")
     assert send_burst(terminal, fake, b"\r") == "my words"
+
+
+def test_enter_twice_in_one_burst_on_a_menu_picks_once_and_the_app_lives_on(spawn: Callable[..., Terminal],
+                                                                            fake: FakeOpenAI) -> None:
+    """The second enter reaches the menu after it is dismissed: it must neither pick again nor close the chat
+    screen under it (which ended the app)."""
+    fake.queue(Reply("ok"))
+    terminal = ready(spawn())
+    terminal.write(b"\x1bOQ")  # f2, the model menu
+    terminal.wait_for(lambda: "fake-local-model" in terminal.text(), "the model menu, with the server's models")
+    terminal.write(b"fake-local\r\r")  # the server's model, typed, then enter twice
+    terminal.wait_for(lambda: "Model: fake-local-model" in terminal.text(), "the model picked")
+    assert send_burst(terminal, fake, b"still here\r") == "still here"
+    assert fake.chat_requests[-1].body["model"] == "fake-local-model"

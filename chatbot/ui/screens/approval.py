@@ -18,10 +18,10 @@ from typing import Any, ClassVar
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from chatbot.core.tools.approval import Approval, ApprovalRequest, Approver
+from chatbot.ui.screens.dialog import Dialog
 from chatbot.ui.shown import shown
 
 # A letter that comes this soon after the question appears was typed for the prompt (the dialog opens while the
@@ -53,7 +53,7 @@ def annotations_text(annotations: dict[str, object]) -> str:
     return "\n".join(f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in annotations.items())
 
 
-class ApprovalScreen(ModalScreen[Approval]):
+class ApprovalScreen(Dialog[Approval]):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(key, f"answer('{answer.value}')", show=False) for answer, key, _ in ANSWERS),

@@ -20,9 +20,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Static, Tree
 
+from chatbot.ui.screens.dialog import Dialog
 from chatbot.ui.shown import shown
 from chatbot.ui.widgets.thumbnail import Thumbnail
 
@@ -61,7 +61,7 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
-class AttachScreen(ModalScreen[Path | None]):
+class AttachScreen(Dialog[Path | None]):
     """Closes with the file picked (None on escape)."""
 
     CSS_PATH = Path(__file__).with_suffix(".tcss")
@@ -101,13 +101,13 @@ class AttachScreen(ModalScreen[Path | None]):
         typed = event.value.strip()
         path = (self.folder / Path(typed).expanduser()) if typed else None
         if path is not None and path.is_file():
-            self._pick(path)
+            self.dismiss(path)
             return
         # A filter, not a file: the one file it leaves is the one meant; of several, the first is where to pick.
         matches = [node for node in self.files.root.children
                    if node.data is not None and not _is_dir(node.data.path)]
         if typed and len(matches) == 1 and matches[0].data is not None:
-            self._pick(matches[0].data.path)
+            self.dismiss(matches[0].data.path)
             return
         self.files.focus()
         if matches:
@@ -139,10 +139,4 @@ class AttachScreen(ModalScreen[Path | None]):
 
     def on_directory_tree_file_selected(self, event: DirectoryTree.FileSelected) -> None:
         event.stop()
-        self._pick(event.path)
-
-    def _pick(self, path: Path) -> None:
-        # Once: a second enter in the same burst reaches the tree before the screen is gone, and dismissing a
-        # screen no longer on top fails.
-        if self.is_active:
-            self.dismiss(path)
+        self.dismiss(event.path)

@@ -10,14 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from chatbot.ui.screens.dialog import Dialog
 from chatbot.ui.shown import shown, shown_text
 from chatbot.ui.widgets.confirm_bar import ConfirmBar
 
 
-class ExportScreen(ModalScreen[Path | None]):
+class ExportScreen(Dialog[Path | None]):
     """Closes with the path to write (None on escape)."""
 
     CSS_PATH = Path(__file__).with_suffix(".tcss")

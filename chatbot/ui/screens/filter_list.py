@@ -14,16 +14,16 @@ from typing import ClassVar, TypeVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from chatbot.ui.screens.dialog import Dialog
 from chatbot.ui.shown import shown
 
 Result = TypeVar("Result")
 
 
-class FilterList(ModalScreen[Result | None]):
+class FilterList(Dialog[Result | None]):
     # A list: a subclass adds its own file to it.
     CSS_PATH: ClassVar[list[str | PurePath]] = [Path(__file__).with_suffix(".tcss")]
     BINDINGS: ClassVar[list[BindingType]] = [

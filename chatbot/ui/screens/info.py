@@ -8,16 +8,16 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from chatbot.core.budget import Window
 from chatbot.core.conversation import Message
 from chatbot.core.text import plural
+from chatbot.ui.screens.dialog import Dialog
 from chatbot.ui.shown import shown
 
 
-class InfoScreen(ModalScreen[None]):
+class InfoScreen(Dialog[None]):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,f1", "dismiss(None)", "Close", show=False),

@@ -9,13 +9,13 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
+from chatbot.ui.screens.dialog import Dialog
 from chatbot.ui.shown import shown, shown_text
 
 
-class SystemPromptScreen(ModalScreen[str | None]):
+class SystemPromptScreen(Dialog[str | None]):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", priority=True),

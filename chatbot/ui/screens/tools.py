@@ -15,11 +15,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from chatbot.core.text import plural
+from chatbot.ui.screens.dialog import Dialog
 from chatbot.ui.shown import shown
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def server_line(server: McpServer, tools: int, *, starting: bool) -> str:
     return f"… {server.name} · starting" if starting else f"○ {server.name} · not started"
 
 
-class ToolsScreen(ModalScreen[None]):
+class ToolsScreen(Dialog[None]):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,f9", "dismiss(None)", "Close", show=False),

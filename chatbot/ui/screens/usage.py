@@ -13,11 +13,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Sparkline, Static
 
 from chatbot.core.pricing import format_cost
 from chatbot.core.store.spend import by_model, daily_spend
+from chatbot.ui.screens.dialog import Dialog
 from chatbot.ui.shown import shown, shown_text
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 SPARK_DAYS = 31
 
 
-class UsageScreen(ModalScreen[None]):
+class UsageScreen(Dialog[None]):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss(None)", "Close", show=False)]
 

@@ -128,9 +128,10 @@ class Thumbnail(Widget):
         return len(self.cells)
 
     def render(self) -> Text:
-        if self.sixel:  # blank cells, which the Sixel image is painted over
-            return Text("\n".join(" " * len(row) for row in self.cells), no_wrap=True, overflow="crop")
         text = Text(no_wrap=True, overflow="crop")
+        if self.sixel:  # blank cells, which the Sixel image is painted over
+            text.append("\n".join(" " * len(row) for row in self.cells))
+            return text
         if self.image_id is not None and self.cells:
             # Kitty's placeholders: their foreground colour is the image's id.
             i = self.image_id

@@ -10,7 +10,7 @@ import asyncio
 import sys
 from collections.abc import Iterator
 from pathlib import Path, PurePath
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, work
 from textual.app import App, SystemCommand
@@ -26,7 +26,6 @@ from chatbot.core.demo import DEMO_MODEL, DemoClient
 from chatbot.core.errors import ChatError, ConfigError
 from chatbot.core.session import Session
 from chatbot.core.settings import Settings, config_path
-from chatbot.core.settings.edit import set_top_level_key
 from chatbot.core.store.history import HistoryStore
 from chatbot.core.summary import in_effect
 from chatbot.ui import themes, typeahead
@@ -36,12 +35,13 @@ from chatbot.ui.keymap import resolve as resolve_keymap
 from chatbot.ui.screens.approval import approver
 from chatbot.ui.screens.chat import ChatScreen
 from chatbot.ui.screens.message_actions import commands as message_commands
-from chatbot.ui.screens.picker import Picker, server_model_item
-from chatbot.ui.screens.usage import open_usage
 from chatbot.ui.shown import shown_text
 from chatbot.ui.sixel import Sixel
 from chatbot.ui.widgets.message_cursor import MessageCursor
 from chatbot.ui.widgets.prompt_input import PromptInput
+
+if TYPE_CHECKING:
+    from chatbot.ui.screens.picker import Picker
 
 HERE = Path(__file__).parent
 IDLE_CHECK = 0.5  # seconds between two looks at whether the user is idle enough for a whole-heap collection
@@ -218,6 +218,8 @@ class ChatApp(App[None]):
     @work(group="models", exclusive=True, exit_on_error=False)
     async def fetch_server_models(self, picker: Picker | None = None) -> None:
         """The server's own models (so Ollama's or llama.cpp's appear in the menu), once no reply streams."""
+        from chatbot.ui.screens.picker import Picker, server_model_item
+
         await self.ready.wait()
         async with self.server_turn:
             try:
@@ -282,6 +284,8 @@ class ChatApp(App[None]):
         yield SystemCommand("Screenshot", "Save an SVG picture of the screen in the current folder",
                             lambda: self.call_after_refresh(self.action_save_screenshot))  # once the palette is gone
         if isinstance(screen, ChatScreen):
+            from chatbot.ui.screens.usage import open_usage
+
             key = self.key_of
             yield SystemCommand("Help", f"Every key, and where settings live ({key('help')})", screen.action_help)
             yield SystemCommand("Switch model", f"Pick the model of the next request ({key('model_menu')})",
@@ -329,6 +333,8 @@ class ChatApp(App[None]):
         return str(config_path()[0])
 
     def action_save_theme(self) -> None:
+        from chatbot.core.settings.edit import set_top_level_key  # tomlkit: only when a change is saved
+
         path = config_path()[0]
         try:
             set_top_level_key(path, "theme", self.theme)

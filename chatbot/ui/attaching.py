@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, cast
 
 from chatbot.core.attachments import Attachment, attach, refuse_images
 from chatbot.core.errors import ChatError
-from chatbot.ui.screens.attach import AttachScreen, Preview
 from chatbot.ui.widgets.attachment_chips import AttachmentChips, size_text
 from chatbot.ui.widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:
     from chatbot.core.session import Session
+    from chatbot.ui.screens.attach import Preview
     from chatbot.ui.screens.chat import ChatScreen
 
 
@@ -55,6 +55,8 @@ def prepared(session: Session, path: Path) -> tuple[Attachment, int]:
 def previewed(session: Session, path: Path) -> Preview:
     """What the picker shows of an image: its file size, the size it is sent at and its tokens for the session's
     model, or why it would not be attached. Runs in a thread, as `prepared`."""
+    from chatbot.ui.screens.attach import Preview
+
     try:
         attachment, tokens = prepared(session, path)
         size = path.stat().st_size
@@ -90,6 +92,8 @@ class AttachActions:
             screen.prompt.set_text(screen.prompt.text.replace(text, "", 1))
             self.attach_file(path)
             return
+        from chatbot.ui.screens.attach import AttachScreen  # the picker: imported when first opened
+
         session = screen.session
         screen.app.push_screen(AttachScreen(Path.cwd(), lambda path: previewed(session, path)), self._picked)
 

@@ -22,15 +22,10 @@ from textual.worker import Worker, WorkerState
 from chatbot.core.events import TurnSettled
 from chatbot.core.status import status_of
 from chatbot.core.summary import in_effect
-from chatbot.ui import export as exporting
 from chatbot.ui.attaching import AttachActions
-from chatbot.ui.screens.history import HistoryScreen, Opened
 from chatbot.ui.screens.info import InfoScreen, dropped_screen
 from chatbot.ui.screens.menus import MenuActions
 from chatbot.ui.screens.message_actions import MessageActions
-from chatbot.ui.screens.summary_edit import edit_summary
-from chatbot.ui.screens.system_prompt import SystemPromptScreen
-from chatbot.ui.screens.tools import open_tools
 from chatbot.ui.screens.turn_worker import Progress, Settled, TurnViews, TurnWorker, reply_note
 from chatbot.ui.widgets.footer import ChatFooter
 from chatbot.ui.widgets.message_view import MessageView
@@ -44,6 +39,7 @@ if TYPE_CHECKING:
     from chatbot.core.store.writer import Writer
     from chatbot.core.turn import Turn
     from chatbot.ui.app import ChatApp
+    from chatbot.ui.screens.history import Opened
 
 
 class ChatScreen(AttachActions, MenuActions, Screen[None]):
@@ -327,7 +323,9 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
             return
         blocks[-1].collapsed = not blocks[-1].collapsed
 
+    # The screens below are imported when first opened: the first paint needs none of them.
     def action_tools(self) -> None:
+        from chatbot.ui.screens.tools import open_tools
         open_tools(self)
 
     def action_help(self) -> None:
@@ -341,6 +339,7 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
         if self.store is None or self.writer is None:
             self.notify("History is off (--no-history or history = false).")
             return
+        from chatbot.ui.screens.history import HistoryScreen
         self.app.push_screen(HistoryScreen(self.store, self._deleted, writer=self.writer), self._history_chosen)
 
     def _deleted(self, conversation_id: int) -> None:
@@ -374,12 +373,15 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
 
     @work(group="export", exit_on_error=False)
     async def export(self, fmt: str) -> None:
+        from chatbot.ui import export as exporting
         await exporting.export(self.app, self.session, self.app.recorder, self.store, fmt)
 
     def action_edit_system_prompt(self) -> None:
+        from chatbot.ui.screens.system_prompt import SystemPromptScreen
         self.app.push_screen(SystemPromptScreen(self.session.conversation.system_prompt), self._system_prompt_saved)
 
     def action_edit_summary(self) -> None:
+        from chatbot.ui.screens.summary_edit import edit_summary
         edit_summary(self)
 
     def _system_prompt_saved(self, text: str | None) -> None:

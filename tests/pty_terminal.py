@@ -82,7 +82,18 @@ class Terminal:
                     raise AssertionError(f"{what}: never happened; the screen ends with:\n{self.text()[-1500:]}")
                 self._changed.wait(0.05)
 
+    def hang_up(self) -> None:
+        """Close the terminal under the program, as a terminal window closed or a dropped link leaves it."""
+        os.close(self.master)
+        self.master = -1
+
     def close(self) -> None:
+        if self.master == -1:  # hung up: there is no terminal to quit through
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            self._reader.join(timeout=LIMIT)
+            return
         if self.proc.poll() is None:
             try:
                 self.write(b"\x11")  # ctrl+q

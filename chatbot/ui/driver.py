@@ -91,20 +91,30 @@ class ChatDriver(LinuxDriver):
         shield = PasteShield()
         decode = getincrementaldecoder("utf-8")().decode
 
-        def process(ready: list[tuple[selectors.SelectorKey, int]], final: bool = False) -> None:
+        def process(ready: list[tuple[selectors.SelectorKey, int]], final: bool = False) -> bool:
+            """Hand on what was read; False once the input is at its end (a closed terminal, a pipe's end)."""
             for index, (_key, mask) in enumerate(ready):
                 if mask & selectors.EVENT_READ:
-                    text = decode(os.read(self.fileno, 1024 * 4), final=final and index == len(ready) - 1)
-                    if not text:  # stdin is a pipe at its end
-                        break
-                    for event in parser.feed(shield.feed(text)):
+                    try:
+                        data = os.read(self.fileno, 1024 * 4)
+                    except OSError:  # EIO: the terminal is gone
+                        data = b""
+                    if not data:
+                        return False
+                    for event in parser.feed(shield.feed(decode(data, final=final and index == len(ready) - 1))):
                         self.process_message(event)
             for event in parser.tick():
                 self.process_message(event)
+            return True
 
         try:
             while not self.exit_event.is_set():
-                process(selector.select(0.1))
+                if not process(selector.select(0.1)):
+                    # No key can come again (Textual's own loop would select and read nothing forever, at a whole
+                    # core): quit as ctrl+q does, so what the conversation holds is kept.
+                    with contextlib.suppress(RuntimeError):  # the app is already closing
+                        self._app.call_from_thread(self._app.exit)
+                    break
             selector.unregister(self.fileno)
             process(selector.select(0.1), final=True)
         finally:

@@ -161,3 +161,11 @@ def test_enter_twice_in_one_burst_on_a_menu_picks_once_and_the_app_lives_on(spaw
     terminal.wait_for(lambda: "Model: fake-local-model" in terminal.text(), "the model picked")
     assert send_burst(terminal, fake, b"still here\r") == "still here"
     assert fake.chat_requests[-1].body["model"] == "fake-local-model"
+
+
+def test_chat_quits_when_its_terminal_goes_away(spawn: Callable[..., Terminal]) -> None:
+    """Its terminal closed under it, with no hangup signal (chat is not the leader of the terminal's session): the
+    end of its input ends the app, instead of a loop that reads nothing at a whole core for ever."""
+    terminal = ready(spawn())
+    terminal.hang_up()
+    assert terminal.proc.wait(timeout=LIMIT) is not None

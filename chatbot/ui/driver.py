@@ -40,12 +40,10 @@ class ChatDriver(LinuxDriver):
         except OSError:
             columns_rows = None
         sixel: Sixel | None = getattr(self._app, "sixel", None)  # a ChatApp's
-        if sixel is None:
-            super().write(self._rows.filter(data, columns_rows))
-            return
-        self._rows.forget(sixel.before_frame())
+        if sixel is not None:
+            self._rows.forget(sixel.before_frame())
         out = self._rows.filter(data, columns_rows)
-        if self._rows.drawn is not None:
+        if sixel is not None and self._rows.drawn is not None:
             out += sixel.after_frame(self._rows.drawn)
         super().write(out)
 

@@ -36,8 +36,9 @@ class RowCache:
         """Trust nothing the terminal shows, or nothing on `rows` (an image was painted over them)."""
         if rows is None:
             self._rows.clear()
-        for row in rows or ():
-            self._rows.pop(row, None)
+        else:
+            for row in rows:
+                self._rows.pop(row, None)
 
     def filter(self, data: str, size: tuple[int, int] | None = None) -> str:
         """`data` less the row pieces the terminal shows already. `size` is the terminal's (columns, rows)

@@ -64,6 +64,16 @@ def png_for_cells(data: bytes, columns: int, rows: int) -> bytes:
     return out.getvalue()
 
 
+def _drawn(data: bytes, kitty: bool, cell: tuple[int, int] | None) -> tuple[list[list[tuple[RGB, RGB]]], bytes, str]:
+    """Off the UI thread, in one go: the half cells (whose count sizes the image in every way), and the PNG for
+    Kitty or the Sixel image for cells of `cell` pixels, when the terminal draws them."""
+    cells = half_cells(data)
+    columns, rows = len(cells[0]), len(cells)
+    png = png_for_cells(data, columns, rows) if kitty else b""
+    pixels = encode(data, columns * cell[0], rows * cell[1]) if cell else ""
+    return cells, png, pixels
+
+
 def _rgb(pixel: object) -> RGB:
     values = [int(v) for v in pixel] if isinstance(pixel, tuple) else [0, 0, 0]
     return values[0], values[1], values[2]
@@ -98,14 +108,11 @@ class Thumbnail(Widget):
         sixel: Sixel | None = getattr(self.app, "sixel", None) if self.still else None
         cell = sixel.cell() if sixel is not None else None
         try:
-            cells = await asyncio.to_thread(half_cells, self.data)
-            columns, rows = len(cells[0]), len(cells)
-            png = await asyncio.to_thread(png_for_cells, self.data, columns, rows) if kitty else b""
-            pixels = await asyncio.to_thread(encode, self.data, columns * cell[0], rows * cell[1]) if cell else ""
+            cells, png, pixels = await asyncio.to_thread(_drawn, self.data, kitty is not None, cell)
         except (OSError, ValueError, SyntaxError, IndexError):
             return  # an image Pillow cannot read again is left out: its chip still names it
         if kitty is not None and self.is_attached:
-            self.image_id = kitty.show(png, columns, rows)
+            self.image_id = kitty.show(png, len(cells[0]), len(cells))
         elif sixel is not None and pixels and self.is_attached:
             sixel.show(self, pixels)
             self.sixel = True
@@ -114,7 +121,7 @@ class Thumbnail(Widget):
 
     def on_unmount(self) -> None:
         sixel: Sixel | None = getattr(self.app, "sixel", None)
-        if sixel is not None:
+        if sixel is not None and self.sixel:
             sixel.hide(self)
         kitty: Kitty | None = getattr(self.app, "kitty", None)
         if kitty is not None and self.image_id is not None:

@@ -31,6 +31,7 @@ from chatbot.core.summary import in_effect
 from chatbot.ui import themes, typeahead
 from chatbot.ui.collector import Collector
 from chatbot.ui.graphics import Kitty
+from chatbot.ui.key_order import KeyOrder
 from chatbot.ui.keymap import resolve as resolve_keymap
 from chatbot.ui.screens.approval import approver
 from chatbot.ui.screens.chat import ChatScreen
@@ -67,10 +68,9 @@ class ChatApp(App[None]):
                  session: Session | None = None, store: HistoryStore | None = None,
                  resume_id: int | None = None, typed_ahead: str = "") -> None:
         super().__init__()
-        # Keys that come before the prompt has focus (while the first screen is built) are held here and handled,
-        # in order, once it has: Textual hands them to the screen, or to the transcript that has focus first, and
-        # both drop them. What the terminal held before the app read it (typeahead) comes first.
-        self._held: list[events.Event] | None = typeahead.events_for(typed_ahead)
+        # Keys reach what they were meant for in the order they were typed (key_order.py); what the terminal held
+        # before the app read it (typeahead) comes first.
+        self.keys = KeyOrder(self, super().on_event, typeahead.events_for(typed_ahead))
         self.settings = settings
         # Set by ChatDriver when the terminal answered its probe for Kitty graphics, or else for Sixel
         # (graphics.py), which is asked only if thumbnails are on.
@@ -148,16 +148,14 @@ class ChatApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
             self.collector.touch()
-        if self._held is not None and isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
-            self._held.append(event)
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            await self.keys.take(event)
             return
         await super().on_event(event)
 
-    async def on_descendant_focus(self, _: events.DescendantFocus) -> None:
-        if self._held is not None and isinstance(self.focused, PromptInput):
-            held, self._held = self._held, None
-            for event in held:
-                await super().on_event(event)
+    def on_descendant_focus(self, _: events.DescendantFocus) -> None:
+        if isinstance(self.focused, PromptInput):
+            self.keys.opened()
 
     async def on_unmount(self) -> None:
         self.collector.stop()

@@ -163,6 +163,34 @@ def test_enter_twice_in_one_burst_on_a_menu_picks_once_and_the_app_lives_on(spaw
     assert fake.chat_requests[-1].body["model"] == "fake-local-model"
 
 
+def test_keys_after_a_menu_key_go_to_the_menu_and_those_after_its_enter_to_the_prompt(
+        spawn: Callable[..., Terminal], fake: FakeOpenAI) -> None:
+    """One write: f2, a filter, enter, more words. f2 opens the menu only once it is back at the app, and enter
+    picks only once the menu has its Submitted message: keys handed on meanwhile went to the prompt (the filter
+    was sent as a message) and to the closing menu's filter (the words became the model's name)."""
+    fake.queue(Reply("ok"))
+    terminal = ready(spawn())
+    terminal.write(b"\x1bOQ" + b"4.1-mini\r" + b"still here")
+    terminal.wait_for(lambda: "Model: gpt-4.1-mini" in terminal.text(), "the model picked")
+    assert send_burst(terminal, fake, b"\r") == "still here"
+    assert len(sent(fake)) == 1  # the filter was not sent
+    assert fake.chat_requests[-1].body["model"] == "gpt-4.1-mini"
+
+
+def test_a_menu_that_keeps_its_enter_still_gets_the_keys_after_it(spawn: Callable[..., Terminal],
+                                                                 fake: FakeOpenAI) -> None:
+    """Enter on a filter that matches nothing leaves the preset menu open: the keys after it are held only until
+    the menu has handled the enter, then go to the menu."""
+    fake.queue(Reply("ok"))
+    terminal = ready(spawn())
+    terminal.write(b"\x1bOR" + b"zzz\r" + b"q")  # f3
+    terminal.wait_for(lambda: "Nothing matches 'zzzq'" in terminal.text(), "the key after enter in the filter")
+    # ctrl+u clears the filter; then a preset picked and a message sent, in one write.
+    assert send_burst(terminal, fake, b"\x15writing\r" + b"after\r") == "after"
+    assert "Preset: writing" in terminal.text()
+    assert fake.chat_requests[-1].body["temperature"] == 0.7
+
+
 def test_chat_quits_when_its_terminal_goes_away(spawn: Callable[..., Terminal]) -> None:
     """Its terminal closed under it, with no hangup signal (chat is not the leader of the terminal's session): the
     end of its input ends the app, instead of a loop that reads nothing at a whole core for ever."""

@@ -23,6 +23,7 @@ SHOWN_NAMES = 6  # the matches a tab lists under the prompt when it cannot choos
 
 
 class PromptInput(TextArea):
+    BINDINGS_IN_ORDER: ClassVar[bool] = True  # _on_key runs them: the app need not hold the keys after them
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Send", id="send", show=False),
         Binding("ctrl+j,shift+enter", "newline", "Newline", id="newline", show=False),

@@ -7,6 +7,10 @@ collection walks only what is newer, which is a few milliseconds. What becomes g
 kept until the user has been idle for a moment with no reply streaming; then the whole heap is unfrozen,
 collected once and frozen again.
 
+After each whole-heap collection the C heap's free pages go back to the system (glibc's `malloc_trim`): opening
+a long conversation parses and lays out its Markdown, and what that freed stayed in the process (6 MB of the
+156 MB a resumed 500-turn conversation held).
+
 Before any of that, while chat starts (`starting_up`), the collector is off: start-up builds long-lived objects
 (modules, settings, styles), so its passes over them find nothing and only delay the first paint.
 """
@@ -75,6 +79,7 @@ class Collector:
         """Collect the whole heap, frozen part included, and freeze what survives."""
         gc.unfreeze()
         gc.collect()  # the callback freezes the survivors
+        release_free_memory()
         self.frozen_since = 0
         self.compactions += 1
 
@@ -82,3 +87,15 @@ class Collector:
         if phase == "stop" and info["generation"] == OLDEST:
             gc.freeze()
             self.frozen_since += 1
+
+
+def release_free_memory() -> bool:
+    """Hand the C heap's free pages back to the system, where the C library can (glibc); False elsewhere."""
+    import ctypes  # not before the first paint: compact() runs after it
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): its allocator keeps what it keeps
+        return False
+    trim(0)
+    return True

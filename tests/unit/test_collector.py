@@ -4,6 +4,7 @@ when the user is idle and no reply streams."""
 from __future__ import annotations
 
 import gc
+import sys
 import weakref
 from collections.abc import Iterator
 
@@ -109,3 +110,21 @@ def test_start_up_runs_without_the_collector_and_every_way_out_turns_it_back_on(
         raise KeyboardInterrupt
     assert gc.isenabled()
 
+
+
+def resident_mb() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) // 1024 for line in status if line.startswith("VmRSS"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim; /proc")
+def test_a_compaction_gives_freed_heap_back_to_the_system() -> None:
+    """100 MB in blocks too big for Python's own allocator, freed but for the last one, which keeps the C heap from
+    shrinking by itself: the process holds the 100 MB until the compaction hands the free pages back."""
+    blocks = [bytes(1000) + bytes([n % 256]) for n in range(100_000)]
+    last = blocks[-1]
+    del blocks
+    held = resident_mb()
+    Collector().compact()
+    assert resident_mb() < held - 50
+    assert last

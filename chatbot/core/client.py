@@ -7,6 +7,8 @@ and guarantees a request is never retried once its reply has started.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import json
 import random
 import ssl
@@ -159,6 +161,15 @@ class ChatClient:
                 max_retries=0,
             )
         return self._sdk
+
+    def warm(self) -> None:
+        """Make the SDK's client and load what its first streamed request would import meanwhile: the chat
+        resources (14 ms, pydantic building their models) and anyio's asyncio backend (8 ms), which httpx looks
+        up on its first request. The app calls it in a thread once the user starts to type: else the first reply's
+        first words came that much later."""
+        self.sdk.chat.completions  # noqa: B018 - a cached property: its first read imports the resource
+        with contextlib.suppress(ImportError):  # anyio's layout is its own: if it moves, the request loads it
+            importlib.import_module("anyio._backends._asyncio")
 
     def _secrets(self) -> tuple[str, ...]:
         return (self._api_key,) if self._api_key else ()

@@ -89,6 +89,7 @@ class ChatApp(App[None]):
         if store is not None and resume_id is not None and isinstance(client, DemoClient):
             self.session.model = DEMO_MODEL  # the demo answers: its replies are stored and priced as its own
         self.ready = asyncio.Event()
+        self._typed = False  # a key or a paste has come: the first request is on its way (warm_request)
         self.collector = Collector()
         self.startup_warnings = list(warnings or [])
         self.server_models: list[str] = []
@@ -149,6 +150,10 @@ class ChatApp(App[None]):
         if isinstance(event, events.InputEvent):
             self.collector.touch()
         if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            if not self._typed:
+                self._typed = True
+                if self.ready.is_set():
+                    self.warm_request()
             await self.keys.take(event)
             return
         await super().on_event(event)
@@ -187,7 +192,19 @@ class ChatApp(App[None]):
             # uncollected: one whole collection now, so the first full collection while a reply streams does
             # not walk them.
             self.collector.compact()
-            self.call_from_thread(self.ready.set)
+            self.call_from_thread(self._warmed_up)
+
+    def _warmed_up(self) -> None:
+        self.ready.set()
+        if self._typed:
+            self.warm_request()
+
+    @work(thread=True, exit_on_error=False)
+    def warm_request(self) -> None:
+        """Load what the SDK's first request imports (ChatClient.warm): once the user has started to type, so
+        the app that only opens (to read the history, to look) does not hold it."""
+        if isinstance(client := self.session.client, ChatClient):
+            client.warm()
 
     def first_run_message(self) -> str | None:
         """What a user without a key or a server, or with a server and no model chosen, needs to read first."""

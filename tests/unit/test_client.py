@@ -726,3 +726,36 @@ async def test_missing_key_for_openai_itself_fails_before_any_request(make_clien
         await collect(client, make_settings())
 
     assert "OPENAI_API_KEY" in str(info.value)
+
+
+WARM_THEN_STREAM = """
+import asyncio, sys
+from chatbot.core.client import ChatClient
+from chatbot.core.settings import Settings
+
+async def main() -> None:
+    settings = Settings(model="gpt-4o-mini")
+    client = ChatClient(api_key="sk-test", base_url=sys.argv[1], timeout=10.0, max_retries=0)
+    client.warm()
+    before = set(sys.modules)
+    async for _ in client.stream([], settings.model_spec(None), settings.active_preset(None)):
+        pass
+    await client.aclose()
+    print(" ".join(sorted(set(sys.modules) - before)))
+
+asyncio.run(main())
+"""
+
+
+def test_warming_the_client_loads_what_its_first_request_would(fake: FakeOpenAI, tmp_path) -> None:
+    """The app warms the client after its first paint: the first reply's request then imports nothing of the
+    SDK or its HTTP stack (it took 20-40 ms before the first words came, the screen busy meanwhile)."""
+    import subprocess
+    import sys
+
+    fake.queue(Reply("ok"))
+    done = subprocess.run([sys.executable, "-c", WARM_THEN_STREAM, fake.base_url], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, check=True)
+    loaded = done.stdout.split()
+    assert fake.chat_requests, done.stderr
+    assert [name for name in loaded if name.split(".")[0] in {"openai", "anyio", "httpx", "httpcore"}] == []

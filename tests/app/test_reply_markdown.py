@@ -161,3 +161,40 @@ async def test_table_columns_keep_their_alignment() -> None:
         assert apple[0].startswith(" apple") and fig[0].startswith(" fig")  # left
         assert apple[1].endswith("12 ") and fig[1].endswith(" 3 ")  # right
         assert fig[2].strip() == "yes" and apple[2] == fig[2].replace("yes", " x ")  # centred
+
+
+async def test_appends_share_one_parser_and_an_update_parses_with_its_own(monkeypatch: Any) -> None:
+    """Textual asks for a parser on every append (a frame's work): the UI thread's is made once. update() parses
+    in a thread, so it gets a new one, never the one the UI thread may be using."""
+    import threading
+
+    from chatbot.ui.widgets import reply_markdown
+
+    made: list[Any] = []
+    real = reply_markdown.reply_parser
+
+    def counted() -> Any:
+        parser = real()
+        made.append(parser)
+        parse = parser.parse
+        parser.parse = lambda *a, **k: (parsed_on.append((parser, threading.current_thread())), parse(*a, **k))[1]
+        return parser
+
+    parsed_on: list[tuple[Any, threading.Thread]] = []
+    monkeypatch.setattr(reply_markdown, "reply_parser", counted)
+    reply_markdown.ui_parser.cache_clear()
+    try:
+        async with Page().run_test() as pilot:
+            markdown = await stream(pilot, TABLE + LISTS, piece=5)
+            streamed = list(parsed_on)
+            await markdown.update(TABLE)
+            await pilot.pause()
+            assert "a new list" in drawn(markdown.query_one(ReplyTable))
+    finally:
+        reply_markdown.ui_parser.cache_clear()
+    main = threading.main_thread()
+    on_main = [parser for parser, thread in streamed if thread is main]
+    assert len(on_main) > 1 and len({id(parser) for parser in on_main}) == 1  # every append: the one parser
+    in_threads = [parser for parser, thread in parsed_on if thread is not main]
+    assert in_threads and on_main[0] not in in_threads  # the update's own (and the mount's)
+    assert len(made) == 1 + len(in_threads)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -24,7 +23,6 @@ from rich.style import Style as RichStyle
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
-from textual.await_complete import AwaitComplete
 from textual.content import Content
 from textual.css.styles import RulesMap
 from textual.geometry import Size
@@ -105,15 +103,6 @@ def reply_parser() -> MarkdownIt:
     parser = MarkdownIt("gfm-like")
     parser.core.ruler.push("reply_table", collapse_tables)
     return parser
-
-
-@functools.cache
-def ui_parser() -> MarkdownIt:
-    """The one parser for parses on the UI thread, made once. Textual asks its factory for a parser on every
-    append, a frame's work, and building one takes 0.2-0.5 ms. A parse holds the parser's state (linkify's)
-    only while it runs, and a parse on the UI thread runs to its end before another can start; a parse in a
-    thread gets a parser of its own (`reply_parser`)."""
-    return reply_parser()
 
 
 class ReplyTable(DrawnBlock, MarkdownTable):
@@ -300,7 +289,7 @@ class ReplyMarkdown(Markdown):
             env: dict[str, object] = {}
             # A parser of its own (its linkify state is not shared with the UI thread's appends), run off the UI
             # thread, as Textual's own update() parses: a long reply takes 100 ms and more.
-            parser = reply_parser()
+            parser = (self._parser_factory or reply_parser)()
             tokens = await asyncio.get_running_loop().run_in_executor(None, parser.parse, markdown, env)
             blocks = [tuple(t.map) for t in tokens if t.level == 0 and t.nesting >= 0 and t.map is not None]
             shown = [block.source_range for block in self.query_children(MarkdownBlock)]
@@ -313,16 +302,8 @@ class ReplyMarkdown(Markdown):
               "paragraph_open": ReplyParagraph}
 
     def __init__(self, markdown: str | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("parser_factory", ui_parser)
+        kwargs.setdefault("parser_factory", reply_parser)
         super().__init__(markdown, **kwargs)
-
-    def update(self, markdown: str) -> AwaitComplete:
-        # Textual's update parses in a thread, with the parser it asks the factory for now: a new one.
-        factory, self._parser_factory = self._parser_factory, reply_parser
-        try:
-            return super().update(markdown)
-        finally:
-            self._parser_factory = factory
 
     def unhandled_token(self, token: Token) -> MarkdownBlock | None:
         if token.type == TABLE:

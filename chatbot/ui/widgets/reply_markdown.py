@@ -28,6 +28,7 @@ from textual.css.styles import RulesMap
 from textual.geometry import Size
 from textual.layout import DockArrangeResult
 from textual.style import Style
+from textual.widget import AwaitMount, Widget
 from textual.widgets import Markdown
 
 # Not exported by textual.widgets.markdown, but the documented way to change a block is to subclass it.
@@ -237,16 +238,46 @@ class ReplyOrderedList(ReplyList, MarkdownOrderedList):
     pass
 
 
+def reserved(height: int, viewport_height: int) -> int:
+    """`height` rounded up to the step a streaming reply grows by: a sixth of the screen, at least two lines."""
+    step = max(2, viewport_height // 6)
+    return -(-height // step) * step
+
+
 class ReplyParagraph(MarkdownParagraph):
     """A paragraph whose new text takes as many lines as the old is redrawn without a layout. A streaming
-    reply's last paragraph changes on every frame and wraps to a new line on few of them; a layout measures and
-    places every widget of the transcript, most of what a frame cost at a model's pace."""
+    reply's last paragraph changes on every frame and wraps to a new line on some of them; a layout measures and
+    places every widget of the transcript, most of what a frame cost at a model's pace. While it is the last
+    block of a streaming reply its height is rounded up as the reply's is (see ReplyMarkdown), so most wraps
+    land in a blank line it holds already and need no layout either."""
+
+    _viewport_height = 0  # the viewport's height at the last measure: what the step is a sixth of
+    held = 0  # blank lines below the text at the last measure, held for the stream
+
+    def _reserving(self) -> bool:
+        markdown = self._markdown
+        return isinstance(markdown, ReplyMarkdown) and markdown.streaming and markdown.children[-1:] == [self]
+
+    def _tall(self, height: int) -> int:
+        """The content height to take for text `height` lines tall: with its margin, a whole number of steps."""
+        if not self._reserving():
+            return height
+        margin = self.styles.margin.bottom
+        return reserved(height + margin, self._viewport_height) - margin
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        self._viewport_height = viewport.height
+        height = super().get_content_height(container, viewport, width)
+        self.held = self._tall(height) - height
+        return height + self.held
 
     def set_content(self, content: Content) -> None:
         size = self.content_size
         # Measured as Widget.get_content_height measures a Static's text (its styles are the rules it wraps by).
         rules = cast("RulesMap", self.styles)
-        same_height = self.is_mounted and size.width > 0 and content.get_height(rules, size.width) == size.height
+        same_height = False
+        if self.is_mounted and size.width > 0:
+            same_height = self._tall(content.get_height(rules, size.width)) == size.height
         self._content = content
         self.update(content, layout=not same_height)
 
@@ -266,13 +297,24 @@ class ReplyMarkdown(Markdown):
         if self.streaming:
             self.streaming = False
             self.refresh(layout=True)
+            if self.children:
+                self.children[-1].refresh(layout=True)  # a paragraph that held lines for the stream gives them up
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         height = super().get_content_height(container, viewport, width)
-        if self.streaming:
-            step = max(2, viewport.height // 6)
-            height = -(-height // step) * step
-        return height
+        if not self.streaming:
+            return height
+        # The lines a last paragraph holds count as the reply's own reserve, not as text to reserve more for.
+        last = self.children[-1] if self.children else None
+        held = last.held if isinstance(last, ReplyParagraph) else 0
+        return max(height, reserved(height - held, viewport.height))
+
+    def mount_all(self, widgets: Iterable[Widget], *, before: int | str | Widget | None = None,
+                  after: int | str | Widget | None = None) -> AwaitMount:
+        if self.streaming and self.children:
+            # The block that was last is no longer: a paragraph gives up the lines it held for the stream.
+            self.children[-1].refresh(layout=True)
+        return super().mount_all(widgets, before=before, after=after)
 
     async def settle(self, markdown: str) -> None:
         """Leave the widget showing `markdown` exactly as one full render would.

@@ -23,6 +23,7 @@ from chatbot.core.events import TurnSettled
 from chatbot.core.status import status_of
 from chatbot.core.summary import in_effect
 from chatbot.ui.attaching import AttachActions
+from chatbot.ui.compositor import PartialCompositor
 from chatbot.ui.screens.info import InfoScreen, dropped_screen
 from chatbot.ui.screens.menus import MenuActions
 from chatbot.ui.screens.message_actions import MessageActions
@@ -73,6 +74,7 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
     def __init__(self, session: Session, store: HistoryStore | None = None, writer: Writer | None = None) -> None:
         """`store` and `writer`: the history read here and written through the writer's thread (None: off)."""
         super().__init__()
+        self._compositor = PartialCompositor()  # a frame draws only the widgets it changes (ui/compositor.py)
         self.session = session
         self.store = store
         self.writer = writer

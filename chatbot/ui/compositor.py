@@ -3,8 +3,9 @@
 For a partial update (a frame of a streaming reply changes a line or two) Textual asks for the lines of every
 widget whose clip (the visible area of its container) overlaps the changed area, and a widget's clip is its
 container's, not its own: every widget of the screen and every message on screen drew all its lines each frame
-(at a model's pace, 32 times a second) for the compositor to use none of them. Here a widget is asked only if
-the part of it that shows overlaps the change; what it is asked for, and how it is used, is Textual's. Textual
+(at a model's pace, 24 times a second) for the compositor to use none of them, and a container drew every row
+of itself that shows to update one. Here a widget is asked only if the part of it that shows overlaps the
+change, and only for the rows the change spans; how its lines are used is Textual's. Textual
 is pinned (pyproject.toml): `_get_renders` is not public, and `tests/app/test_ui_compositor.py` checks it still
 draws what the stock compositor draws.
 """
@@ -23,9 +24,12 @@ class PartialCompositor(Compositor):
         if crop is None:  # a full update: every widget
             yield from super()._get_renders(crop)
             return
+        rows = Region(0, crop.y, self.size.width, crop.height)
         for widget, (region, clip) in self.visible_widgets.items():
             shown = region.intersection(clip)
             if not shown.overlaps(crop):
                 continue
-            x, y, width, height = shown
-            yield region, clip, widget.render_lines(Region(x - region.x, y - region.y, width, height))
+            # Only the rows the update spans: the clip yielded with them makes the compositor place them there.
+            drawn = shown.intersection(rows)
+            x, y, width, height = drawn
+            yield region, drawn, widget.render_lines(Region(x - region.x, y - region.y, width, height))

@@ -57,6 +57,18 @@ async def test_a_fast_stream_is_drawn_while_it_is_read(fake: FakeOpenAI, make_se
     assert len(drawn) >= len(WORDS) // 2, len(drawn)
 
 
+def test_the_first_pieces_get_a_frame_each_when_they_hold_something_to_read() -> None:
+    """A reply's first characters are drawn piece by piece, but a piece with no letter or digit waits for the
+    next one; past them, a frame comes a frame after the last update, with the last frame READ_FOR old."""
+    draw_now, first = turn_worker.draw_now, turn_worker.FIRST_CHARS
+    pieces = ["##", " ", "1", ".", " Through", "put", "\n\n", "-", " Stream"]
+    assert [piece for piece in pieces if draw_now(piece, 10, 0.0, 0.0)] == ["1", " Through", "put", " Stream"]
+    every, read_for = turn_worker.PAINT_EVERY, turn_worker.READ_FOR
+    assert draw_now("##", first, every, read_for) and draw_now("word", first, every, read_for)
+    assert not draw_now("word", first, every / 2, 1.0)
+    assert not draw_now("word", first, 1.0, read_for / 2)
+
+
 async def test_a_streaming_reply_grows_into_a_step_of_blank_lines(fake: FakeOpenAI, make_settings: Any) -> None:
     hold = threading.Event()
     fake.queue(Reply("one two three four five six seven", hold=hold, hold_after=3))
@@ -104,7 +116,7 @@ async def test_a_stop_while_the_reply_is_drawn_keeps_what_came(fake: FakeOpenAI,
     turn is stopped all the same, and the reply so far is kept and counted."""
     drawing = asyncio.Event()
 
-    async def slow_frame(worker: turn_worker.TurnWorker) -> None:
+    async def slow_frame(worker: turn_worker.TurnWorker, piece: str) -> None:
         drawing.set()
         await asyncio.Event().wait()  # a frame that never ends: only the stop gets the worker out
 

@@ -50,10 +50,20 @@ REPORT_EVERY = 1 / 4
 # does so again, so a screen slow to draw slows the reading but never stops it.
 PAINT_EVERY = 1 / 24
 READ_FOR = 1 / 60
-# Until this much has streamed, every piece is drawn as it comes: the first words are what the reader waits for,
-# and a few short lines cost little to draw (the first piece of Markdown may be a heading's "## " alone).
+# Until this much has streamed, every piece with a letter or digit in it is drawn as it comes: the first words are
+# what the reader waits for, and a few short lines cost little to draw. A piece with nothing to read waits for the
+# next: the first pieces of Markdown may be "##", " 1", "." and " Through", and a frame for each put the first word
+# 60 ms behind its arrival.
 FIRST_CHARS = 80
 PAINT_WAIT = 0.25  # the longest the worker waits for a frame: a screen busy elsewhere must not hold the stream
+
+
+def draw_now(piece: str, streamed: int, since_update: float, since_frame: float) -> bool:
+    """Whether the worker has the screen draw the reply now, `piece` just read: `streamed` characters of text so
+    far, the reply updated `since_update` seconds ago and the worker's last frame drawn `since_frame` ago."""
+    if streamed < FIRST_CHARS:
+        return any(c.isalnum() for c in piece)  # nothing to read in "##", " " or ".": the next piece's frame shows it
+    return since_update >= PAINT_EVERY and since_frame >= READ_FOR
 
 
 @dataclass
@@ -152,12 +162,12 @@ class TurnWorker:
                         self._streamed += len(event.text)
                         await self.views.reply.append(event.text)
                         self._report_soon()
-                        await self._paint_due()
+                        await self._paint_due(event.text)
                     elif isinstance(event, ReasoningDelta):
                         self._kind = "reasoning"
                         self.views.reply.append_reasoning(event.text)
                         self._report_soon()
-                        await self._paint_due()
+                        await self._paint_due(event.text)
                     else:
                         self._report()  # usage, a retry, the end: at once
         except ChatError:
@@ -220,12 +230,12 @@ class TurnWorker:
             answer = answers.get(block.call.id)
             block.finished(answer.content if answer else "(stopped before it finished)", True, 0.0)
 
-    async def _paint_due(self) -> None:
+    async def _paint_due(self, piece: str) -> None:
         """Hand what has streamed to the reply and wait until the screen has drawn it, if the reply has gone a
-        frame without an update: the first piece at once, so the first words show as soon as they come."""
+        frame without an update; the first pieces with something to read in them at once, so the first words show
+        as soon as they come."""
         reply, now = self.views.reply, time.monotonic()
-        first = self._streamed < FIRST_CHARS
-        if not first and (now - reply.flushed_at < PAINT_EVERY or now - self._painted < READ_FOR):
+        if not draw_now(piece, self._streamed, now - reply.flushed_at, now - self._painted):
             return
         await reply.flush()
         drawn: asyncio.Future[None] = asyncio.get_running_loop().create_future()

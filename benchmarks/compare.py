@@ -52,17 +52,18 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no scenario {args.scenario!r}; the scenarios: {', '.join(scenarios)}")
     sc = scenarios[args.scenario]
     words = " " + " ".join(t._WORD.findall("".join(sc.chunks()).lower()))
-    runs: dict[Path, list[t.Run]] = {tree: [] for tree in trees}
+    # By position, not by tree: the same tree twice (an A/A run) shows how far two runs of one version differ.
+    runs: list[list[t.Run]] = [[], []]
     with h.isolated(), h.BenchServer({t.WARM: (t.WARM_REPLY, 0.0), sc.key: (sc.chunks(), sc.delay)}) as server:
         for i in range(args.rounds):
-            for tree in trees if i % 2 == 0 else trees[::-1]:
-                with t.opened(program(tree), server.base_url) as (screen, ready):
+            for side in (0, 1) if i % 2 == 0 else (1, 0):
+                with t.opened(program(trees[side]), server.base_url) as (screen, ready):
                     got = t.reply(screen, sc, words, ready, 300.0)
-                runs[tree].append(got)
-                h.log(f"compare: {sc.name} round {i + 1}/{args.rounds} {tree}: {summary([got])}")
-    for label, tree in zip(("before", "after"), trees, strict=True):
-        print(f"{label:>6} {tree}: {summary(runs[tree])}")
-    cpu = [statistics.median(r.cpu for r in runs[tree]) for tree in trees]
+                runs[side].append(got)
+                h.log(f"compare: {sc.name} round {i + 1}/{args.rounds} {trees[side]}: {summary([got])}")
+    for label, tree, side_runs in zip(("before", "after"), trees, runs, strict=True):
+        print(f"{label:>6} {tree}: {summary(side_runs)}")
+    cpu = [statistics.median(r.cpu for r in side_runs) for side_runs in runs]
     print(f"after/before CPU: {cpu[1] / cpu[0]:.2f} x")
     return 0
 

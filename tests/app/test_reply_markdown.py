@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownBlock
 
+from chatbot.ui.widgets import reply_markdown
 from chatbot.ui.widgets.reply_markdown import ReplyList, ReplyMarkdown, ReplyTable
 
 TABLE = """\
@@ -120,6 +121,39 @@ async def test_a_list_holding_code_keeps_textual_widgets() -> None:
         markdown = await stream(pilot, LIST_WITH_CODE)
         block = markdown.query_one(ReplyList)
         assert block.query("MarkdownFence")  # composed as Textual does, the code block included
+
+
+def shown_blocks(markdown: ReplyMarkdown) -> list[tuple[str, str, list[object]]]:
+    """Each block of `markdown`: its kind, and its text with the spans that style it (links among them)."""
+    shown: list[tuple[str, str, list[object]]] = []
+    for block in markdown.query_children(MarkdownBlock):
+        if isinstance(block, ReplyTable | ReplyList):
+            shown.append((type(block).__name__, drawn(block), []))
+        else:
+            shown.append((type(block).__name__, block._content.plain, list(block._content.spans)))
+    return shown
+
+
+async def test_a_streamed_reply_is_parsed_by_one_parser_and_shows_what_one_render_of_it_shows(
+        monkeypatch: Any) -> None:
+    made: list[object] = []
+    make = reply_markdown.reply_parser
+
+    def counted() -> Any:
+        made.append(None)
+        return make()
+
+    monkeypatch.setattr(reply_markdown, "reply_parser", counted)
+    text = ("# Title\n\nSee https://example.com and **bold** `code`.\n\n" + TABLE + "\n" + LISTS
+            + "\nThe end, at www.example.org.\n")
+    async with Page().run_test() as pilot:
+        streamed = await stream(pilot, text, piece=5)  # several appends: Textual asks for a parser on each
+        assert len(made) == 1
+        whole = ReplyMarkdown(text)
+        await pilot.app.query_one(VerticalScroll).mount(whole)
+        await pilot.pause()
+        assert shown_blocks(streamed) == shown_blocks(whole)
+        assert any("example.com" in str(span) for _, _, spans in shown_blocks(streamed) for span in spans)
 
 
 async def test_settle_keeps_a_streamed_reply_that_a_full_render_would_draw_the_same() -> None:

@@ -331,7 +331,7 @@ class ReplyMarkdown(Markdown):
             env: dict[str, object] = {}
             # A parser of its own (its linkify state is not shared with the UI thread's appends), run off the UI
             # thread, as Textual's own update() parses: a long reply takes 100 ms and more.
-            parser = (self._parser_factory or reply_parser)()
+            parser = reply_parser()
             tokens = await asyncio.get_running_loop().run_in_executor(None, parser.parse, markdown, env)
             blocks = [tuple(t.map) for t in tokens if t.level == 0 and t.nesting >= 0 and t.map is not None]
             shown = [block.source_range for block in self.query_children(MarkdownBlock)]
@@ -344,8 +344,16 @@ class ReplyMarkdown(Markdown):
               "paragraph_open": ReplyParagraph}
 
     def __init__(self, markdown: str | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("parser_factory", reply_parser)
-        super().__init__(markdown, **kwargs)
+        self._parser: MarkdownIt | None = None
+        super().__init__(markdown, parser_factory=self._reply_parser, **kwargs)
+
+    def _reply_parser(self) -> MarkdownIt:
+        """The reply's parser, made once: Textual asks for a new one on every append, and making one (its rules,
+        its link matcher) cost more than parsing the paragraph it was made for. Textual parses under the widget's
+        lock, so appends and updates use it one at a time; `settle` parses in a thread and makes its own."""
+        if self._parser is None:
+            self._parser = reply_parser()
+        return self._parser
 
     def unhandled_token(self, token: Token) -> MarkdownBlock | None:
         if token.type == TABLE:

@@ -6,6 +6,8 @@ import os
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
+from textual.geometry import Region
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown
@@ -184,6 +186,40 @@ async def test_settle_renders_again_when_the_text_or_its_link_references_differ(
         await markdown.settle("Something else.")
         assert markdown.source == "Something else."
         assert "Something else." in str(markdown.query_one(MarkdownBlock).render())
+
+
+def header_color(table: ReplyTable) -> object:
+    """The colour the table's first header cell is drawn in, as the screen shows it."""
+    strips = table.render_lines(Region(0, 0, table.size.width, table.size.height))
+    return next(segment.style.color for strip in strips for segment in strip
+                if "call" in segment.text and segment.style is not None)
+
+
+async def test_a_table_is_drawn_once_for_its_height_and_its_lines_and_again_in_a_new_theme(
+        monkeypatch: Any) -> None:
+    async with Page().run_test() as pilot:
+        pilot.app.theme = "textual-dark"
+        markdown = await stream(pilot, TABLE)
+        table = markdown.query_one(ReplyTable)
+        draw = Table.__rich_console__
+        drawings: list[int] = []
+
+        def counted(self: Table, console: Console, options: Any) -> Any:
+            drawings.append(options.max_width)
+            return draw(self, console, options)
+
+        monkeypatch.setattr(Table, "__rich_console__", counted)
+        table.changed()  # as a streaming table's new row does: measured, laid out and drawn again
+        await pilot.pause()
+        dark = header_color(table)
+        assert dark == table.get_component_rich_style("markdown-table--header").color
+        assert drawings == [table.size.width]  # Textual renders it to measure it and again to draw it
+
+        pilot.app.theme = "textual-light"
+        await pilot.pause()
+        light = header_color(table)
+        assert light == table.get_component_rich_style("markdown-table--header").color
+        assert light != dark
 
 
 async def test_table_columns_keep_their_alignment() -> None:

@@ -18,7 +18,9 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from rich import box
-from rich.console import Group, JustifyMethod, RenderableType
+from rich.console import Console, ConsoleOptions, Group, JustifyMethod, RenderableType
+from rich.console import RenderResult as RichResult
+from rich.segment import Segment
 from rich.style import Style as RichStyle
 from rich.table import Table
 from rich.text import Text
@@ -55,16 +57,40 @@ def rich_text(widget: MarkdownBlock, content: Content) -> Text:
     return text
 
 
+class Drawn:
+    """A block's renderable, drawn once per width: Textual renders it to measure its height and again to show
+    it (a table or a list of a few items is milliseconds each time), and a streaming reply's new blocks are
+    measured and shown in the same frame."""
+
+    def __init__(self, block: DrawnBlock, renderable: RenderableType) -> None:
+        self.block = block
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RichResult:
+        drawn = self.block._drawn
+        if drawn is None:
+            drawn = self.block._drawn = {}
+        key = (console, options.max_width)
+        if key not in drawn:
+            drawn[key] = list(console.render(self.renderable, options))
+        yield from drawn[key]
+
+
 class DrawnBlock(MarkdownBlock):
-    """A block drawn by one Rich renderable. Its height is kept per width until its content changes: Textual
-    drops a widget's cached height whenever it is restyled, which happens to every block of a reply each time
-    a block is added, and measuring a table means rendering it."""
+    """A block drawn by one Rich renderable (a Drawn). Its height and its lines are kept per width until its
+    content or its styles change: Textual drops a widget's cached height whenever it is restyled, which happens
+    to every block of a reply each time a block is added, and measuring a table means rendering it."""
 
     _heights: dict[int, int] | None = None
+    _drawn: dict[tuple[Console, int], list[Segment]] | None = None  # its lines (styles drawn in), per width
 
     def changed(self) -> None:
-        self._heights = None
+        self._heights = self._drawn = None
         self.refresh(layout=True)
+
+    def notify_style_update(self) -> None:
+        self._drawn = None  # drawn with the component classes' styles, which a theme changes
+        super().notify_style_update()
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if self.children:  # composed from widgets after all: they are measured as usual
@@ -152,7 +178,7 @@ class ReplyTable(DrawnBlock, MarkdownTable):
         for row in self._rows:
             cells = [rich_text(self, cell) for cell in row[:width]]
             table.add_row(*cells, *([""] * (width - len(cells))))
-        return table
+        return Drawn(self, table)
 
     async def _update_from_block(self, block: MarkdownBlock) -> None:
         if isinstance(block, ReplyTable):
@@ -217,7 +243,7 @@ class ReplyList(DrawnBlock):
     def render(self) -> RenderResult:
         if self._items is None:
             return super().render()
-        return self._grid(self._items)
+        return Drawn(self, self._grid(self._items))
 
     def _grid(self, items: Iterable[Item]) -> Table:
         bullet_style = self.get_component_rich_style("markdown-bullet", partial=True)

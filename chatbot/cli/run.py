@@ -14,6 +14,18 @@ if TYPE_CHECKING:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        # The reader went away (`chat history | head -1`): stop quietly, as a tool killed by SIGPIPE does. stdout
+        # goes to /dev/null so the interpreter's last flush cannot fail again on the way out.
+        from chatbot.core.errors import EXIT_CLOSED
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_CLOSED
+
+
+def _run(args: Parsed) -> int:
     if args.command == "cost":  # the catalogue's prices alone: no store to open
         from chatbot.cli.cost import run_cost
         from chatbot.cli.output import report
@@ -35,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         stdout().document(packaged("config.example.toml").read_text(encoding="utf-8"))
         return 0
     # Imported after parsing so --version and --help stay instant.
-    from chatbot.core.errors import EXIT_CLOSED, EXIT_INTERRUPTED, ChatError
+    from chatbot.core.errors import EXIT_INTERRUPTED, ChatError
     from chatbot.ui.collector import starting_up
 
     try:
@@ -67,11 +79,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         stderr().line("\nchat: interrupted")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # Stop quietly, as a tool killed by SIGPIPE does; stdout goes to /dev/null so the interpreter's last
-        # flush cannot fail again on the way out.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_CLOSED
 
 
 def _load(args: Parsed) -> tuple[Settings, list[str]]:

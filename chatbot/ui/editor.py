@@ -49,13 +49,18 @@ def edit(text: str, suspended: Callable[[], AbstractContextManager[object]],
     path.write_text(text, encoding="utf-8")
     keep = False
     try:
-        try:
-            with suspended():
+        failed: OSError | None = None
+        with suspended():
+            # Caught in here: an error out of Textual's suspend skips its resume, and the app stays suspended
+            # (a blank screen taking no keys, the prompt lost with it).
+            try:
                 status = subprocess.run([*command, str(path)], check=False).returncode
-        except FileNotFoundError:
+            except OSError as exc:
+                failed = exc
+        if isinstance(failed, FileNotFoundError):
             return Edited(None, f"The editor {command[0]!r} was not found: check $VISUAL / $EDITOR.")
-        except OSError as exc:
-            return Edited(None, f"The editor could not be started: {exc.strerror or exc}.")
+        if failed is not None:
+            return Edited(None, f"The editor could not be started: {failed.strerror or failed}.")
         try:
             saved = path.read_text(encoding="utf-8", errors="replace")
         except OSError:

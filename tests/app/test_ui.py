@@ -355,6 +355,24 @@ async def test_the_transcript_scrolls_from_the_prompt(fake: FakeOpenAI, make_set
         assert app.query_one(PromptInput).has_focus and app.query_one(PromptInput).text == ""
 
 
+async def test_sending_while_scrolled_up_follows_the_new_message(fake: FakeOpenAI, make_settings: Any) -> None:
+    from chatbot.ui.widgets.transcript import Transcript
+
+    fake.queue(Reply("\n\n".join(f"line {i}" for i in range(80))), Reply("the answer"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "long please")
+        transcript = app.query_one(Transcript)
+        await until(pilot, lambda: transcript.max_scroll_y > 0 and transcript.scroll_y == transcript.max_scroll_y)
+        await pilot.press("pageup")
+        await until(pilot, lambda: transcript.scroll_y < transcript.max_scroll_y)
+        await send(pilot, "and now?")
+        await until(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y, "the transcript at its end")
+        question, answer = transcript.views()[-2:]
+        assert question.text == "and now?" and answer.text == "the answer"
+        assert transcript.region.contains_region(answer.region)  # on screen, not below it
+
+
 async def test_typing_after_focus_left_the_prompt_goes_to_the_prompt(fake: FakeOpenAI, make_settings: Any) -> None:
     app = app_for(make_settings)
     async with app.run_test(size=SIZE) as pilot:

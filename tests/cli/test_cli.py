@@ -562,3 +562,19 @@ def test_history_clear_of_an_empty_history_asks_nothing(run_chat, chat_env: dict
     done = run_chat("history", "--clear", input=None)
     assert done.returncode == 0, done.stderr
     assert "history deleted" in done.stderr
+
+
+@pytest.mark.parametrize("command", [["history"], ["usage"], ["cost", "--requests", "10", "--prompt", "100",
+                                                               "--completion", "10"], ["--config-example"]])
+def test_a_command_whose_reader_has_gone_ends_quietly(command: list[str], chat_env: dict[str, str],
+                                                       three_stored: Path, tmp_path: Path) -> None:
+    """As `chat history | head -1` when head has read its line: the pipe is closed before chat writes at all."""
+    reading, writing = os.pipe()
+    os.close(reading)
+    try:
+        done = subprocess.run([sys.executable, "-m", "chatbot", *command], stdin=subprocess.DEVNULL, stdout=writing,
+                              stderr=subprocess.PIPE, env=chat_env, cwd=tmp_path, timeout=60, check=False)
+    finally:
+        os.close(writing)
+    assert done.returncode == 141, done.stderr
+    assert b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr, done.stderr

@@ -152,6 +152,8 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
     def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
         if self.actions.submitted(event.text):
             return  # an edit of an earlier message
+        # What is sent shows, and the reply, or why it was not sent: scrolled up, the transcript follows again.
+        self.transcript.scroll_end(animate=False)
         if self.busy:
             view = MessageView("user", event.text, attachments=self.chips.take())
             view.set_note("queued: sends when this reply ends · up takes it back")

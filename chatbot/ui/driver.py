@@ -21,6 +21,7 @@ from chatbot.core.terminal import PasteShield
 from chatbot.ui.graphics import Kitty, cell_pixels, may_draw_images, probe
 from chatbot.ui.row_cache import RowCache
 from chatbot.ui.sixel import Sixel
+from chatbot.ui.typeahead import read_keys
 
 
 class ChatDriver(LinuxDriver):
@@ -70,14 +71,7 @@ class ChatDriver(LinuxDriver):
     def _typed_ahead(self, typed: bytes) -> None:
         """Keys the probe read, as the input thread would have given them; posted before it starts, so they
         come first."""
-        if not typed:
-            return
-        parser = XTermParser(self._debug)
-        text = PasteShield().feed(typed.decode("utf-8", "replace"))
-        found = list(parser.feed(text))
-        with contextlib.suppress(EOFError, ParseError):
-            found += parser.feed("")  # the end: a lone escape is the escape key
-        for event in found:
+        for event in read_keys(typed.decode("utf-8", "replace")):
             self.process_message(event)
 
     def run_input_thread(self) -> None:

@@ -3,8 +3,8 @@
 Until then the terminal is cooked: it echoes keys, edits the line itself, and turns enter into a line feed, which
 Textual would read as ctrl+j (a newline), so "hello" + enter typed at once (an expect script, `tmux send-keys`)
 would wait in the prompt instead of being sent. typed_ahead() takes the terminal out of that mode, reads what
-it holds, and leaves it quiet (no echo, enter stays enter) until Textual sets it up; events() turns the text
-into the keys it was typed as.
+it holds, and leaves it quiet (no echo, enter stays enter) until Textual sets it up; events_for() turns the
+text into the keys it was typed as, as Textual's own input thread would.
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from textual import events
+from textual._parser import ParseError
+from textual._xterm_parser import XTermParser
+from textual.message import Message
+
+from chatbot.core.terminal import PasteShield
 
 try:
     import termios
@@ -65,12 +70,15 @@ def _read(fd: int) -> bytes:
 
 
 def events_for(text: str) -> list[events.Event]:
-    """The keys `text` was typed as: its line breaks enter (the terminal made each enter a line feed), the rest
-    text, inserted as a paste is (cleaned of terminal controls)."""
-    keys: list[events.Event] = []
-    for part in _LINE_BREAK.split(text):
-        if part in ("\r", "\n"):
-            keys.append(events.Key("enter", "\r"))
-        elif part:
-            keys.append(events.Paste(part))
-    return keys
+    """The keys `text` was typed as: its line breaks enter (the terminal made each enter a line feed)."""
+    return [event for event in read_keys(_LINE_BREAK.sub("\r", text)) if isinstance(event, events.Event)]
+
+
+def read_keys(text: str) -> list[Message]:
+    """What a terminal sent, read as Textual's input thread reads it: f2 is "\\x1bOQ", not an "O" and a "Q" with
+    an escape before them."""
+    parser = XTermParser()
+    found = list(parser.feed(PasteShield().feed(text)))
+    with contextlib.suppress(EOFError, ParseError):
+        found += parser.feed("")  # the end: a lone escape is the escape key
+    return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual import events
+from textual.widgets import Input
 
 from chatbot.ui.app import make_app
 from chatbot.ui.widgets.prompt_input import PromptInput
@@ -35,11 +36,23 @@ async def test_pasted_crlf_is_one_newline_and_controls_go_where_they_stand(fake:
 
 async def test_text_typed_before_the_app_started_is_typed_into_the_prompt(fake: FakeOpenAI,
                                                                           make_settings: Any) -> None:
-    # The terminal turned each enter into a line feed: each is enter again, the rest waits in the prompt.
+    # The terminal turned each enter into a line feed: each is enter again, the rest waits in the prompt, and a
+    # key sent as a sequence is that key (left, twice: the "l" lands before "d").
     fake.queue(Reply("ok"))
-    app = make_app(make_settings(), typed_ahead=f"hello\nwor{ESC}[Ald")
+    app = make_app(make_settings(), typed_ahead=f"hello\nword{ESC}[D{ESC}[Dl")
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: fake.chat_requests)
         await wait_turn(pilot)
         assert [r.body["messages"][-1]["content"] for r in fake.chat_requests] == ["hello"]
-        assert app.query_one(PromptInput).text == "world"
+        assert app.query_one(PromptInput).text == "wolrd"
+
+
+async def test_a_function_key_typed_before_the_app_started_does_what_it_does(fake: FakeOpenAI,
+                                                                            make_settings: Any) -> None:
+    from chatbot.ui.screens.picker import Picker
+
+    app = make_app(make_settings(), typed_ahead=f"abc{ESC}OQdef")  # f2 between words: the model menu
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, Picker), "the model menu open")
+        await until(pilot, lambda: app.screen.query_one(Input).value == "def", "the filter typed")
+        assert app.query_one(PromptInput).text == "abc"

@@ -129,6 +129,12 @@ class ChatApp(App[None]):
         super().notify(shown_text(message), title=shown_text(title), severity=severity, timeout=timeout,
                        markup=False)
 
+    def action_help_quit(self) -> None:
+        # Textual's (ctrl+c says how to quit) writes its key as markup, which every notification here shows as typed.
+        keys = [key for key, active in self.active_bindings.items() if active.binding.action in ("quit", "app.quit")]
+        if keys:
+            self.notify(f"Press {keys[0]} to quit the app", title="Do you want to quit?")
+
     def on_mount(self) -> None:
         for warning in self.startup_warnings:
             self.notify(warning, title="Warning", severity="warning", timeout=10, markup=False)

@@ -355,6 +355,15 @@ async def test_the_transcript_scrolls_from_the_prompt(fake: FakeOpenAI, make_set
         assert app.query_one(PromptInput).has_focus and app.query_one(PromptInput).text == ""
 
 
+async def test_ctrl_c_says_how_to_quit_in_plain_words(make_settings: Any) -> None:
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: list(app._notifications), "a notification")
+        assert [n.message for n in app._notifications] == ["Press ctrl+q to quit the app"]
+        assert not app._exit_renderables and app.is_running
+
+
 async def test_sending_while_scrolled_up_follows_the_new_message(fake: FakeOpenAI, make_settings: Any) -> None:
     from chatbot.ui.widgets.transcript import Transcript
 

@@ -40,6 +40,16 @@ def test_search_finds_words_across_conversations(searchable: tuple[HistoryStore,
     assert store.search("") == [] and store.search("   ") == []
 
 
+def test_each_word_finds_the_words_it_begins(searchable: tuple[HistoryStore, int, int]) -> None:
+    """As a search typed into the history screen reads at every key: "pengu" on its way to "penguins"."""
+    store, a, b = searchable
+    assert len(store.search("pengu")) == len(store.search("penguins")) == 3
+    assert [h.conversation_id for h in store.search("emper po")] == [b]
+    [hit] = store.search("hudd")
+    assert hit.snippet == "Penguins «huddle» together, and feathers trap air."  # the whole word marked
+    assert store.search("uins") == []  # the start of a word, not any part of it
+
+
 def test_search_follows_partial_saves_edits_and_deletes(store: HistoryStore) -> None:
     c = store.create("gpt-4o", "balanced", "")
     row = store.add(c, Message("assistant", "", model="gpt-4o"), streaming=True)

@@ -325,10 +325,11 @@ class HistoryStore:
                       row["created"], row["updated"], ledger.of_conversation(self.db, conversation_id))
 
     def search(self, query: str, limit: int = 50) -> list[Hit]:
-        """Full-text search over every message; words are matched as given, never as FTS syntax."""
+        """Full-text search over every message; each word matches the words it begins ("zebra" finds "zebras",
+        and a search typed as it goes finds something at every letter), never read as FTS syntax."""
         # NUL and lone surrogates cannot reach SQLite's FTS parser; they match nothing anyway.
         query = "".join(ch for ch in query if ch != "\x00" and not 0xD800 <= ord(ch) <= 0xDFFF)
-        terms = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
+        terms = " ".join('"' + word.replace('"', '""') + '"*' for word in query.split())
         if not terms:
             return []
         rows = self.db.execute(

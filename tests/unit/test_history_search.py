@@ -42,7 +42,7 @@ def test_search_finds_words_across_conversations(searchable: tuple[HistoryStore,
 
 def test_each_word_finds_the_words_it_begins(searchable: tuple[HistoryStore, int, int]) -> None:
     """As a search typed into the history screen reads at every key: "pengu" on its way to "penguins"."""
-    store, a, b = searchable
+    store, _, b = searchable
     assert len(store.search("pengu")) == len(store.search("penguins")) == 3
     assert [h.conversation_id for h in store.search("emper po")] == [b]
     [hit] = store.search("hudd")

@@ -279,6 +279,45 @@ async def test_a_message_sent_while_streaming_shows_as_queued_then_sends(fake: F
         assert "queued" not in waiting.note
 
 
+async def test_escape_sends_nothing_that_waited_it_goes_back_to_the_prompt(fake: FakeOpenAI,
+                                                                           make_settings: Any) -> None:
+    """Escape stops the reply and what was queued behind it: the messages come back to the prompt, oldest first,
+    before what was typed since, and no request is sent for them."""
+    _held_reply(fake, Reply("never asked for"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await _send_first(pilot, app)
+        for text in ("second", "third"):
+            await pilot.press(*text, "enter")
+        await until(pilot, lambda: len(views(app)) == 4)
+        await pilot.press(*"typed")
+        await pilot.press("escape")
+        screen = app.screen
+        await until(pilot, lambda: not screen.busy)
+        await pilot.pause()
+        assert len(fake.chat_requests) == 1
+        assert app.query_one(PromptInput).text == "second\n\nthird\n\ntyped"
+        assert views(app) == [("user", "first"), ("assistant", "slow ")]
+        assert screen.queued == []
+
+
+async def test_a_reply_that_breaks_off_sends_nothing_that_waited(fake: FakeOpenAI, make_settings: Any) -> None:
+    hold = threading.Event()
+    fake.queue(Reply(["slow ", "reply ", "cut"], hold=hold, hold_after=1, drop_after=2), Reply("never asked for"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await _send_first(pilot, app)
+        await pilot.press(*"next one", "enter")
+        await until(pilot, lambda: len(views(app)) == 3)
+        hold.set()
+        screen = app.screen
+        await until(pilot, lambda: not screen.busy)
+        await pilot.pause()
+        assert len(fake.chat_requests) == 1
+        assert app.query_one(PromptInput).text == "next one"
+        assert ("user", "next one") not in views(app)
+
+
 async def test_up_takes_a_queued_message_back_before_it_sends(fake: FakeOpenAI, make_settings: Any) -> None:
     hold = _held_reply(fake)
     app = app_for(make_settings)

@@ -24,6 +24,7 @@ from chatbot.core.status import status_of
 from chatbot.core.summary import in_effect
 from chatbot.ui.attaching import AttachActions
 from chatbot.ui.compositor import PartialCompositor
+from chatbot.ui.queued import QueuedMessages
 from chatbot.ui.screens.info import InfoScreen, dropped_screen
 from chatbot.ui.screens.menus import MenuActions
 from chatbot.ui.screens.message_actions import MessageActions
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from chatbot.ui.screens.history import Opened
 
 
-class ChatScreen(AttachActions, MenuActions, Screen[None]):
+class ChatScreen(AttachActions, MenuActions, QueuedMessages, Screen[None]):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", id="help"),
@@ -155,21 +156,9 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
         # What is sent shows, and the reply, or why it was not sent: scrolled up, the transcript follows again.
         self.transcript.scroll_end(animate=False)
         if self.busy:
-            view = MessageView("user", event.text, attachments=self.chips.take())
-            view.set_note("queued: sends when this reply ends · up takes it back")
-            self.queued.append(view)
-            self.call_later(self.transcript.add, view)
+            self.queue(MessageView("user", event.text, attachments=self.chips.take()))
             return
         self.start_turn(event.text)
-
-    def take_back_queued(self) -> str | None:
-        """Up in the empty prompt while messages wait: the newest comes back to the prompt, unsent."""
-        if not self.queued:
-            return None
-        view = self.queued.pop()
-        self.call_later(view.remove)
-        self.give_back(view.attachments)
-        return view.text
 
     def on_prompt_input_scroll_transcript(self, event: PromptInput.ScrollTranscript) -> None:
         scroll = {"page_up": self.transcript.scroll_page_up, "page_down": self.transcript.scroll_page_down,
@@ -227,6 +216,7 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
             return
         self.reply_view = None
         session, view, reply = self.session, views.reply, outcome.reply
+        gave_back = False  # the user's message came back to the prompt: what waited goes after it
         if (old_view := views.replaced) is not None:
             if outcome.replaced is None:
                 old_view.display = True
@@ -247,6 +237,7 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
                 views.user.set_note("not sent: back in the prompt" if not self.prompt.text else "not sent")
                 if not self.prompt.text and views.text is not None:
                     self.prompt.set_text(views.text)
+                    gave_back = True
                 self.give_back(views.files)
         await self.actions.settled(views, outcome)
         if (error := outcome.error) is not None:
@@ -260,9 +251,11 @@ class ChatScreen(AttachActions, MenuActions, Screen[None]):
             self.notify(recorder.error, title="History", severity="warning", timeout=15, markup=False)
         if self.clear_after_turn:
             await self._clear()
-        elif self.queued:
+        elif self.queued and outcome.ended == "finished":
             view = self.queued.pop(0)
             self.start_turn(view.text, view)
+        else:
+            self.unqueue(after_prompt=gave_back)
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self.turn_worker and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,

@@ -18,20 +18,33 @@ def demo_client(args: Parsed) -> Client | None:
     return DemoClient() if args.demo else None
 
 
-def open_history(settings: Settings, args: Parsed, *, one_shot: bool) -> HistoryStore | None:
-    """The history store, if this run keeps history: the app by default, one-shot with --save or -c/--resume."""
-    from chatbot.core.errors import UsageError
+def keeps_conversation(args: Parsed, *, one_shot: bool) -> bool:
+    """Whether the conversation is kept: the app's always, one-shot's with --save or -c/--resume. Its requests are
+    counted in the ledger either way (open_history)."""
+    return args.save or args.resume_last or args.resume is not None or not one_shot
 
-    wanted = args.save or args.resume_last or args.resume is not None or not one_shot
+
+def open_history(settings: Settings, args: Parsed, *, one_shot: bool) -> HistoryStore | None:
+    """The history store, unless this run keeps nothing (--no-history, history = false). A one-shot run that keeps
+    no conversation opens it for the ledger alone, so `chat usage` counts what it spent; if the file cannot be
+    opened, that run answers anyway and says on stderr that its request goes uncounted."""
+    from chatbot.core.errors import ConfigError, UsageError
+
     if args.no_history or not settings.history:
         if args.resume_last or args.resume is not None:
             raise UsageError("-c/--resume need the history", "drop --no-history, or set history = true")
         return None
-    if not wanted:
-        return None
     from chatbot.core.store.opening import open_store
 
-    return open_store()
+    if keeps_conversation(args, one_shot=one_shot):
+        return open_store()
+    try:
+        return open_store()
+    except ConfigError as exc:
+        from chatbot.cli.output import stderr
+
+        stderr().line(f"chat: warning: {exc.message}; this request is not counted in chat usage")
+        return None
 
 
 def resumed_id(store: HistoryStore | None, args: Parsed) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from chatbot.cli.flags import demo_client, open_history, resumed_id
+from chatbot.cli.flags import demo_client, keeps_conversation, open_history, resumed_id
 
 if TYPE_CHECKING:
     from chatbot.cli.parser import Parsed
@@ -77,7 +77,8 @@ def one_shot(settings: Settings, args: Parsed, prompt: str) -> int:
     store = open_history(settings, args, one_shot=True)
     resume_id = resumed_id(store, args)
     client = demo_client(args) or ChatClient.from_settings(settings)
-    assembly = assemble(settings, client, store, resume_id=resume_id, approve=_approver(args))
+    assembly = assemble(settings, client, store, resume_id=resume_id, approve=_approver(args),
+                        keep_conversation=keeps_conversation(args, one_shot=True))
     session, writer = assembly.session, assembly.writer  # closed below: what is queued is written before chat exits
     if resume_id is not None:
         # Flags given for this run win over what the conversation was stored with.

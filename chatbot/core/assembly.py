@@ -40,12 +40,13 @@ class Assembly:
 
 def assemble(settings: Settings, client: Client, store: HistoryStore | None, *, resume_id: int | None = None,
              session: Session | None = None, tools: ToolServers | None = None,
-             approve: Approver | None = None) -> Assembly:
+             approve: Approver | None = None, keep_conversation: bool = True) -> Assembly:
     """A session on `client` that keeps its history in `store` (None: no history) and writes the usage log if
     the settings ask for one, resuming stored conversation `resume_id` if given. A `session` given is used as it
     is, with the observers it has; the store still gets its writer, for the changes the user makes to it.
     `tools` (default: the config's enabled MCP servers, none started yet) are offered to the model, and calls
-    the config does not let run ask `approve`; the caller awaits `assembly.tools.aclose()` when done."""
+    the config does not let run ask `approve`; the caller awaits `assembly.tools.aclose()` when done. Without
+    `keep_conversation` the store keeps the requests' ledger rows alone."""
     if tools is None and session is None and settings.mcp_servers:
         from chatbot.core.tools.servers import ToolServers
 
@@ -55,7 +56,7 @@ def assemble(settings: Settings, client: Client, store: HistoryStore | None, *, 
     if session is None:
         observers: list[Observer] = []
         if writer is not None:
-            observers.append(recorder := Recorder(writer))
+            observers.append(recorder := Recorder(writer, conversation=keep_conversation))
         if settings.usage_log:
             observers.append(UsageLog())
         session = Session(settings, client, observers=observers, tools=tools, approve=approve)

@@ -448,8 +448,8 @@ async def test_the_key_is_never_written_even_when_the_server_echoes_it(
     key_is_absent(db_path())
 
 
-@pytest.mark.parametrize("args", [["-p", "hello", "--no-history"], ["-p", "hello", "--save", "--no-history"],
-                                  ["-p", "hello"]])
+# A plain `-p` keeps its request's ledger row (test_cli_ledger.py); --no-history keeps nothing at all.
+@pytest.mark.parametrize("args", [["-p", "hello", "--no-history"], ["-p", "hello", "--save", "--no-history"]])
 def test_nothing_is_kept_without_history(fake: FakeOpenAI, chat: Any, args: list[str]) -> None:
     fake.queue(Reply("hi"))
     done = chat(*args)

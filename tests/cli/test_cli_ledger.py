@@ -56,3 +56,25 @@ def test_importing_an_export_adds_no_usage_however_often(fake: FakeOpenAI, chat:
     # Only the conversation the requests were sent from carries their cost; the imported copies cost nothing here.
     assert sorted(c["cost_usd"] for c in listed) == ["0", "0", "0.00008"]
 
+
+
+def test_a_one_shot_request_is_counted_though_its_exchange_is_not_kept(fake: FakeOpenAI, chat: Any) -> None:
+    fake.queue(Reply("an answer", prompt_tokens=20, completion_tokens=3), Reply("again", prompt_tokens=20,
+                                                                                completion_tokens=3))
+    assert chat("-p", "a question", "-m", "gpt-4o").returncode == 0
+    assert json.loads(chat("history", "--json").stdout) == []  # nothing of the exchange without --save
+    [day] = usage_json(chat)
+    assert (day["requests"], day["prompt_tokens"], day["completion_tokens"], day["cost"]) == (1, 20, 3, "0.00008")
+
+    assert chat("-p", "a question", "-m", "gpt-4o", "--no-history").returncode == 0
+    assert [r["requests"] for r in usage_json(chat)] == [1]  # --no-history keeps nothing, not even the cost
+
+
+def test_a_history_that_cannot_be_opened_does_not_stop_a_one_shot_answer(fake: FakeOpenAI, chat: Any) -> None:
+    fake.queue(Reply("an answer"))
+    data = Path(os.environ["XDG_DATA_HOME"]) / "chatbot"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "history.db").write_bytes(b"this is not an SQLite file" * 100)
+    done = chat("-p", "a question")
+    assert (done.returncode, done.stdout) == (0, "an answer\n")
+    assert "cannot open the history" in done.stderr and "not counted in chat usage" in done.stderr

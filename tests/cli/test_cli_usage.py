@@ -17,7 +17,7 @@ from chatbot.core.request import OK, RETRIED, SENT, STOPPED, Request
 from chatbot.core.store.history import HistoryStore
 from chatbot.core.totals import Totals
 from fake_openai import Error, FakeOpenAI, Reply
-from stored_history import DAY1, DAY2, EXPECTED_USAGE, PRICED, data_files, db_path, fill_usage, front_matter
+from stored_history import DAY1, DAY2, EXPECTED_USAGE, PRICED, db_path, fill_usage, front_matter
 from support import TEST_API_KEY as KEY
 
 USAGE_LOG_FIELDS = {"timestamp", "request_id", "model", "prompt_tokens", "cached_tokens", "completion_tokens",
@@ -135,7 +135,7 @@ def test_usage_log_has_one_line_per_request_and_no_content(fake: FakeOpenAI, cha
     raw = (paths.state_dir() / "usage.jsonl").read_text(encoding="utf-8")
     for secret in ("confidential", "Paris", "Berlin", "France", "SECRETSECRET"):
         assert secret not in raw
-    assert data_files() == []  # a usage log is not history
+    assert json.loads(chat("history", "--json").stdout) == []  # a usage log is not history
 
 
 def test_usage_log_records_a_failed_request_with_its_error_class(fake: FakeOpenAI, chat: Any) -> None:

@@ -21,8 +21,11 @@ SAVE_INTERVAL = 1.0  # seconds between saves of a reply in flight
 
 
 class Recorder:
-    def __init__(self, writer: Writer, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, writer: Writer, *, clock: Callable[[], float] = time.monotonic,
+                 conversation: bool = True) -> None:
+        """`conversation` False: only the requests are kept, in the ledger (a one-shot run without --save)."""
         self.writer = writer
+        self._keeps_conversation = conversation
         self._clock = clock
         self._conversation: Handle | None = None
         self._rows: dict[int, Handle] = {}  # Message.id -> its row
@@ -45,6 +48,8 @@ class Recorder:
         return None if row is None else row.id
 
     def observe(self, event: journal.Entry) -> None:
+        if not self._keeps_conversation and not isinstance(event, journal.RequestStarted | journal.RequestSettled):
+            return
         match event:
             case journal.MessageAdded(message, setup, parent):
                 self._user(message, setup, parent)

@@ -295,6 +295,24 @@ async def start_turn(pilot: Any, text: str) -> None:
     await pilot.press("enter")
 
 
+async def test_the_calling_reply_says_what_it_cost_after_the_answer_to_its_call_kept_us_waiting(
+        fake: FakeOpenAI, make_settings: Any) -> None:
+    """While the request that carries the result waits for its first token, the header counts the seconds; once
+    the answer streams (in a view of its own), the calling reply's header says what that reply cost again."""
+    fake.queue(Reply(["Let me write it."], tool_calls=tool_call(*WRITE), finish_reason="tool_calls"),
+               Reply("Saved.", first_chunk_delay=2.5))
+    app = make_app(make_settings(mcp_servers=notes_server()))
+    async with app.run_test(size=SIZE) as pilot:
+        await start_turn(pilot, "note a")
+        await question(pilot)
+        await pilot.press("o")
+        called = app.screen.transcript.views()[-1]
+        await until(pilot, lambda: "waiting" in called.note, "the wait counted", limit=3000)
+        await wait_turn(pilot)
+        assert called is app.screen.transcript.views()[-2]
+        assert "token" in called.note and "waiting" not in called.note
+
+
 async def test_allow_once_runs_the_call_and_the_next_request_carries_its_result(
         fake: FakeOpenAI, make_settings: Any) -> None:
     fake.queue(Reply(["Let me write it."], tool_calls=tool_call(*WRITE), finish_reason="tool_calls"),

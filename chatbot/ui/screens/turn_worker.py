@@ -156,6 +156,8 @@ class TurnWorker:
                         continue
                     if self._called is not None:  # the model is answering the calls: in a reply view of its own
                         self.views.reply = await self._called.continuation()
+                        if self._last_called is not None:  # its header said how the next request waited
+                            self._called.set_note(reply_note(self._last_called))
                         self._called = None
                     if isinstance(event, TextDelta):
                         self._kind = "text"

@@ -850,3 +850,23 @@ def test_flag_beats_file_preset_override(cfg: Path) -> None:
     preset = load_settings(cfg, preset="support", temperature=1.9)[0].active_preset()
     assert preset.temperature == 1.9
     assert preset.top_p == 0.8
+
+
+@pytest.mark.parametrize(("toml", "key", "meant"), [
+    ('modle = "gpt-4o"\n', "modle", "model"),
+    ('[models."gpt-4o"]\ncontext_windw = 1000\n', "models.gpt-4o.context_windw", "context_window"),
+    ("[budget]\nmax_context_tokns = 900\n", "budget.max_context_tokns", "max_context_tokens"),
+    ("[presets.fast]\ntemperatur = 1\n", "presets.fast.temperatur", "temperature"),
+    ('[mcp_servers.notes]\ncommand = "x"\narg = []\n', "mcp_servers.notes.arg", "args"),
+])
+def test_a_misspelt_key_is_named_with_the_key_it_is_closest_to(cfg: Path, toml: str, key: str, meant: str) -> None:
+    write(cfg, toml)
+    assert f"{key}: unknown key; did you mean '{meant}'?" in load_error(cfg)
+
+
+def test_a_key_close_to_none_is_only_unknown(cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(cfg, "zebra = 1\n")
+    message = load_error(cfg)
+    assert "zebra: unknown key" in message and "did you mean" not in message
+    monkeypatch.setenv("CHAT_MODLE", "gpt-4o")
+    assert "CHAT_MODLE: unknown key; did you mean 'CHAT_MODEL'?" in load_error(None)

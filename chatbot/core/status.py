@@ -120,16 +120,17 @@ def status_of(session: Session, attached: int = 0) -> Status:
 
 def _ctx_used(session: Session, window: Window | None, usage: Usage | None) -> int:
     """The context the conversation uses: the request's window and the reply written into it. A window measured
-    after the reply (another alternative chosen) ends with that reply, so the reply is in it already: it counts
-    as it would after its request, the window without it and what the server said it wrote. (A request's window
-    never ends with a reply: it ends with what the model is to answer.)"""
+    after the reply (another alternative chosen, a conversation resumed) ends with that reply, so the reply is in
+    it already: it counts as it did after its request, the window without it and what the server said that reply
+    wrote, so resuming or switching shows the figure the reply was left with. (A request's window never ends
+    with a reply: it ends with what the model is to answer.)"""
     if window is None:
         return 0
-    completion = usage.completion_tokens if usage else 0
     last = window.kept[-1] if window.kept else None
     if last is not None and last.role == "assistant":
-        return window.prompt_tokens - (session.counter.count_message(last) - completion if usage else 0)
-    return window.prompt_tokens + completion
+        wrote = last.usage.completion_tokens if last.usage else usage.completion_tokens if usage else None
+        return window.prompt_tokens - (session.counter.count_message(last) - wrote if wrote is not None else 0)
+    return window.prompt_tokens + (usage.completion_tokens if usage else 0)
 
 
 def _next_worst_case(session: Session) -> Decimal | None:

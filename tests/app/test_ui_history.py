@@ -388,11 +388,11 @@ async def test_make_app_with_resume_id_opens_the_conversation(fake: FakeOpenAI, 
         # Resumed replies keep what they cost (seeded with 2 completion tokens at $0.00001 each).
         assert [v.note for v in app.screen.transcript.views() if v.role == "assistant"] == [
             "2 tokens · $0.00001", "2 tokens · $0.00001"]
-        # The status bar counts the context it uses before anything is sent.
+        # The status bar counts the context it uses before anything is sent, as it stood after the last reply:
+        # the prompt that reply answered and the 2 tokens it wrote.
         await app.ready.wait()
-        window = app.session.next_window()
-        assert window is not None and window.prompt_tokens > 0
-        await until(pilot, lambda: f"ctx {window.prompt_tokens}/" in str(app.query_one(StatusBar).render()))
+        used = app.session.counter.count_prompt(app.session.conversation.all_messages()[:-1]) + 2
+        await until(pilot, lambda: f"ctx {used}/" in str(app.query_one(StatusBar).render()))
         await send(pilot, "What do they eat?")
         body = fake.last_body
         assert body["model"] == "gpt-4.1-nano"

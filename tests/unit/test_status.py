@@ -277,6 +277,20 @@ async def test_switching_to_an_alternative_reply_counts_it_once_in_the_context(
     assert status_of(session).ctx_used == before
 
 
+async def test_a_resumed_conversation_uses_the_context_it_was_left_with(
+        fake: FakeOpenAI, make_session: Callable[..., Session]) -> None:
+    fake.queue(Reply("alpha beta gamma delta", completion_tokens=4))
+    session = make_session(model="gpt-4o")
+    await send(session, "a question")
+    left_with = status_of(session).ctx_used
+
+    resumed = make_session(model="gpt-4o-mini")
+    resumed.resume(session.conversation, "gpt-4o", "balanced")
+    resumed.measure()
+
+    assert status_of(resumed).ctx_used == left_with
+
+
 @pytest.mark.parametrize(("model", "effort", "shown"), [("gpt-5", "low", "effort low"), ("gpt-5", None, None),
                                                          ("gpt-4o", "low", None)])
 def test_the_effort_the_next_request_sends_is_shown_for_a_model_that_takes_one(

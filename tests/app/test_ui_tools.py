@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
 import tomllib
 from typing import Any
 
@@ -299,15 +300,17 @@ async def test_the_calling_reply_says_what_it_cost_after_the_answer_to_its_call_
         fake: FakeOpenAI, make_settings: Any) -> None:
     """While the request that carries the result waits for its first token, the header counts the seconds; once
     the answer streams (in a view of its own), the calling reply's header says what that reply cost again."""
+    answer_waits = threading.Event()
     fake.queue(Reply(["Let me write it."], tool_calls=tool_call(*WRITE), finish_reason="tool_calls"),
-               Reply("Saved.", first_chunk_delay=2.5))
+               Reply("Saved.", hold=answer_waits, hold_after=0))
     app = make_app(make_settings(mcp_servers=notes_server()))
     async with app.run_test(size=SIZE) as pilot:
         await start_turn(pilot, "note a")
         await question(pilot)
         await pilot.press("o")
         called = app.screen.transcript.views()[-1]
-        await until(pilot, lambda: "waiting" in called.note, "the wait counted", limit=3000)
+        await until(pilot, lambda: "waiting" in called.note, "the wait counted", limit=100_000)
+        answer_waits.set()
         await wait_turn(pilot)
         assert called is app.screen.transcript.views()[-2]
         assert "token" in called.note and "waiting" not in called.note

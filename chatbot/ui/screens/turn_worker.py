@@ -276,15 +276,15 @@ class TurnWorker:
 
     async def _clock(self) -> None:
         """A waiting request sends the worker nothing to hear: its seconds are counted here, until its first
-        token. The first look comes as soon as the request is out (the session starts it before it first
-        waits for the server), so the bar drops the previous reply's figures at once."""
-        delay = 0.0
+        token, for every request of the turn (the one that carries tool results waits too). The first look comes
+        as soon as the request is out (the session starts it before it first waits for the server), so the bar
+        drops the previous reply's figures at once."""
+        self._report()
         while True:
-            await asyncio.sleep(delay)
-            status = self._report()
-            if status is not None and status.waiting_seconds is None and status.retry is None:
-                return
-            delay = CLOCK
+            await asyncio.sleep(CLOCK)
+            flight = self.session.in_flight
+            if flight is not None and flight.first_token_at is None:
+                self._report()
 
 
 def reply_note(reply: conversation.Message, finish_note: str | None = None) -> str:

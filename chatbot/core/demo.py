@@ -37,7 +37,7 @@ _TOUR = _BANNER + """# Welcome to the chat demo
 Everything on this screen works as it does with a real model. Try:
 
 - **Stop**: press `escape` while a reply streams; what arrived is kept, marked stopped.
-- **Regenerate**: `ctrl+r` replaces this reply with another one.
+- **Regenerate**: `ctrl+r` asks for another reply; this one is kept beside it (`alt+left` and `alt+right` switch).
 - **Menus**: `F2` picks the model, `F3` the preset, `ctrl+p` opens every command.
 - **History**: `F4` lists stored conversations; this one is kept under the model *demo*.
 - **Export**: from `ctrl+p`, as Markdown or JSON, into the current folder.

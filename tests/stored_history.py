@@ -29,8 +29,9 @@ def fields(message: Message) -> tuple[Any, ...]:
 
 
 def export_fields(data: dict[str, Any]) -> dict[str, Any]:
-    """A JSON export without what an import is allowed to change (its new id and its timestamps)."""
-    return {k: v for k, v in data.items() if k not in ("id", "created", "updated")}
+    """A JSON export without what an import is allowed to change: its new id, its timestamps, and what its
+    requests used (an import sends none)."""
+    return {k: v for k, v in data.items() if k not in ("id", "created", "updated", "used")}
 
 
 def db_path() -> Path:

@@ -11,7 +11,7 @@ from chatbot.core.conversation import Message, Summary
 from chatbot.core.store.export import FORMAT, import_json, to_json, to_markdown
 from chatbot.core.store.history import HistoryStore
 from fake_openai import FakeOpenAI, Reply
-from stored_history import export_fields, fields, front_matter, recorder_of, turn
+from stored_history import export_fields, fields, front_matter, recorder_of, turn, written
 
 
 async def test_markdown_export_has_front_matter_and_every_message(fake: FakeOpenAI, make_session: Any,
@@ -37,6 +37,24 @@ async def test_markdown_export_has_front_matter_and_every_message(fake: FakeOpen
                      "Hi there!", "And a quokka?", "Second answer."):
         assert expected in body
     assert body.index("What is an axolotl?") < body.index("Hi there!") < body.index("And a quokka?")
+
+
+async def test_an_exports_tokens_and_cost_are_of_every_request_a_replaced_reply_too(
+        fake: FakeOpenAI, make_session: Any, store: HistoryStore) -> None:
+    fake.queue(Reply("First.", prompt_tokens=20, completion_tokens=3), Reply("Second.", prompt_tokens=20,
+                                                                              completion_tokens=2))
+    session = make_session(store, model="gpt-4o")
+    await turn(session, "What is an axolotl?")
+    async for _ in session.regenerate():
+        pass
+    written(session)
+    stored = store.load(recorder_of(session).conversation_id)
+
+    header = front_matter(to_markdown(stored))  # the shown path holds only the second reply
+    assert (header["prompt_tokens"], header["completion_tokens"], header["cost"]) == (40, 5, "$0.00015")
+    used = to_json(stored)["used"]
+    assert (used["requests"], used["prompt_tokens"], used["completion_tokens"]) == (2, 40, 5)
+    assert used["cost_usd"] == used["known_cost_usd"] == "0.00015"
 
 
 def test_markdown_marks_stopped_and_broken_replies(store: HistoryStore) -> None:

@@ -58,7 +58,11 @@ def to_markdown(stored: Stored, *, tree: bool = False, files: dict[str, str] | N
     files = files or {}
     conversation = stored.conversation
     messages = conversation.tree() if tree else conversation.messages
-    prompt, completion, cached = _tokens(messages)
+    # Tokens as the cost counts them: every request made for the conversation, from the ledger (a conversation
+    # exported from the screen without history has only its messages' own).
+    used = stored.used
+    prompt, completion, cached = (_tokens(messages) if used is None
+                                  else (used.prompt_tokens, used.completion_tokens, used.cached_tokens))
     header = {
         "title": stored.title, "id": stored.id, "model": stored.model, "preset": stored.preset,
         "created": _iso(stored.created), "updated": _iso(stored.updated), "prompt_tokens": prompt,
@@ -188,6 +192,12 @@ def to_json(stored: Stored, *, tree: bool = False) -> dict[str, Any]:
         "title": stored.title, "model": stored.model, "preset": stored.preset,
         "system_prompt": conversation.system_prompt, "created": _iso(stored.created), "updated": _iso(stored.updated),
     }
+    if (used := stored.used) is not None:  # what its requests used and cost, as `chat history` counts it
+        data["used"] = {"requests": used.requests, "prompt_tokens": used.prompt_tokens,
+                        "cached_tokens": used.cached_tokens, "completion_tokens": used.completion_tokens,
+                        "reasoning_tokens": used.reasoning_tokens,
+                        "cost_usd": None if used.cost.unpriced else str(used.cost.known),
+                        "known_cost_usd": str(used.cost.known)}
     if not tree:
         data["messages"] = [_message_json(m) for m in conversation.messages]
         return _with_summary(_with_blobs(data, conversation.messages), conversation, conversation.messages)

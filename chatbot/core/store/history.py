@@ -80,6 +80,7 @@ class Stored:
     created: float = 0.0
     updated: float = 0.0
     cost: Spent = Spent()  # of every request made for it, as `chat history` and `chat usage` count it
+    used: ledger.Used | None = None  # those requests' tokens and cost; None: a conversation that is not stored
 
 
 class HistoryStore:
@@ -322,7 +323,8 @@ class HistoryStore:
             conversation.cut(leaf)  # the path ends where it ended when the conversation was left
         conversation.summary = summary_of(row["summary"], by_row)
         return Stored(row["id"], row["title"], row["model"], row["preset"], conversation, row_ids,
-                      row["created"], row["updated"], ledger.of_conversation(self.db, conversation_id))
+                      row["created"], row["updated"], (used := ledger.of_conversation(self.db, conversation_id)).cost,
+                      used)
 
     def search(self, query: str, limit: int = 50) -> list[Hit]:
         """Full-text search over every message; each word matches the words it begins ("zebra" finds "zebras",

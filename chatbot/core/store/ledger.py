@@ -112,6 +112,12 @@ def usage(db: sqlite3.Connection) -> list[Used]:
                  r["reasoning"]) for r in rows]
 
 
-def of_conversation(db: sqlite3.Connection, conversation_id: int) -> Spent:
-    return total(db.execute(f"SELECT {COSTS} FROM requests WHERE conversation_id = ?",
-                            (conversation_id,)).fetchone()[0])
+def of_conversation(db: sqlite3.Connection, conversation_id: int) -> Used:
+    """What every request made for the conversation used and cost (regenerated, stopped and summary requests
+    too): the figures an export gives beside its cost, which `chat history` shows."""
+    r = db.execute(
+        "SELECT COUNT(*) AS requests, COALESCE(SUM(prompt_tokens), 0) AS prompt,"
+        " COALESCE(SUM(cached_tokens), 0) AS cached, COALESCE(SUM(completion_tokens), 0) AS completion,"
+        f" COALESCE(SUM(reasoning_tokens), 0) AS reasoning, {COSTS} AS costs FROM requests WHERE conversation_id = ?",
+        (conversation_id,)).fetchone()
+    return Used("", None, r["requests"], r["prompt"], r["cached"], r["completion"], total(r["costs"]), r["reasoning"])

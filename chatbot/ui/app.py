@@ -213,8 +213,13 @@ class ChatApp(App[None]):
             client.warm()
 
     def first_run_message(self) -> str | None:
-        """What a user without a key or a server, or with a server and no model chosen, needs to read first."""
+        """What a user without a key or a server, or with a server and no model chosen, or in the demo, needs to
+        read first."""
         client = self.session.client
+        if isinstance(client, DemoClient) and not self.session.conversation.messages:
+            return ("This is chat's offline demo: its replies are canned, nothing is sent anywhere, and everything "
+                    "costs $0.\nSend anything to begin; ask about markdown, or tokens and cost, for the other "
+                    "replies. F1 lists every key.")
         if client.is_openai and not client.has_key and not self.settings.api_key_cmd:
             return (
                 "Welcome to chat. No API key is set, so nothing can be sent yet.\n"

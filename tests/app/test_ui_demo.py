@@ -46,17 +46,19 @@ async def test_the_app_in_demo_mode_streams_regenerates_and_opens_menus_offline(
     db = tmp_path / "history.db"
     app = make_app(new_user_demo_settings(), DemoClient(sleep=SleepRecorder()), store=HistoryStore(db))
     async with app.run_test(size=(80, 24)) as pilot:
-        assert app.first_run_message() is None  # the demo needs no key: no welcome telling to set one
+        # The demo needs no key: its welcome says what the demo is, not how to set one.
+        [welcome] = [(v.role, v.text) for v in app.screen.transcript.views()]
+        assert welcome[0] == "info" and "offline demo" in welcome[1] and "key is" not in welcome[1]
         app.query_one(PromptInput).insert("hi")
         await pilot.press("enter")
         await wait_turn(pilot)
         views = [(v.role, v.text) for v in app.screen.transcript.views()]
-        assert views == [("user", "hi"), ("assistant", REPLIES[0])]
+        assert views == [welcome, ("user", "hi"), ("assistant", REPLIES[0])]
         bar = str(app.query_one(StatusBar).render())
         assert "demo" in bar and "$0" in bar
         await pilot.press("ctrl+r")
         await wait_turn(pilot)
-        assert [v.text for v in app.screen.transcript.views()] == ["hi", REPLIES[1]]
+        assert [v.text for v in app.screen.transcript.views()] == [welcome[1], "hi", REPLIES[1]]
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, Picker))
         assert DEMO_MODEL in [item.value for item in app.screen.items]

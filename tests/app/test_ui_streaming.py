@@ -67,6 +67,8 @@ def test_the_first_pieces_get_a_frame_each_when_they_hold_something_to_read() ->
     assert draw_now("##", first, every, read_for) and draw_now("word", first, every, read_for)
     assert not draw_now("word", first, every / 2, 1.0)
     assert not draw_now("word", first, 1.0, read_for / 2)
+    # Past the first few words a fast stream waits for the frame: a frame a piece held the rest of the reply back.
+    assert not draw_now(" Through", len("## 1. Throughput and"), 0.0, 0.0)
 
 
 async def test_a_streaming_reply_grows_into_a_step_of_blank_lines(fake: FakeOpenAI, make_settings: Any) -> None:

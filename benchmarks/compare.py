@@ -33,6 +33,7 @@ def summary(runs: list[t.Run]) -> str:
 
     return (f"cpu {med([r.cpu for r in runs]):.2f} s  first {med([r.first for r in runs]):.3f} s  "
             f"end {med([r.end for r in runs]):.2f} s  freeze {med([t.freeze(r, r.first) for r in runs]):.3f} s  "
+            f"updates {med([t.updates_per_s(r, r.first) for r in runs]):.1f}/s  "
             f"to the terminal {med([r.to_terminal for r in runs]) / 1e6:.2f} MB"
             + (f"  slowest key echo {max(e for r in runs for e in r.echoes) * 1000:.0f} ms"
                if any(r.echoes for r in runs) else "")

@@ -54,9 +54,11 @@ def _run(args: Parsed) -> int:
         with starting_up():
             settings, warnings = _load(args)
             if args.demo:
-                from chatbot.core.demo import demo_settings
+                from chatbot.core.demo import DEMO_MODEL, demo_settings
 
                 settings = demo_settings(settings)
+                if args.model:
+                    warnings.append(f"--demo answers as the model {DEMO_MODEL!r}: -m {args.model} is not used")
             if args.list_models:
                 from chatbot.cli.catalogue import list_models
 

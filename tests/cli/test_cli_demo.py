@@ -56,3 +56,10 @@ def test_continuing_a_conversation_in_the_demo_answers_as_the_demo(tmp_path: Pat
         store.close()
     assert [(m.role, m.model) for m in stored.conversation.messages] == [("user", None), ("assistant", DEMO_MODEL)]
 
+
+
+def test_a_model_named_with_the_demo_is_said_to_be_unused(tmp_path: Path) -> None:
+    done = chat(tmp_path, "--demo", "-m", "gpt-4o", "-p", "hi")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == REPLIES[0]  # the demo answered, as itself
+    assert done.stderr == "chat: warning: --demo answers as the model 'demo': -m gpt-4o is not used\n"

@@ -15,7 +15,7 @@ from chatbot.ui.widgets.message_view import MessageView
 if TYPE_CHECKING:
     from chatbot.ui.screens.chat import ChatScreen
 
-QUEUED_NOTE = "queued: sends when this reply ends · up takes it back"
+QUEUED_NOTE = "queued: sends when this reply finishes · up takes it back"
 
 
 class QueuedMessages:
@@ -44,14 +44,24 @@ class QueuedMessages:
         views, self.queued = self.queued, []
         for view in reversed(views):  # the chips of each go back before those of the ones after it
             self._unmount(view)
-        held = screen.prompt.text
         texts = [v.text for v in views]
-        parts = [held, *texts] if after_prompt else [*texts, held]
-        screen.prompt.set_text("\n\n".join(p for p in parts if p.strip()))
+        editing = screen.actions.editing
+        if editing is not None:
+            # The prompt holds an edit of an earlier message: what waited is no part of it. It goes with what the
+            # prompt held before the edit, which sending the edit or escape gives back.
+            editing.held = joined([*texts, editing.held])
+        else:
+            held = screen.prompt.text
+            screen.prompt.set_text(joined([held, *texts] if after_prompt else [*texts, held]))
         waiting = "The queued message is" if len(views) == 1 else f"The {len(views)} queued messages are"
-        screen.notify(f"{waiting} back in the prompt, unsent: enter sends.")
+        where = "back in the prompt once this edit is sent or escaped" if editing else "back in the prompt"
+        screen.notify(f"{waiting} {where}, unsent.")
 
     def _unmount(self, view: MessageView) -> None:
         screen = cast("ChatScreen", self)
         screen.call_later(view.remove)
         screen.give_back(view.attachments)
+
+
+def joined(texts: list[str]) -> str:
+    return "\n\n".join(t for t in texts if t.strip())

@@ -301,6 +301,50 @@ async def test_escape_sends_nothing_that_waited_it_goes_back_to_the_prompt(fake:
         assert screen.queued == []
 
 
+async def test_what_waited_behind_a_stopped_edit_is_no_part_of_the_edit(fake: FakeOpenAI,
+                                                                        make_settings: Any) -> None:
+    """An edit stopped before its reply began goes back into the prompt, still an edit; what was queued behind
+    it is kept apart, with what the prompt held before the edit, which ending the edit gives back."""
+    hold = threading.Event()
+    fake.queue(Reply("zero reply"), Reply("edited reply", hold=hold, hold_after=0), Reply("never asked for"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "zero")
+        prompt = app.query_one(PromptInput)
+        await pilot.press("shift+tab", "g", "e")
+        assert prompt.text == "zero"
+        prompt.clear()
+        prompt.insert("zero, edited")
+        await pilot.press("enter")
+        screen = app.screen
+        await until(pilot, lambda: screen.busy and len(fake.chat_requests) == 2)
+        await pilot.press(*"queued one", "enter")
+        await until(pilot, lambda: len(screen.queued) == 1)
+        await pilot.press("escape")  # stops the edit's request before a word came
+        await until(pilot, lambda: not screen.busy)
+        await pilot.pause()
+        assert prompt.text == "zero, edited" and "editing" in str(prompt.border_title)
+        assert len(fake.chat_requests) == 2
+        await pilot.press("escape")  # ends the edit
+        assert prompt.text == "queued one"
+    hold.set()
+
+
+async def test_a_new_conversation_gives_back_what_waited_for_the_old_one(fake: FakeOpenAI,
+                                                                         make_settings: Any) -> None:
+    _held_reply(fake, Reply("never asked for"))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await _send_first(pilot, app)
+        await pilot.press(*"for later", "enter")
+        await until(pilot, lambda: len(views(app)) == 3)
+        await pilot.press("ctrl+n")
+        screen = app.screen
+        await until(pilot, lambda: not screen.busy and views(app) == [])
+        await pilot.pause()
+        assert app.query_one(PromptInput).text == "for later" and len(fake.chat_requests) == 1
+
+
 async def test_a_reply_that_breaks_off_sends_nothing_that_waited(fake: FakeOpenAI, make_settings: Any) -> None:
     hold = threading.Event()
     fake.queue(Reply(["slow ", "reply ", "cut"], hold=hold, hold_after=1, drop_after=2), Reply("never asked for"))

@@ -86,6 +86,11 @@ async def test_json_export_then_import_gives_an_equal_conversation(fake: FakeOpe
     imported = store.load(new_id)
     assert new_id != original.id
     assert export_fields(to_json(imported)) == export_fields(exported)
+    # No request was made for the copy: its front matter counts its messages' own tokens, as the original's did.
+    tokens = ("prompt_tokens", "completion_tokens", "cached_tokens")
+    assert [front_matter(to_markdown(imported))[k] for k in tokens] == [
+        front_matter(to_markdown(original))[k] for k in tokens]
+    assert front_matter(to_markdown(imported))["prompt_tokens"] >= 20
     assert [fields(m) for m in imported.conversation.messages] == [fields(m) for m in original.conversation.messages]
     assert store.search("axolotl")  # imported messages are indexed too
 

@@ -58,10 +58,10 @@ def to_markdown(stored: Stored, *, tree: bool = False, files: dict[str, str] | N
     files = files or {}
     conversation = stored.conversation
     messages = conversation.tree() if tree else conversation.messages
-    # Tokens as the cost counts them: every request made for the conversation, from the ledger (a conversation
-    # exported from the screen without history has only its messages' own).
+    # Tokens as the cost counts them: every request made for the conversation, from the ledger. One that made no
+    # request here (imported, forked, or exported from the screen without history) has its messages' own.
     used = stored.used
-    prompt, completion, cached = (_tokens(messages) if used is None
+    prompt, completion, cached = (_tokens(messages) if used is None or not used.requests
                                   else (used.prompt_tokens, used.completion_tokens, used.cached_tokens))
     header = {
         "title": stored.title, "id": stored.id, "model": stored.model, "preset": stored.preset,

@@ -36,6 +36,7 @@ from chatbot.ui.widgets.status_bar import StatusBar, cost_hint
 from chatbot.ui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
+    from chatbot.core.attachments import Attachment
     from chatbot.core.session import Session
     from chatbot.core.store.history import HistoryStore
     from chatbot.core.store.writer import Writer
@@ -192,10 +193,10 @@ class ChatScreen(AttachActions, MenuActions, QueuedMessages, Screen[None]):
 
     async def _turn(self, views: TurnViews) -> None:
         """Mount the turn's views, then let its worker stream the reply into them."""
-        if views.user is not None:  # it waited in the transcript: the reply goes right after it
+        if views.user is not None and views.user.is_attached:  # it waited in the transcript: the reply follows it
             views.user.set_note("")
             await self.transcript.mount(views.reply, after=views.user)
-        elif (text := views.text) is not None:
+        elif (text := views.text) is not None:  # (a queued view the transcript dropped when it was redrawn, too)
             views.user = await self.transcript.add(MessageView("user", text, attachments=views.files))
         elif views.begin is None:
             views.replaced = self.transcript.view_of(self.session.conversation.last_reply())
@@ -217,6 +218,7 @@ class ChatScreen(AttachActions, MenuActions, QueuedMessages, Screen[None]):
         self.reply_view = None
         session, view, reply = self.session, views.reply, outcome.reply
         gave_back = False  # the user's message came back to the prompt: what waited goes after it
+        files_back: tuple[Attachment, ...] = ()
         if (old_view := views.replaced) is not None:
             if outcome.replaced is None:
                 old_view.display = True
@@ -238,7 +240,7 @@ class ChatScreen(AttachActions, MenuActions, QueuedMessages, Screen[None]):
                 if not self.prompt.text and views.text is not None:
                     self.prompt.set_text(views.text)
                     gave_back = True
-                self.give_back(views.files)
+                files_back = views.files  # given back after what waited: its files come first
         await self.actions.settled(views, outcome)
         if (error := outcome.error) is not None:
             await self.add_note("error", f"{error.headline()}\n{error.hint}".rstrip())
@@ -251,11 +253,13 @@ class ChatScreen(AttachActions, MenuActions, QueuedMessages, Screen[None]):
             self.notify(recorder.error, title="History", severity="warning", timeout=15, markup=False)
         if self.clear_after_turn:
             await self._clear()
+            self.unqueue(after_prompt=False)  # sent as the conversation was ending: back in the prompt
         elif self.queued and outcome.ended == "finished":
             view = self.queued.pop(0)
             self.start_turn(view.text, view)
         else:
             self.unqueue(after_prompt=gave_back)
+        self.give_back(files_back)
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self.turn_worker and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
@@ -294,7 +298,7 @@ class ChatScreen(AttachActions, MenuActions, QueuedMessages, Screen[None]):
         await self.actions.alternative(step)
 
     async def action_new_conversation(self) -> None:
-        self.queued.clear()
+        self.unqueue(after_prompt=False)  # typed for the conversation that ends: back in the prompt, not lost
         if self.busy and self.turn_worker is not None:
             # The turn settles first (its partial reply is counted), then the screen clears.
             self.clear_after_turn = True

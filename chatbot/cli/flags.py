@@ -36,11 +36,11 @@ def open_history(settings: Settings, args: Parsed, *, one_shot: bool) -> History
         return None
     from chatbot.core.store.opening import open_store
 
-    if keeps_conversation(args, one_shot=one_shot):
-        return open_store()
     try:
         return open_store()
     except ConfigError as exc:
+        if keeps_conversation(args, one_shot=one_shot):
+            raise
         from chatbot.cli.output import stderr
 
         stderr().line(f"chat: warning: {exc.message}; this request is not counted in chat usage")

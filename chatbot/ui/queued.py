@@ -49,10 +49,10 @@ class QueuedMessages:
         if editing is not None:
             # The prompt holds an edit of an earlier message: what waited is no part of it. It goes with what the
             # prompt held before the edit, which sending the edit or escape gives back.
-            editing.held = joined([*texts, editing.held])
+            editing.held = _joined([*texts, editing.held])
         else:
             held = screen.prompt.text
-            screen.prompt.set_text(joined([held, *texts] if after_prompt else [*texts, held]))
+            screen.prompt.set_text(_joined([held, *texts] if after_prompt else [*texts, held]))
         waiting = "The queued message is" if len(views) == 1 else f"The {len(views)} queued messages are"
         where = "back in the prompt once this edit is sent or escaped" if editing else "back in the prompt"
         screen.notify(f"{waiting} {where}, unsent.")
@@ -63,5 +63,5 @@ class QueuedMessages:
         screen.give_back(view.attachments)
 
 
-def joined(texts: list[str]) -> str:
+def _joined(texts: list[str]) -> str:
     return "\n\n".join(t for t in texts if t.strip())

@@ -259,15 +259,21 @@ async def _send_first(pilot: Any, app: Any) -> None:
     await until(pilot, lambda: "slow" in views(app)[-1][1])
 
 
+async def _queue_behind_first(pilot: Any, app: Any, *texts: str) -> None:
+    """Send "first", then each of `texts` while its (held) reply streams, and wait until they show, waiting."""
+    await _send_first(pilot, app)
+    for text in texts:
+        await pilot.press(*text, "enter")
+    await until(pilot, lambda: len(views(app)) == 2 + len(texts))
+
+
 async def test_a_message_sent_while_streaming_shows_as_queued_then_sends(fake: FakeOpenAI, make_settings: Any) -> None:
     from chatbot.ui.widgets.message_view import MessageView
 
     hold = _held_reply(fake, Reply("second reply"))
     app = app_for(make_settings)
     async with app.run_test(size=SIZE) as pilot:
-        await _send_first(pilot, app)
-        await pilot.press(*"next one", "enter")
-        await until(pilot, lambda: len(views(app)) == 3)
+        await _queue_behind_first(pilot, app, "next one")
         waiting = list(app.query(MessageView))[-1]
         assert (waiting.role, waiting.text) == ("user", "next one") and "queued" in waiting.note
         hold.set()
@@ -286,19 +292,14 @@ async def test_escape_sends_nothing_that_waited_it_goes_back_to_the_prompt(fake:
     _held_reply(fake, Reply("never asked for"))
     app = app_for(make_settings)
     async with app.run_test(size=SIZE) as pilot:
-        await _send_first(pilot, app)
-        for text in ("second", "third"):
-            await pilot.press(*text, "enter")
-        await until(pilot, lambda: len(views(app)) == 4)
+        await _queue_behind_first(pilot, app, "second", "third")
         await pilot.press(*"typed")
         await pilot.press("escape")
-        screen = app.screen
-        await until(pilot, lambda: not screen.busy)
-        await pilot.pause()
+        await wait_turn(pilot)
         assert len(fake.chat_requests) == 1
         assert app.query_one(PromptInput).text == "second\n\nthird\n\ntyped"
         assert views(app) == [("user", "first"), ("assistant", "slow ")]
-        assert screen.queued == []
+        assert app.screen.queued == []
 
 
 async def test_what_waited_behind_a_stopped_edit_is_no_part_of_the_edit(fake: FakeOpenAI,
@@ -321,8 +322,7 @@ async def test_what_waited_behind_a_stopped_edit_is_no_part_of_the_edit(fake: Fa
         await pilot.press(*"queued one", "enter")
         await until(pilot, lambda: len(screen.queued) == 1)
         await pilot.press("escape")  # stops the edit's request before a word came
-        await until(pilot, lambda: not screen.busy)
-        await pilot.pause()
+        await wait_turn(pilot)
         assert prompt.text == "zero, edited" and "editing" in str(prompt.border_title)
         assert len(fake.chat_requests) == 2
         await pilot.press("escape")  # ends the edit
@@ -335,9 +335,7 @@ async def test_a_new_conversation_gives_back_what_waited_for_the_old_one(fake: F
     _held_reply(fake, Reply("never asked for"))
     app = app_for(make_settings)
     async with app.run_test(size=SIZE) as pilot:
-        await _send_first(pilot, app)
-        await pilot.press(*"for later", "enter")
-        await until(pilot, lambda: len(views(app)) == 3)
+        await _queue_behind_first(pilot, app, "for later")
         await pilot.press("ctrl+n")
         screen = app.screen
         await until(pilot, lambda: not screen.busy and views(app) == [])
@@ -350,13 +348,9 @@ async def test_a_reply_that_breaks_off_sends_nothing_that_waited(fake: FakeOpenA
     fake.queue(Reply(["slow ", "reply ", "cut"], hold=hold, hold_after=1, drop_after=2), Reply("never asked for"))
     app = app_for(make_settings)
     async with app.run_test(size=SIZE) as pilot:
-        await _send_first(pilot, app)
-        await pilot.press(*"next one", "enter")
-        await until(pilot, lambda: len(views(app)) == 3)
+        await _queue_behind_first(pilot, app, "next one")
         hold.set()
-        screen = app.screen
-        await until(pilot, lambda: not screen.busy)
-        await pilot.pause()
+        await wait_turn(pilot)
         assert len(fake.chat_requests) == 1
         assert app.query_one(PromptInput).text == "next one"
         assert ("user", "next one") not in views(app)
@@ -366,9 +360,7 @@ async def test_up_takes_a_queued_message_back_before_it_sends(fake: FakeOpenAI, 
     hold = _held_reply(fake)
     app = app_for(make_settings)
     async with app.run_test(size=SIZE) as pilot:
-        await _send_first(pilot, app)
-        await pilot.press(*"oops, not yet", "enter")
-        await until(pilot, lambda: len(views(app)) == 3)
+        await _queue_behind_first(pilot, app, "oops, not yet")
         await pilot.press("up")
         prompt = app.query_one(PromptInput)
         assert prompt.text == "oops, not yet"

@@ -73,8 +73,9 @@ def load_settings(config: Path | str | None = None, **flags: Any) -> tuple[Setti
     flags = {k: v for k, v in flags.items() if v is not None}
     secrets = _secrets(table, flags)
     if unknown := _unknown_environment():
-        near = _did_you_mean([unknown[0].upper()[len(ENV_PREFIX):].split("__")[0].lower()], prefix=ENV_PREFIX)
-        raise ConfigError(f"environment {shown(unknown[0])}: unknown key{near}",
+        near = _closest_key([_keys(unknown[0].upper())[0].lower()])
+        meant = f"; did you mean '{ENV_PREFIX}{near.upper()}'?" if near else ""
+        raise ConfigError(f"environment {shown(unknown[0])}: unknown key{meant}",
                           f"unset it, or fix its name; {EXAMPLE_HINT}")
     error: ConfigError | None = None
     try:
@@ -130,8 +131,9 @@ def _describe(exc: ValidationError, path: Path, table: dict[str, Any], flags: di
     problems = []
     for error in exc.errors()[:3]:
         loc = [str(part) for part in error["loc"]]
-        reason = (f"unknown key{_did_you_mean(loc)}" if error["type"] == "extra_forbidden"
-                  else error["msg"].removeprefix("Value error, "))
+        reason = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            reason = f"unknown key; did you mean '{near}'?" if (near := _closest_key(loc)) else "unknown key"
         if not loc and reason.startswith("unknown preset"):
             loc = ["preset"]  # raised by the model validator, which has no location of its own
         key = ".".join(shown(part) for part in loc) or "(settings)"
@@ -140,9 +142,9 @@ def _describe(exc: ValidationError, path: Path, table: dict[str, Any], flags: di
     return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
 
 
-def _did_you_mean(loc: list[str], *, prefix: str = "") -> str:
-    """"; did you mean 'model'?" for a misspelt key (`modle`), naming the closest key of its table (`prefix`
-    before it: a variable's CHAT_); "" when none is close. The table is found by walking the schema along `loc`."""
+def _closest_key(loc: list[str]) -> str | None:
+    """The key of its table that a misspelt key (`modle`) is closest to, if one is close. The table is found by
+    walking the schema along `loc`: a dict of tables skips the user's name for one, `X | None` is an X."""
     import difflib
     import typing
 
@@ -153,17 +155,16 @@ def _did_you_mean(loc: list[str], *, prefix: str = "") -> str:
     for part in parts:
         field = table.model_fields.get(part)
         kind: Any = None if field is None else field.annotation
-        for _ in range(3):  # X | None is an X; dict[str, X] holds X tables under names of the user's
-            if isinstance(kind, type) and issubclass(kind, BaseModel):
-                break
+        while kind is not None and not (isinstance(kind, type) and issubclass(kind, BaseModel)):
             if typing.get_origin(kind) is dict:
                 next(parts, None)
-            kind = ([a for a in typing.get_args(kind) if a is not type(None)] or [None])[-1]
-        if not (isinstance(kind, type) and issubclass(kind, BaseModel)):
-            return ""
+            args = [a for a in typing.get_args(kind) if a is not type(None)]
+            kind = args[-1] if args else None
+        if kind is None:
+            return None
         table = kind
     close = difflib.get_close_matches(loc[-1], list(table.model_fields), n=1, cutoff=0.75)
-    return f"; did you mean '{prefix}{close[0].upper() if prefix else close[0]}'?" if close else ""
+    return close[0] if close else None
 
 
 def _origin(loc: list[str], path: Path, table: dict[str, Any], flags: dict[str, Any]) -> str:

@@ -79,8 +79,12 @@ class Stored:
     row_ids: dict[int, int]  # Message.id -> row id
     created: float = 0.0
     updated: float = 0.0
-    cost: Spent = Spent()  # of every request made for it, as `chat history` and `chat usage` count it
-    used: ledger.Used | None = None  # those requests' tokens and cost; None: a conversation that is not stored
+    used: ledger.Used | None = None  # what every request made for it used and cost; None: one not stored
+
+    @property
+    def cost(self) -> Spent:
+        """Of every request made for it, as `chat history` and `chat usage` count it."""
+        return self.used.cost if self.used is not None else Spent()
 
 
 class HistoryStore:
@@ -323,8 +327,7 @@ class HistoryStore:
             conversation.cut(leaf)  # the path ends where it ended when the conversation was left
         conversation.summary = summary_of(row["summary"], by_row)
         return Stored(row["id"], row["title"], row["model"], row["preset"], conversation, row_ids,
-                      row["created"], row["updated"], (used := ledger.of_conversation(self.db, conversation_id)).cost,
-                      used)
+                      row["created"], row["updated"], ledger.of_conversation(self.db, conversation_id))
 
     def search(self, query: str, limit: int = 50) -> list[Hit]:
         """Full-text search over every message; each word matches the words it begins ("zebra" finds "zebras",

@@ -101,23 +101,26 @@ class Used:
                     self.cost + other.cost, self.reasoning_tokens + other.reasoning_tokens)
 
 
+# What a set of rows used, read back by _used(): a SUM over no rows is NULL, so every one has a 0 to fall back on.
+SUMS = ("COUNT(*) AS requests, COALESCE(SUM(prompt_tokens), 0) AS prompt, COALESCE(SUM(cached_tokens), 0) AS cached,"
+        " COALESCE(SUM(completion_tokens), 0) AS completion, COALESCE(SUM(reasoning_tokens), 0) AS reasoning,"
+        f" {COSTS} AS costs")
+
+
+def _used(r: sqlite3.Row, day: str = "", model: str | None = None) -> Used:
+    return Used(day, model, r["requests"], r["prompt"], r["cached"], r["completion"], total(r["costs"]),
+                r["reasoning"])
+
+
 def usage(db: sqlite3.Connection) -> list[Used]:
     """Requests, tokens and cost per day and model; days in local time, as `chat history` shows its dates."""
     rows = db.execute(
-        "SELECT date(created, 'unixepoch', 'localtime') AS day, model, COUNT(*) AS requests,"
-        " SUM(prompt_tokens) AS prompt, SUM(cached_tokens) AS cached, SUM(completion_tokens) AS completion,"
-        f" SUM(reasoning_tokens) AS reasoning, {COSTS} AS costs FROM requests GROUP BY day, model"
+        f"SELECT date(created, 'unixepoch', 'localtime') AS day, model, {SUMS} FROM requests GROUP BY day, model"
         " ORDER BY day, model").fetchall()
-    return [Used(r["day"], r["model"], r["requests"], r["prompt"], r["cached"], r["completion"], total(r["costs"]),
-                 r["reasoning"]) for r in rows]
+    return [_used(r, r["day"], r["model"]) for r in rows]
 
 
 def of_conversation(db: sqlite3.Connection, conversation_id: int) -> Used:
     """What every request made for the conversation used and cost (regenerated, stopped and summary requests
     too): the figures an export gives beside its cost, which `chat history` shows."""
-    r = db.execute(
-        "SELECT COUNT(*) AS requests, COALESCE(SUM(prompt_tokens), 0) AS prompt,"
-        " COALESCE(SUM(cached_tokens), 0) AS cached, COALESCE(SUM(completion_tokens), 0) AS completion,"
-        f" COALESCE(SUM(reasoning_tokens), 0) AS reasoning, {COSTS} AS costs FROM requests WHERE conversation_id = ?",
-        (conversation_id,)).fetchone()
-    return Used("", None, r["requests"], r["prompt"], r["cached"], r["completion"], total(r["costs"]), r["reasoning"])
+    return _used(db.execute(f"SELECT {SUMS} FROM requests WHERE conversation_id = ?", (conversation_id,)).fetchone())

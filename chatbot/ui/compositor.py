@@ -1,4 +1,5 @@
-"""The chat screen's compositor: Textual's, less the widgets a partial update does not reach.
+"""The chat screen's compositor: Textual's, less the widgets a partial update does not reach; and its layouts,
+less the second one each asked for (one_layout).
 
 For a partial update (a frame of a streaming reply changes a line or two) Textual asks for the lines of every
 widget whose clip (the visible area of its container) overlaps the changed area, and a widget's clip is its
@@ -12,11 +13,13 @@ draws what the stock compositor draws.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 
 from textual._compositor import Compositor
 from textual.geometry import Region
 from textual.strip import Strip
+from textual.widget import Widget
 
 
 class PartialCompositor(Compositor):
@@ -33,3 +36,23 @@ class PartialCompositor(Compositor):
             drawn = shown.intersection(rows)
             x, y, width, height = drawn
             yield region, drawn, widget.render_lines(Region(x - region.x, y - region.y, width, height))
+
+
+_VIRTUAL_SIZE = Widget.__dict__["virtual_size"]  # the Reactive itself (through the class it would be read)
+
+
+@contextlib.contextmanager
+def one_layout() -> Iterator[None]:
+    """Within it, storing a widget's virtual size asks for no layout and no repaint.
+
+    A layout ends by storing each widget's new sizes, the virtual size through a reactive that asks for a layout
+    and a repaint of the widget: every frame that added a paragraph to a streaming reply was laid out and drawn a
+    second time (its new paragraphs, the reply, its view and the transcript had grown), 10 ms that moved nothing
+    and held the next frame back. The layout that stores the sizes has placed and drawn everything with them, and
+    what a size change does change has reactives of its own: a scrollbar that appears asks for its layout, a
+    scrolled container clamps its offset. Textual's layouts run on the event loop's thread, one at a time."""
+    _VIRTUAL_SIZE._layout = _VIRTUAL_SIZE._repaint = False
+    try:
+        yield
+    finally:
+        _VIRTUAL_SIZE._layout = _VIRTUAL_SIZE._repaint = True

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -23,7 +24,7 @@ from chatbot.core.events import TurnSettled
 from chatbot.core.status import status_of
 from chatbot.core.summary import in_effect
 from chatbot.ui.attaching import AttachActions
-from chatbot.ui.compositor import PartialCompositor
+from chatbot.ui.compositor import PartialCompositor, one_layout
 from chatbot.ui.queued import QueuedMessages
 from chatbot.ui.screens.info import InfoScreen, dropped_screen
 from chatbot.ui.screens.menus import MenuActions
@@ -87,6 +88,10 @@ class ChatScreen(AttachActions, MenuActions, QueuedMessages, Screen[None]):
         self.clear_after_turn = False
         self.history_error_shown = False
         self.actions = MessageActions(self)  # what the message cursor's keys do
+
+    def _refresh_layout(self, size: Size | None = None, scroll: bool = False) -> None:
+        with one_layout():  # a layout, not two (ui/compositor.py)
+            super()._refresh_layout(size, scroll)
 
     def compose(self) -> ComposeResult:
         yield Transcript(id="transcript", act=self.actions.do, prompt=lambda: self.prompt)

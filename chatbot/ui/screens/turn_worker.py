@@ -247,7 +247,11 @@ class TurnWorker:
             if not drawn.done():
                 drawn.set_result(None)
 
-        if reply.call_after_refresh(painted):
+        if reply.is_attached:
+            # Straight to the screen's callbacks after its next update, not through the view's queue as
+            # call_after_refresh goes: the frame that draws this text would be under way before the view passed the
+            # callback on, and the worker would wait for the frame after it (a whole frame of reading lost).
+            reply.app.screen._invoke_later(painted, reply)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(drawn, PAINT_WAIT)
         self._painted = time.monotonic()

@@ -19,7 +19,7 @@ def piece(row: int, col: int, text: str, style: str) -> str:
 
 
 pieces = st.builds(piece, st.integers(1, ROWS), st.integers(1, COLS // 2),
-                   st.text(alphabet="ab █·", min_size=0, max_size=COLS // 2), st.sampled_from(STYLES))
+                   st.text(alphabet="ab █·漢", min_size=0, max_size=COLS // 2), st.sampled_from(STYLES))
 # A frame: row pieces, sometimes a clear of the screen first, and the cursor's last move.
 frames = st.builds(lambda clear, drawn, cursor: ("\x1b[2J" if clear else "") + "".join(drawn)
                    + f"\x1b[{cursor[0]};{cursor[1]}H",
@@ -72,14 +72,35 @@ def test_a_clear_a_switch_of_screen_or_a_new_size_sends_the_next_frame_whole() -
     assert cache.filter(frame, (COLS + 1, ROWS)) == frame
 
 
-def test_pieces_of_one_row_are_compared_as_the_row() -> None:
-    """A row drawn in two pieces (two widgets side by side) is left out only if both are as they were."""
+def test_each_piece_of_a_row_is_compared_where_it_starts() -> None:
+    """A row drawn in pieces (widgets side by side, a scrollbar beside the text): a piece as it was is left out,
+    one that changed is sent, whichever way the row is cut into pieces from one frame to the next."""
     cache = RowCache()
-    row = piece(5, 1, "left", STYLES[0]) + piece(5, 10, "right", STYLES[3])
+    row = piece(5, 1, "left", STYLES[0]) + piece(5, 10, "right", STYLES[3]) + piece(5, 30, "▃", STYLES[2])
     cache.filter(row, (COLS, ROWS))
     assert cache.filter(row, (COLS, ROWS)) == ""
-    other = piece(5, 1, "left", STYLES[0]) + piece(5, 10, "RIGHT", STYLES[3])
-    assert cache.filter(other, (COLS, ROWS)) == other
+    other = piece(5, 1, "left", STYLES[0]) + piece(5, 10, "RIGHT", STYLES[3]) + piece(5, 30, "▃", STYLES[2])
+    assert cache.filter(other, (COLS, ROWS)) == piece(5, 10, "RIGHT", STYLES[3])
+    # The scrollbar redrawn alone, as it was on this row and moved on the next.
+    bar = piece(5, 30, "▃", STYLES[2]) + piece(6, 30, "▃", STYLES[2])
+    assert cache.filter(bar, (COLS, ROWS)) == piece(6, 30, "▃", STYLES[2])
+
+
+def test_a_piece_drawn_over_is_sent_again() -> None:
+    """Cells another piece wrote over no longer show what was there: the old piece, written again, is sent."""
+    cache = RowCache()
+    line, word = piece(2, 1, "a" * 12, STYLES[1]), piece(2, 4, "bb", STYLES[0])
+    cache.filter(line, (COLS, ROWS))
+    assert cache.filter(word, (COLS, ROWS)) == word
+    assert cache.filter(word, (COLS, ROWS)) == ""
+    assert cache.filter(line, (COLS, ROWS)) == line
+    assert cache.filter(word, (COLS, ROWS)) == word
+    wide, beside, over = piece(3, 1, "漢字", STYLES[0]), piece(3, 5, "y", STYLES[0]), piece(3, 3, "x", STYLES[0])
+    cache.filter(wide, (COLS, ROWS))  # four cells
+    assert cache.filter(beside, (COLS, ROWS)) == beside  # the fifth: none of its own
+    assert cache.filter(wide, (COLS, ROWS)) == ""
+    assert cache.filter(over, (COLS, ROWS)) == over  # the third
+    assert cache.filter(wide, (COLS, ROWS)) == wide
 
 
 def test_a_write_that_carries_an_image_goes_as_it_came() -> None:

@@ -50,9 +50,11 @@ def one_layout() -> Iterator[None]:
     second time (its new paragraphs, the reply, its view and the transcript had grown), 10 ms that moved nothing
     and held the next frame back. The layout that stores the sizes has placed and drawn everything with them, and
     what a size change does change has reactives of its own: a scrollbar that appears asks for its layout, a
-    scrolled container clamps its offset. Textual's layouts run on the event loop's thread, one at a time."""
+    scrolled container clamps an offset past its end. Textual's layouts run on the event loop's thread, one at
+    a time, and a layout within a layout leaves the setting as it found it."""
+    layout, repaint = _VIRTUAL_SIZE._layout, _VIRTUAL_SIZE._repaint
     _VIRTUAL_SIZE._layout = _VIRTUAL_SIZE._repaint = False
     try:
         yield
     finally:
-        _VIRTUAL_SIZE._layout = _VIRTUAL_SIZE._repaint = True
+        _VIRTUAL_SIZE._layout, _VIRTUAL_SIZE._repaint = layout, repaint

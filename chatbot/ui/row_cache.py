@@ -10,7 +10,9 @@ is a scrollbar redrawn alone after a frame drew its rows whole (its thumb moved 
 
 Only that is ever left out. Anything else (a write with no pieces, the cursor's last move, a piece with no
 visible text, a write that carries an image) goes as it came, and a write that clears the screen or switches
-it, or a change of the terminal's size, forgets every row: the next frame is sent whole.
+it, or a change of the terminal's size, forgets every row: the next frame is sent whole. A row with a glyph
+whose width terminals disagree on (an emoji made wide by U+FE0F, a joined or flagged emoji) is sent whole and
+never kept: where the terminal draws it wider than rich counts it, it spills into the cells after it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ _MOVE = re.compile(r"\x1b\[(\d+);(\d+)H")
 # alternate screen on or off (Textual switches it when it suspends for an editor and when it resumes).
 _FORGET = re.compile(r"\x1b\[[0-3]?J|\x1bc|\x1b\[\?(?:1049|47|1047)[hl]")
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x1f]")
+# Variation selectors, the zero-width joiner, skin tones, regional indicators (flags): rich counts their cells
+# one way, a terminal may draw them another.
+_UNSURE = re.compile("[\ufe0e\ufe0f\u200d\U0001f3fb-\U0001f3ff\U0001f1e6-\U0001f1ff]")
 
 
 class RowCache:
@@ -62,8 +67,16 @@ class RowCache:
             return data
         self.drawn = set()
         out = [data[: moves[0].start()]]
-        for move, end in zip(moves, [m.start() for m in moves[1:]] + [len(data)], strict=True):
-            out.append(self._piece(int(move.group(1)), int(move.group(2)), data[move.start() : end]))
+        cut = [(int(move.group(1)), int(move.group(2)), data[move.start() : end])
+               for move, end in zip(moves, [m.start() for m in moves[1:]] + [len(data)], strict=True)]
+        unsure = {row for row, _, piece in cut if _UNSURE.search(piece)}
+        self.forget(unsure)
+        for row, column, piece in cut:
+            if row in unsure:
+                self.drawn.add(row)
+                out.append(piece)
+            else:
+                out.append(self._piece(row, column, piece))
         return "".join(out)
 
     def _piece(self, row: int, column: int, piece: str) -> str:

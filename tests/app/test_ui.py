@@ -439,6 +439,26 @@ async def test_ctrl_c_says_how_to_quit_in_plain_words(make_settings: Any) -> Non
         assert not app._exit_renderables and app.is_running
 
 
+async def test_the_transcript_stays_at_its_end_while_the_prompt_grows_and_shrinks(fake: FakeOpenAI,
+                                                                                     make_settings: Any) -> None:
+    # The transcript's height changes in a layout that moves nothing else: it must still show its last line.
+    from chatbot.ui.widgets.transcript import Transcript
+
+    fake.queue(Reply("\n\n".join(f"line {i}" for i in range(80))))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "long please")
+        transcript, prompt = app.query_one(Transcript), app.query_one(PromptInput)
+        await until(pilot, lambda: transcript.max_scroll_y > 0 and transcript.scroll_y == transcript.max_scroll_y)
+        height, most = prompt.size.height, transcript.max_scroll_y
+        await pilot.press("a", "ctrl+j", "b", "ctrl+j", "c")
+        await until(pilot, lambda: prompt.size.height > height and transcript.max_scroll_y > most, "a taller prompt")
+        await until(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y, "the transcript at its end")
+        prompt.clear()
+        await until(pilot, lambda: transcript.max_scroll_y == most, "the prompt back to one line")
+        await until(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y, "the transcript at its end")
+
+
 async def test_sending_while_scrolled_up_follows_the_new_message(fake: FakeOpenAI, make_settings: Any) -> None:
     from chatbot.ui.widgets.transcript import Transcript
 

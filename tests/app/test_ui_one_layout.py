@@ -58,8 +58,8 @@ async def _layouts_per_paragraph(screen: Column) -> list[int]:
 
 
 async def test_a_paragraph_added_is_laid_out_once() -> None:
-    stock = await _layouts_per_paragraph(Column())
     ours = await _layouts_per_paragraph(OneLayout())
+    stock = await _layouts_per_paragraph(Column())  # after ours: one_layout left Textual's reactive as it was
     assert ours == [1, 1, 1, 1], ours
     assert all(n >= 2 for n in stock), stock  # what the change is for: Textual lays each out twice
 
@@ -107,6 +107,9 @@ async def test_sizes_scrollbars_and_offsets_are_what_two_layouts_leave() -> None
 def test_storing_a_virtual_size_asks_for_a_layout_only_outside() -> None:
     reactive = Widget.__dict__["virtual_size"]
     with one_layout():
+        assert (reactive._layout, reactive._repaint) == (False, False)
+        with one_layout():  # a layout within a layout leaves the outer one's setting as it found it
+            pass
         assert (reactive._layout, reactive._repaint) == (False, False)
     assert (reactive._layout, reactive._repaint) == (True, True)
     try:

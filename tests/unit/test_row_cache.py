@@ -103,6 +103,19 @@ def test_a_piece_drawn_over_is_sent_again() -> None:
     assert cache.filter(wide, (COLS, ROWS)) == wide
 
 
+def test_a_row_with_a_glyph_of_unsure_width_is_sent_whole_and_not_kept() -> None:
+    """rich counts "⚠️" (U+26A0 U+FE0F) as one cell; many terminals draw it in two, over the next piece's first
+    cell. Redrawn, the row must carry that next piece too, and a row drawn beside it later is not trusted."""
+    cache = RowCache()
+    row = piece(4, 1, "\u26a0\ufe0f note", STYLES[0]) + piece(4, 12, "|", STYLES[2])
+    assert cache.filter(row, (COLS, ROWS)) == row
+    assert cache.filter(row, (COLS, ROWS)) == row
+    assert cache.filter(piece(4, 12, "|", STYLES[2]), (COLS, ROWS)) == piece(4, 12, "|", STYLES[2])
+    plain = piece(5, 1, "note", STYLES[0])
+    cache.filter(plain, (COLS, ROWS))
+    assert cache.filter(plain + row, (COLS, ROWS)) == row  # the rows beside it are still compared
+
+
 def test_a_write_that_carries_an_image_goes_as_it_came() -> None:
     """An image's placement written twice at one spot is sent twice: the terminal may have dropped the image."""
     cache = RowCache()

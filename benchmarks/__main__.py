@@ -57,7 +57,8 @@ def _git_state() -> dict[str, object]:
             return subprocess.run(["git", *args], cwd=h.ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
-    dirty = [line[3:] for line in git("status", "--porcelain", "--", "chatbot").splitlines()]
+    # "XY path", of which the output's first line may have lost its leading blank (an unstaged change: " M")
+    dirty = [line.split(maxsplit=1)[1] for line in git("status", "--porcelain", "--", "chatbot").splitlines()]
     return {"commit": git("rev-parse", "--short", "HEAD"), "subject": git("log", "-1", "--format=%s"),
             "uncommitted_in_chatbot": dirty}
 

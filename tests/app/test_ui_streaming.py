@@ -17,7 +17,7 @@ from chatbot.ui.screens import turn_worker
 from chatbot.ui.widgets.reply_markdown import ReplyMarkdown
 from fake_openai import FakeOpenAI, Reply
 from pty_terminal import COLS, ROWS, Terminal, ready
-from support import SIZE, app_for, until, wait_turn
+from support import SIZE, app_for, send, until, wait_turn
 
 WORDS = [f"w{n} " for n in range(1, 301)]
 
@@ -57,18 +57,41 @@ async def test_a_fast_stream_is_drawn_while_it_is_read(fake: FakeOpenAI, make_se
     assert len(drawn) >= len(WORDS) // 2, len(drawn)
 
 
+async def test_a_message_keeps_its_width_when_a_reply_grows_past_the_screen(fake: FakeOpenAI,
+                                                                            make_settings: Any) -> None:
+    """The transcript keeps its scrollbar's column while it has nothing to scroll: when a reply grows past the
+    screen, the messages above it are not wrapped and measured again one column narrower."""
+    from chatbot.ui.widgets.transcript import Transcript
+
+    fake.queue(Reply("a short answer"), Reply("\n\n".join(f"line {i}" for i in range(80))))
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        transcript = app.query_one(Transcript)
+        await send(pilot, "short please")
+        assert transcript.max_scroll_y == 0
+        widths = [view.size.width for view in transcript.views()]
+        await send(pilot, "long please")
+        await until(pilot, lambda: transcript.max_scroll_y > 0, "a transcript taller than the screen")
+        assert [view.size.width for view in transcript.views()[:2]] == widths
+
+
 def test_the_first_pieces_get_a_frame_each_when_they_hold_something_to_read() -> None:
     """A reply's first characters are drawn piece by piece, but a piece with no letter or digit waits for the
-    next one; past them, a frame comes a frame after the last update, with the last frame READ_FOR old."""
+    next one; past them, a frame comes a frame after the last update or once FRAME_LINES wait for one, with the
+    last frame READ_FOR old."""
     draw_now, first = turn_worker.draw_now, turn_worker.FIRST_CHARS
     pieces = ["##", " ", "1", ".", " Through", "put", "\n\n", "-", " Stream"]
-    assert [piece for piece in pieces if draw_now(piece, 10, 0.0, 0.0)] == ["1", " Through", "put", " Stream"]
-    every, read_for = turn_worker.PAINT_EVERY, turn_worker.READ_FOR
-    assert draw_now("##", first, every, read_for) and draw_now("word", first, every, read_for)
-    assert not draw_now("word", first, every / 2, 1.0)
-    assert not draw_now("word", first, 1.0, read_for / 2)
+    assert [piece for piece in pieces if draw_now(piece, 10, 0, 0.0, 0.0)] == ["1", " Through", "put", " Stream"]
+    every, read_for, lines = turn_worker.PAINT_EVERY, turn_worker.READ_FOR, turn_worker.FRAME_LINES
+    assert draw_now("##", first, 1, every, read_for) and draw_now("word", first, 1, every, read_for)
+    assert not draw_now("word", first, 1, every / 2, 1.0)
+    assert not draw_now("word", first, 1, 1.0, read_for / 2)
+    # A fast stream: a frame for as much as a frame can draw, not for all that came in a frame's time.
+    assert draw_now("word", first, lines, 0.0, read_for)
+    assert not draw_now("word", first, lines - 1, 0.0, read_for)
+    assert not draw_now("word", first, lines, 0.0, read_for / 2)
     # Past the first few words a fast stream waits for the frame: a frame a piece held the rest of the reply back.
-    assert not draw_now(" Through", len("## 1. Throughput and"), 0.0, 0.0)
+    assert not draw_now(" Through", len("## 1. Throughput and"), 5, 0.0, 0.0)
 
 
 async def test_a_streaming_reply_grows_into_a_step_of_blank_lines(fake: FakeOpenAI, make_settings: Any) -> None:

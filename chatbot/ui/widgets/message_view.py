@@ -50,6 +50,7 @@ class MessageView(Vertical):
         self.flushed_at = 0.0  # when text last went to the Markdown widget (time.monotonic())
         self._shown = ShownStream()  # a sequence split across two frames is still removed whole
         self._pending: list[str] = []
+        self.unflushed = 0  # lines appended since the last flush (the newlines in them)
         self._flush_timer: Timer | None = None
 
     def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
@@ -139,6 +140,7 @@ class MessageView(Vertical):
                 block.reply_started()  # the reasoning is over: the reply is what was asked for
         self._parts.append(fragment)
         self._pending.append(fragment)
+        self.unflushed += fragment.count("\n")
         if self._flush_timer is None:
             # A frame after the last update, not after this piece: pieces a few milliseconds apart would
             # otherwise stretch every frame by the wait for the first of them.
@@ -159,6 +161,7 @@ class MessageView(Vertical):
             return
         text = "".join(self._pending)
         self._pending.clear()
+        self.unflushed = 0
         if not self._streaming:
             self._streaming = True
             self._markdown().streaming = True
@@ -197,6 +200,7 @@ class MessageView(Vertical):
             self._streaming = False
             self._markdown().stop_reserving()
         self._pending.clear()
+        self.unflushed = 0
 
     def _markdown(self) -> ReplyMarkdown:
         from chatbot.ui.widgets.reply_markdown import ReplyMarkdown

@@ -50,7 +50,7 @@ IDLE_CHECK = 0.5  # seconds between two looks at whether the user is idle enough
 
 # The code blocks replies hold most. A highlighter compiles its rules on first use, in the frame that draws the
 # first block in its language: 4 ms for the table of Pygments' lexers, Python's 19 ms, TypeScript's 14 ms.
-WARM_LANGUAGES = ("python", "bash", "javascript", "typescript", "json")
+WARM_LANGUAGES = ("python", "bash", "javascript", "typescript")
 MODELS_TIMEOUT = 5.0  # seconds: a reply sent meanwhile waits for the model list, so it must not wait long
 
 TEXTUAL_COMMANDS_LEFT_OUT = frozenset({"Keys", "Maximize", "Minimize", "Screenshot"})

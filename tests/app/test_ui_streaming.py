@@ -57,6 +57,40 @@ async def test_a_fast_stream_is_drawn_while_it_is_read(fake: FakeOpenAI, make_se
     assert len(drawn) >= len(WORDS) // 2, len(drawn)
 
 
+async def test_a_fast_stream_is_drawn_a_few_lines_a_frame(fake: FakeOpenAI, make_settings: Any,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no frame ever due by time, a stream read faster than the screen draws is still drawn as its lines
+    come: a frame each FRAME_LINES lines (four here), not all that came in a frame's time at once."""
+    from chatbot.ui.widgets import message_view
+
+    lines = [f"line {n}\n" for n in range(120)]
+    hold = threading.Event()
+    fake.queue(Reply(lines, hold=hold, hold_after=len(lines) - 1))
+    monkeypatch.setattr(turn_worker, "PAINT_EVERY", 1000.0)
+    monkeypatch.setattr(message_view, "FRAME", 1000.0)
+    monkeypatch.setattr(turn_worker, "READ_FOR", 0.0)
+    monkeypatch.setattr(turn_worker, "FRAME_LINES", 4)
+    drawn: list[str] = []
+    refresh = Screen._compositor_refresh
+
+    def record(screen: Screen[Any]) -> None:
+        refresh(screen)
+        if (source := reply_source(screen.app)) and (not drawn or drawn[-1] != source):
+            drawn.append(source)
+
+    monkeypatch.setattr(Screen, "_compositor_refresh", record)
+    app = app_for(make_settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.ready.wait()
+        app.screen.query_one("PromptInput").insert("go")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: "line 115" in reply_source(app), "the lines before the last drawn")
+        hold.set()
+        await wait_turn(pilot)
+    grown = [source.count("\n") for source in drawn]
+    assert grown == sorted(grown) and len(drawn) >= len(lines) // 4 // 2, grown
+
+
 async def test_a_message_keeps_its_width_when_a_reply_grows_past_the_screen(fake: FakeOpenAI,
                                                                             make_settings: Any) -> None:
     """The transcript keeps its scrollbar's column while it has nothing to scroll: when a reply grows past the

@@ -50,8 +50,10 @@ REPORT_EVERY = 1 / 4
 # in either case reads for at least READ_FOR after the last frame, so a screen slow to draw slows the reading but
 # never stops it. From a fast server a frame's time holds several screens of text: 3,000 Markdown tokens came in
 # 0.25 s, and 40 ms of them (two dozen blocks: lists, tables, a code block) took 90 ms to draw, a freeze. What a
-# frame costs is mostly its new blocks, and in Markdown a line is a block (a list item, a table row, a heading):
-# prose has a line break every few hundred characters, and its frames come at PAINT_EVERY as before.
+# frame costs is mostly its new blocks, and in Markdown a line is mostly a block (a list item, a table row, a
+# heading); the block still growing (a long code block, list or table) is drawn whole again in each frame, so
+# frames of fewer lines would cost it more. Prose has a line break every few hundred characters, and its frames
+# come at PAINT_EVERY as before.
 PAINT_EVERY = 1 / 24
 FRAME_LINES = 16
 READ_FOR = 1 / 100
@@ -240,9 +242,9 @@ class TurnWorker:
             block.finished(answer.content if answer else "(stopped before it finished)", True, 0.0)
 
     async def _paint_due(self, piece: str) -> None:
-        """Hand what has streamed to the reply and wait until the screen has drawn it, if the reply has gone a
-        frame without an update; the first pieces with something to read in them at once, so the first words show
-        as soon as they come."""
+        """Hand what has streamed to the reply and wait until the screen has drawn it, when draw_now says so: the
+        reply has gone a frame without an update, or FRAME_LINES wait for one, or the piece holds the first words,
+        which show as soon as they come."""
         reply, now = self.views.reply, time.monotonic()
         if not draw_now(piece, self._streamed, reply.unflushed, now - reply.flushed_at, now - self._painted):
             return

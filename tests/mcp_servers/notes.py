@@ -16,7 +16,7 @@ if "--fail-at-start" in sys.argv:
     print("notes: cannot open the notebook", file=sys.stderr, flush=True)
     sys.exit(2)
 if "--hang-at-start" in sys.argv:
-    print("notes: waiting forever", file=sys.stderr, flush=True)
+    print(f"notes: waiting forever (pid {os.getpid()})", file=sys.stderr, flush=True)
     threading.Event().wait()
 
 from mcp.server.mcpserver import MCPServer

@@ -4,9 +4,12 @@ crashed, hung and stopped by ToolServers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
+import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,11 +126,29 @@ async def test_a_server_that_fails_to_start_is_reported_with_its_stderr(make_ser
     assert await servers.tools() == Toolbox()
 
 
-async def test_a_server_that_hangs_at_start_is_reported(make_servers: MakeServers) -> None:
+@pytest.fixture
+def outliving() -> Iterator[list[int]]:
+    """Server processes a test expects gone once its servers are closed: checked after make_servers' teardown
+    (this fixture is set up first), and killed if still there."""
+    pids: list[int] = []
+    yield pids
+    alive = []
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+            alive.append(pid)
+    assert not alive, f"server processes still running after their servers were closed: {alive}"
+
+
+async def test_a_server_that_hangs_at_start_is_reported_and_stopped(outliving: list[int],
+                                                                    make_servers: MakeServers) -> None:
     servers = make_servers("--hang-at-start", startup_timeout=0.5)
     (problem,) = (await servers.tools()).problems
     assert "did not start in 0.5 s" in problem.message
     assert "startup_timeout" in problem.hint
+    # Closed by make_servers while the SDK still waits for it to exit (it ignores its stdin closing): the SDK
+    # kills it then, unless the close cancelled it first.
+    outliving.append(int(re.search(r"pid (\d+)", problem.stderr_tail).group(1)))  # type: ignore[union-attr]
 
 
 async def test_a_command_that_does_not_exist_is_reported(make_servers: MakeServers, tmp_path: Path) -> None:

@@ -27,14 +27,8 @@ def reply_source(app: Any) -> str:
     return markdowns[-1].source if markdowns else ""
 
 
-async def test_a_fast_stream_is_drawn_while_it_is_read(fake: FakeOpenAI, make_settings: Any,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """The server has sent 300 pieces before the app reads the first, so reading never waits for the network;
-    the screen still draws as they are read (here, with a frame due after every piece, after each of them)."""
-    hold = threading.Event()
-    fake.queue(Reply(WORDS, hold=hold, hold_after=len(WORDS) - 1))
-    monkeypatch.setattr(turn_worker, "PAINT_EVERY", 0.0)
-    monkeypatch.setattr(turn_worker, "READ_FOR", 0.0)
+def frames_drawn(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The reply's source at each screen refresh that drew a change of it."""
     drawn: list[str] = []
     refresh = Screen._compositor_refresh
 
@@ -44,11 +38,27 @@ async def test_a_fast_stream_is_drawn_while_it_is_read(fake: FakeOpenAI, make_se
             drawn.append(source)
 
     monkeypatch.setattr(Screen, "_compositor_refresh", record)
+    return drawn
+
+
+async def send_go(app: Any, pilot: Any) -> None:
+    await app.ready.wait()
+    app.screen.query_one("PromptInput").insert("go")
+    await pilot.press("enter")
+
+
+async def test_a_fast_stream_is_drawn_while_it_is_read(fake: FakeOpenAI, make_settings: Any,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server has sent 300 pieces before the app reads the first, so reading never waits for the network;
+    the screen still draws as they are read (here, with a frame due after every piece, after each of them)."""
+    hold = threading.Event()
+    fake.queue(Reply(WORDS, hold=hold, hold_after=len(WORDS) - 1))
+    monkeypatch.setattr(turn_worker, "PAINT_EVERY", 0.0)
+    monkeypatch.setattr(turn_worker, "READ_FOR", 0.0)
+    drawn = frames_drawn(monkeypatch)
     app = app_for(make_settings)
     async with app.run_test(size=SIZE) as pilot:
-        await app.ready.wait()
-        app.screen.query_one("PromptInput").insert("go")  # type: ignore[attr-defined]
-        await pilot.press("enter")
+        await send_go(app, pilot)
         await until(pilot, lambda: reply_source(app).count("w") >= len(WORDS) - 1)
         hold.set()
         await wait_turn(pilot)
@@ -70,20 +80,10 @@ async def test_a_fast_stream_is_drawn_a_few_lines_a_frame(fake: FakeOpenAI, make
     monkeypatch.setattr(message_view, "FRAME", 1000.0)
     monkeypatch.setattr(turn_worker, "READ_FOR", 0.0)
     monkeypatch.setattr(turn_worker, "FRAME_LINES", 4)
-    drawn: list[str] = []
-    refresh = Screen._compositor_refresh
-
-    def record(screen: Screen[Any]) -> None:
-        refresh(screen)
-        if (source := reply_source(screen.app)) and (not drawn or drawn[-1] != source):
-            drawn.append(source)
-
-    monkeypatch.setattr(Screen, "_compositor_refresh", record)
+    drawn = frames_drawn(monkeypatch)
     app = app_for(make_settings)
     async with app.run_test(size=SIZE) as pilot:
-        await app.ready.wait()
-        app.screen.query_one("PromptInput").insert("go")  # type: ignore[attr-defined]
-        await pilot.press("enter")
+        await send_go(app, pilot)
         await until(pilot, lambda: "line 115" in reply_source(app), "the lines before the last drawn")
         hold.set()
         await wait_turn(pilot)
@@ -133,9 +133,7 @@ async def test_a_streaming_reply_grows_into_a_step_of_blank_lines(fake: FakeOpen
     fake.queue(Reply("one two three four five six seven", hold=hold, hold_after=3))
     app = app_for(make_settings)
     async with app.run_test(size=SIZE) as pilot:
-        await app.ready.wait()
-        app.screen.query_one("PromptInput").insert("go")  # type: ignore[attr-defined]
-        await pilot.press("enter")
+        await send_go(app, pilot)
         await until(pilot, lambda: "three" in reply_source(app))
         markdown = app.screen.query(ReplyMarkdown).last()
         step = SIZE[1] // 6

@@ -163,7 +163,7 @@ class McpServer:
         self._stopping.set()
         task = self._task
         if task is not None and not task.done():
-            if not self.running and self._ready is not None and not self._ready.done():
+            if self._ready is not None and not self._ready.done():
                 task.cancel()  # still starting: nothing to wait for; the SDK stops the process, shielded
             # A server that did not start is being stopped by the SDK already (it waits for the process to exit,
             # then kills it): cancelling the task as well could cut that short and leave the process running.
